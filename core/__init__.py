@@ -1,0 +1,1 @@
+"""ttport core: backend selection, the ttnn host simulator, porting patterns, plugin registry, runner."""

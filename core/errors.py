@@ -1,0 +1,5 @@
+"""Errors that mean "the user's input is wrong": the CLI prints them as one line and exits non-zero."""
+
+
+class UserError(Exception):
+    """Bad input (unknown model or preset, missing or corrupt checkpoint, weights not matching config)."""

@@ -1,0 +1,1 @@
+"""Number formats and compute fidelity of Tenstorrent devices, independent of any op."""

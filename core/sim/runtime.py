@@ -1,0 +1,183 @@
+"""Simulated devices: the allocator (DRAM / L1 banks of the chosen board) and the accounting counters.
+
+The accounting API (`Stats`) is simulator-only and lives outside the ttnn namespace: reports read it through
+`core.sim.stats(device)`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .boards import Board, get_board
+from .types import BufferType, CoreCoord, MeshShape
+
+# DRAM pages are aligned to 32 B, L1 pages to 16 B (tt_metal/hw/inc/.../dev_mem_map.h alignments).
+_ALIGNMENT = {BufferType.DRAM: 32, BufferType.L1: 16}
+
+
+@dataclass
+class Stats:
+    """Counters of one simulated chip since it was opened (or since `reset`)."""
+
+    device_ops: int = 0
+    host_to_device: int = 0
+    host_to_device_bytes: int = 0
+    device_to_host: int = 0
+    device_to_host_bytes: int = 0
+    dram_bytes: int = 0
+    l1_bytes: int = 0
+    peak_dram_bytes: int = 0
+    peak_l1_bytes: int = 0
+    ops_by_name: dict[str, int] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        """Zero the event counters and restart the peaks from what is allocated now."""
+        self.device_ops = self.host_to_device = self.host_to_device_bytes = 0
+        self.device_to_host = self.device_to_host_bytes = 0
+        self.peak_dram_bytes, self.peak_l1_bytes = self.dram_bytes, self.l1_bytes
+        self.ops_by_name = {}
+
+
+class Buffer:
+    """An interleaved allocation: `pages` pages of `page_size` B spread round-robin over the banks."""
+
+    def __init__(self, device: Device, buffer_type: BufferType, size: int, per_bank: int):
+        self.device = device
+        self.buffer_type = buffer_type
+        self.size = size
+        self.per_bank = per_bank
+        self.allocated = True
+
+    def free(self) -> None:
+        if self.allocated:
+            self.allocated = False
+            self.device._release(self)
+
+
+class OutOfMemoryError(RuntimeError):
+    pass
+
+
+class Device:
+    """One simulated chip. Mirrors the parts of ttnn.Device that ports touch."""
+
+    def __init__(self, device_id: int = 0, board: Board | None = None, **_options):
+        self._id = device_id
+        self.board = board or get_board()
+        self.stats = Stats()
+        self._bank_used = {BufferType.DRAM: 0, BufferType.L1: 0}
+        self._open = True
+
+    # -- ttnn.Device API -------------------------------------------------------------------------
+    def id(self) -> int:
+        return self._id
+
+    def arch(self) -> str:
+        return self.board.arch
+
+    def compute_with_storage_grid_size(self) -> CoreCoord:
+        return CoreCoord(*self.board.grid)
+
+    def get_num_devices(self) -> int:
+        return 1
+
+    def __repr__(self) -> str:
+        return f"<Simulated {self.board.name} device {self._id}>"
+
+    # -- allocator ------------------------------------------------------------------------------
+    def _banks(self, buffer_type: BufferType) -> tuple[int, int]:
+        if buffer_type == BufferType.DRAM:
+            return self.board.dram_banks, self.board.dram_bank_size
+        return self.board.l1_banks, self.board.l1_bank_size
+
+    def allocate(self, buffer_type: BufferType, num_pages: int, page_size: int) -> Buffer:
+        """Reserve an interleaved buffer or raise the allocator's out-of-memory error (bank_manager.cpp)."""
+        banks, bank_size = self._banks(buffer_type)
+        align = _ALIGNMENT[buffer_type]
+        aligned_page = math.ceil(page_size / align) * align
+        per_bank = math.ceil(num_pages / banks) * aligned_page
+        size = num_pages * page_size
+        used = self._bank_used[buffer_type]
+        if used + per_bank > bank_size:
+            kind = "DRAM" if buffer_type == BufferType.DRAM else "L1"
+            raise OutOfMemoryError(
+                f"Out of Memory: Not enough space to allocate {size} B {kind} buffer across {banks} banks, "
+                f"where each bank needs to store {per_bank} B, but bank size is {bank_size} B "
+                f"(allocated: {used} B, free: {bank_size - used} B)"
+            )
+        self._bank_used[buffer_type] = used + per_bank
+        self._account(buffer_type, per_bank * banks)
+        return Buffer(self, buffer_type, size, per_bank)
+
+    def _release(self, buffer: Buffer) -> None:
+        self._bank_used[buffer.buffer_type] -= buffer.per_bank
+        banks, _ = self._banks(buffer.buffer_type)
+        self._account(buffer.buffer_type, -buffer.per_bank * banks)
+
+    def _account(self, buffer_type: BufferType, delta: int) -> None:
+        s = self.stats
+        if buffer_type == BufferType.DRAM:
+            s.dram_bytes += delta
+            s.peak_dram_bytes = max(s.peak_dram_bytes, s.dram_bytes)
+        else:
+            s.l1_bytes += delta
+            s.peak_l1_bytes = max(s.peak_l1_bytes, s.l1_bytes)
+
+    def record_op(self, name: str) -> None:
+        self.stats.device_ops += 1
+        self.stats.ops_by_name[name] = self.stats.ops_by_name.get(name, 0) + 1
+
+
+class MeshDevice:
+    """A rows x cols mesh of simulated chips; ops on mesh tensors run once per chip."""
+
+    def __init__(self, mesh_shape: MeshShape, board: Board | None = None, **_options):
+        self._shape = mesh_shape
+        board = board or get_board()
+        self._devices = [Device(i, board) for i in range(mesh_shape.num_devices)]
+        self.board = board
+        self._open = True
+
+    @property
+    def shape(self) -> MeshShape:
+        return self._shape
+
+    def get_num_devices(self) -> int:
+        return len(self._devices)
+
+    def get_devices(self) -> list[Device]:
+        return list(self._devices)
+
+    def arch(self) -> str:
+        return self.board.arch
+
+    def compute_with_storage_grid_size(self) -> CoreCoord:
+        return CoreCoord(*self.board.grid)
+
+    def __repr__(self) -> str:
+        return f"<Simulated MeshDevice {self._shape.rows}x{self._shape.cols} of {self.board.name}>"
+
+
+def chips(device: Device | MeshDevice) -> list[Device]:
+    """The chips behind a device handle."""
+    return device.get_devices() if isinstance(device, MeshDevice) else [device]
+
+
+def stats(device: Device | MeshDevice) -> Stats:
+    """Counters summed over the chips of `device` (peaks: the largest per-chip peak)."""
+    per_chip = [c.stats for c in chips(device)]
+    total = Stats()
+    for s in per_chip:
+        total.device_ops += s.device_ops
+        total.host_to_device += s.host_to_device
+        total.host_to_device_bytes += s.host_to_device_bytes
+        total.device_to_host += s.device_to_host
+        total.device_to_host_bytes += s.device_to_host_bytes
+        total.dram_bytes += s.dram_bytes
+        total.l1_bytes += s.l1_bytes
+        for k, v in s.ops_by_name.items():
+            total.ops_by_name[k] = total.ops_by_name.get(k, 0) + v
+    total.peak_dram_bytes = max(s.peak_dram_bytes for s in per_chip)
+    total.peak_l1_bytes = max(s.peak_l1_bytes for s in per_chip)
+    return total

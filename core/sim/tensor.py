@@ -1,0 +1,324 @@
+"""ttnn.Tensor on the simulator, and `device_op`, the one path every device op runs through.
+
+A tensor holds, per chip, a torch tensor of its *logical* values, already rounded to its dtype (float32
+storage for float dtypes, int64 for integer dtypes). Layout and padding are metadata: TILE pads the last
+two dims to 32 (page_config.cpp) and that padded size is what the allocator reserves. Device tensors own
+one buffer per chip, freed by `deallocate` or when the Python object dies (as ttnn's Tensor destructor).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from . import rules
+from .numerics import formats
+from .runtime import Buffer, Device, MeshDevice, chips
+from .types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, MemoryConfig, StorageType
+
+TILE_SIZE = 32
+
+_STRICT = [os.environ.get("TTPORT_SIM_STRICT", "") not in ("", "0")]
+
+
+def set_strict(enabled: bool) -> None:
+    """Strict mode: Python operators (+ - * @ ...) on device tensors raise, so port code must spell out
+    ttnn.add / ttnn.multiply / ttnn.matmul (the seed's rule). Also enabled by TTPORT_SIM_STRICT=1."""
+    _STRICT[0] = enabled
+
+
+def is_strict() -> bool:
+    return _STRICT[0]
+
+
+class Shape(tuple):
+    """ttnn.Shape: a tuple of ints that also compares equal to lists."""
+
+    def __new__(cls, dims: Sequence[int] = ()):
+        return super().__new__(cls, (int(d) for d in dims))
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, torch.Size)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self) -> str:
+        return f"Shape({list(self)})"
+
+
+def padded_shape_of(shape: Sequence[int], layout: Layout) -> Shape:
+    if layout != Layout.TILE or len(shape) == 0:
+        return Shape(shape)
+    dims = list(shape)
+    for i in (-1, -2):
+        if len(dims) >= -i:
+            dims[i] = math.ceil(dims[i] / TILE_SIZE) * TILE_SIZE if dims[i] else TILE_SIZE
+    return Shape(dims)
+
+
+def _pages(padded: Shape, dtype: DataType, layout: Layout) -> tuple[int, int]:
+    """(number of pages, page size in bytes): a tile per page in TILE, a row per page in ROW_MAJOR."""
+    volume = math.prod(padded) if len(padded) else 1
+    if layout == Layout.TILE:
+        return max(1, volume // (TILE_SIZE * TILE_SIZE)), formats.tile_bytes(dtype)
+    width = padded[-1] if len(padded) else 1
+    return max(1, volume // max(width, 1)), max(1, int(width * formats.element_size(dtype)))
+
+
+def _free_all(buffers: list[Buffer]) -> None:
+    for b in buffers:
+        b.free()
+
+
+class Tensor:
+    """ttnn.Tensor. Construct through ttnn.from_torch / ops, not directly."""
+
+    def __init__(
+        self,
+        chip_values: list[torch.Tensor],
+        dtype: DataType,
+        layout: Layout,
+        device: Device | MeshDevice | None = None,
+        memory_config: MemoryConfig | None = None,
+    ):
+        self._chips = chip_values
+        self._dtype = dtype
+        self._layout = layout
+        self._device = device
+        self._memory_config = memory_config if device is not None else None
+        self._buffers: list[Buffer] = []
+        self._finalizer = None
+        if device is not None:
+            self._allocate()
+
+    # -- allocation ------------------------------------------------------------------------------
+    def _allocate(self) -> None:
+        mc = self._memory_config or DRAM_MEMORY_CONFIG
+        self._memory_config = mc
+        num_pages, page_size = _pages(self.padded_shape, self._dtype, self._layout)
+        buffer_type = BufferType.L1 if mc.is_sharded() else mc.buffer_type
+        for chip in chips(self._device):
+            self._buffers.append(chip.allocate(buffer_type, num_pages, page_size))
+        self._finalizer = weakref.finalize(self, _free_all, self._buffers)
+
+    def _nbytes(self) -> int:
+        num_pages, page_size = _pages(self.padded_shape, self._dtype, self._layout)
+        return num_pages * page_size
+
+    # -- ttnn.Tensor API ---------------------------------------------------------------------------
+    @property
+    def shape(self) -> Shape:
+        return Shape(self._chips[0].shape)
+
+    @property
+    def logical_shape(self) -> Shape:
+        return self.shape
+
+    @property
+    def padded_shape(self) -> Shape:
+        return padded_shape_of(self._chips[0].shape, self._layout)
+
+    @property
+    def dtype(self) -> DataType:
+        return self._dtype
+
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    def get_dtype(self) -> DataType:
+        return self._dtype
+
+    def get_layout(self) -> Layout:
+        return self._layout
+
+    def storage_type(self) -> StorageType:
+        return StorageType.HOST if self._device is None else StorageType.DEVICE
+
+    def device(self) -> Device | MeshDevice | None:
+        return self._device
+
+    def memory_config(self) -> MemoryConfig:
+        if self._device is None:
+            raise RuntimeError("Tensor is not on device: memory_config is only defined for device storage")
+        return self._memory_config
+
+    def is_allocated(self) -> bool:
+        return self._device is None or all(b.allocated for b in self._buffers)
+
+    def is_sharded(self) -> bool:
+        return self._memory_config is not None and self._memory_config.is_sharded()
+
+    def deallocate(self, force: bool = True) -> None:
+        _free_all(self._buffers)
+
+    def volume(self) -> int:
+        return math.prod(self.shape) if len(self.shape) else 1
+
+    def logical_volume(self) -> int:
+        return self.volume()
+
+    def element_size(self) -> float:
+        return formats.element_size(self._dtype)
+
+    def to_torch(self, mesh_composer: Any = None) -> torch.Tensor:
+        from .ops import core as _core
+
+        return _core.to_torch(self, mesh_composer=mesh_composer)
+
+    def cpu(self, blocking: bool = True) -> Tensor:
+        from .ops import core as _core
+
+        return _core.from_device(self)
+
+    def to(self, target: Any, memory_config: MemoryConfig | None = None) -> Tensor:
+        from .ops import core as _core
+
+        if isinstance(target, Layout):
+            return _core.to_layout(self, target)
+        return _core.to_device(self, target, memory_config=memory_config)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        from .ops import data_movement
+
+        dims = shape[0] if len(shape) == 1 and isinstance(shape[0], (list, tuple)) else shape
+        return data_movement.reshape(self, list(dims))
+
+    def __repr__(self) -> str:
+        where = "host" if self._device is None else repr(self._device)
+        return (
+            f"ttnn.Tensor(shape={list(self.shape)}, padded_shape={list(self.padded_shape)}, "
+            f"dtype={self._dtype!r}, layout={self._layout!r}, storage={where})"
+        )
+
+    # -- Python operators: ttnn.Tensor binds them to ttnn ops (docs/source/ttnn/ttnn/usage.rst) ----
+    def _operator(self, symbol: str) -> None:
+        if _STRICT[0] and self._device is not None:
+            raise RuntimeError(
+                f"strict mode: Python operator '{symbol}' on a device tensor; call the ttnn op explicitly "
+                "(ttnn.add / ttnn.subtract / ttnn.multiply / ttnn.matmul / ttnn.slice ...)"
+            )
+
+    def _binary(self, name: str, symbol: str, other: Any, reverse: bool = False) -> Tensor:
+        from .ops import eltwise
+
+        self._operator(symbol)
+        fn = getattr(eltwise, name)
+        if reverse:
+            if name == "subtract":
+                return eltwise.rsub(self, other)
+            return fn(self, other)
+        return fn(self, other)
+
+    def __add__(self, other: Any) -> Tensor:
+        return self._binary("add", "+", other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return self._binary("add", "+", other, reverse=True)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return self._binary("subtract", "-", other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return self._binary("subtract", "-", other, reverse=True)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return self._binary("multiply", "*", other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return self._binary("multiply", "*", other, reverse=True)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return self._binary("divide", "/", other)
+
+    def __neg__(self) -> Tensor:
+        from .ops import eltwise
+
+        self._operator("-")
+        return eltwise.neg(self)
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        from .ops import matmul
+
+        self._operator("@")
+        return matmul.matmul(self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._binary("eq", "==", other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._binary("ne", "!=", other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._binary("gt", ">", other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._binary("ge", ">=", other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._binary("lt", "<", other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._binary("le", "<=", other)
+
+    __hash__ = object.__hash__
+
+    def __getitem__(self, key: Any) -> Tensor:
+        from .ops import data_movement
+
+        self._operator("[]")
+        return data_movement.getitem(self, key)
+
+
+def read_values(tensor: Tensor, op: str) -> list[torch.Tensor]:
+    """Per-chip values of an input, after checking it has not been deallocated."""
+    rules.require_allocated(tensor, op)
+    return tensor._chips
+
+
+def device_op(
+    name: str,
+    inputs: Sequence[Tensor],
+    compute: Callable[..., torch.Tensor | tuple[torch.Tensor, ...]],
+    *,
+    dtype: DataType | Sequence[DataType],
+    layout: Layout | Sequence[Layout],
+    memory_config: MemoryConfig | None = None,
+    rounding: str = formats.PACKER,
+) -> Any:
+    """Run one device op: check inputs (on device, same device, allocated), call `compute` once per chip on
+    the inputs' per-chip values, round each output to its dtype the way the packer does, allocate it.
+
+    `compute(*values)` returns a torch tensor or a tuple of them (then `dtype`/`layout` may be sequences).
+    """
+    device = rules.require_same_device(name, inputs)
+    per_chip = [compute(*(t._chips[i] for t in inputs)) for i in range(len(chips(device)))]
+    for chip in chips(device):
+        chip.record_op(name)
+    multi = isinstance(per_chip[0], tuple)
+    n_out = len(per_chip[0]) if multi else 1
+    dtypes = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype] * n_out
+    layouts = list(layout) if isinstance(layout, (list, tuple)) else [layout] * n_out
+    mc = memory_config or DRAM_MEMORY_CONFIG
+    outs = []
+    for j in range(n_out):
+        values = [(out[j] if multi else out) for out in per_chip]
+        rules.check_dtype_layout(dtypes[j], layouts[j])
+        values = [formats.quantize(v, dtypes[j], rounding) for v in values]
+        outs.append(Tensor(values, dtypes[j], layouts[j], device, mc))
+    return tuple(outs) if multi else outs[0]
