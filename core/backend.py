@@ -22,7 +22,7 @@ BACKENDS = ("sim", "device", "auto")
 ENV_VAR = "TTPORT_BACKEND"
 DEFAULT = "sim"
 
-_state: dict[str, Any] = {"requested": None, "resolved": None, "module": None}
+_state: dict[str, Any] = {"requested": None, "resolved": None, "module": None, "source": None}
 
 
 class BackendError(RuntimeError):
@@ -39,10 +39,11 @@ def select_backend(name: str | None) -> None:
         raise BackendError(
             f"backend already resolved to {_state['resolved']!r}; cannot switch to {name!r} in this process"
         )
-    _state["requested"] = name
+    _state.update(requested=name, source="option")
 
 
 def requested_backend() -> str:
+    """The backend asked for: select_backend(), else TTPORT_BACKEND, else `sim` (not yet resolved)."""
     name = _state["requested"] or os.environ.get(ENV_VAR) or DEFAULT
     if name not in BACKENDS:
         raise BackendError(f"{ENV_VAR}={name!r} is not a backend; choose one of {', '.join(BACKENDS)}")
@@ -80,8 +81,23 @@ def resolve() -> tuple[str, ModuleType]:
                 module, resolved = real, "device"
             else:
                 module, resolved = importlib.import_module("core.sim.ttnn"), "sim"
-        _state.update(module=module, resolved=resolved, requested=name)
+        source = _state["source"] or (ENV_VAR if os.environ.get(ENV_VAR) else "default")
+        _state.update(module=module, resolved=resolved, requested=name, source=source)
     return _state["resolved"], _state["module"]
+
+
+def reset() -> None:
+    """Forget the selection and the resolved module: for tests that exercise selection in-process."""
+    _state.update(requested=None, resolved=None, module=None, source=None)
+
+
+def describe() -> str:
+    """One line for the start of every run: the backend in use, and how it was chosen."""
+    resolved = backend_name()
+    line = f"backend: {resolved} ({_state['source']})"
+    if _state["requested"] != resolved:
+        line = f"backend: {resolved} (auto: {'card found' if resolved == 'device' else 'no card, simulator'})"
+    return line
 
 
 def backend_name() -> str:

@@ -1,4 +1,4 @@
-"""Errors that mean "the user's input is wrong": the CLI prints them as one line and exits non-zero."""
+"""Errors that mean "the user's input is wrong": the CLI prints them as one line and exits with 2."""
 
 
 class UserError(Exception):

@@ -7,10 +7,12 @@ The accounting API (`Stats`) is simulator-only and lives outside the ttnn namesp
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
+from . import rules
 from .boards import Board, get_board
-from .types import BufferType, CoreCoord, MeshShape
+from .types import Arch, BufferType, CoreCoord, CoreGrid, MeshShape
 
 # DRAM pages are aligned to 32 B, L1 pages to 16 B (tt_metal/hw/inc/.../dev_mem_map.h alignments).
 _ALIGNMENT = {BufferType.DRAM: 32, BufferType.L1: 16}
@@ -40,7 +42,7 @@ class Stats:
 
 
 class Buffer:
-    """An interleaved allocation: `pages` pages of `page_size` B spread round-robin over the banks."""
+    """An interleaved allocation: `per_bank` bytes reserved in each bank of one chip."""
 
     def __init__(self, device: Device, buffer_type: BufferType, size: int, per_bank: int):
         self.device = device
@@ -55,32 +57,67 @@ class Buffer:
             self.device._release(self)
 
 
-class OutOfMemoryError(RuntimeError):
-    pass
+class OutOfMemoryError(rules.TTFatal):
+    """The allocator's TT_FATAL when a buffer does not fit (a RuntimeError, as in ttnn)."""
 
 
 class Device:
-    """One simulated chip. Mirrors the parts of ttnn.Device that ports touch."""
+    """One simulated chip. Mirrors the parts of ttnn.Device / a 1x1 ttnn.MeshDevice that ports touch."""
 
-    def __init__(self, device_id: int = 0, board: Board | None = None, **_options):
+    def __init__(self, device_id: int = 0, board: Board | None = None, **options: object):
         self._id = device_id
         self.board = board or get_board()
+        self.options = options
         self.stats = Stats()
         self._bank_used = {BufferType.DRAM: 0, BufferType.L1: 0}
+        self._buffers: weakref.WeakSet[Buffer] = weakref.WeakSet()
         self._open = True
 
     # -- ttnn.Device API -------------------------------------------------------------------------
     def id(self) -> int:
         return self._id
 
-    def arch(self) -> str:
-        return self.board.arch
+    def get_device_ids(self) -> list[int]:
+        return [self._id]
+
+    def arch(self) -> Arch:
+        return Arch(self.board.arch)
 
     def compute_with_storage_grid_size(self) -> CoreCoord:
         return CoreCoord(*self.board.grid)
 
+    @property
+    def core_grid(self) -> CoreGrid:
+        x, y = self.board.grid
+        return CoreGrid(y=y, x=x)
+
+    def dram_grid_size(self) -> CoreCoord:
+        return CoreCoord(self.board.dram_banks, 1)
+
     def get_num_devices(self) -> int:
         return 1
+
+    def get_devices(self) -> list[Device]:
+        return [self]
+
+    @property
+    def shape(self) -> MeshShape:
+        return MeshShape(1, 1)
+
+    def enable_program_cache(self) -> None:
+        """Accepted for API parity: the simulator compiles nothing."""
+
+    def disable_and_clear_program_cache(self) -> None:
+        """Accepted for API parity: the simulator compiles nothing."""
+
+    def is_open(self) -> bool:
+        return self._open
+
+    def close(self) -> None:
+        """Release every buffer still allocated (tensors on this chip become unreadable), as close_device does."""
+        for buffer in list(self._buffers):
+            buffer.free()
+        self._open = False
 
     def __repr__(self) -> str:
         return f"<Simulated {self.board.name} device {self._id}>"
@@ -91,24 +128,34 @@ class Device:
             return self.board.dram_banks, self.board.dram_bank_size
         return self.board.l1_banks, self.board.l1_bank_size
 
-    def allocate(self, buffer_type: BufferType, num_pages: int, page_size: int) -> Buffer:
-        """Reserve an interleaved buffer or raise the allocator's out-of-memory error (bank_manager.cpp)."""
+    def allocate(
+        self, buffer_type: BufferType, num_pages: int, page_size: int, pages_per_bank: int | None = None
+    ) -> Buffer:
+        """Reserve a buffer in every bank: interleaved pages go round-robin (ceil(pages / banks) per bank),
+        a sharded buffer takes `pages_per_bank` (one shard). Raises the allocator's out-of-memory error
+        (bank_manager.cpp; the simulator does not fragment, so the largest free block is all that is free)."""
+        rules.require_open(self, "allocate")
         banks, bank_size = self._banks(buffer_type)
         align = _ALIGNMENT[buffer_type]
         aligned_page = math.ceil(page_size / align) * align
-        per_bank = math.ceil(num_pages / banks) * aligned_page
+        if pages_per_bank is None:
+            pages_per_bank = math.ceil(num_pages / banks)
+        per_bank = pages_per_bank * aligned_page
         size = num_pages * page_size
         used = self._bank_used[buffer_type]
         if used + per_bank > bank_size:
             kind = "DRAM" if buffer_type == BufferType.DRAM else "L1"
+            free = bank_size - used
             raise OutOfMemoryError(
                 f"Out of Memory: Not enough space to allocate {size} B {kind} buffer across {banks} banks, "
                 f"where each bank needs to store {per_bank} B, but bank size is {bank_size} B "
-                f"(allocated: {used} B, free: {bank_size - used} B)"
+                f"(allocated: {used} B, free: {free} B, largest free block: {free} B)."
             )
         self._bank_used[buffer_type] = used + per_bank
         self._account(buffer_type, per_bank * banks)
-        return Buffer(self, buffer_type, size, per_bank)
+        buffer = Buffer(self, buffer_type, size, per_bank)
+        self._buffers.add(buffer)
+        return buffer
 
     def _release(self, buffer: Buffer) -> None:
         self._bank_used[buffer.buffer_type] -= buffer.per_bank
@@ -124,20 +171,31 @@ class Device:
             s.l1_bytes += delta
             s.peak_l1_bytes = max(s.peak_l1_bytes, s.l1_bytes)
 
+    # -- accounting -----------------------------------------------------------------------------
     def record_op(self, name: str) -> None:
         self.stats.device_ops += 1
         self.stats.ops_by_name[name] = self.stats.ops_by_name.get(name, 0) + 1
 
+    def record_write(self, nbytes: int) -> None:
+        """One host -> device transfer of `nbytes` to this chip."""
+        self.stats.host_to_device += 1
+        self.stats.host_to_device_bytes += nbytes
+
+    def record_read(self, nbytes: int) -> None:
+        """One device -> host transfer of `nbytes` from this chip."""
+        self.stats.device_to_host += 1
+        self.stats.device_to_host_bytes += nbytes
+
 
 class MeshDevice:
-    """A rows x cols mesh of simulated chips; ops on mesh tensors run once per chip."""
+    """A rows x cols mesh of simulated chips (row-major order); ops on mesh tensors run once per chip."""
 
-    def __init__(self, mesh_shape: MeshShape, board: Board | None = None, **_options):
+    def __init__(self, mesh_shape: MeshShape, board: Board | None = None, **options: object):
         self._shape = mesh_shape
         board = board or get_board()
-        self._devices = [Device(i, board) for i in range(mesh_shape.num_devices)]
+        self._devices = [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
         self.board = board
-        self._open = True
+        self.options = options
 
     @property
     def shape(self) -> MeshShape:
@@ -149,11 +207,34 @@ class MeshDevice:
     def get_devices(self) -> list[Device]:
         return list(self._devices)
 
-    def arch(self) -> str:
-        return self.board.arch
+    def get_device_ids(self) -> list[int]:
+        return [d.id() for d in self._devices]
+
+    def arch(self) -> Arch:
+        return self._devices[0].arch()
 
     def compute_with_storage_grid_size(self) -> CoreCoord:
         return CoreCoord(*self.board.grid)
+
+    @property
+    def core_grid(self) -> CoreGrid:
+        return self._devices[0].core_grid
+
+    def dram_grid_size(self) -> CoreCoord:
+        return self._devices[0].dram_grid_size()
+
+    def enable_program_cache(self) -> None:
+        """Accepted for API parity: the simulator compiles nothing."""
+
+    def disable_and_clear_program_cache(self) -> None:
+        """Accepted for API parity: the simulator compiles nothing."""
+
+    def is_open(self) -> bool:
+        return all(d.is_open() for d in self._devices)
+
+    def close(self) -> None:
+        for d in self._devices:
+            d.close()
 
     def __repr__(self) -> str:
         return f"<Simulated MeshDevice {self._shape.rows}x{self._shape.cols} of {self.board.name}>"
@@ -161,11 +242,12 @@ class MeshDevice:
 
 def chips(device: Device | MeshDevice) -> list[Device]:
     """The chips behind a device handle."""
-    return device.get_devices() if isinstance(device, MeshDevice) else [device]
+    return device.get_devices()
 
 
 def stats(device: Device | MeshDevice) -> Stats:
-    """Counters summed over the chips of `device` (peaks: the largest per-chip peak)."""
+    """Counters summed over the chips of `device` (current bytes summed; peaks: the largest per-chip peak, since
+    each chip has its own banks)."""
     per_chip = [c.stats for c in chips(device)]
     total = Stats()
     for s in per_chip:
@@ -181,3 +263,9 @@ def stats(device: Device | MeshDevice) -> Stats:
     total.peak_dram_bytes = max(s.peak_dram_bytes for s in per_chip)
     total.peak_l1_bytes = max(s.peak_l1_bytes for s in per_chip)
     return total
+
+
+def reset_stats(device: Device | MeshDevice) -> None:
+    """Zero the counters of every chip of `device` (peaks restart from what is allocated now)."""
+    for chip in chips(device):
+        chip.stats.reset()

@@ -4,6 +4,8 @@ A tensor holds, per chip, a torch tensor of its *logical* values, already rounde
 storage for float dtypes, int64 for integer dtypes). Layout and padding are metadata: TILE pads the last
 two dims to 32 (page_config.cpp) and that padded size is what the allocator reserves. Device tensors own
 one buffer per chip, freed by `deallocate` or when the Python object dies (as ttnn's Tensor destructor).
+Per-chip values are never written in place (they may be shared with other tensors, chips or broadcast views);
+an in-place op writes through `Tensor.writable_chip`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from . import rules
 from .numerics import formats
 from .runtime import Buffer, Device, MeshDevice, chips
-from .types import DRAM_MEMORY_CONFIG, BufferType, DataType, Layout, MemoryConfig, StorageType
+from .types import DRAM_MEMORY_CONFIG, DataType, Layout, MemoryConfig, StorageType
 
 TILE_SIZE = 32
 
@@ -39,8 +41,8 @@ def is_strict() -> bool:
 class Shape(tuple):
     """ttnn.Shape: a tuple of ints that also compares equal to lists."""
 
-    def __new__(cls, dims: Sequence[int] = ()):
-        return super().__new__(cls, (int(d) for d in dims))
+    def __new__(cls, shape: Sequence[int] = ()):
+        return super().__new__(cls, (int(d) for d in shape))
 
     @property
     def rank(self) -> int:
@@ -62,12 +64,13 @@ class Shape(tuple):
 
 
 def padded_shape_of(shape: Sequence[int], layout: Layout) -> Shape:
-    if layout != Layout.TILE or len(shape) == 0:
-        return Shape(shape)
-    dims = list(shape)
+    """Probed on ttnn 0.81.1 (parity suite): TILE pads the last two dims up to multiples of 32 and ranks
+    below 2 gain leading dims ([7] -> [32, 32], [] -> [32, 32]); a 0 dim stays 0; a ROW_MAJOR scalar is [1]."""
+    if layout != Layout.TILE:
+        return Shape(shape if len(shape) else [1])
+    dims = [1] * max(0, 2 - len(shape)) + list(shape)
     for i in (-1, -2):
-        if len(dims) >= -i:
-            dims[i] = math.ceil(dims[i] / TILE_SIZE) * TILE_SIZE if dims[i] else TILE_SIZE
+        dims[i] = math.ceil(dims[i] / TILE_SIZE) * TILE_SIZE
     return Shape(dims)
 
 
@@ -95,15 +98,25 @@ class Tensor:
         layout: Layout,
         device: Device | MeshDevice | None = None,
         memory_config: MemoryConfig | None = None,
+        shared_buffers: list[Buffer] | None = None,
+        /,
     ):
+        # Positional-only: real ttnn.Tensor's constructor takes other keywords (tensor=, data_type=, ...).
         self._chips = chip_values
         self._dtype = dtype
         self._layout = layout
         self._device = device
-        self._memory_config = memory_config if device is not None else None
+        # Host tensors keep the memory config they were made with (as ttnn's TensorSpec does): it is where
+        # to_device / load_tensor put them.
+        self._memory_config = memory_config
         self._buffers: list[Buffer] = []
         self._finalizer = None
-        if device is not None:
+        self._owned: set[int] = set()  # chips whose values this tensor may write in place (writable_chip)
+        if shared_buffers is not None:
+            # A view on buffers owned by another tensor (ttnn.get_device_tensors): freed with its owner.
+            self._memory_config = memory_config or DRAM_MEMORY_CONFIG
+            self._buffers = shared_buffers
+        elif device is not None:
             self._allocate()
 
     # -- allocation ------------------------------------------------------------------------------
@@ -111,14 +124,36 @@ class Tensor:
         mc = self._memory_config or DRAM_MEMORY_CONFIG
         self._memory_config = mc
         num_pages, page_size = _pages(self.padded_shape, self._dtype, self._layout)
-        buffer_type = BufferType.L1 if mc.is_sharded() else mc.buffer_type
+        pages_per_bank = None
+        if mc.is_sharded() and mc.shard_spec is not None:
+            # A sharded buffer holds one shard per core at the same address in every bank (buffer.cpp).
+            shard_h, shard_w = mc.shard_spec.shape
+            if self._layout == Layout.TILE:
+                pages_per_bank = math.ceil(shard_h / TILE_SIZE) * math.ceil(shard_w / TILE_SIZE)
+            else:
+                pages_per_bank = shard_h
+                page_size = max(1, int(shard_w * formats.element_size(self._dtype)))
         for chip in chips(self._device):
-            self._buffers.append(chip.allocate(buffer_type, num_pages, page_size))
+            self._buffers.append(chip.allocate(mc.buffer_type, num_pages, page_size, pages_per_bank))
         self._finalizer = weakref.finalize(self, _free_all, self._buffers)
 
     def _nbytes(self) -> int:
+        """Bytes of one chip's buffer (what a transfer of this tensor to or from one chip moves)."""
         num_pages, page_size = _pages(self.padded_shape, self._dtype, self._layout)
         return num_pages * page_size
+
+    def writable_chip(self, i: int) -> torch.Tensor:
+        """Chip `i`'s values for an in-place op (kv-cache updates). Values are otherwise immutable and may be
+        shared between tensors, chips or broadcast views, so the first write makes a private copy."""
+        if i not in self._owned:
+            self._chips[i] = self._chips[i].clone(memory_format=torch.contiguous_format)
+            self._owned.add(i)
+        return self._chips[i]
+
+    @property
+    def num_chips(self) -> int:
+        """How many per-chip values this tensor holds (> 1 for mesh tensors, on device or on host)."""
+        return len(self._chips)
 
     # -- ttnn.Tensor API ---------------------------------------------------------------------------
     @property
@@ -154,9 +189,7 @@ class Tensor:
         return self._device
 
     def memory_config(self) -> MemoryConfig:
-        if self._device is None:
-            raise RuntimeError("Tensor is not on device: memory_config is only defined for device storage")
-        return self._memory_config
+        return self._memory_config or DRAM_MEMORY_CONFIG
 
     def is_allocated(self) -> bool:
         return self._device is None or all(b.allocated for b in self._buffers)
@@ -306,6 +339,9 @@ def device_op(
 
     `compute(*values)` returns a torch tensor or a tuple of them (then `dtype`/`layout` may be sequences).
     """
+    for t in inputs:
+        if t.device() is not None:
+            rules.require_open(t.device(), name)
     device = rules.require_same_device(name, inputs)
     per_chip = [compute(*(t._chips[i] for t in inputs)) for i in range(len(chips(device)))]
     for chip in chips(device):

@@ -11,6 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def positional_init(cls: type) -> type:
+    """Make a dataclass constructor positional-only, as nanobind binds ttnn's (`CoreCoord(1, 2)`; real ttnn
+    refuses `CoreCoord(x=1, y=2)`), so code written against the simulator cannot rely on such keywords."""
+    init = cls.__init__
+
+    def __init__(self: Any, *args: Any) -> None:
+        init(self, *args)
+
+    cls.__init__ = __init__
+    return cls
+
+
 class DataType(enum.Enum):
     BFLOAT16 = 0
     FLOAT32 = 1
@@ -54,9 +66,10 @@ class BufferType(enum.Enum):
 
 
 class ShardStrategy(enum.Enum):
-    HEIGHT = 0
-    WIDTH = 1
-    BLOCK = 2
+    # ttnn/ttnn/types.py: a Python enum, values 1..3.
+    HEIGHT = 1
+    WIDTH = 2
+    BLOCK = 3
 
 
 class ShardOrientation(enum.Enum):
@@ -64,6 +77,7 @@ class ShardOrientation(enum.Enum):
     COL_MAJOR = 1
 
 
+@positional_init
 @dataclass(frozen=True)
 class CoreCoord:
     x: int
@@ -91,19 +105,51 @@ class CoreRange:
         return (self.end.x - self.start.x + 1) * (self.end.y - self.start.y + 1)
 
 
-@dataclass(frozen=True)
 class CoreRangeSet:
-    ranges: Any  # set/list of CoreRange, as in ttnn.CoreRangeSet({ttnn.CoreRange(...)})
+    """ttnn.CoreRangeSet({ttnn.CoreRange(...), ...}) (or a single CoreRange); `ranges()` is a method as in ttnn."""
+
+    def __init__(self, core_ranges: Any):
+        self._ranges = frozenset([core_ranges] if isinstance(core_ranges, CoreRange) else core_ranges)
+
+    def ranges(self) -> list[CoreRange]:
+        return sorted(self._ranges, key=lambda r: (r.start.y, r.start.x))
 
     def num_cores(self) -> int:
-        return sum(r.num_cores() for r in self.ranges)
+        return sum(r.num_cores() for r in self._ranges)
+
+    def bounding_box(self) -> CoreRange:
+        return CoreRange(
+            CoreCoord(min(r.start.x for r in self._ranges), min(r.start.y for r in self._ranges)),
+            CoreCoord(max(r.end.x for r in self._ranges), max(r.end.y for r in self._ranges)),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CoreRangeSet) and self._ranges == other._ranges
+
+    def __hash__(self) -> int:
+        return hash(self._ranges)
+
+    def __repr__(self) -> str:
+        return f"CoreRangeSet({self.ranges()})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ShardSpec:
+    """ttnn.ShardSpec(grid, shard_shape, shard_orientation); read back as .grid, .shape, .orientation."""
+
     grid: CoreRangeSet
     shape: tuple[int, int]
     orientation: ShardOrientation = ShardOrientation.ROW_MAJOR
+
+    def __init__(
+        self,
+        grid: CoreRangeSet,
+        shard_shape: tuple[int, int],
+        shard_orientation: ShardOrientation = ShardOrientation.ROW_MAJOR,
+    ) -> None:
+        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "shape", tuple(shard_shape))
+        object.__setattr__(self, "orientation", shard_orientation)
 
 
 @dataclass(frozen=True)
@@ -118,6 +164,47 @@ class MemoryConfig:
 
 DRAM_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
 L1_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.L1)
+L1_BLOCK_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.BLOCK_SHARDED, BufferType.L1)
+L1_HEIGHT_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1)
+L1_WIDTH_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.WIDTH_SHARDED, BufferType.L1)
+
+
+class DumpTensorMode(enum.Enum):
+    """How dump_tensor / as_tensor write a distributed tensor (ttnn.DumpTensorMode)."""
+
+    DISTRIBUTED_GATHER = 0
+    LOCAL = 1
+
+
+class Arch(str, enum.Enum):
+    """ttnn.Arch: what `device.arch()` returns. Members also compare equal to the arch name string
+    ("wormhole_b0", as ttnn.get_arch_name() spells it), so simulator code may test either form."""
+
+    WORMHOLE_B0 = "wormhole_b0"
+    BLACKHOLE = "blackhole"
+    QUASAR = "quasar"
+
+    def __repr__(self) -> str:
+        return f"Arch.{self.name}"
+
+
+class DispatchCoreType(enum.Enum):
+    WORKER = 0
+    ETH = 1
+
+
+class DispatchCoreAxis(enum.Enum):
+    ROW = 0
+    COL = 1
+
+
+@dataclass
+class DispatchCoreConfig:
+    """ttnn.DispatchCoreConfig(type=None, axis=None): accepted and recorded; the simulator has no dispatch cores."""
+
+    type: DispatchCoreType | None = None
+    axis: DispatchCoreAxis | None = None
+    fabric_tensix_config: Any = None
 
 
 class MathFidelity(enum.Enum):
@@ -132,7 +219,7 @@ class MathFidelity(enum.Enum):
         return {0: 1, 2: 2, 3: 3, 4: 4}[self.value]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WormholeComputeKernelConfig:
     """Struct defaults as in ttnn (TTNN_FACTS §4): LoFi, approx on, bf16 Dst, no packer L1 accumulation."""
 
@@ -146,20 +233,25 @@ class WormholeComputeKernelConfig:
 BlackholeComputeKernelConfig = WormholeComputeKernelConfig
 
 
-@dataclass
+@dataclass(init=False)
 class MeshShape:
-    """ttnn.MeshShape(rows, cols)."""
+    """ttnn.MeshShape(s0, s1) or ttnn.MeshShape((s0, s1)); the simulator's meshes are 2-D (rows, cols)."""
 
     rows: int
     cols: int = 1
 
-    def __post_init__(self) -> None:
-        if isinstance(self.rows, (tuple, list)):
-            self.rows, self.cols = self.rows
+    def __init__(self, s0: Any, s1: int = 1) -> None:
+        self.rows, self.cols = (s0 if isinstance(s0, (tuple, list)) else (s0, s1))
 
     @property
     def num_devices(self) -> int:
         return self.rows * self.cols
+
+    def mesh_size(self) -> int:
+        return self.num_devices
+
+    def dims(self) -> int:
+        return 2
 
     def __iter__(self):
         return iter((self.rows, self.cols))
@@ -169,3 +261,43 @@ class MeshShape:
 
     def __len__(self) -> int:
         return 2
+
+
+class UnaryOpType(enum.Enum):
+    """ttnn.UnaryOpType: the activations that matmul/linear can fuse (unary_op_types.hpp, subset)."""
+
+    EXP = 0
+    RECIP = 1
+    GELU = 2
+    RELU = 3
+    SQRT = 4
+    SIGMOID = 5
+    LOG = 6
+    TANH = 7
+    SIN = 9
+    COS = 10
+    ABS = 11
+    NEG = 14
+    SILU = 16
+    SQUARE = 18
+    RSQRT = 20
+    ERF = 22
+    RELU6 = 26
+    IDENTITY = 60
+
+
+@positional_init
+@dataclass
+class UnaryWithParam:
+    """ttnn.UnaryWithParam(op_type[, param or params]): an activation with its float parameters."""
+
+    op_type: UnaryOpType
+    params: Any = None
+
+    def __post_init__(self) -> None:
+        if self.params is None:
+            self.params = []
+        elif not isinstance(self.params, (list, tuple)):
+            self.params = [float(self.params)]
+        else:
+            self.params = [float(p) for p in self.params]

@@ -1,0 +1,140 @@
+"""Speed and device discipline of Gemma3's image path (vision tower + multi-modal projector) on the selected
+backend against the transformers reference.
+
+    flock /tmp/ttport-full.lock /work/venv/bin/python benchmarks/bench_gemma3_vision.py [--preset full] [--runs 3]
+
+One run = `get_image_features` for one image (batch 1): for the port, torch pixel_values in -> torch
+features out, so the host unfold, the patch upload and the feature download are included; for the
+reference, transformers' SiglipVisionModel + Gemma3MultiModalProjector in fp32 (torch SDPA attention).
+Prints the medians, their ratio (goal <= 1.5), the peak RSS, the features' PCC and what one forward does
+on the device after a warm-up forward (core.sim.stats, averaged over the timed runs): uploads, downloads,
+device ops by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core import sim  # noqa: E402
+from core.backend import is_simulator, ttnn  # noqa: E402
+from core.compare import comp_pcc  # noqa: E402
+from core.device import open_device  # noqa: E402
+from core.runner import peak_rss_bytes  # noqa: E402
+from models.gemma3.inputs import make_inputs  # noqa: E402
+from models.gemma3.model import Gemma3VisionModelTTNN  # noqa: E402
+from models.gemma3.presets import PRESETS  # noqa: E402
+from models.gemma3.reference import build_reference  # noqa: E402
+
+
+def median_seconds(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times, result
+
+
+def time_reference(
+    preset: Any, pixel_values: torch.Tensor, runs: int
+) -> tuple[float, list[float], Any, dict]:
+    """Median seconds of the reference, its runs and output, and the state dict the port is built from (the
+    reference itself is dropped on return)."""
+    reference = build_reference(preset, seed=0)
+    with torch.no_grad():
+        reference.get_image_features(pixel_values)  # warm-up (allocator, thread pool), as for the port
+        median, times, expected = median_seconds(lambda: reference.get_image_features(pixel_values), runs)
+    return median, times, expected, reference.state_dict()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+    preset = PRESETS[args.preset]
+    torch.manual_seed(0)
+    pixel_values = make_inputs(preset, 0)["pixel_values"][:1]
+
+    ref_seconds, ref_times, expected, state_dict = time_reference(preset, pixel_values, args.runs)
+
+    with open_device() as device:
+        build_start = time.perf_counter()
+        model = Gemma3VisionModelTTNN(preset, state_dict, device)
+        build_seconds = time.perf_counter() - build_start
+        del state_dict
+
+        def forward() -> torch.Tensor:
+            return ttnn.to_torch(model.get_image_features(pixel_values)).float()
+
+        # Warm-up; for a padded sequence (not `full`) the first call also uploads the key mask once.
+        forward()
+        before = sim.stats(device) if is_simulator() else None
+        port_seconds, port_times, actual = median_seconds(forward, args.runs)
+        counters: dict[str, Any] = {}
+        if before is not None:
+            after = sim.stats(device)
+
+            def per_run(now: int, then: int) -> int:
+                return (now - then) // args.runs  # every forward does the same work
+
+            counters = {
+                "uploads": per_run(after.host_to_device, before.host_to_device),
+                "downloads": per_run(after.device_to_host, before.device_to_host),
+                "device_ops": per_run(after.device_ops, before.device_ops),
+                "ops_by_name": {
+                    k: per_run(v, before.ops_by_name.get(k, 0))
+                    for k, v in sorted(after.ops_by_name.items())
+                    if v != before.ops_by_name.get(k, 0)
+                },
+                "peak_dram_bytes": after.peak_dram_bytes,
+            }
+
+    figures = {
+        "preset": args.preset,
+        "backend": "sim" if is_simulator() else "device",
+        "runs": args.runs,
+        "reference_seconds": ref_times,
+        "port_seconds": port_times,
+        "reference_median": ref_seconds,
+        "port_median": port_seconds,
+        "ratio": port_seconds / ref_seconds,
+        "build_seconds": build_seconds,
+        "features_pcc": comp_pcc(expected, actual)[1],
+        "peak_rss_bytes": peak_rss_bytes(),
+        **counters,
+    }
+    print(f"gemma3 image path [{args.preset}] (tower + projector), batch 1, median of {args.runs}:")
+    print(f"  reference (transformers, fp32): {ref_seconds:.3f} s   runs {[round(t, 3) for t in ref_times]}")
+    print(
+        f"  port ({figures['backend']}):{' ' * 17}{port_seconds:.3f} s   runs {[round(t, 3) for t in port_times]}"
+    )
+    print(f"  ratio port / reference:         {figures['ratio']:.2f}  (goal <= 1.5)")
+    print(f"  features PCC vs reference:      {figures['features_pcc']:.6f}")
+    print(f"  TTNN model build:               {build_seconds:.1f} s")
+    print(f"  peak RSS:                       {figures['peak_rss_bytes'] / 2**30:.2f} GiB")
+    if counters:
+        print(
+            f"  one forward on device: {counters['uploads']} upload(s), {counters['downloads']} download(s), "
+            f"{counters['device_ops']} device ops, peak DRAM {counters['peak_dram_bytes'] / 2**20:.0f} MiB"
+        )
+        print("  ops: " + ", ".join(f"{k} {v}" for k, v in counters["ops_by_name"].items()))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""`ttport list` and `ttport run`: the command line of the project.
+
+Exit codes: 0 every component passed; 1 a component failed; 2 bad input (unknown model, preset, board or
+backend, missing or unusable checkpoint): one line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core import backend
+from core.errors import UserError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _progress(line: str) -> None:
+    """Progress goes to stdout, so stderr carries nothing but errors."""
+    print(f"  .. {line}", flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from core.sim.boards import BOARDS
+
+    parser = argparse.ArgumentParser(prog="ttport", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    listing = sub.add_parser("list", help="registered ports, presets, components and broken plugins")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    run = sub.add_parser("run", help="run a port against its reference and report PCC per component")
+    run.add_argument("model")
+    run.add_argument("--preset", default="tiny")
+    run.add_argument("--backend", choices=backend.BACKENDS, help=f"default: ${backend.ENV_VAR} or sim")
+    run.add_argument(
+        "--board", choices=sorted(BOARDS), help="simulated board (default: $TTPORT_BOARD or n150)"
+    )
+    run.add_argument("--weights", type=Path, help="local checkpoint directory (default: random weights)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--json", type=Path, dest="json_path", metavar="FILE", help="write the report here")
+    return parser
+
+
+def _listing() -> dict[str, Any]:
+    from core.plugins.registry import load_registry
+
+    registry = load_registry()
+    ports = []
+    for name, port in sorted(registry.ports.items()):
+        ports.append(
+            {
+                "name": name,
+                "plugin": registry.plugin_of[name],
+                "description": port.description,
+                "mesh_shape": list(port.mesh_shape) if port.mesh_shape else None,
+                "presets": {
+                    preset: [{"name": c.name, "threshold": c.threshold} for c in port.components(preset)]
+                    for preset in port.presets
+                },
+            }
+        )
+    broken = [{"name": b.name, "target": b.target, "error": b.error} for b in registry.broken]
+    return {"ports": ports, "broken": broken}
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    listing = _listing()
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    if not listing["ports"]:
+        print("no ports registered")
+    for port in listing["ports"]:
+        mesh = f", mesh {port['mesh_shape'][0]}x{port['mesh_shape'][1]}" if port["mesh_shape"] else ""
+        print(f"{port['name']}  (plugin {port['plugin']}{mesh})  {port['description']}".rstrip())
+        for preset, components in port["presets"].items():
+            names = ", ".join(f"{c['name']} >= {c['threshold']:g}" for c in components)
+            print(f"  {preset}: {names}")
+    for b in listing["broken"]:
+        print(f"BROKEN plugin {b['name']} ({b['target']}): {b['error']}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from core import device
+    from core.plugins.registry import load_registry
+    from core.report import format_table, write_json
+    from core.runner import run_port
+
+    backend.select_backend(args.backend)
+    device.select_board(args.board)
+    line = backend.describe()
+    if backend.is_simulator():
+        line += f", board {device.simulated_board().name}"
+    print(line, flush=True)
+    port = load_registry().get(args.model)
+    report = run_port(port, args.preset, seed=args.seed, weights=args.weights, progress=_progress)
+    print(format_table(report))
+    if args.json_path:
+        write_json(report, args.json_path)
+        print(f"report written to {args.json_path}")
+    return 0 if report.passed else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return cmd_list(args) if args.command == "list" else cmd_run(args)
+    except (UserError, backend.BackendError) as exc:
+        _stderr(f"ttport: error: {exc}")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

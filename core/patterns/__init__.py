@@ -1,0 +1,1 @@
+"""Porting patterns shared by the ports: hybrid preprocessing, position embeddings, masks."""

@@ -1,0 +1,109 @@
+"""The run report: one JSON document per run, written atomically (temp file + os.replace) so a reader
+never sees half a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ComponentResult:
+    name: str
+    pcc: float | None  # None when the port raised or returned the wrong shape
+    threshold: float
+    passed: bool
+    reference_seconds: float
+    port_seconds: float
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    model: str
+    preset: str
+    backend: str
+    arch: str
+    components: list[ComponentResult] = field(default_factory=list)
+    # Device counters: simulator only (None on a real card, where ttnn does not expose them).
+    device_ops: int | None = None
+    host_to_device: int | None = None
+    device_to_host: int | None = None
+    peak_device_bytes: dict[str, int | None] = field(default_factory=lambda: {"dram": None, "l1": None})
+    peak_rss_bytes: int = 0
+    board: str = ""
+    seed: int = 0
+    host_to_device_bytes: int | None = None
+    device_to_host_bytes: int | None = None
+    build_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.components) and all(c.passed for c in self.components)
+
+    def component(self, name: str) -> ComponentResult:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.model} has no component {name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
+    """Write `report` to `path` atomically; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(report.to_dict(), f, indent=2, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def format_table(report: RunReport) -> str:
+    """The human summary the CLI prints: one row per component, then the totals."""
+    header = ("component", "PCC", "threshold", "pass", "reference s", "port s")
+    rows = [
+        (
+            c.name,
+            "error" if c.pcc is None else f"{c.pcc:.6f}",
+            f"{c.threshold:g}",
+            "PASS" if c.passed else "FAIL",
+            f"{c.reference_seconds:.3f}",
+            f"{c.port_seconds:.3f}",
+        )
+        for c in report.components
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for c in report.components:
+        if c.error:
+            lines.append(f"{c.name}: {c.error.strip().splitlines()[-1]}")
+    if report.device_ops is not None:
+        peak = report.peak_device_bytes
+        lines.append(
+            f"device ops {report.device_ops}, host->device {report.host_to_device}, "
+            f"device->host {report.device_to_host}, peak DRAM {peak['dram']} B, peak L1 {peak['l1']} B"
+        )
+    lines.append(f"peak RSS {report.peak_rss_bytes / 2**20:.0f} MiB, total {report.total_seconds:.2f} s")
+    verdict = "PASS" if report.passed else "FAIL"
+    lines.append(
+        f"{verdict}: {report.model} [{report.preset}] on {report.backend} ({report.board}, {report.arch})"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""Run one port end to end (the flow documented in core/port.py) and measure it.
+
+Every reference output is computed before the device is opened, so a port may drop the reference model
+in `build_model` and the full-size run never holds both copies. A component whose port raises is recorded
+as failed with its error and the run goes on to the next component, so one broken op does not hide the
+figures of the rest; errors in the reference or in building the model are bugs and propagate.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core import backend
+from core import device as devices
+from core.compare import comp_pcc, error_summary, to_torch
+from core.errors import UserError
+from core.port import Output, Port, RunContext
+from core.report import ComponentResult, RunReport
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _as_list(output: Output) -> list[Any]:
+    return list(output) if isinstance(output, (tuple, list)) else [output]
+
+
+def compare_outputs(reference: Output, actual: Output, threshold: float) -> tuple[float | None, str | None]:
+    """(lowest PCC over the outputs, error text) of a component; PCC None if the outputs don't line up."""
+    refs, acts = _as_list(reference), [to_torch(a) for a in _as_list(actual)]
+    if len(refs) != len(acts):
+        return None, f"port returned {len(acts)} outputs, reference {len(refs)}"
+    lowest = 1.0
+    for i, (r, a) in enumerate(zip(refs, acts, strict=True)):
+        if r.shape != a.shape:
+            return None, f"output {i}: shape mismatch; {error_summary(r, a)}"
+        passed, value = comp_pcc(r, a, threshold)
+        lowest = min(lowest, value)
+        if not passed:
+            return lowest, f"output {i}: PCC {value:.6f} < {threshold}; {error_summary(r, a)}"
+    return lowest, None
+
+
+def _timed(fn: Callable[[RunContext], Output], ctx: RunContext) -> tuple[Output, float]:
+    start = time.perf_counter()
+    out = fn(ctx)
+    return out, time.perf_counter() - start
+
+
+def run_port(
+    port: Port,
+    preset: str = "tiny",
+    *,
+    seed: int = 0,
+    weights: Path | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Run every component of `port` on `preset` through the selected backend; returns the report."""
+    say = progress or _quiet
+    if preset not in port.presets:
+        raise UserError(f"unknown preset {preset!r} for {port.name}; presets: {', '.join(port.presets)}")
+    if weights is not None and not Path(weights).is_dir():
+        raise UserError(f"checkpoint directory not found: {weights}")
+    started = time.perf_counter()
+    backend_name = backend.backend_name()
+    torch.manual_seed(seed)
+    ctx = RunContext(port=port, preset=preset, seed=seed, weights=Path(weights) if weights else None)
+    say(f"{port.name} [{preset}]: building the reference")
+    ctx.reference = port.build_reference(preset, ctx.weights, seed)
+    ctx.inputs = port.make_inputs(preset, seed, ctx.reference)
+    components = port.components(preset)
+    expected: dict[str, tuple[Output, float]] = {}
+    for component in components:
+        say(f"{port.name}: reference {component.name}")
+        with torch.no_grad():
+            expected[component.name] = _timed(component.reference, ctx)
+
+    report = RunReport(model=port.name, preset=preset, backend=backend_name, arch="", seed=seed)
+    with devices.board_for(port.mesh_shape) as note, devices.open_for(port.mesh_shape) as device:
+        if note:
+            say(f"{port.name}: {note}")
+        info = devices.device_info(device)
+        report.arch, report.board = info["arch"], info["board"]
+        ctx.device = device
+        say(
+            f"{port.name}: building the TTNN model on {info['board']} ({info['arch']}, {info['chips']} chip(s))"
+        )
+        build_start = time.perf_counter()
+        ctx.model = port.build_model(ctx)
+        report.build_seconds = time.perf_counter() - build_start
+        for component in components:
+            say(f"{port.name}: port {component.name}")
+            reference, reference_seconds = expected.pop(component.name)
+            pcc, error, port_seconds = None, None, 0.0
+            try:
+                actual, port_seconds = _timed(component.port, ctx)
+                pcc, error = compare_outputs(reference, actual, component.threshold)
+            except UserError:
+                raise
+            except Exception:
+                error = traceback.format_exc()
+            result = ComponentResult(
+                name=component.name,
+                pcc=pcc,
+                threshold=component.threshold,
+                passed=error is None,
+                reference_seconds=reference_seconds,
+                port_seconds=port_seconds,
+                error=error,
+            )
+            report.components.append(result)
+            shown = "error" if pcc is None else f"{pcc:.6f}"
+            say(
+                f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {'PASS' if result.passed else 'FAIL'}"
+            )
+        if backend_name == "sim":
+            _record_counters(report, device)
+    report.peak_rss_bytes = peak_rss_bytes()
+    report.total_seconds = time.perf_counter() - started
+    return report
+
+
+def _record_counters(report: RunReport, device: Any) -> None:
+    """Simulator accounting (core.sim.stats): ops, transfers, peak allocation per chip."""
+    from core import sim
+
+    stats = sim.stats(device)
+    report.device_ops = stats.device_ops
+    report.host_to_device = stats.host_to_device
+    report.device_to_host = stats.device_to_host
+    report.host_to_device_bytes = stats.host_to_device_bytes
+    report.device_to_host_bytes = stats.device_to_host_bytes
+    report.peak_device_bytes = {"dram": stats.peak_dram_bytes, "l1": stats.peak_l1_bytes}

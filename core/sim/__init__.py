@@ -1,0 +1,9 @@
+"""The host simulator of the ttnn API. Its public, ttnn-shaped surface is `core.sim.ttnn`; this package
+also offers simulator-only helpers that have no ttnn equivalent (accounting, strict mode, boards)."""
+
+from . import boards
+from .boards import BOARDS, get_board
+from .runtime import Stats, reset_stats, stats
+from .tensor import is_strict, set_strict
+
+__all__ = ["BOARDS", "Stats", "boards", "get_board", "is_strict", "reset_stats", "set_strict", "stats"]

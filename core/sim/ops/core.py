@@ -1,0 +1,731 @@
+"""ttnn core ops on the simulator: host <-> device conversion, layouts, memory configs, typecast, creation,
+serialisation (ttnn/ttnn/operations/core.py, ttnn/ttnn/core.py, ttnn/cpp/ttnn-nanobind/operations/core.cpp and
+creation.cpp of tt-metal; keyword names follow ttnn 0.81.1).
+
+Transfers are counted per chip in runtime.Stats (host_to_device / device_to_host, bytes = the chip's buffer
+size); device-side conversions go through tensor.device_op like every other op.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+import uuid
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from .. import rules
+from ..numerics import formats
+from ..runtime import Device, MeshDevice, chips
+from ..tensor import Tensor, device_op, padded_shape_of
+from ..types import (
+    DRAM_MEMORY_CONFIG,
+    BufferType,
+    CoreCoord,
+    CoreGrid,
+    CoreRange,
+    CoreRangeSet,
+    DataType,
+    DumpTensorMode,
+    Layout,
+    MemoryConfig,
+    ShardOrientation,
+    ShardSpec,
+    ShardStrategy,
+    StorageType,
+    TensorMemoryLayout,
+)
+from .distributed import ReplicateTensorToMeshWrapper
+
+__all__ = [
+    "arange",
+    "as_tensor",
+    "clone",
+    "create_sharded_memory_config",
+    "deallocate",
+    "dump_tensor",
+    "empty",
+    "empty_like",
+    "from_device",
+    "from_torch",
+    "full",
+    "full_like",
+    "get_memory_config",
+    "has_storage_type_of",
+    "interleaved_to_sharded",
+    "is_sharded",
+    "is_tensor_storage_on_device",
+    "load_tensor",
+    "ones",
+    "ones_like",
+    "reallocate",
+    "sharded_to_interleaved",
+    "to_device",
+    "to_layout",
+    "to_memory_config",
+    "to_torch",
+    "ttnn_dtype_to_torch_dtype",
+    "typecast",
+    "zeros",
+    "zeros_like",
+]
+
+_INT_DTYPES = (DataType.UINT32, DataType.INT32, DataType.UINT16, DataType.UINT8)
+
+
+# -- host <-> device ---------------------------------------------------------------------------------------
+
+
+def _host_values(torch_tensor: torch.Tensor, dtype: DataType, layout: Layout) -> torch.Tensor:
+    """Round a torch tensor to `dtype` the way the host conversion does, never aliasing the caller's storage."""
+    source = torch_tensor.detach()
+    mode = formats.HOST_ROW_MAJOR if layout == Layout.ROW_MAJOR else formats.HOST
+    values = formats.quantize(source, dtype, mode)
+    if values.untyped_storage().data_ptr() == source.untyped_storage().data_ptr():
+        values = values.clone()
+    return values
+
+
+def _upload(host: Tensor, device: Device | MeshDevice, memory_config: MemoryConfig | None) -> Tensor:
+    """Copy a host tensor to every chip of `device` (replicating a single host value over a mesh)."""
+    rules.require_open(device, "to_device")
+    mc = memory_config or host._memory_config or DRAM_MEMORY_CONFIG
+    rules.check_sharded_memory_config(mc, "ttnn.to_device")
+    targets = chips(device)
+    values = host._chips
+    if len(values) == 1 and len(targets) > 1:
+        values = values * len(targets)
+    rules.require(
+        len(values) == len(targets),
+        f"to_device: tensor holds {len(values)} device shards but {device!r} has {len(targets)} devices",
+    )
+    out = Tensor(list(values), host.dtype, host.layout, device, mc)
+    for chip in targets:
+        chip.record_write(out._nbytes())
+    return out
+
+
+def _download(tensor: Tensor, op: str) -> list[torch.Tensor]:
+    """Per-chip values of a device tensor, counting one device -> host transfer per chip."""
+    rules.require_open(tensor.device(), op)
+    rules.require_allocated(tensor, op)
+    for chip in chips(tensor.device()):
+        chip.record_read(tensor._nbytes())
+    return tensor._chips
+
+
+def from_torch(
+    tensor: torch.Tensor | None,
+    dtype: DataType | None = None,
+    *,
+    spec: Any = None,
+    tile: Any = None,
+    pad_value: float | None = None,
+    layout: Layout | None = None,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig | None = None,
+    mesh_mapper: Any = None,
+    cq_id: int | None = None,
+    preserve_nan_values: bool = False,
+    col_tilize: bool = False,
+    enable_bfloat_opt: bool = False,
+) -> Tensor | None:
+    """torch -> ttnn.Tensor with the host's rounding; on `device` when given (one transfer per chip).
+
+    `pad_value` only fills TILE padding, which the simulator does not store (padding is metadata)."""
+    if tensor is None:
+        return None
+    if spec is not None:
+        dtype, layout, memory_config = spec.dtype, spec.layout, spec.memory_config
+    if col_tilize:  # the argument checks of ttnn/ttnn/operations/core.py, then what the simulator lacks
+        if dtype not in formats.BLOCK_FLOAT_DTYPES:
+            raise RuntimeError("ttnn.from_torch: col_tilize=True requires BFP dtype (bfloat8_b or bfloat4_b)")
+        if tensor.dim() < 2:
+            raise RuntimeError("ttnn.from_torch: col_tilize=True requires tensor.ndim >= 2")
+        if layout not in (None, Layout.TILE):
+            raise RuntimeError("ttnn.from_torch: col_tilize=True requires layout to be None or ttnn.TILE_LAYOUT")
+        raise NotImplementedError("from_torch(col_tilize=True) is not simulated")
+    dtype = dtype if dtype is not None else formats.torch_dtype_to_ttnn(tensor.dtype)
+    if layout is None:  # probed on 0.81.1: block floats default to TILE, everything else to ROW_MAJOR
+        layout = Layout.TILE if dtype in formats.BLOCK_FLOAT_DTYPES else Layout.ROW_MAJOR
+    rules.check_dtype_layout(dtype, layout)
+    rules.check_sharded_memory_config(memory_config, "ttnn.from_torch")
+    shards = _mapper_of(mesh_mapper).map(tensor) if mesh_mapper is not None else [tensor]
+    host = Tensor([_host_values(s, dtype, layout) for s in shards], dtype, layout, None, memory_config)
+    return _upload(host, device, memory_config) if device is not None else host
+
+
+def to_device(
+    tensor: Tensor,
+    device: Device | MeshDevice,
+    memory_config: MemoryConfig | None = None,
+    *,
+    queue_id: int | None = None,
+) -> Tensor:
+    """Host tensor -> device tensor; a tensor already on device is returned as is (core.cpp)."""
+    if tensor.storage_type() == StorageType.DEVICE:
+        return tensor
+    return _upload(tensor, device, memory_config)
+
+
+def from_device(tensor: Tensor, blocking: bool = True, *, queue_id: int | None = None) -> Tensor:
+    """Device tensor -> host tensor (same dtype, layout and memory config); host tensors pass through."""
+    if tensor.storage_type() == StorageType.HOST:
+        return tensor
+    values = _download(tensor, "from_device")
+    return Tensor(list(values), tensor.dtype, tensor.layout, None, tensor.memory_config())
+
+
+def to_torch(
+    tensor: Tensor,
+    dtype: torch.dtype | None = None,
+    *,
+    torch_rank: int | None = None,
+    mesh_composer: Any = None,
+    device: Device | MeshDevice | None = None,
+    cq_id: int | None = None,
+) -> torch.Tensor:
+    """ttnn.Tensor -> torch in its logical shape, as the torch dtype ttnn returns for its dtype."""
+    host = from_device(tensor)
+    if mesh_composer is not None:
+        result = mesh_composer.compose(host._chips)
+    elif host.num_chips > 1:
+        raise RuntimeError(
+            f"to_torch: the tensor is distributed over {host.num_chips} devices; pass a mesh_composer "
+            "(ttnn.ConcatMeshToTensor(mesh_device, dim=...)) or read one shard via ttnn.get_device_tensors"
+        )
+    else:
+        result = host._chips[0]
+    result = formats.to_torch_values(result, host.dtype)
+    if torch_rank is not None:
+        while result.dim() > torch_rank:
+            if result.shape[0] != 1:
+                raise RuntimeError("ttnn: Unable to squeeze to desired rank!")
+            result = result.squeeze(0)
+    return result.to(dtype) if dtype is not None else result
+
+
+# -- layouts, memory configs, dtypes -----------------------------------------------------------------------
+
+
+def to_layout(
+    tensor: Tensor,
+    layout: Layout,
+    dtype: DataType | None = None,
+    memory_config: MemoryConfig | None = None,
+    sub_core_grids: CoreRangeSet | None = None,
+) -> Tensor:
+    """Tilize / untilize. As in to_layout_op.cpp: a tensor already in `layout` is returned unchanged (dtype and
+    memory_config are then ignored); on host no dtype conversion happens."""
+    if tensor.layout == layout:
+        return tensor
+    if tensor.storage_type() == StorageType.HOST:
+        if dtype is not None and dtype != tensor.dtype:
+            warnings.warn("ttnn.to_layout: dtype is ignored for host tensors", stacklevel=2)
+        if tensor.dtype in formats.BLOCK_FLOAT_DTYPES:
+            # Probed on 0.81.1 (host_pad_apis.cpp): a tile-aligned block-float tensor stays TILE; else TT_FATAL.
+            rules.require(tensor.padded_shape == tensor.shape, "Tensor layout must be ROW_MAJOR for unpadding")
+            return tensor
+        return Tensor(list(tensor._chips), tensor.dtype, layout, None, tensor._memory_config)
+    if layout == Layout.ROW_MAJOR:
+        rules.check_to_layout_dtype(tensor.dtype, dtype)
+    out_dtype = dtype if dtype is not None else tensor.dtype
+    return device_op(
+        "to_layout",
+        [tensor],
+        lambda v: v,
+        dtype=out_dtype,
+        layout=layout,
+        memory_config=memory_config or tensor.memory_config(),
+    )
+
+
+def to_memory_config(
+    tensor: Tensor,
+    memory_config: MemoryConfig,
+    dtype: DataType | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """Move a device tensor between DRAM / L1 / sharded; a tensor already there (same dtype) is returned."""
+    rules.check_sharded_memory_config(memory_config, "ttnn.to_memory_config")
+    rules.require_same_device("to_memory_config", [tensor])
+    if memory_config == tensor.memory_config() and dtype in (None, tensor.dtype):
+        return tensor
+    return _copy("to_memory_config", tensor, dtype, memory_config)
+
+
+def _copy(name: str, tensor: Tensor, dtype: DataType | None, memory_config: MemoryConfig | None) -> Tensor:
+    """A device copy keeping the layout, optionally converting dtype (packer rounding) and memory config."""
+    return device_op(
+        name,
+        [tensor],
+        lambda v: v,
+        dtype=dtype if dtype is not None else tensor.dtype,
+        layout=tensor.layout,
+        memory_config=memory_config or tensor.memory_config(),
+    )
+
+
+def sharded_to_interleaved(
+    input_tensor: Tensor,
+    memory_config: MemoryConfig = DRAM_MEMORY_CONFIG,
+    output_dtype: DataType | None = None,
+) -> Tensor:
+    rules.require_same_device("sharded_to_interleaved", [input_tensor])
+    rules.require_sharded(input_tensor, "sharded_to_interleaved")
+    return _copy("sharded_to_interleaved", input_tensor, output_dtype, memory_config)
+
+
+def interleaved_to_sharded(
+    input_tensor: Tensor,
+    grid: CoreGrid | MemoryConfig,
+    shard_shape: Sequence[int] | None = None,
+    shard_scheme: TensorMemoryLayout | None = None,
+    shard_orientation: ShardOrientation | None = None,
+    output_dtype: DataType | None = None,
+    *,
+    keep_l1_aligned: bool = False,
+) -> Tensor:
+    """Either (tensor, sharded_memory_config) or (tensor, grid, shard_shape, shard_scheme, shard_orientation)."""
+    if isinstance(grid, MemoryConfig):
+        memory_config = grid
+    else:
+        shard_grid = CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(grid.x - 1, grid.y - 1))})
+        orientation = shard_orientation or ShardOrientation.ROW_MAJOR
+        spec = ShardSpec(shard_grid, tuple(shard_shape), orientation)
+        memory_config = MemoryConfig(shard_scheme, BufferType.L1, spec)
+    rules.check_sharded_memory_config(memory_config, "interleaved_to_sharded")
+    return _copy("interleaved_to_sharded", input_tensor, output_dtype, memory_config)
+
+
+def _cast(values: torch.Tensor, source: DataType, target: DataType, on_device: bool) -> torch.Tensor:
+    """Float -> integer conversion rules (ttnn/ttnn/operations/core.py typecast golden, TTNN_FACTS §6): the host
+    truncates; the device rounds half up for uint16 (except from block floats), truncates for (u)int32 and wraps
+    modulo 256 for uint8. Clamping to the target range happens in formats.quantize."""
+    if target not in _INT_DTYPES or not formats.is_float(source):
+        return values
+    if not on_device:
+        return values.trunc()
+    if target == DataType.UINT16 and source not in formats.BLOCK_FLOAT_DTYPES:
+        return torch.floor(values.to(torch.float64) + 0.5)
+    if target == DataType.UINT8:
+        return torch.remainder(values.to(torch.float64).trunc(), 256)
+    return values.trunc()
+
+
+def typecast(
+    input_tensor: Tensor,
+    dtype: DataType,
+    output_dtype: DataType | None = None,
+    *,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+    sub_core_grids: CoreRangeSet | None = None,
+) -> Tensor:
+    """typecast(t, dtype) or typecast(t, input_dtype, output_dtype); on host or on device, layout kept."""
+    target = output_dtype if output_dtype is not None else dtype
+    source = input_tensor.dtype
+    if input_tensor.storage_type() == StorageType.HOST:
+        layout = input_tensor.layout
+        if target in formats.BLOCK_FLOAT_DTYPES and layout == Layout.ROW_MAJOR:
+            # tensor_apis.cpp to_dtype (probed on 0.81.1): tiles implicitly, only if that adds no padding.
+            padded = padded_shape_of(input_tensor.shape, Layout.TILE)
+            before = (math.prod(input_tensor.shape[:-1]), input_tensor.shape[-1])
+            after = (math.prod(padded[:-1]), padded[-1])
+            rules.require(
+                before == after,
+                f"to_dtype: Converting layout to Layout::TILE implicitly changed physical shape from {before} to "
+                f"{after} due to alignment constraints. This is currently unsupported. Please pad the tensor "
+                "explicitly before conversion.",
+            )
+            layout = Layout.TILE
+        values = [formats.quantize(_cast(v, source, target, False), target) for v in input_tensor._chips]
+        return Tensor(values, target, layout, None, input_tensor._memory_config)
+    return device_op(
+        "typecast",
+        [input_tensor],
+        lambda v: _cast(v, source, target, True),
+        dtype=target,
+        layout=input_tensor.layout,
+        memory_config=memory_config or input_tensor.memory_config(),
+    )
+
+
+def clone(
+    input: Tensor,
+    *,
+    dtype: DataType | None = None,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+) -> Tensor:
+    return _copy("clone", input, dtype, memory_config)
+
+
+def deallocate(tensor: Tensor, force: bool = True) -> None:
+    """Free the tensor's device buffers now; later reads of it raise."""
+    tensor.deallocate(force)
+
+
+def reallocate(tensor: Tensor, memory_config: MemoryConfig | None = None) -> Tensor:
+    """Move a device tensor to a fresh allocation (the move op frees the input first, then allocates)."""
+    rules.require_same_device("reallocate", [tensor])
+    values, device = list(tensor._chips), tensor.device()
+    mc = memory_config or tensor.memory_config()
+    tensor.deallocate()
+    out = Tensor(values, tensor.dtype, tensor.layout, device, mc)
+    for chip in chips(device):
+        chip.record_op("reallocate")
+    return out
+
+
+# -- storage predicates (ttnn/ttnn/core.py) ---------------------------------------------------------------
+
+
+def has_storage_type_of(tensor: Tensor, storage_type: StorageType) -> bool:
+    return tensor.storage_type() == storage_type
+
+
+def is_tensor_storage_on_device(tensor: Tensor) -> bool:
+    return tensor.storage_type() == StorageType.DEVICE
+
+
+def is_sharded(tensor: Tensor) -> bool:
+    return tensor.is_sharded()
+
+
+def get_memory_config(tensor: Tensor, /) -> MemoryConfig | None:
+    return tensor.memory_config() if is_tensor_storage_on_device(tensor) else None
+
+
+def ttnn_dtype_to_torch_dtype(dtype: DataType) -> torch.dtype:
+    return formats.ttnn_dtype_to_torch(dtype)
+
+
+# -- creation ---------------------------------------------------------------------------------------------
+
+
+def _filled(shape: Sequence[int], fill_value: float, dtype: DataType) -> torch.Tensor:
+    """A constant tensor as a broadcast view of one rounded scalar: creating a multi-GB device tensor (to
+    exercise the allocator) costs no host memory. Ops never write into their inputs, so the view is safe."""
+    scalar = formats.quantize(torch.tensor(float(fill_value)), dtype, formats.HOST)
+    return scalar.expand(tuple(shape))
+
+
+def full(
+    shape: Sequence[int],
+    fill_value: float,
+    dtype: DataType | None = None,
+    layout: Layout | None = None,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig | None = None,
+    optional_tensor: Tensor | None = None,
+) -> Tensor:
+    """A filled tensor: on host, or written on device by a fill kernel (operations/full/device), one op per
+    chip and no transfer."""
+    dtype = dtype or DataType.BFLOAT16
+    if dtype in formats.BLOCK_FLOAT_DTYPES:  # probed on 0.81.1: TILE by default, ROW_MAJOR refused
+        rules.require(layout in (None, Layout.TILE), f"Only TILE layout is supported for {dtype.name} dtype!")
+    layout = layout or (Layout.TILE if dtype in formats.BLOCK_FLOAT_DTYPES else Layout.ROW_MAJOR)
+    values = _filled(shape, fill_value, dtype)
+    if device is None:
+        return Tensor([values], dtype, layout, None, memory_config)
+    rules.require_open(device, "full")
+    targets = chips(device)
+    out = Tensor([values] * len(targets), dtype, layout, device, memory_config or DRAM_MEMORY_CONFIG)
+    for chip in targets:
+        chip.record_op("full")
+    return out
+
+
+def zeros(
+    shape: Sequence[int],
+    dtype: DataType | None = None,
+    layout: Layout | None = None,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    return full(shape, 0.0, dtype, layout, device, memory_config)
+
+
+def ones(
+    shape: Sequence[int],
+    dtype: DataType | None = None,
+    layout: Layout | None = None,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    return full(shape, 1.0, dtype, layout, device, memory_config)
+
+
+def full_like(
+    tensor: Tensor,
+    fill_value: float,
+    dtype: DataType | None = None,
+    layout: Layout | None = None,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig | None = None,
+    optional_tensor: Tensor | None = None,
+) -> Tensor:
+    """Defaults (dtype, layout, device, memory config) come from `tensor`."""
+    return full(
+        list(tensor.shape),
+        fill_value,
+        dtype or tensor.dtype,
+        layout or tensor.layout,
+        device or tensor.device(),
+        memory_config or get_memory_config(tensor),
+    )
+
+
+def zeros_like(
+    tensor: Tensor,
+    dtype: DataType | None = None,
+    layout: Layout | None = None,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig | None = None,
+    optional_tensor: Tensor | None = None,
+) -> Tensor:
+    return full_like(tensor, 0.0, dtype, layout, device, memory_config)
+
+
+def ones_like(
+    tensor: Tensor,
+    dtype: DataType | None = None,
+    layout: Layout | None = None,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig | None = None,
+    optional_tensor: Tensor | None = None,
+) -> Tensor:
+    return full_like(tensor, 1.0, dtype, layout, device, memory_config)
+
+
+def empty(
+    shape: Sequence[int],
+    dtype: DataType = DataType.BFLOAT16,
+    layout: Layout = Layout.ROW_MAJOR,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig = DRAM_MEMORY_CONFIG,
+) -> Tensor:
+    """An allocated device tensor; its contents are unspecified (zeros in the simulator). No op runs."""
+    rules.check_dtype_layout(dtype, layout)
+    rules.require(device is not None, "ttnn.empty: a device is required")
+    rules.require_open(device, "empty")
+    return Tensor([_filled(shape, 0.0, dtype)] * len(chips(device)), dtype, layout, device, memory_config)
+
+
+def empty_like(
+    tensor: Tensor,
+    *,
+    dtype: DataType = DataType.BFLOAT16,
+    layout: Layout = Layout.ROW_MAJOR,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig = DRAM_MEMORY_CONFIG,
+) -> Tensor:
+    return empty(list(tensor.shape), dtype, layout, device or tensor.device(), memory_config)
+
+
+def arange(
+    start: int,
+    end: int | None = None,
+    step: int = 1,
+    *,
+    dtype: DataType = DataType.BFLOAT16,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig = DRAM_MEMORY_CONFIG,
+    layout: Layout = Layout.ROW_MAJOR,
+) -> Tensor:
+    """arange(end) or arange(start, end, step): built on host (creation.hpp), then copied to `device`."""
+    if end is None:
+        start, end = 0, start
+    rules.require(dtype not in formats.BLOCK_FLOAT_DTYPES, "Unsupported dtype")  # probed on 0.81.1
+    rules.check_dtype_layout(dtype, layout)
+    host = Tensor([_host_values(torch.arange(start, end, step), dtype, layout)], dtype, layout, None, memory_config)
+    return _upload(host, device, memory_config) if device is not None else host
+
+
+def create_sharded_memory_config(
+    shape: Sequence[int],
+    core_grid: CoreGrid | CoreRangeSet | Sequence[CoreGrid],
+    strategy: ShardStrategy,
+    orientation: ShardOrientation | None = None,
+    use_height_and_width_as_shard_shape: bool = False,
+) -> MemoryConfig:
+    """An L1 sharded MemoryConfig; the shard shape follows ttnn/ttnn/core.py (the tensor seen as
+    [prod(leading dims) * H, W], split over the grid by the strategy)."""
+    layouts = {
+        ShardStrategy.BLOCK: TensorMemoryLayout.BLOCK_SHARDED,
+        ShardStrategy.WIDTH: TensorMemoryLayout.WIDTH_SHARDED,
+        ShardStrategy.HEIGHT: TensorMemoryLayout.HEIGHT_SHARDED,
+    }
+    if strategy not in layouts:
+        raise RuntimeError("Invalid sharding strategy")
+    orientation = orientation or ShardOrientation.ROW_MAJOR
+    if isinstance(core_grid, CoreGrid):
+        shard_grid = CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(core_grid.x - 1, core_grid.y - 1))})
+    elif isinstance(core_grid, CoreRangeSet):
+        if not use_height_and_width_as_shard_shape:
+            raise RuntimeError("height and width must be shard shape with CoreRangeSet")
+        shard_grid = core_grid
+    else:
+        raise RuntimeError("Invalid core_grid type")
+    *batch, height, width = shape
+    if use_height_and_width_as_shard_shape:
+        shard_shape = (height, width) if orientation == ShardOrientation.ROW_MAJOR else (width, height)
+    else:
+        rows, cols = math.prod(batch) * height, width
+        if strategy == ShardStrategy.BLOCK:
+            along_h, along_w = (
+                (core_grid.y, core_grid.x)
+                if orientation == ShardOrientation.ROW_MAJOR
+                else (core_grid.x, core_grid.y)
+            )
+        elif strategy == ShardStrategy.HEIGHT:
+            along_h, along_w = core_grid.num_cores, 1
+        else:
+            along_h, along_w = 1, core_grid.num_cores
+        if rows % along_h or cols % along_w:
+            raise RuntimeError("Invalid sharding core_grid")
+        shard_shape = (rows // along_h, cols // along_w)
+    return MemoryConfig(layouts[strategy], BufferType.L1, ShardSpec(shard_grid, shard_shape, orientation))
+
+
+# -- serialisation ----------------------------------------------------------------------------------------
+
+_FORMAT = "ttport-sim-tensor"
+_VERSION = 1
+
+
+def _check_extension(file_name: pathlib.Path) -> None:
+    if not str(file_name).endswith(".tensorbin"):
+        raise RuntimeError(f"File {file_name} must have .tensorbin extension")
+
+
+def _encode_memory_config(mc: MemoryConfig | None) -> dict[str, Any] | None:
+    if mc is None:
+        return None
+    encoded: dict[str, Any] = {"memory_layout": mc.memory_layout.name, "buffer_type": mc.buffer_type.name}
+    if mc.shard_spec is not None:
+        spec = mc.shard_spec
+        encoded["shard_grid"] = [[r.start.x, r.start.y, r.end.x, r.end.y] for r in spec.grid.ranges()]
+        encoded["shard_shape"] = list(spec.shape)
+        encoded["shard_orientation"] = spec.orientation.name
+    return encoded
+
+
+def _decode_memory_config(encoded: dict[str, Any] | None) -> MemoryConfig | None:
+    if encoded is None:
+        return None
+    spec = None
+    if "shard_grid" in encoded:
+        grid = CoreRangeSet(
+            {CoreRange(CoreCoord(a, b), CoreCoord(c, d)) for a, b, c, d in encoded["shard_grid"]}
+        )
+        spec = ShardSpec(grid, tuple(encoded["shard_shape"]), ShardOrientation[encoded["shard_orientation"]])
+    return MemoryConfig(
+        TensorMemoryLayout[encoded["memory_layout"]], BufferType[encoded["buffer_type"]], spec
+    )
+
+
+def _write_atomically(file_name: pathlib.Path, payload: dict[str, Any]) -> None:
+    """Write to a temp file beside the target and rename it over, so readers never see a partial file."""
+    file_name.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file_name.with_name(f"{file_name.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, file_name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def dump_tensor(
+    file_name: str | pathlib.Path,
+    tensor: Tensor,
+    *,
+    mode: DumpTensorMode = DumpTensorMode.DISTRIBUTED_GATHER,
+) -> None:
+    """Save a tensor (all its shards, dtype, layout, memory config) in the simulator's own file format."""
+    file_name = pathlib.Path(file_name)
+    _check_extension(file_name)
+    values = _download(tensor, "dump_tensor") if is_tensor_storage_on_device(tensor) else tensor._chips
+    payload = {
+        "format": _FORMAT,
+        "version": _VERSION,
+        "dtype": tensor.dtype.name,
+        "layout": tensor.layout.name,
+        "memory_config": _encode_memory_config(tensor._memory_config),
+        "chips": [v.contiguous() for v in values],
+    }
+    _write_atomically(file_name, payload)
+
+
+def load_tensor(file_name: str | pathlib.Path, *, device: Device | MeshDevice | None = None) -> Tensor:
+    """Load a tensor written by dump_tensor; onto `device` (with its saved memory config) when given.
+    An unreadable or foreign file raises RuntimeError."""
+    file_name = pathlib.Path(file_name)
+    _check_extension(file_name)
+    if not file_name.exists():
+        raise RuntimeError(f"Unable to load the tensor from {file_name}.  The file does not exist.")
+    if not file_name.is_file():
+        raise RuntimeError(f"Unable to load the tensor from {file_name}.  The file is not a file.")
+    try:
+        payload = torch.load(file_name, weights_only=True)
+        if payload.get("format") != _FORMAT or payload.get("version") != _VERSION:
+            raise ValueError("not a simulator tensor file of a known version")
+        dtype, layout = DataType[payload["dtype"]], Layout[payload["layout"]]
+        values = list(payload["chips"])
+        memory_config = _decode_memory_config(payload["memory_config"])
+        if not values or not all(isinstance(v, torch.Tensor) for v in values):
+            raise ValueError("no tensor data")
+    except Exception as exc:  # any decoding failure means the file is unusable
+        raise RuntimeError(f"Unable to load the tensor from {file_name}: {exc}") from exc
+    host = Tensor(values, dtype, layout, None, memory_config)
+    return _upload(host, device, memory_config) if device is not None else host
+
+
+def as_tensor(
+    tensor: torch.Tensor,
+    dtype: DataType | None = None,
+    *,
+    layout: Layout | None = Layout.ROW_MAJOR,
+    device: Device | MeshDevice | None = None,
+    memory_config: MemoryConfig | None = None,
+    cache_file_name: str | pathlib.Path | None = None,
+    preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    mesh_mapper: Any = None,
+    cache_dump_mode: DumpTensorMode = DumpTensorMode.DISTRIBUTED_GATHER,
+) -> Tensor:
+    """from_torch with an on-disk cache: the host tensor is written once to
+    f"{cache_file_name}_dtype_{dtype}_layout_{layout}.tensorbin" and loaded on later calls; a file that
+    cannot be loaded is rebuilt. Replicated tensors are cached unsharded (ttnn/ttnn/operations/core.py)."""
+    if device is not None and memory_config is None:
+        raise RuntimeError("memory_config must be specified when device is specified")
+
+    def convert(target: Device | MeshDevice | None, mapper: Any) -> Tensor:
+        source = preprocess(tensor) if preprocess else tensor
+        return from_torch(
+            source, dtype=dtype, layout=layout, device=target, memory_config=memory_config, mesh_mapper=mapper
+        )
+
+    if cache_file_name is None:
+        return convert(device, mesh_mapper)
+    dtype_name = dtype.name if dtype is not None else "None"
+    layout_name = layout.name if layout is not None else "None"
+    path = pathlib.Path(f"{cache_file_name}_dtype_{dtype_name}_layout_{layout_name}.tensorbin")
+    if path.is_file():
+        try:
+            return load_tensor(path, device=device)
+        except RuntimeError as exc:
+            warnings.warn(f"Failed to load cache for {path}: {exc}; rebuilding it", stacklevel=2)
+    host = convert(None, None if isinstance(mesh_mapper, ReplicateTensorToMeshWrapper) else mesh_mapper)
+    dump_tensor(path, host, mode=cache_dump_mode)
+    return _upload(host, device, memory_config) if device is not None else host
+
+
+def _mapper_of(mesh_mapper: Any) -> Any:
+    """The mapper behind ReplicateTensorToMesh's wrapper (as from_torch unwraps it)."""
+    return mesh_mapper.unwrap() if isinstance(mesh_mapper, ReplicateTensorToMeshWrapper) else mesh_mapper

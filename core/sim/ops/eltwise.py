@@ -1,0 +1,364 @@
+"""Elementwise ops (unary, binary, ternary where) of the simulated ttnn.
+
+Binary ops follow binary_ng (ttnn/cpp/ttnn/operations/eltwise/binary_ng/binary_ng.cpp): NumPy broadcasting on
+logical shapes, output dtype = `dtype` or A's, memory config = `memory_config` or A's, ROW_MAJOR inputs are
+tilized and only two ROW_MAJOR inputs give a ROW_MAJOR output. Values are computed in float32 from the
+already-rounded inputs and rounded once by the packer (device_op); for bfloat16 the FPU's own Dst rounding
+before packing is not modelled separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .. import rules
+from ..numerics import formats
+from ..tensor import Tensor, device_op
+from ..types import DataType, Layout, MemoryConfig, UnaryOpType, UnaryWithParam
+
+__all__ = [
+    "abs",
+    "add",
+    "cos",
+    "divide",
+    "eq",
+    "erf",
+    "exp",
+    "ge",
+    "gelu",
+    "gt",
+    "le",
+    "log",
+    "lt",
+    "maximum",
+    "minimum",
+    "multiply",
+    "ne",
+    "neg",
+    "pow",
+    "reciprocal",
+    "relu",
+    "rsqrt",
+    "rsub",
+    "sigmoid",
+    "silu",
+    "sin",
+    "sqrt",
+    "square",
+    "subtract",
+    "tanh",
+    "where",
+]
+
+Fn = Callable[..., torch.Tensor]
+
+
+def _float(v: torch.Tensor) -> torch.Tensor:
+    """Integer tensors are stored as int64: compute on them in float64 (exact for 32-bit values)."""
+    return v if v.is_floating_point() else v.to(torch.float64)
+
+
+def _scalar_for(a: Tensor, scalar: float) -> float:
+    # binary_ng_program_factory.cpp packs the scalar as two bfloat16 for non-float32 inputs.
+    if a.dtype == DataType.FLOAT32 or not formats.is_float(a.dtype):
+        return float(scalar)
+    return float(formats.round_bfloat16(torch.tensor([float(scalar)]))[0])
+
+
+def into_output(result: Tensor, output_tensor: Tensor | None) -> Tensor:
+    """Write `result` into a preallocated output tensor (same shape and dtype), as output_tensor= does."""
+    if output_tensor is None:
+        return result
+    rules.check_output_shape(output_tensor.shape, result.shape)
+    output_tensor._chips = result._chips
+    result.deallocate()
+    return output_tensor
+
+
+def _binary(
+    name: str,
+    fn: Fn,
+    a: Tensor,
+    b: Tensor | float,
+    dtype: DataType | None,
+    memory_config: MemoryConfig | None,
+    output_tensor: Tensor | None,
+) -> Tensor:
+    if isinstance(b, Tensor):
+        rules.require_same_device(name, [a, b])
+        rules.check_binary_broadcast(a.shape, b.shape)
+        inputs = [a, b]
+        both_rm = a.layout == Layout.ROW_MAJOR and b.layout == Layout.ROW_MAJOR
+        layout = Layout.ROW_MAJOR if both_rm else Layout.TILE
+
+        def compute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return fn(_float(x), _float(y))
+    else:
+        rules.require_same_device(name, [a])
+        inputs = [a]
+        layout = a.layout
+        scalar = _scalar_for(a, b)
+
+        def compute(x: torch.Tensor) -> torch.Tensor:
+            x = _float(x)
+            return fn(x, torch.tensor(scalar, dtype=x.dtype))
+
+    rules.check_output_dtype(dtype, output_tensor.dtype if output_tensor is not None else None)
+    out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or a.dtype)
+    mc = memory_config or a.memory_config()
+    result = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc)
+    return into_output(result, output_tensor)
+
+
+def _binary_op(name: str, fn: Fn, doc: str) -> Callable[..., Tensor]:
+    def op(
+        input_tensor_a: Tensor,
+        input_tensor_b: Tensor | float,
+        *,
+        memory_config: MemoryConfig | None = None,
+        dtype: DataType | None = None,
+        output_tensor: Tensor | None = None,
+    ) -> Tensor:
+        return _binary(name, fn, input_tensor_a, input_tensor_b, dtype, memory_config, output_tensor)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+def _compare(torch_fn: Fn) -> Fn:
+    return lambda x, y: torch_fn(x, y).to(x.dtype)
+
+
+add = _binary_op("add", torch.add, "ttnn.add: a + b (tensor or scalar b), NumPy broadcasting.")
+subtract = _binary_op("subtract", torch.sub, "ttnn.subtract: a - b.")
+multiply = _binary_op("multiply", torch.mul, "ttnn.multiply: a * b.")
+divide = _binary_op("divide", torch.div, "ttnn.divide: a / b.")
+rsub = _binary_op("rsub", lambda x, y: y - x, "ttnn.rsub: b - a.")
+maximum = _binary_op("maximum", torch.maximum, "ttnn.maximum: elementwise max.")
+minimum = _binary_op("minimum", torch.minimum, "ttnn.minimum: elementwise min.")
+eq = _binary_op("eq", _compare(torch.eq), "ttnn.eq: 1.0 where a == b else 0.0.")
+ne = _binary_op("ne", _compare(torch.ne), "ttnn.ne: 1.0 where a != b else 0.0.")
+gt = _binary_op("gt", _compare(torch.gt), "ttnn.gt: 1.0 where a > b else 0.0.")
+ge = _binary_op("ge", _compare(torch.ge), "ttnn.ge: 1.0 where a >= b else 0.0.")
+lt = _binary_op("lt", _compare(torch.lt), "ttnn.lt: 1.0 where a < b else 0.0.")
+le = _binary_op("le", _compare(torch.le), "ttnn.le: 1.0 where a <= b else 0.0.")
+
+
+def pow(
+    input_tensor: Tensor,
+    exponent: Tensor | float,
+    *,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.pow: input ** exponent (tensor or scalar exponent)."""
+    return _binary("pow", torch.pow, input_tensor, exponent, dtype, memory_config, output_tensor)
+
+
+# -- unary -------------------------------------------------------------------------------------------------
+
+
+def _unary(
+    name: str, fn: Fn, x: Tensor, memory_config: MemoryConfig | None, output_tensor: Tensor | None
+) -> Tensor:
+    rules.require_same_device(name, [x])
+    out_dtype = output_tensor.dtype if output_tensor is not None else x.dtype
+    mc = memory_config or x.memory_config()
+    result = device_op(name, [x], lambda v: fn(_float(v)), dtype=out_dtype, layout=x.layout, memory_config=mc)
+    return into_output(result, output_tensor)
+
+
+def _gelu_fn(fast_and_approximate_mode: bool) -> Fn:
+    approximate = "tanh" if fast_and_approximate_mode else "none"
+    return lambda v: torch.nn.functional.gelu(v, approximate=approximate)
+
+
+_UNARY_FNS: dict[str, Fn] = {
+    "neg": torch.neg,
+    "abs": torch.abs,
+    "square": torch.square,
+    "exp": torch.exp,
+    "log": torch.log,
+    "sqrt": torch.sqrt,
+    "rsqrt": torch.rsqrt,
+    "reciprocal": torch.reciprocal,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "tanh": torch.tanh,
+    "erf": torch.erf,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "silu": torch.nn.functional.silu,
+}
+
+
+def _unary_op(name: str, doc: str) -> Callable[..., Tensor]:
+    fn = _UNARY_FNS[name]
+
+    def op(
+        input_tensor: Tensor,
+        *,
+        memory_config: MemoryConfig | None = None,
+        output_tensor: Tensor | None = None,
+    ) -> Tensor:
+        return _unary(name, fn, input_tensor, memory_config, output_tensor)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
+    """Unary ops with a fast_and_approximate_mode switch; the simulator computes them exactly (the device's
+    approximations are not modelled), except gelu whose fast mode is the tanh formula."""
+    fn = _UNARY_FNS[name]
+
+    def op(
+        input_tensor: Tensor,
+        *,
+        fast_and_approximate_mode: bool = False,
+        memory_config: MemoryConfig | None = None,
+        output_tensor: Tensor | None = None,
+    ) -> Tensor:
+        return _unary(name, fn, input_tensor, memory_config, output_tensor)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+neg = _unary_op("neg", "ttnn.neg: -x.")
+abs = _unary_op("abs", "ttnn.abs: |x|.")
+square = _unary_op("square", "ttnn.square: x * x.")
+log = _unary_op("log", "ttnn.log: natural logarithm.")
+reciprocal = _unary_op("reciprocal", "ttnn.reciprocal: 1 / x.")
+sin = _unary_op("sin", "ttnn.sin.")
+cos = _unary_op("cos", "ttnn.cos.")
+tanh = _unary_op("tanh", "ttnn.tanh.")
+relu = _unary_op("relu", "ttnn.relu: max(x, 0).")
+sigmoid = _unary_op("sigmoid", "ttnn.sigmoid: 1 / (1 + exp(-x)).")
+silu = _unary_op("silu", "ttnn.silu: x * sigmoid(x).")
+exp = _approx_unary_op("exp", "ttnn.exp.")
+sqrt = _approx_unary_op("sqrt", "ttnn.sqrt.")
+rsqrt = _approx_unary_op("rsqrt", "ttnn.rsqrt: 1 / sqrt(x).")
+erf = _approx_unary_op("erf", "ttnn.erf.")
+
+
+def gelu(
+    input_tensor: Tensor,
+    *,
+    fast_and_approximate_mode: bool = False,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.gelu: exact (erf) GELU, or the tanh approximation when fast_and_approximate_mode."""
+    return _unary("gelu", _gelu_fn(fast_and_approximate_mode), input_tensor, memory_config, output_tensor)
+
+
+# -- fused activations (matmul / linear `activation=`) ----------------------------------------------------
+
+_ACTIVATION_STRINGS: dict[str, UnaryWithParam] = {
+    # unary_op_utils.cpp string_to_unary_with_param. Releases disagree on "gelu": older ones map it to
+    # the approximate GELU, current ones to the exact one with "gelu_approx" for the approximation; the
+    # simulator follows the current mapping.
+    "relu": UnaryWithParam(UnaryOpType.RELU),
+    "relu6": UnaryWithParam(UnaryOpType.RELU6),
+    "gelu": UnaryWithParam(UnaryOpType.GELU, 0.0),
+    "gelu_approx": UnaryWithParam(UnaryOpType.GELU, 1.0),
+    "silu": UnaryWithParam(UnaryOpType.SILU),
+    "sigmoid": UnaryWithParam(UnaryOpType.SIGMOID),
+    "sqrt": UnaryWithParam(UnaryOpType.SQRT),
+    "exp": UnaryWithParam(UnaryOpType.EXP, 1.0),
+    "recip": UnaryWithParam(UnaryOpType.RECIP),
+    "log": UnaryWithParam(UnaryOpType.LOG),
+    "tanh": UnaryWithParam(UnaryOpType.TANH),
+}
+
+_ACTIVATION_FNS: dict[UnaryOpType, str] = {
+    UnaryOpType.RELU: "relu",
+    UnaryOpType.SILU: "silu",
+    UnaryOpType.SIGMOID: "sigmoid",
+    UnaryOpType.SQRT: "sqrt",
+    UnaryOpType.EXP: "exp",
+    UnaryOpType.RECIP: "reciprocal",
+    UnaryOpType.LOG: "log",
+    UnaryOpType.TANH: "tanh",
+    UnaryOpType.SIN: "sin",
+    UnaryOpType.COS: "cos",
+    UnaryOpType.ABS: "abs",
+    UnaryOpType.NEG: "neg",
+    UnaryOpType.SQUARE: "square",
+    UnaryOpType.RSQRT: "rsqrt",
+    UnaryOpType.ERF: "erf",
+}
+
+
+def resolve_activation(activation: Any) -> UnaryWithParam | None:
+    """`activation=` of matmul/linear: a string, a UnaryWithParam, or an (op_type, param) tuple."""
+    if activation is None or isinstance(activation, UnaryWithParam):
+        return activation
+    if isinstance(activation, str):
+        if activation not in _ACTIVATION_STRINGS:
+            rules.check_unknown_activation(activation)
+        return _ACTIVATION_STRINGS[activation]
+    if isinstance(activation, UnaryOpType):
+        return UnaryWithParam(activation)
+    op_type, *params = activation
+    return UnaryWithParam(op_type, params[0] if len(params) == 1 else params)
+
+
+def activation_fn(activation: UnaryWithParam) -> Fn:
+    """The torch function of a fused activation."""
+    if activation.op_type == UnaryOpType.GELU:
+        return _gelu_fn(bool(activation.params and activation.params[0]))
+    if activation.op_type == UnaryOpType.RELU6:
+        return lambda v: torch.clamp(v, 0.0, 6.0)
+    if activation.op_type == UnaryOpType.IDENTITY:
+        return lambda v: v
+    return _UNARY_FNS[_ACTIVATION_FNS[activation.op_type]]
+
+
+def apply_activation(x: Tensor, activation: UnaryWithParam, memory_config: MemoryConfig | None) -> Tensor:
+    """An unfused activation: its own device op after the producer (matmul.cpp bound_matmul, Unary_chain)."""
+    name = _ACTIVATION_FNS.get(activation.op_type, activation.op_type.name.lower())
+    return _unary(name, activation_fn(activation), x, memory_config, None)
+
+
+# -- ternary ----------------------------------------------------------------------------------------------
+
+
+def where(
+    predicate: Tensor,
+    true_value: Tensor | float,
+    false_value: Tensor | float,
+    *,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.where: true_value where predicate != 0 else false_value (tensors or scalars, broadcast)."""
+    tensors = [t for t in (predicate, true_value, false_value) if isinstance(t, Tensor)]
+    rules.require_same_device("where", tensors)
+    for t in tensors[1:]:
+        rules.check_binary_broadcast(predicate.shape, t.shape)
+    value_tensors = [t for t in (true_value, false_value) if isinstance(t, Tensor)]
+    if output_tensor is not None:
+        out_dtype = output_tensor.dtype
+    else:
+        out_dtype = (value_tensors[0] if value_tensors else predicate).dtype
+    layout = Layout.ROW_MAJOR if all(t.layout == Layout.ROW_MAJOR for t in tensors) else Layout.TILE
+    slots = [isinstance(t, Tensor) for t in (true_value, false_value)]
+    scalars = [None if s else float(v) for s, v in zip(slots, (true_value, false_value), strict=True)]
+
+    def compute(cond: torch.Tensor, *values: torch.Tensor) -> torch.Tensor:
+        it = iter(values)
+        picked = [_float(next(it)) if s else torch.tensor(scalars[i]) for i, s in enumerate(slots)]
+        return torch.where(cond != 0, picked[0], picked[1])
+
+    mc = memory_config or predicate.memory_config()
+    result = device_op("where", tensors, compute, dtype=out_dtype, layout=layout, memory_config=mc)
+    return into_output(result, output_tensor)

@@ -1,0 +1,285 @@
+"""ttnn.experimental transformer helpers on the simulator: nlp_create_qkv_heads, nlp_concat_heads,
+rotary_embedding, rotary_embedding_llama.
+
+Keywords: ttnn/cpp/ttnn/operations/experimental/transformer/*/*_nanobind.cpp. Checks: the matching
+device/*_device_operation.cpp. These kernels move whole tiles, so a head_dim that is not a tile multiple
+would interleave tile padding into the output on device without an error; the simulator refuses it instead
+of silently producing the mathematically right answer.
+Rotary numerics: x*cos and rot(x)*sin are packed to bfloat16 before the final add (intermediate circular
+buffers), the sum is rounded to the output dtype; matmul fidelity on the llama transformation matrix is not
+modelled (its entries are 0 / +-1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import rules
+from ..numerics import formats
+from ..tensor import Tensor, device_op
+from ..types import DataType, Layout, MemoryConfig, StorageType, TensorMemoryLayout
+
+__all__ = ["nlp_concat_heads", "nlp_create_qkv_heads", "rotary_embedding", "rotary_embedding_llama"]
+
+TILE = 32
+_TM_DTYPES = (DataType.FLOAT32, DataType.BFLOAT16, DataType.BFLOAT8_B)
+
+
+def _pack(x: torch.Tensor) -> torch.Tensor:
+    return formats.round_bfloat16(x, formats.PACKER)
+
+
+def _require_tm_input(t: Tensor, what: str = "Input tensor") -> None:
+    # nlp_create_qkv_heads_device_operation.cpp / nlp_concat_heads_device_operation.cpp
+    rules.require(t.storage_type() == StorageType.DEVICE, "Operands to TM need to be on device!")
+    rules.require(t.dtype in _TM_DTYPES, "Unsupported data format")
+    rules.require(t.layout == Layout.TILE, f"{what} layout must be TILE but got {t.layout!r}")
+    rules.require(len(t.shape) == 4, f"{what} must be rank 4, got shape {list(t.shape)}")
+
+
+def _require_tile_head_dim(head_dim: int, op: str) -> None:
+    rules.require(
+        head_dim % TILE == 0,
+        f"{op}: head_dim {head_dim} is not a multiple of {TILE}; the device kernel copies whole tiles and "
+        "would mix tile padding into the heads (simulator refusal: pad head_dim to a tile multiple)",
+    )
+
+
+def nlp_create_qkv_heads(
+    input: Tensor,
+    input_kv: Tensor | None = None,
+    *,
+    num_heads: int,
+    num_kv_heads: int | None = None,
+    transpose_k_heads: bool = True,
+    kv_tied: bool = False,
+    memory_config: MemoryConfig | None = None,
+    output_tensors: Any = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Split a fused [B, 1, S, (nh + 2 nkv) * D] projection (Q heads, then K heads, then V heads) into
+    Q [B, nh, S, D], K [B, nkv, D, S] (or [B, nkv, S, D] without transpose_k_heads) and V [B, nkv, S, D].
+    With `input_kv`, Q comes from `input` [B, 1, S, nh*D] and K, V from `input_kv` [B, 1, S, 2*nkv*D]."""
+    if kv_tied:
+        raise NotImplementedError("simulator: nlp_create_qkv_heads(kv_tied=True) is not modelled")
+    nkv = num_heads if num_kv_heads is None else num_kv_heads
+    _require_tm_input(input)
+    width = input.padded_shape[3]
+    # nlp_create_qkv_heads.cpp: head_dim from the padded width
+    if input_kv is not None:
+        _require_tm_input(input_kv, "Input tensor KV")
+        kv_width = input_kv.padded_shape[3]
+        rules.require(width % num_heads == 0, "Unsupported input shape")
+        rules.require(kv_width % (2 * nkv) == 0, "Unsupported input shape")
+        head_dim = width // num_heads
+        rules.require(kv_width // (2 * nkv) == head_dim, "Head dims must be the same for Q and K, V")
+        rules.require(input_kv.dtype == input.dtype, "KV tensor dtype must be same as Q tensor dtype!")
+        rules.require(
+            input_kv.shape[0] == input.shape[0], "KV tensor batch dim must be same as Q tensor batch!"
+        )
+        rules.require(
+            input_kv.shape[1] == 1, f"Unsupported input shape {input_kv.shape[1]} is not equal to 1"
+        )
+        rules.require(
+            input_kv.shape[2] == input.shape[2], "KV tensor seq_len dim must be same as Q tensor seq_len!"
+        )
+    else:
+        rules.require(width % (num_heads + 2 * nkv) == 0, "Unsupported input shape")
+        head_dim = width // (num_heads + 2 * nkv)
+    rules.require(
+        input.shape[1] == 1, f"Unsupported input sequence length {input.shape[1]} is not equal to 1"
+    )
+    _require_tile_head_dim(head_dim, "nlp_create_qkv_heads")
+    mc = memory_config or input.memory_config()
+    rules.require(
+        mc.memory_layout == TensorMemoryLayout.INTERLEAVED,
+        f"Output memory config layout must be INTERLEAVED but got {mc.memory_layout!r}",
+    )
+
+    def split(x: torch.Tensor, kv: torch.Tensor | None = None):
+        B, _, S, _ = x.shape
+        if kv is None:
+            q, k, v = torch.split(x, [num_heads * head_dim, nkv * head_dim, nkv * head_dim], dim=-1)
+        else:
+            q, (k, v) = x, torch.split(kv, [nkv * head_dim, nkv * head_dim], dim=-1)
+        q = q.reshape(B, S, num_heads, head_dim).transpose(1, 2).contiguous()
+        k = (
+            k.reshape(B, S, nkv, head_dim).permute(0, 2, 3, 1)
+            if transpose_k_heads
+            else k.reshape(B, S, nkv, head_dim).transpose(1, 2)
+        )
+        v = v.reshape(B, S, nkv, head_dim).transpose(1, 2).contiguous()
+        return q, k.contiguous(), v
+
+    inputs = [input] if input_kv is None else [input, input_kv]
+    return device_op(
+        "nlp_create_qkv_heads", inputs, split, dtype=input.dtype, layout=Layout.TILE, memory_config=mc
+    )
+
+
+def nlp_concat_heads(input_tensor: Tensor, *, memory_config: MemoryConfig | None = None) -> Tensor:
+    """[B, H, S, D] -> [B, 1, S, H*D] (heads side by side), TILE, input_tensor's dtype."""
+    _require_tm_input(input_tensor)
+    _require_tile_head_dim(input_tensor.shape[3], "nlp_concat_heads")
+    mc = memory_config or input_tensor.memory_config()
+    rules.require(
+        mc.memory_layout == TensorMemoryLayout.INTERLEAVED,
+        f"Output memory config layout must be INTERLEAVED but got {mc.memory_layout!r}",
+    )
+
+    def concat(x: torch.Tensor) -> torch.Tensor:
+        B, H, S, D = x.shape
+        return x.transpose(1, 2).reshape(B, 1, S, H * D)
+
+    return device_op(
+        "nlp_concat_heads",
+        [input_tensor],
+        concat,
+        dtype=input_tensor.dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+    )
+
+
+def _require_rope_inputs(inputs: list[Tensor]) -> None:
+    device = inputs[0].device()
+    for t in inputs:
+        rules.require(
+            t.storage_type() == StorageType.DEVICE, "Operands to rotary embedding need to be on device!"
+        )
+        rules.require(t.device() is device, "Operands to rotary embedding need to be on same device!")
+        rules.require(t.layout == Layout.TILE, "Inputs to rotary embedding must be tilized")
+
+
+def rotary_embedding(
+    input_tensor: Tensor,
+    cos_cache: Tensor,
+    sin_cache: Tensor,
+    token_index: int | None = None,
+    *,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+) -> Tensor:
+    """HF-style rotary embedding: x*cos + rotate_half(x)*sin, rotate_half(x) = [-x2, x1] over the halves of
+    the last dim. cos/sin are [1, 1, S_max, D]; rows [0, S) are used, or row `token_index` for every row.
+    As on device (rotary_embedding_device_operation.cpp compute_output_specs), the output's shape is the
+    input's padded shape (the sequence rounded up to 32 when no token_index is given)."""
+    _require_rope_inputs([input_tensor, cos_cache, sin_cache])
+    padded = input_tensor.padded_shape
+    width = padded[-1]
+    rules.require(width % (TILE * 2) == 0, "Input X dim must be divisible into tiles")
+    rules.require(cos_cache.dtype == sin_cache.dtype, "Cos and Sin dtypes must match")
+    rules.require(cos_cache.padded_shape == sin_cache.padded_shape, "Cos and Sin dims must match")
+    cp = cos_cache.padded_shape
+    rules.require(cp[0] == 1 and cp[1] == 1 and cp[-1] == width, "Cos dims must match input dims")
+    if token_index is not None:
+        rules.require(cp[-2] >= token_index, "Cos dims must match input dims")
+        rules.require(
+            0 <= token_index < cos_cache.shape[-2], f"token_index {token_index} is outside the cos cache"
+        )
+    else:
+        rules.require(cp[-2] >= padded[-2], "Cos dims must match input dims")
+    out_shape = list(padded)
+    mc = memory_config or input_tensor.memory_config()
+
+    def compute(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        pad = [0, width - x.shape[-1], 0, out_shape[-2] - x.shape[-2]]
+        x = torch.nn.functional.pad(x, pad).reshape(out_shape)
+        rows = x.shape[-2]
+        if token_index is None:
+            c = torch.nn.functional.pad(cos, [0, 0, 0, max(0, rows - cos.shape[-2])])[..., :rows, :]
+            s = torch.nn.functional.pad(sin, [0, 0, 0, max(0, rows - sin.shape[-2])])[..., :rows, :]
+        else:
+            c, s = cos[..., token_index : token_index + 1, :], sin[..., token_index : token_index + 1, :]
+        x1, x2 = x.chunk(2, dim=-1)
+        rotated = torch.cat([-x2, x1], dim=-1)
+        return _pack(x * c) + _pack(rotated * s)
+
+    return device_op(
+        "rotary_embedding",
+        [input_tensor, cos_cache, sin_cache],
+        compute,
+        dtype=input_tensor.dtype,
+        layout=input_tensor.layout,
+        memory_config=mc,
+    )
+
+
+def rotary_embedding_llama(
+    input_tensor: Tensor,
+    cos_cache: Tensor,
+    sin_cache: Tensor,
+    trans_mat: Tensor,
+    *,
+    is_decode_mode: bool = False,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+) -> Tensor:
+    """Llama (interleaved-pair) rotary embedding: x*cos + (x @ trans_mat)*sin, with the 32x32 trans_mat
+    applied to every 32-wide tile column of x (rotary_embedding_llama_device_operation.cpp checks)."""
+    inputs = [input_tensor, cos_cache, sin_cache, trans_mat]
+    _require_rope_inputs(inputs)
+    head_dim = input_tensor.shape[-1]
+    fp32_acc = bool(getattr(compute_kernel_config, "fp32_dest_acc_en", False))
+    rules.require(head_dim <= 128 or not fp32_acc, "If head_dim is > 128, fp32_dest_acc_en must be False")
+    rules.require(head_dim <= 256, "Head dim must be less than 256")
+    rules.require(head_dim % TILE == 0, "Head dim must be a multiple of TILE_WIDTH")
+    rules.require(
+        all(t.dtype == DataType.BFLOAT16 for t in inputs), "All input tensors must have dtype = bfloat16"
+    )
+    rules.require(cos_cache.shape == sin_cache.shape, "Cos and Sin dims must match")
+    rules.require(
+        len(input_tensor.shape) == 4, f"Input tensor must be rank 4, got {list(input_tensor.shape)}"
+    )
+    ts = trans_mat.shape
+    rules.require(
+        len(ts) == 4 and ts[0] == 1 and ts[1] == 1, "Transformation matrix must have 1st & 2nd dim equal to 1"
+    )
+    rules.require(ts[-2] == TILE, "Transformation matrix must have 3rd dim equal to TILE_HEIGHT")
+    rules.require(ts[-1] == TILE, "Transformation matrix must have 4rd dim equal to TILE_WIDTH")
+    cs = cos_cache.shape
+    if is_decode_mode:
+        rules.require(
+            input_tensor.shape[0] == 1,
+            "rotary_embedding_llama currently only supports sharded inputs in decode mode, and therefore, "
+            "seq_len (in dim 0) must be 1.",
+        )
+        rules.require(
+            all(t.memory_config().memory_layout == TensorMemoryLayout.HEIGHT_SHARDED for t in inputs),
+            "Sharded inputs for RoPE must be HEIGHT_SHARDED.",
+        )
+        rules.require(
+            input_tensor.shape[1] == cs[1], "Cos and Sin must have the same batch size as the input"
+        )
+    else:
+        rules.require(
+            input_tensor.memory_config().memory_layout == TensorMemoryLayout.INTERLEAVED,
+            "Input tensor must be interleaved in prefill mode",
+        )
+        rules.require(
+            len(cs) == 4 and cs[0] == 1 and cs[1] in (1, input_tensor.shape[1]) and cs[-1] == head_dim,
+            "Cos dims must match input dims",
+        )
+        rules.require(
+            cs[-2] >= input_tensor.shape[-2],
+            f"cos/sin cover {cs[-2]} positions, fewer than the input sequence {input_tensor.shape[-2]}",
+        )
+    mc = memory_config or input_tensor.memory_config()
+    seq = input_tensor.shape[-2]
+
+    def compute(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if not is_decode_mode:
+            cos, sin = cos[..., :seq, :], sin[..., :seq, :]
+        tiles = x.reshape(*x.shape[:-1], head_dim // TILE, TILE)
+        rotated = _pack(torch.matmul(tiles, t.reshape(TILE, TILE)).reshape(x.shape))
+        return _pack(x * cos) + _pack(rotated * sin)
+
+    return device_op(
+        "rotary_embedding_llama",
+        inputs,
+        compute,
+        dtype=input_tensor.dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+    )

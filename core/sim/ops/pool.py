@@ -1,0 +1,102 @@
+"""ttnn.avg_pool2d on the simulator, on the flattened channels-last activations ttnn's conv/pool ops use.
+
+Signature: ttnn/cpp/ttnn/operations/pool/generic/generic_pools_nanobind.cpp. The input holds
+[N, H, W, C] as [1, 1, N*H*W, C]; the output is [1, 1, N*Ho*Wo, C] in `dtype` (bfloat16 by default) and
+`output_layout` (ROW_MAJOR by default). Used by the Gemma3 projector (tt-metal models/demos/gemma3/tt/mmp.py).
+Numerics: window sums accumulate in float32 and are scaled by the bfloat16-rounded reciprocal of the divisor
+(the reduce kernel's scalar operand), then rounded to the output dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .. import rules
+from ..numerics import formats
+from ..tensor import Tensor, device_op
+from ..types import DataType, Layout, MemoryConfig, StorageType
+
+__all__ = ["avg_pool2d"]
+
+_POOL_DTYPES = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32)
+
+
+def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    rules.require(len(value) == 2, f"avg_pool2d: {name} must have 2 entries (h, w), got {list(value)}")
+    return int(value[0]), int(value[1])
+
+
+def avg_pool2d(
+    input_tensor: Tensor,
+    batch_size: int,
+    input_h: int,
+    input_w: int,
+    channels: int,
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    *,
+    memory_config: MemoryConfig | None = None,
+    dram_slice_config: Any = None,
+    applied_shard_scheme: Any = None,
+    compute_kernel_config: Any = None,
+    deallocate_input: bool = False,
+    reallocate_halo_output: bool = True,
+    dtype: DataType = DataType.BFLOAT16,
+    output_layout: Layout = Layout.ROW_MAJOR,
+    config_tensor_in_dram: bool = False,
+) -> Tensor:
+    """Average pooling of an [N*H*W, C] activation (see module docstring)."""
+    rules.require(
+        input_tensor.storage_type() == StorageType.DEVICE, "avg_pool2d: input tensor must be on device"
+    )
+    rules.require(
+        input_tensor.dtype in _POOL_DTYPES,
+        f"avg_pool2d: input dtype must be BFLOAT16, BFLOAT8_B or FLOAT32, got {input_tensor.dtype!r}",
+    )
+    shape = input_tensor.shape
+    rows = batch_size * input_h * input_w
+    rules.require(
+        len(shape) == 4 and shape[0] == 1 and shape[1] == 1 and shape[2] == rows and shape[3] == channels,
+        "avg_pool2d: input must be [1, 1, batch_size*input_h*input_w, channels] = "
+        f"[1, 1, {rows}, {channels}], "
+        f"got {list(shape)}",
+    )
+    rules.require(divisor_override is None, "avg_pool2d: divisor_override is not currently supported in ttnn")
+    kh, kw = _pair(kernel_size, "kernel_size")
+    sh, sw = _pair(stride, "stride")
+    if len(padding) == 4:  # [top, bottom, left, right]
+        rules.require(
+            padding[0] == padding[1] and padding[2] == padding[3],
+            "simulator: asymmetric avg_pool2d padding is not modelled",
+        )
+        ph, pw = int(padding[0]), int(padding[2])
+    else:
+        ph, pw = _pair(padding, "padding")
+    rules.require(
+        ph <= kh // 2 and pw <= kw // 2, "avg_pool2d: padding must be at most half of the kernel size"
+    )
+    mc = memory_config or input_tensor.memory_config()
+
+    def compute(x: torch.Tensor) -> torch.Tensor:
+        nchw = x.reshape(batch_size, input_h, input_w, channels).permute(0, 3, 1, 2).float()
+        args = dict(kernel_size=(kh, kw), stride=(sh, sw), padding=(ph, pw), ceil_mode=ceil_mode)
+        sums = torch.nn.functional.avg_pool2d(nchw, divisor_override=1, **args)
+        ones = torch.ones(1, 1, input_h, input_w)
+        valid = torch.nn.functional.avg_pool2d(ones, divisor_override=1, **args)
+        mean_of_ones = torch.nn.functional.avg_pool2d(ones, count_include_pad=count_include_pad, **args)
+        scale = formats.round_bfloat16(mean_of_ones / valid)  # 1 / divisor as a bfloat16 scalar
+        out = sums * scale
+        return out.permute(0, 2, 3, 1).reshape(1, 1, -1, channels)
+
+    return device_op(
+        "avg_pool2d", [input_tensor], compute, dtype=dtype, layout=output_layout, memory_config=mc
+    )

@@ -1,0 +1,127 @@
+"""Reductions (sum, mean, max, min, argmax) and cumsum on the simulator.
+
+Values are reduced in float32 (float64 for integer tensors) and rounded once to the output dtype; the
+device's reduce-tile fidelity and Dst rounding of partial sums are not modelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from .. import rules
+from ..tensor import Tensor, device_op
+from ..types import DataType, Layout, MemoryConfig
+from .eltwise import into_output
+
+__all__ = ["argmax", "cumsum", "max", "mean", "min", "sum"]
+
+
+def _dims(dim: int | Sequence[int] | None, rank: int) -> list[int]:
+    if dim is None:
+        return list(range(rank))
+    dims = [dim] if isinstance(dim, int) else list(dim)
+    for d in dims:
+        rules.check_reduce_dim(d, rank)
+    return sorted({d % rank for d in dims})
+
+
+def _reduce(
+    name: str,
+    fn: Callable[[torch.Tensor, list[int]], torch.Tensor],
+    x: Tensor,
+    dim: int | Sequence[int] | None,
+    keepdim: bool,
+    memory_config: MemoryConfig | None,
+    scalar: float = 1.0,
+) -> Tensor:
+    rules.require_same_device(name, [x])
+    dims = _dims(dim, len(x.shape))
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        v = v if v.is_floating_point() else v.to(torch.float64)
+        out = fn(v, dims)  # keeps the reduced dims
+        out = out * scalar if scalar != 1.0 else out
+        return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in dims])
+
+    mc = memory_config or x.memory_config()
+    return device_op(name, [x], compute, dtype=x.dtype, layout=x.layout, memory_config=mc)
+
+
+def _reduction_op(name: str, fn: Callable[[torch.Tensor, list[int]], torch.Tensor], doc: str) -> Callable:
+    def op(
+        input_tensor: Tensor,
+        dim: int | Sequence[int] | None = None,
+        keepdim: bool = False,
+        *,
+        memory_config: MemoryConfig | None = None,
+        compute_kernel_config: Any = None,
+        scalar: float = 1.0,
+    ) -> Tensor:
+        return _reduce(name, fn, input_tensor, dim, keepdim, memory_config, scalar)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+sum = _reduction_op("sum", lambda v, d: v.sum(dim=d, keepdim=True), "ttnn.sum over `dim` (all dims if None).")
+mean = _reduction_op("mean", lambda v, d: v.mean(dim=d, keepdim=True), "ttnn.mean over `dim`.")
+max = _reduction_op("max", lambda v, d: v.amax(dim=d, keepdim=True), "ttnn.max over `dim`.")
+min = _reduction_op("min", lambda v, d: v.amin(dim=d, keepdim=True), "ttnn.min over `dim`.")
+
+
+def argmax(
+    input_tensor: Tensor,
+    *,
+    dim: int | None = None,
+    keepdim: bool = False,
+    sub_core_grids: Any = None,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.argmax: uint32 index of the (first) maximum along `dim`, or over the flattened tensor."""
+    rules.require_same_device("argmax", [input_tensor])
+    rules.check_row_major_input(input_tensor.layout)
+    rank = len(input_tensor.shape)
+    if dim is not None:
+        rules.check_reduce_dim(dim, rank)
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        if dim is None:
+            idx = torch.argmax(v.reshape(-1))
+            return idx.reshape([1] * rank) if keepdim else idx
+        return torch.argmax(v, dim=dim, keepdim=keepdim)
+
+    mc = memory_config or input_tensor.memory_config()
+    result = device_op(
+        "argmax", [input_tensor], compute, dtype=DataType.UINT32, layout=Layout.ROW_MAJOR, memory_config=mc
+    )
+    return into_output(result, output_tensor)
+
+
+def cumsum(
+    input: Tensor,
+    dim: int,
+    *,
+    dtype: DataType | None = None,
+    reverse_order: bool = False,
+    out: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    """ttnn.cumsum along `dim` (from the end when reverse_order)."""
+    rules.require_same_device("cumsum", [input])
+    rules.check_reduce_dim(dim, len(input.shape))
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        v = v if v.is_floating_point() else v.to(torch.float64)
+        if reverse_order:
+            return torch.flip(torch.cumsum(torch.flip(v, [dim]), dim=dim), [dim])
+        return torch.cumsum(v, dim=dim)
+
+    mc = memory_config or input.memory_config()
+    out_dtype = dtype or input.dtype
+    result = device_op("cumsum", [input], compute, dtype=out_dtype, layout=input.layout, memory_config=mc)
+    return into_output(result, out)

@@ -1,0 +1,372 @@
+"""ttnn.transformer on the simulator: scaled_dot_product_attention (FlashAttention-2 style) and its
+program config.
+
+Keywords: ttnn/cpp/ttnn/operations/transformer/sdpa/sdpa_nanobind.cpp. Checks:
+sdpa/device/sdpa_device_operation.cpp (the release with broadcastable mask heads and the mask-divisibility
+rule). Default chunk sizes when no program config is given: 32 x 32 (get_q_chunk_size/get_k_chunk_size).
+
+What the numerics model (legacy compute kernel sdpa/device/kernels/compute/sdpa.cpp, intermediate circular
+buffers in Float16_b per sdpa_program_factory.cpp, packer rounding ties away from zero):
+  per K chunk:  S = bf16(Q K^T); S = bf16(S * scale); S = bf16(S + mask);  m = max(m_prev, rowmax S)
+                P = bf16(exp(S - m)); l_cur = bf16(rowsum P); O_cur = bf16(P V)
+                alpha = bf16(exp(m_prev - m)); l = bf16(bf16(l_prev * alpha) + l_cur)
+                O = bf16(bf16(O * alpha) + O_cur)
+  end:          out = bf16(O * bf16(1 / l)), then rounded to Q's dtype.
+With fp32_dest_acc_en the running sum stays float32 (newer factories keep cb_sum in Float32).
+Both matmuls go through numerics/fidelity.py (operand bit phases, Dst accumulation) with the op's default
+compute config HiFi2 / approx / bfloat16 Dst (legacy_compute_config in sdpa.cpp) unless one is given; Q
+and P are the srcB operands. Not modelled: the SFPU exp approximation, and padded K rows (the simulator
+ignores tile padding of the sequence; kernels of some releases let zero-padded keys into the softmax when Sk
+is not a tile multiple and no mask is given).
+
+Memory: the simulator walks K in k_chunk_size slices for a block of query rows of all heads at once (batched
+matmuls); blocks are sized so a step touches at most _BLOCK_ELEMENTS values, so the working set is bounded
+(plus the [B, H, Sq, D] output) and [B, H, Sq, Sk] is never materialised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .. import rules
+from ..numerics import fidelity
+from ..tensor import Tensor, device_op
+from ..types import (
+    DRAM_MEMORY_CONFIG,
+    BufferType,
+    CoreCoord,
+    DataType,
+    Layout,
+    MathFidelity,
+    MemoryConfig,
+    StorageType,
+)
+
+# SDPAProgramConfig lives at ttnn's top level (core/sim/ttnn/__init__.py imports it by name), not in
+# ttnn.transformer.
+__all__ = ["scaled_dot_product_attention"]
+
+TILE = 32
+_DEFAULT_CHUNK = 32
+# sdpa.cpp legacy_compute_config: HiFi2, math approx on, bfloat16 Dst, no packer L1 accumulation.
+_DEFAULT_NUMERICS = fidelity.MatmulNumerics(MathFidelity.HiFi2, fp32_dest_acc_en=False)
+# At most this many values (fp32) per K-chunk step of the simulator: query rows are blocked to fit.
+_BLOCK_ELEMENTS = 1 << 22
+_SDPA_DTYPES = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+
+
+@dataclass(kw_only=True)
+class SDPAProgramConfig:
+    """ttnn.SDPAProgramConfig (keyword-only, as bound in transformer_nanobind.cpp)."""
+
+    compute_with_storage_grid_size: CoreCoord | tuple[int, int]
+    q_chunk_size: int
+    k_chunk_size: int
+    exp_approx_mode: bool | None = None
+    sub_core_grids: Any = None
+    max_cores_per_head_batch: int = 16
+
+
+def _pack_bf16_(x: torch.Tensor) -> torch.Tensor:
+    """In place: packer rounding of a contiguous float32 tensor to bfloat16 (ties away from zero), done on the
+    int32 bit pattern.
+
+    Same result as formats.round_bfloat16(x, PACKER) for every non-NaN value (checked in
+    tests/sim/test_transformer.py) but much cheaper, which matters: SDPA rounds six intermediates per K chunk.
+    """
+    bits = x.view(torch.int32)
+    bits.add_(0x8000).bitwise_and_(-65536)
+    return x
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _dtype_name(dtype: DataType) -> str:
+    return f"DataType::{dtype.name}"
+
+
+def _validate(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Tensor | None,
+    is_causal: bool,
+    sliding_window_size: int | None,
+    program_config: SDPAProgramConfig | None,
+) -> None:
+    req = rules.require
+    for t in (q, k, v):
+        req(t.storage_type() == StorageType.DEVICE, "Operands to SDPA need to be on device")
+        rules.require_allocated(t, "scaled_dot_product_attention")
+        req(t.layout == Layout.TILE, "Inputs to SDPA must be tilized")
+        req(
+            t.dtype in _SDPA_DTYPES,
+            "Data type of input tensor must be BFLOAT16, BFLOAT8_B, or BFLOAT4_B and is "
+            f"{_dtype_name(t.dtype)}",
+        )
+        req(not t.is_sharded(), "Operands to SDPA need to be DRAM/L1 interleaved")
+        req(len(t.shape) == 4, f"SDPA inputs must be rank 4 [b, nh, s, dh], got shape {list(t.shape)}")
+    req(
+        not (is_causal and attn_mask is not None),
+        f"is_causal and attn_mask cannot both be present. Got is_causal: {str(is_causal).lower()}, "
+        f"attn_mask: {str(attn_mask is not None).lower()}",
+    )
+    req(
+        not ((sliding_window_size or 0) > 0 and attn_mask is not None),
+        "sliding_window_size and attn_mask cannot both be present; bake the sliding-window mask "
+        "into attn_mask.",
+    )
+    B, nqh, Sq, DH = q.shape
+    nkv, Sk = k.shape[1], k.shape[2]
+    q_chunk = program_config.q_chunk_size if program_config else _DEFAULT_CHUNK
+    k_chunk = program_config.k_chunk_size if program_config else _DEFAULT_CHUNK
+    if attn_mask is not None:
+        m = attn_mask
+        req(
+            m.storage_type() == StorageType.DEVICE,
+            "When mask is provided to SDPA, the tensor must be on device",
+        )
+        req(
+            m.device() is q.device(),
+            "When mask is provided to SDPA, it must be on the same device as the input tensors",
+        )
+        req(m.layout == Layout.TILE, "When mask is provided to SDPA, it must be tilized")
+        req(
+            m.dtype in _SDPA_DTYPES,
+            "When mask is provided to SDPA, it must be in BF16, BFP8, or BFP4 dataformat",
+        )
+        req(
+            m.memory_config().buffer_type == BufferType.DRAM and not m.is_sharded(),
+            "When mask is provided to SDPA, it must be in DRAM",
+        )
+        req(len(m.shape) == 4, f"SDPA mask must be rank 4, got shape {list(m.shape)}")
+        req(m.shape[0] == B, "Mask batch dim must match Q batch dim")
+        req(
+            m.shape[1] in (1, nqh),
+            "Mask num_heads must either be 1 (to be broadcasted across all heads) or must match Q heads "
+            "dimension",
+        )
+        req(m.shape[2] == Sq, "Mask sequence length must match Q sequence length")
+        req(m.shape[3] == Sk, "Mask sequence length must match K sequence length")
+        req(
+            Sq % q_chunk == 0,
+            f"If mask is provided, Q sequence length must be divisible by q_chunk_size. Got q_seq_len: {Sq}, "
+            f"q_chunk_size: {q_chunk}",
+        )
+        req(
+            Sk % k_chunk == 0,
+            f"If mask is provided, K sequence length must be divisible by k_chunk_size. Got k_seq_len: {Sk}, "
+            f"k_chunk_size: {k_chunk}",
+        )
+    if is_causal:
+        req(Sq == Sk, f"Causal SDPA requires Q and K to have the same sequence length. Got Q: {Sq}, K: {Sk}")
+    req(
+        k.shape[0] == B and v.shape[0] == B, f"K and V batch must match. Got K: {k.shape[0]}, V: {v.shape[0]}"
+    )
+    req(v.shape[1] == nkv, f"K and V num_heads must match. Got K: {nkv}, V: {v.shape[1]}")
+    req(v.shape[2] == Sk, f"K and V sequence length must match. Got K: {Sk}, V: {v.shape[2]}")
+    req(
+        k.shape[3] == DH and v.shape[3] == DH,
+        f"K and V hidden dim must match. Got K: {k.shape[3]}, V: {v.shape[3]}",
+    )
+    req(
+        nqh >= nkv and nqh % nkv == 0,
+        f"Q num_heads must be >= K num_heads and divisible by K num_heads. Got Q: {nqh}, K: {nkv}",
+    )
+    if program_config is not None:
+        req(
+            q_chunk % TILE == 0,
+            f"q_chunk_size must be divisible by TILE_SIZE. Got q_chunk_size: {q_chunk}, TILE_SIZE: {TILE}",
+        )
+        req(
+            k_chunk % TILE == 0,
+            f"k_chunk_size must be divisible by TILE_SIZE. Got k_chunk_size: {k_chunk}, TILE_SIZE: {TILE}",
+        )
+    for t in (q, k, v):
+        req(t.shape[3] == t.padded_shape[3], "Padding is not supported on the head_dim dimension")
+
+
+def _attend_rows(
+    qg: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    q_pos: torch.Tensor,
+    *,
+    scale: float,
+    is_causal: bool,
+    sliding_window: int | None,
+    k_chunk: int,
+    round_sum: Callable[[torch.Tensor], torch.Tensor],
+    dtypes: tuple[DataType, DataType, DataType],
+    numerics: fidelity.MatmulNumerics,
+) -> torch.Tensor:
+    """The kernel's K loop for a block of query rows: qg [B, NKV, R, D] (R rows = query heads x positions of
+    one KV head group), mask [B, NKV|1, R, Sk] or None, q_pos [R, 1] the sequence position of every row,
+    dtypes the dtypes of Q, K, V."""
+    q_dtype, k_dtype, v_dtype = dtypes
+    rows, Sk = qg.shape[2], k.shape[2]
+    kt = k.transpose(-1, -2)
+    masked = mask is not None or is_causal or bool(sliding_window)
+    last_row = int(q_pos.max())
+    m = denom = o = None
+    for start in range(0, Sk, k_chunk):
+        end = min(start + k_chunk, Sk)
+        if is_causal and start > last_row:
+            break  # past the diagonal: the kernel's loop stops (these chunks are fully masked anyway)
+        s = _pack_bf16_(fidelity.matmul(qg, kt[..., start:end], q_dtype, k_dtype, numerics))
+        _pack_bf16_(s.mul_(scale))
+        if mask is not None:
+            _pack_bf16_(s.add_(mask[..., start:end]))
+        if is_causal or sliding_window:
+            k_pos = torch.arange(start, end).view(1, -1)
+            blocked = torch.zeros(rows, end - start, dtype=torch.bool)
+            if is_causal:
+                blocked |= k_pos > q_pos
+            if sliding_window and is_causal:
+                blocked |= k_pos <= q_pos - sliding_window
+            elif sliding_window:
+                blocked |= (k_pos - q_pos).abs() > sliding_window // 2
+            s.masked_fill_(blocked, float("-inf"))
+        m_cur = s.amax(dim=-1, keepdim=True)
+        m_new = m_cur if m is None else torch.maximum(m, m_cur)
+        # Rows with every score so far at -inf would give exp(-inf - -inf) = nan; subtract 0 there instead.
+        m_safe = torch.where(torch.isinf(m_new), 0.0, m_new) if masked else m_new
+        p = _pack_bf16_(s.sub_(m_safe).exp_())
+        l_cur = round_sum(p.sum(dim=-1, keepdim=True))
+        o_cur = _pack_bf16_(fidelity.matmul(p, v[:, :, start:end], DataType.BFLOAT16, v_dtype, numerics))
+        if m is None:
+            denom, o = l_cur, o_cur
+        else:
+            alpha = _pack_bf16_(torch.exp(m - m_safe))
+            round_sum(round_sum(denom.mul_(alpha)).add_(l_cur))
+            _pack_bf16_(_pack_bf16_(o.mul_(alpha)).add_(o_cur))
+        m = m_new
+    return _pack_bf16_(o.mul_(_pack_bf16_(1.0 / denom)))
+
+
+def _flash_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    *,
+    scale: float,
+    is_causal: bool,
+    sliding_window: int | None,
+    k_chunk: int,
+    dtypes: tuple[DataType, DataType, DataType],
+    numerics: fidelity.MatmulNumerics,
+) -> torch.Tensor:
+    """Online-softmax attention: q [B, NH, Sq, D], k/v [B, NKV, Sk, D], mask [B, 1|NH, Sq, Sk] -> like q.
+
+    Query heads sharing a KV head are folded into the row dimension so every step is one batched matmul over
+    heads and query rows. Query positions are processed in blocks sized so one K-chunk step touches at most
+    _BLOCK_ELEMENTS values; every query row sees the same K-chunk sequence as on device, so the blocking does
+    not change the result.
+    """
+    B, NH, Sq, D = q.shape
+    NKV = k.shape[1]
+    g = NH // NKV
+    width = max(k_chunk, D)
+    block = max(TILE, (_BLOCK_ELEMENTS // max(1, B * NH * width)) // TILE * TILE)
+    q5 = q.reshape(B, NKV, g, Sq, D)
+    out = torch.empty(B, NKV, g, Sq, D)
+    round_sum = _identity if numerics.fp32_dest_acc_en else _pack_bf16_
+    for s0 in range(0, Sq, block):
+        s1 = min(s0 + block, Sq)
+        n = s1 - s0
+        rows_mask = None
+        if mask is not None:
+            part = mask[:, :, s0:s1]
+            if part.shape[1] == NH:
+                rows_mask = part.reshape(B, NKV, g * n, -1)
+            else:  # one mask head for every query head
+                rows_mask = part.repeat(1, 1, g, 1)
+        q_pos = torch.arange(s0, s1).repeat(g).view(g * n, 1)
+        out[:, :, :, s0:s1] = _attend_rows(
+            q5[:, :, :, s0:s1].reshape(B, NKV, g * n, D),
+            k,
+            v,
+            rows_mask,
+            q_pos,
+            scale=scale,
+            is_causal=is_causal,
+            sliding_window=sliding_window,
+            k_chunk=k_chunk,
+            round_sum=round_sum,
+            dtypes=dtypes,
+            numerics=numerics,
+        ).view(B, NKV, g, n, D)
+    return out.reshape(B, NH, Sq, D)
+
+
+def scaled_dot_product_attention(
+    input_tensor_q: Tensor,
+    input_tensor_k: Tensor,
+    input_tensor_v: Tensor,
+    *,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = True,
+    scale: float | None = None,
+    sliding_window_size: int | None = None,
+    memory_config: MemoryConfig | None = None,
+    program_config: SDPAProgramConfig | None = None,
+    compute_kernel_config: Any = None,
+    attention_sink: Tensor | None = None,
+) -> Tensor:
+    """ttnn.transformer.scaled_dot_product_attention: softmax(scale * Q K^T + mask) V, output in Q's dtype,
+    TILE, DRAM unless `memory_config` says otherwise. Note is_causal defaults to True, as in ttnn."""
+    if attention_sink is not None:
+        raise NotImplementedError(
+            "simulator: scaled_dot_product_attention(attention_sink=...) is not modelled"
+        )
+    _validate(
+        input_tensor_q,
+        input_tensor_k,
+        input_tensor_v,
+        attn_mask,
+        is_causal,
+        sliding_window_size,
+        program_config,
+    )
+    DH = input_tensor_q.padded_shape[-1]
+    scale = 1.0 / math.sqrt(DH) if scale is None else float(scale)
+    k_chunk = program_config.k_chunk_size if program_config else _DEFAULT_CHUNK
+    numerics = (
+        _DEFAULT_NUMERICS
+        if compute_kernel_config is None
+        else fidelity.numerics_from_config(compute_kernel_config)
+    )
+    dtypes = (input_tensor_q.dtype, input_tensor_k.dtype, input_tensor_v.dtype)
+    inputs = [input_tensor_q, input_tensor_k, input_tensor_v] + ([attn_mask] if attn_mask is not None else [])
+
+    def compute(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None):
+        return _flash_attention(
+            q,
+            k,
+            v,
+            mask,
+            scale=scale,
+            is_causal=is_causal,
+            sliding_window=sliding_window_size or None,
+            k_chunk=k_chunk,
+            dtypes=dtypes,
+            numerics=numerics,
+        )
+
+    return device_op(
+        "scaled_dot_product_attention",
+        inputs,
+        compute,
+        dtype=input_tensor_q.dtype,
+        layout=Layout.TILE,
+        memory_config=memory_config or DRAM_MEMORY_CONFIG,
+    )

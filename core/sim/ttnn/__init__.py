@@ -1,0 +1,66 @@
+"""The simulated `ttnn` module: same names, same paths, same keywords as real ttnn (0.81.1).
+
+Only names that real ttnn exports at the same path belong here (a parity check enforces it). Simulator-only
+helpers (stats, strict mode, boards) live in `core.sim`. Op modules are re-exported through their `__all__`;
+`transformer`, `experimental` and `kv_cache` are submodules, as in ttnn.
+"""
+
+# ruff: noqa: F401 (every import here is a re-export)
+
+from ..ops.core import *  # noqa: F403
+from ..ops.data_movement import *  # noqa: F403
+from ..ops.device import *  # noqa: F403
+from ..ops.distributed import *  # noqa: F403
+from ..ops.eltwise import *  # noqa: F403
+from ..ops.embedding import *  # noqa: F403
+from ..ops.matmul import *  # noqa: F403
+from ..ops.normalization import *  # noqa: F403
+from ..ops.pool import *  # noqa: F403
+from ..ops.reduction import *  # noqa: F403
+from ..ops.transformer import SDPAProgramConfig
+from ..runtime import Device, MeshDevice
+from ..tensor import TILE_SIZE, Shape, Tensor
+from ..types import (
+    DRAM_MEMORY_CONFIG,
+    L1_BLOCK_SHARDED_MEMORY_CONFIG,
+    L1_HEIGHT_SHARDED_MEMORY_CONFIG,
+    L1_MEMORY_CONFIG,
+    L1_WIDTH_SHARDED_MEMORY_CONFIG,
+    Arch,
+    BufferType,
+    CoreCoord,
+    CoreGrid,
+    CoreRange,
+    CoreRangeSet,
+    DataType,
+    DispatchCoreAxis,
+    DispatchCoreConfig,
+    DispatchCoreType,
+    DumpTensorMode,
+    Layout,
+    MathFidelity,
+    MemoryConfig,
+    MeshShape,
+    ShardOrientation,
+    ShardSpec,
+    ShardStrategy,
+    StorageType,
+    TensorMemoryLayout,
+    UnaryOpType,
+    UnaryWithParam,
+    WormholeComputeKernelConfig,
+)
+from . import experimental, kv_cache, transformer
+
+bfloat16 = DataType.BFLOAT16
+float32 = DataType.FLOAT32
+bfloat8_b = DataType.BFLOAT8_B
+bfloat4_b = DataType.BFLOAT4_B
+uint32 = DataType.UINT32
+int32 = DataType.INT32
+uint16 = DataType.UINT16
+uint8 = DataType.UINT8
+
+ROW_MAJOR_LAYOUT = Layout.ROW_MAJOR
+TILE_LAYOUT = Layout.TILE
+DEVICE_STORAGE_TYPE = StorageType.DEVICE

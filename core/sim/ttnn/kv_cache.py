@@ -1,0 +1,3 @@
+"""ttnn.kv_cache on the simulator: re-exports core.sim.ops.kv_cache (its `__all__`)."""
+
+from ..ops.kv_cache import *  # noqa: F403

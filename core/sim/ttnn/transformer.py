@@ -1,0 +1,5 @@
+"""ttnn.transformer on the simulator. SDPAProgramConfig is exported at ttnn's top level instead, as in ttnn."""
+
+from ..ops.transformer import scaled_dot_product_attention
+
+__all__ = ["scaled_dot_product_attention"]

@@ -1,0 +1,84 @@
+"""CLIPAttention on TTNN: one fused QKV projection, SDPA with an additive mask, then out_proj.
+
+SDPA needs the sequence to be a multiple of its chunk size (sdpa_device_operation.cpp), while CLIP's
+prompt is 77 tokens. The projections run on the 77 real rows; only the fused QKV activation is padded to
+`padded_len` rows before the heads are split, and the attention output is cut back to 77 rows. The mask
+covers the padded keys, so no real query attends them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers.models.clip.modeling_clip import CLIPAttention
+
+from core.backend import ttnn
+from core.weights import convert_state_dict
+
+from .mlp import prepare_linear
+
+SDPA_CHUNK = 32
+
+
+class TtCLIPAttention:
+    def __init__(
+        self,
+        reference: CLIPAttention,
+        device: Any,
+        *,
+        padded_len: int,
+        compute_kernel_config: Any,
+        mesh_mapper: Any = None,
+    ):
+        if padded_len % SDPA_CHUNK:
+            raise ValueError(f"padded length {padded_len} must be a multiple of the SDPA chunk {SDPA_CHUNK}")
+        self.num_heads = reference.num_heads
+        self.head_dim = reference.head_dim
+        self.padded_len = padded_len
+        self.compute_kernel_config = compute_kernel_config
+        self.program_config = ttnn.SDPAProgramConfig(
+            compute_with_storage_grid_size=device.compute_with_storage_grid_size(),
+            q_chunk_size=SDPA_CHUNK,
+            k_chunk_size=SDPA_CHUNK,
+            exp_approx_mode=False,
+        )
+        # q, k, v fused along the output features, the layout nlp_create_qkv_heads splits
+        projections = (reference.q_proj, reference.k_proj, reference.v_proj)
+        state = {
+            "qkv_proj.weight": torch.cat([p.weight.detach() for p in projections], dim=0),
+            "qkv_proj.bias": torch.cat([p.bias.detach() for p in projections], dim=0),
+            "out_proj.weight": reference.out_proj.weight.detach(),
+            "out_proj.bias": reference.out_proj.bias.detach(),
+        }
+        params = convert_state_dict(state, device, prepare=prepare_linear, mesh_mapper=mesh_mapper)
+        self.qkv_weight, self.qkv_bias = params["qkv_proj.weight"], params["qkv_proj.bias"]
+        self.out_weight, self.out_bias = params["out_proj.weight"], params["out_proj.bias"]
+
+    def forward(self, x: Any, attention_mask: Any) -> Any:
+        """x: [B, 1, S, H]; attention_mask: additive [B, 1, P, P] with P = padded_len."""
+        batch, _, seq_len, hidden = x.shape
+        qkv = ttnn.linear(
+            x, self.qkv_weight, bias=self.qkv_bias, compute_kernel_config=self.compute_kernel_config
+        )
+        qkv = ttnn.pad(qkv, [(0, 0), (0, 0), (0, self.padded_len - seq_len), (0, 0)], 0.0)
+        q, k, v = ttnn.experimental.nlp_create_qkv_heads(
+            qkv, num_heads=self.num_heads, num_kv_heads=self.num_heads, transpose_k_heads=False
+        )
+        attn = ttnn.transformer.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=attention_mask,
+            is_causal=False,
+            scale=self.head_dim**-0.5,
+            program_config=self.program_config,
+            compute_kernel_config=self.compute_kernel_config,
+        )
+        attn = ttnn.experimental.nlp_concat_heads(attn)
+        attn = ttnn.slice(attn, (0, 0, 0, 0), (batch, 1, seq_len, hidden))
+        return ttnn.linear(
+            attn, self.out_weight, bias=self.out_bias, compute_kernel_config=self.compute_kernel_config
+        )
+
+    __call__ = forward

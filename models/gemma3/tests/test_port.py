@@ -1,0 +1,86 @@
+"""The gemma3 port's own contract: presets, the text-free reference, inputs, components, input checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from transformers import Gemma3Model
+
+from core import sim
+from core.backend import is_simulator
+from core.errors import UserError
+from models.gemma3.inputs import make_inputs
+from models.gemma3.model import Gemma3VisionModelTTNN
+from models.gemma3.port import Gemma3Port
+from models.gemma3.presets import PRESETS
+from models.gemma3.reference import build_reference
+from models.siglip import ImageInputError
+
+TINY = PRESETS["tiny"]
+
+
+def test_full_preset_is_gemma3_4b_vision() -> None:
+    full = PRESETS["full"]
+    vision = full.vision_config()
+    assert (vision.image_size, vision.patch_size, vision.hidden_size) == (896, 14, 1152)
+    assert (vision.num_hidden_layers, vision.intermediate_size, vision.num_attention_heads) == (27, 4304, 16)
+    assert full.num_patches == 4096 and not vision.vision_use_head
+    config = full.config()
+    assert config.mm_tokens_per_image == 256 and config.text_config.hidden_size == 2560
+
+
+def test_reference_matches_gemma3_model_get_image_features() -> None:
+    """The text-free reference computes what Gemma3Model.get_image_features does with the same weights."""
+    reference = build_reference(TINY, seed=0)
+    assert not hasattr(reference, "language_model")
+    full_model = Gemma3Model(TINY.config()).eval()
+    missing, unexpected = full_model.load_state_dict(reference.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("language_model.") for k in missing)
+    pixel_values = make_inputs(TINY, seed=0)["pixel_values"]
+    with torch.no_grad():
+        expected = full_model.get_image_features(pixel_values).pooler_output
+        actual = reference.get_image_features(pixel_values)
+    torch.testing.assert_close(actual, expected, rtol=0, atol=0)
+    assert float(actual.std()) > 0.1  # random projector weights: transformers would zero them
+
+
+def test_inputs_are_deterministic_images_in_range() -> None:
+    first, again, other = (make_inputs(TINY, seed)["pixel_values"] for seed in (0, 0, 1))
+    assert list(first.shape) == [TINY.batch, 3, TINY.image_size, TINY.image_size]
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert float(first.min()) >= -1.0 and float(first.max()) <= 1.0
+
+
+def test_components_cover_every_block_in_run_order() -> None:
+    names = [c.name for c in Gemma3Port().components("tiny")]
+    blocks = [f"block {i}" for i in range(TINY.num_hidden_layers)]
+    assert names == ["patch", "embeddings", *blocks, "tower", "projector", "tower + projector"]
+    assert len(Gemma3Port().components("full")) == 2 + 27 + 3
+
+
+def test_checkpoint_directories_are_refused(tmp_path: Any) -> None:
+    with pytest.raises(UserError, match="checkpoints are not supported"):
+        Gemma3Port().build_reference("tiny", tmp_path, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("pixel_values", "message"),
+    [
+        (torch.zeros(1, 3, 56, 56), "images are 56x56, the vision tower expects 84x84"),
+        (torch.zeros(1, 1, 84, 84), "has 1 channels, the vision tower expects 3"),
+        (torch.zeros(3, 84, 84), "must have rank 4"),
+        (torch.zeros(1, 3, 84, 84, dtype=torch.int64), "must be a floating-point tensor"),
+    ],
+    ids=["size", "channels", "rank", "dtype"],
+)
+def test_bad_images_are_refused_before_device_work(
+    device: Any, pixel_values: torch.Tensor, message: str
+) -> None:
+    model = Gemma3VisionModelTTNN(TINY, build_reference(TINY, seed=0).state_dict(), device)
+    ops_before = sim.stats(device).device_ops if is_simulator() else None
+    with pytest.raises(ImageInputError, match=message):
+        model.get_image_features(pixel_values)
+    if is_simulator():
+        assert sim.stats(device).device_ops == ops_before

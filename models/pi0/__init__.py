@@ -1,0 +1,1 @@
+"""PI0 (transformers' PI0ForConditionalGeneration) on TTNN: its image path, reusing models/siglip."""

@@ -1,0 +1,123 @@
+"""PI0 presets: the image path's architecture (SigLIP vision tower + PaliGemma projector), the precision of
+the TTNN weights, and the shape of the deterministic inputs.
+
+Only the image path is compared, so the reference PI0 is built with its PaliGemma text model and its action
+expert (DiT) shrunk to one small layer: they are never run, and this keeps the `full` reference at the
+size of the so400m vision tower (~430 M parameters, ~1.7 GB fp32) instead of PI0's 3.5 B.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from transformers import PI0Config
+
+# The parts of PI0 no component runs: one small Gemma layer each (see the module docstring).
+_SMALL_TEXT = {
+    "model_type": "gemma",
+    "num_hidden_layers": 1,
+    "intermediate_size": 64,
+    "num_attention_heads": 1,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
+    "vocab_size": 256,
+}
+_SMALL_EXPERT = {
+    "model_type": "gemma",
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "intermediate_size": 64,
+    "num_attention_heads": 1,
+    "num_key_value_heads": 1,
+    "head_dim": 32,
+}
+
+
+@dataclass(frozen=True)
+class PI0Preset:
+    """Architecture of the image path, TTNN weight precision and input shape of one preset."""
+
+    #: transformers SiglipVisionConfig keyword arguments of `vlm_config.vision_config`
+    vision: dict[str, Any]
+    #: output width of PaliGemma's multi-modal projector (= the text model's hidden size in PI0)
+    projection_dim: int
+    #: "bfloat16" or "bfloat8_b": dtype of the encoder's and the projector's matmul weights on device
+    weights_dtype: str = "bfloat16"
+    batch: int = 1
+    #: camera slots per sample, and which of them hold an image (PI0's `pixel_attention_mask`)
+    camera_mask: tuple[bool, ...] = (True,)
+    #: PCC floors per component kind ("patch", "position", "block", "tower", "projector")
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cameras(self) -> int:
+        return len(self.camera_mask)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.vision["image_size"])
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.vision["num_hidden_layers"])
+
+    def pi0_config(self) -> PI0Config:
+        """The transformers config of the reference PI0 (image path as specified, the rest small)."""
+        text = dict(_SMALL_TEXT, hidden_size=self.projection_dim, vocab_size=_SMALL_TEXT["vocab_size"])
+        vision = dict(self.vision, model_type="siglip_vision_model", vision_use_head=False)
+        return PI0Config(
+            vlm_config={
+                "model_type": "paligemma",
+                "text_config": text,
+                "vision_config": vision,
+                "projection_dim": self.projection_dim,
+                "image_token_id": text["vocab_size"] - 1,
+            },
+            dit_config=dict(_SMALL_EXPERT),
+        )
+
+
+_BF16_FLOORS = {"patch": 0.999, "position": 0.999, "block": 0.999, "tower": 0.99, "projector": 0.99}
+# bfloat8_b encoder/projector weights (patch embedding stays bfloat16): the issue asks >= 0.98 for the tower;
+# the per-block floor is the same as the tower's since a block's error no longer is far below it.
+_BFP8_FLOORS = {"patch": 0.999, "position": 0.999, "block": 0.99, "tower": 0.98, "projector": 0.98}
+
+# so400m/14 at 224 px, as PI0's default PaliGemma vision config (transformers PI0Config.sub_configs_defaults)
+_FULL_VISION = {
+    "hidden_size": 1152,
+    "intermediate_size": 4304,
+    "num_hidden_layers": 27,
+    "num_attention_heads": 16,
+    "patch_size": 14,
+    "image_size": 224,
+    "num_channels": 3,
+    "layer_norm_eps": 1e-6,
+    "hidden_act": "gelu_pytorch_tanh",
+}
+# Small but not tile-friendly where the full model is not: head_dim 48 (full: 72) and intermediate 176
+# (full: 4304) are not multiples of 32, the patch vector 3*14*14 = 588 is padded to 608 as at full size.
+_TINY_VISION = dict(
+    _FULL_VISION,
+    hidden_size=96,
+    intermediate_size=176,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    image_size=112,
+)
+
+PRESETS: dict[str, PI0Preset] = {
+    "tiny": PI0Preset(_TINY_VISION, 128, batch=2, camera_mask=(True, True, False), thresholds=_BF16_FLOORS),
+    "tiny-bfp8": PI0Preset(
+        _TINY_VISION,
+        128,
+        weights_dtype="bfloat8_b",
+        batch=2,
+        camera_mask=(True, True, False),
+        thresholds=_BFP8_FLOORS,
+    ),
+    "full": PI0Preset(_FULL_VISION, 2048, batch=1, camera_mask=(True,), thresholds=_BF16_FLOORS),
+    "full-bfp8": PI0Preset(
+        _FULL_VISION, 2048, weights_dtype="bfloat8_b", batch=1, camera_mask=(True,), thresholds=_BFP8_FLOORS
+    ),
+}

@@ -1,0 +1,29 @@
+"""PaliGemma's multi-modal projector on TTNN (transformers' PaliGemmaMultiModalProjector: one `linear`,
+vision hidden -> projection_dim, with bias)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from core.backend import ttnn
+from models.siglip.common import linear_weight, matmul_compute_config, row_vector
+
+
+class PaliGemmaMultiModalProjectorTTNN:
+    def __init__(
+        self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, weights_dtype: Any = None
+    ):
+        weights_dtype = weights_dtype if weights_dtype is not None else ttnn.bfloat16
+        self.weight = linear_weight(state_dict[f"{prefix}linear.weight"], device, weights_dtype)
+        self.bias = row_vector(state_dict[f"{prefix}linear.bias"], device)
+        self.compute_kernel_config = matmul_compute_config(weights_dtype)
+
+    def forward(self, image_features: Any) -> Any:
+        """[..., vision hidden] -> [..., projection_dim] on device."""
+        return ttnn.linear(
+            image_features, self.weight, bias=self.bias, compute_kernel_config=self.compute_kernel_config
+        )
+
+    __call__ = forward

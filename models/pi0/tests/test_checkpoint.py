@@ -1,0 +1,114 @@
+"""--weights DIR: a tiny PI0 saved with save_pretrained runs through the port; a missing, corrupt or
+mismatched checkpoint is a UserError."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import PI0ForConditionalGeneration
+
+from core.errors import UserError
+from core.runner import run_port
+from models.pi0.port import PI0Port
+from models.pi0.presets import PRESETS, PI0Preset
+from models.pi0.reference import build_reference
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PI0ForConditionalGeneration]:
+    """A tiny PI0 with seed-7 weights (the port's own random weights use the run's seed)."""
+    directory = tmp_path_factory.mktemp("pi0-tiny")
+    model = build_reference(PRESETS["tiny"], None, seed=7)
+    model.save_pretrained(directory)
+    return directory, model
+
+
+def test_reference_loads_the_checkpoint_image_path(saved: tuple[Path, PI0ForConditionalGeneration]) -> None:
+    directory, model = saved
+    loaded = build_reference(PRESETS["tiny"], directory, seed=0)
+    expected = model.model.vlm.state_dict()
+    for key, value in loaded.model.vlm.state_dict().items():
+        if key.startswith(("vision_tower.", "multi_modal_projector.")):
+            assert torch.equal(value, expected[key]), key
+    random = build_reference(PRESETS["tiny"], None, seed=0).model.vlm.vision_tower
+    assert not torch.equal(
+        random.embeddings.patch_embedding.weight,
+        loaded.model.vlm.vision_tower.embeddings.patch_embedding.weight,
+    )
+
+
+def test_port_runs_from_checkpoint_dir(saved: tuple[Path, PI0ForConditionalGeneration]) -> None:
+    directory, _ = saved
+    report = run_port(PI0Port(), "tiny", seed=0, weights=directory)
+    names = [c.name for c in report.components]
+    assert names[:2] == ["patch embedding", "position embedding"] and names[-2:] == [
+        "tower",
+        "tower + projector",
+    ]
+    failed = [(c.name, c.pcc, c.error) for c in report.components if not c.passed]
+    assert not failed
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="checkpoint directory not found"):
+        run_port(PI0Port(), "tiny", weights=tmp_path / "absent")
+    with pytest.raises(UserError, match="no config.json"):
+        build_reference(PRESETS["tiny"], tmp_path, seed=0)
+
+
+def _copy(saved: Path, target: Path) -> Path:
+    target.mkdir()
+    for item in saved.iterdir():
+        (target / item.name).write_bytes(item.read_bytes())
+    return target
+
+
+def test_corrupt_weights(saved: tuple[Path, PI0ForConditionalGeneration], tmp_path: Path) -> None:
+    directory = _copy(saved[0], tmp_path / "corrupt")
+    weights = directory / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(UserError, match="cannot read model.safetensors"):
+        build_reference(PRESETS["tiny"], directory, seed=0)
+
+
+def test_missing_weights_file(saved: tuple[Path, PI0ForConditionalGeneration], tmp_path: Path) -> None:
+    directory = _copy(saved[0], tmp_path / "noweights")
+    (directory / "model.safetensors").unlink()
+    with pytest.raises(UserError, match="no model.safetensors"):
+        build_reference(PRESETS["tiny"], directory, seed=0)
+
+
+def test_corrupt_config(saved: tuple[Path, PI0ForConditionalGeneration], tmp_path: Path) -> None:
+    directory = _copy(saved[0], tmp_path / "badconfig")
+    (directory / "config.json").write_text("{ not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        build_reference(PRESETS["tiny"], directory, seed=0)
+    (directory / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    with pytest.raises(UserError, match="not a PI0 config"):
+        build_reference(PRESETS["tiny"], directory, seed=0)
+
+
+def test_config_of_another_size(tmp_path: Path) -> None:
+    """A checkpoint whose vision tower is not the preset's: the error names the differing field."""
+    tiny = PRESETS["tiny"]
+    other = PI0Preset(dict(tiny.vision, hidden_size=64), tiny.projection_dim, thresholds=tiny.thresholds)
+    build_reference(other, None, seed=0).save_pretrained(tmp_path)
+    with pytest.raises(UserError, match=r"vision_config.hidden_size = 64 does not match the preset's 96"):
+        build_reference(tiny, tmp_path, seed=0)
+
+
+def test_weights_not_fitting_their_config(
+    saved: tuple[Path, PI0ForConditionalGeneration], tmp_path: Path
+) -> None:
+    """config.json edited to claim the preset's size over weights of another size: shapes do not fit."""
+    tiny = PRESETS["tiny"]
+    other = PI0Preset(
+        dict(tiny.vision, intermediate_size=64), tiny.projection_dim, thresholds=tiny.thresholds
+    )
+    build_reference(other, None, seed=0).save_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text((saved[0] / "config.json").read_text())
+    with pytest.raises(UserError, match="vision_tower weights do not fit the model"):
+        build_reference(tiny, tmp_path, seed=0)

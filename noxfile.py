@@ -1,0 +1,69 @@
+"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip` (one port), `nox -s lint`,
+`nox -s run -- MODEL [ttport run options]` (the CLI on the simulator).
+
+Every session installs torch 2.13.0 first: that CPU build is the one the project is tested with (and a
+local wheel on the development machines); letting the resolver pick torch would download GBs of CUDA.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nox
+
+PYTHON = "3.11"
+TORCH = "torch==2.13.0"
+# port -> the model packages whose own tests belong to it (pi0 and gemma3 share the SigLIP tower)
+PORTS = {"pi0": ("pi0", "siglip"), "gemma3": ("gemma3", "siglip"), "clip": ("clip",)}
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.default_venv_backend = "venv"
+
+
+def install(session: nox.Session) -> None:
+    session.install(TORCH)
+    session.install("-e", ".[dev]")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Everything: unit tests of core and the simulator, the shared templates over every registered port,
+    and the models' own tests."""
+    install(session)
+    session.run("python", "-m", "pytest", "-q", "tests", "shared_tests", "models", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def run(session: nox.Session) -> None:
+    """`ttport run` on the simulator, e.g. `nox -s run -- pi0 --preset tiny`."""
+    install(session)
+    session.run("ttport", "run", *(session.posargs or ["pi0", "--preset", "tiny"]))
+
+
+def _port_session(name: str) -> None:
+    @nox.session(python=PYTHON, name=name)
+    def port_session(session: nox.Session) -> None:
+        install(session)
+        listing = json.loads(session.run("ttport", "list", "--json", silent=True, stderr=None))
+        broken = [b["error"] for b in listing["broken"] if b["name"] == name]
+        if broken:
+            session.error(f"plugin {name!r} is broken: {broken[0]}")
+        if name not in {p["name"] for p in listing["ports"]}:
+            session.log(f"no port named {name!r} is registered yet; nothing to test")
+            return
+        targets = ["shared_tests"]
+        targets += [f"models/{m}/tests" for m in PORTS[name] if Path(f"models/{m}/tests").is_dir()]
+        session.run("python", "-m", "pytest", "-q", *targets, "--port", name, *session.posargs)
+
+    port_session.__doc__ = f"Shared templates for the {name} port, plus its models' own tests if present."
+
+
+for _name in PORTS:
+    _port_session(_name)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")

@@ -1,0 +1,6 @@
+"""Parity suite: holds the host simulator (core.sim.ttnn) to the real `ttnn` wheel wherever real ttnn runs
+without a card (host conversions under a mock cluster descriptor, golden functions, API surface).
+
+Run with `nox -s parity` (CPython 3.12 + real ttnn) or `python -m parity` in such an environment. It is not
+part of the default pytest run: it needs the real wheel, which exists for CPython 3.10 / 3.12 only.
+"""

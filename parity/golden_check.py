@@ -1,0 +1,236 @@
+"""Check 3: op semantics. For every simulator op that real ttnn gives a golden function
+(ttnn.get_golden_function), run the simulator op on device tensors and the golden function on the same,
+already rounded inputs (what real ttnn's comparison mode feeds it: to_torch of the inputs), and compare
+shapes and values within the tolerance the output dtype and the op's kind imply.
+
+A spec builds the call once per side: `spec(m, T)` returns (args, kwargs), where `m` is the module whose
+constants (dtypes, layouts) to use and `T(x, dtype, layout)` makes an input tensor: a simulator device
+tensor on one side, its to_torch values on the golden side.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from .result import CheckResult
+
+# (rtol, atol as a fraction of max |golden|); EXACT ops must agree bit for bit.
+EXACT = (0.0, 0.0)
+ELTWISE = (2.0**-6, 2.0**-10)
+ACCUM = (2.0**-5, 2.0**-6)
+Maker = Callable[..., Any]
+Spec = Callable[[ModuleType, Maker], tuple[tuple[Any, ...], dict[str, Any]]]
+
+
+def _rand(*shape: int, seed: int = 0, low: float | None = None) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    if low is not None:
+        return low + torch.rand(shape, generator=g) * 3
+    return torch.randn(shape, generator=g)
+
+
+A = _rand(2, 1, 32, 64, seed=1)
+B = _rand(2, 1, 32, 64, seed=2)
+POS = _rand(2, 1, 32, 64, seed=3, low=0.1)
+ROW = _rand(1, 1, 1, 64, seed=4)
+W = _rand(64, 96, seed=5)
+GAMMA = _rand(1, 1, 1, 64, seed=6)
+BETA = _rand(1, 1, 1, 64, seed=7)
+IDS = torch.randint(0, 100, (2, 13), generator=torch.Generator().manual_seed(8))
+TABLE = _rand(100, 64, seed=9)
+Q = _rand(1, 4, 64, 32, seed=10)
+K = _rand(1, 4, 64, 32, seed=11)
+V = _rand(1, 4, 64, 32, seed=12)
+COS = _rand(1, 1, 64, 32, seed=13)
+SIN = _rand(1, 1, 64, 32, seed=14)
+CACHE = _rand(2, 4, 64, 32, seed=15)
+STEP = _rand(1, 4, 32, 32, seed=16)
+POOL = _rand(1, 1, 2 * 8 * 8, 32, seed=17)
+RM = "ROW_MAJOR_LAYOUT"
+
+
+def _unary(name: str, x: torch.Tensor = A) -> tuple[str, Spec, tuple[float, float]]:
+    return name, lambda m, T: ((T(x),), {}), ELTWISE
+
+
+def _binary(name: str, b: torch.Tensor = B, tol: tuple[float, float] = ELTWISE) -> tuple[str, Spec, tuple[float, float]]:
+    return name, lambda m, T: ((T(A), T(b)), {}), tol
+
+
+SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
+    *[_unary(n) for n in ("abs", "cos", "erf", "exp", "gelu", "neg", "relu", "sigmoid", "silu", "sin", "square", "tanh")],
+    *[_unary(n, POS) for n in ("log", "reciprocal", "rsqrt", "sqrt")],
+    *[_binary(n) for n in ("add", "subtract", "multiply", "rsub", "maximum", "minimum")],
+    _binary("divide", POS),
+    ("add (row broadcast)", lambda m, T: ((T(A), T(ROW)), {}), ELTWISE),
+    ("multiply (scalar)", lambda m, T: ((T(A), 0.37), {}), ELTWISE),
+    *[_binary(n, B, EXACT) for n in ("eq", "ne", "gt", "ge", "lt", "le")],
+    ("pow", lambda m, T: ((T(POS), 2.0), {}), ELTWISE),
+    ("where", lambda m, T: ((T((A > 0).float()), T(A), T(B)), {}), EXACT),
+    ("sum", lambda m, T: ((T(A), -1, True), {}), ACCUM),
+    ("mean", lambda m, T: ((T(A), -1, True), {}), ACCUM),
+    ("max", lambda m, T: ((T(A), -1, True), {}), EXACT),
+    ("min", lambda m, T: ((T(A), -1, True), {}), EXACT),
+    ("argmax", lambda m, T: ((T(A, layout=RM),), {"dim": -1}), EXACT),
+    ("cumsum", lambda m, T: ((T(A), 2), {}), ACCUM),
+    ("softmax", lambda m, T: ((T(A), -1), {}), ACCUM),
+    ("layer_norm", lambda m, T: ((T(A),), {"weight": T(GAMMA), "bias": T(BETA), "epsilon": 1e-5}), ACCUM),
+    ("rms_norm", lambda m, T: ((T(A),), {"weight": T(GAMMA), "epsilon": 1e-5}), ACCUM),
+    ("matmul", lambda m, T: ((T(A), T(W)), {}), ACCUM),
+    ("linear", lambda m, T: ((T(A), T(W)), {"bias": T(ROW[..., :1].expand(1, 1, 1, 96).contiguous())}), ACCUM),
+    ("embedding", lambda m, T: ((T(IDS, "uint32", RM), T(TABLE, layout=RM)), {}), EXACT),
+    ("concat", lambda m, T: (([T(A), T(B)],), {"dim": 3}), EXACT),
+    ("chunk", lambda m, T: ((T(A), 2, 3), {}), EXACT),
+    ("split", lambda m, T: ((T(A), 32, 3), {}), EXACT),
+    ("expand", lambda m, T: ((T(ROW), (2, 1, 32, 64)), {}), EXACT),
+    ("pad", lambda m, T: ((T(A, layout=RM), [(0, 0), (0, 0), (0, 0), (0, 8)], 0.0), {}), EXACT),
+    ("permute", lambda m, T: ((T(A), (0, 1, 3, 2)), {}), EXACT),
+    ("transpose", lambda m, T: ((T(A), -2, -1), {}), EXACT),
+    ("repeat", lambda m, T: ((T(A), (1, 2, 1, 1)), {}), EXACT),
+    ("repeat_interleave", lambda m, T: ((T(A), 2, 1), {}), EXACT),
+    ("reshape", lambda m, T: ((T(A), (2, 32, 64)), {}), EXACT),
+    ("slice", lambda m, T: ((T(A), (0, 0, 0, 0), (2, 1, 32, 32), (1, 1, 1, 1)), {}), EXACT),
+    ("squeeze", lambda m, T: ((T(A), 1), {}), EXACT),
+    ("unsqueeze", lambda m, T: ((T(A), 0), {}), EXACT),
+    ("tilize", lambda m, T: ((T(A, layout=RM),), {}), EXACT),
+    ("untilize", lambda m, T: ((T(A),), {}), EXACT),
+    ("to_layout", lambda m, T: ((T(A), m.ROW_MAJOR_LAYOUT), {}), EXACT),
+    ("typecast", lambda m, T: ((T(A), m.float32), {}), EXACT),
+    ("clone", lambda m, T: ((T(A),), {}), EXACT),
+    ("reallocate", lambda m, T: ((T(A),), {}), EXACT),
+    ("to_memory_config", lambda m, T: ((T(A), m.L1_MEMORY_CONFIG), {}), EXACT),
+    ("from_device", lambda m, T: ((T(A),), {}), EXACT),
+    ("to_torch", lambda m, T: ((T(A),), {}), EXACT),
+    ("full", lambda m, T: (((2, 3), 1.7), {}), EXACT),
+    ("zeros", lambda m, T: (((2, 3),), {}), EXACT),
+    ("ones", lambda m, T: (((2, 3),), {}), EXACT),
+    ("full_like", lambda m, T: ((T(A), 1.7), {}), EXACT),
+    ("zeros_like", lambda m, T: ((T(A),), {}), EXACT),
+    ("ones_like", lambda m, T: ((T(A),), {}), EXACT),
+    ("arange", lambda m, T: ((0, 10, 1), {}), EXACT),
+    (
+        "transformer.scaled_dot_product_attention",
+        lambda m, T: ((T(Q), T(K), T(V)), {"is_causal": True}),
+        ACCUM,
+    ),
+    ("experimental.rotary_embedding", lambda m, T: ((T(Q[:, :, :32]), T(COS), T(SIN), 5), {}), ACCUM),
+    ("fill_cache", lambda m, T: ((T(CACHE), T(K[:, :, :32]), 1), {}), EXACT),
+    ("update_cache", lambda m, T: ((T(CACHE), T(STEP[:, :, :, :]), 7), {}), EXACT),
+    ("kv_cache.fill_cache_for_user_", lambda m, T: ((T(CACHE), T(K[:, :, :32]), 1), {}), EXACT),
+    ("kv_cache.update_cache_for_token_", lambda m, T: ((T(CACHE), T(STEP), 7), {}), EXACT),
+    (
+        "avg_pool2d",
+        lambda m, T: ((T(POOL), 2, 8, 8, 32, (2, 2), (2, 2), (0, 0)), {}),
+        ACCUM,
+    ),
+]
+
+# Ops whose golden function cannot serve as a reference here, with the reason (checked to still hold).
+NOT_COMPARABLE = {
+    "from_torch": "takes a torch tensor and returns one: covered bit for bit by the formats check",
+    "as_tensor": "a from_torch with caching: covered by the formats and errors checks",
+    "to_device": "host -> device copy: no values to compare beyond the formats check",
+    "load_tensor": "reads a file written by dump_tensor: the simulator's file format is its own",
+    "sharded_to_interleaved": "a memory move; needs sharded inputs (values unchanged, like to_memory_config)",
+    "interleaved_to_sharded": "a memory move (values unchanged, like to_memory_config)",
+}
+
+
+def _resolve(module: ModuleType, dotted: str) -> Any:
+    for part in dotted.split(" ")[0].split("."):
+        module = getattr(module, part)
+    return module
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flatten(item)]
+    return [value]
+
+
+def _compare(name: str, sim_out: list[torch.Tensor], gold_out: list[torch.Tensor], tol: tuple[float, float]) -> str:
+    if len(sim_out) != len(gold_out):
+        return f"{len(sim_out)} outputs, golden {len(gold_out)}"
+    for i, (s, g) in enumerate(zip(sim_out, gold_out)):
+        if list(s.shape) != list(g.shape):
+            return f"output {i} shape {list(s.shape)}, golden {list(g.shape)}"
+        if not s.is_floating_point() or not g.is_floating_point():
+            if not torch.equal(s.to(torch.int64), g.to(torch.int64)):
+                return f"output {i}: {int((s.to(torch.int64) != g.to(torch.int64)).sum())} integer values differ"
+            continue
+        s32, g32 = s.to(torch.float32), g.to(torch.float32)
+        rtol, atol_frac = tol
+        scale = float(g32.abs().max()) if g32.numel() else 0.0
+        err = (s32 - g32).abs()
+        allowed = rtol * g32.abs() + atol_frac * scale
+        if bool((err > allowed).any()):
+            worst = float((err - allowed).max())
+            return (
+                f"output {i}: {int((err > allowed).sum())}/{err.numel()} values outside rtol={rtol:g} "
+                f"atol={atol_frac:g}*max|golden| (max abs err {float(err.max()):.4g}, excess {worst:.3g})"
+            )
+    return ""
+
+
+def run(real: ModuleType, sim: ModuleType) -> CheckResult:
+    result = CheckResult("goldens: op vs golden function")
+    device = sim.open_device(device_id=0)
+    try:
+        _run_specs(result, real, sim, device)
+    finally:
+        sim.close_device(device)
+    _list_unchecked(result, real, sim)
+    return result
+
+
+def _run_specs(result: CheckResult, real: ModuleType, sim: ModuleType, device: Any) -> None:
+    def t_sim(x: torch.Tensor, dtype: str = "bfloat16", layout: str = "TILE_LAYOUT") -> Any:
+        return sim.from_torch(x, dtype=getattr(sim, dtype), layout=getattr(sim, layout), device=device)
+
+    def t_gold(x: torch.Tensor, dtype: str = "bfloat16", layout: str = "TILE_LAYOUT") -> torch.Tensor:
+        return sim.to_torch(sim.from_torch(x, dtype=getattr(sim, dtype), layout=getattr(sim, layout)))
+
+    for name, spec, tol in SPECS:
+        golden = real.get_golden_function(_resolve(real, name))
+        s_args, s_kwargs = spec(sim, t_sim)
+        g_args, g_kwargs = spec(real, t_gold)
+        try:
+            gold = golden(*g_args, **g_kwargs)
+        except Exception as exc:  # a golden that cannot run here is reported, not counted
+            result.notes.append(f"{name}: golden function fails outside tt-metal's tree ({type(exc).__name__}: {exc})")
+            continue
+        try:
+            out = _resolve(sim, name)(*s_args, **s_kwargs)
+        except Exception as exc:  # the simulator refusing a valid call is a mismatch
+            result.case(False, f"{name}: simulator raised {type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        sim_out = [o if isinstance(o, torch.Tensor) else sim.to_torch(o) for o in _flatten(out)]
+        diff = _compare(name, sim_out, _flatten(gold), tol)
+        result.case(not diff, f"{name}: {diff}")
+
+
+def _list_unchecked(result: CheckResult, real: ModuleType, sim: ModuleType) -> None:
+    """Every simulator op with a golden must have a spec (or a reason); ops without a golden are listed."""
+    specced = {name.split(" ")[0] for name, _, _ in SPECS}
+    without = []
+    for prefix in ("", "transformer.", "experimental.", "kv_cache."):
+        sim_mod = _resolve(sim, prefix[:-1]) if prefix else sim
+        for attr in sorted(getattr(sim_mod, "__all__", [])):
+            if not inspect.isfunction(getattr(sim_mod, attr, None)):
+                continue
+            name = prefix + attr
+            try:
+                real.get_golden_function(_resolve(real, name))
+            except Exception:  # get_golden_function raises when the op has none
+                without.append(name)
+                continue
+            if name not in specced and name not in NOT_COMPARABLE:
+                result.case(False, f"{name}: real ttnn has a golden function but the parity suite has no spec")
+    result.notes.append(f"{len(without)} simulator ops have no golden function in real ttnn: {', '.join(without)}")
+    for name, reason in NOT_COMPARABLE.items():
+        result.notes.append(f"{name}: golden not compared ({reason})")

@@ -1,0 +1,81 @@
+"""Parametrise the shared templates over every registered port and each of its components.
+
+A port needs no test code of its own: registering it (entry point) is enough for it to be run here on its
+`tiny` preset. Each port runs once per session (the `port_run` cache); each component is its own test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.plugins.registry import Registry, load_registry
+from core.report import RunReport
+from core.runner import run_port
+
+PRESET = "tiny"
+
+_registry: list[Registry] = []
+
+
+def registry() -> Registry:
+    """Loaded once per session (collection and tests must agree on the ports)."""
+    if not _registry:
+        _registry.append(load_registry())
+    return _registry[0]
+
+
+def _selected(config: pytest.Config) -> list[str]:
+    wanted = config.getoption("--port")
+    names = sorted(registry().ports)
+    return [n for n in names if n in wanted] if wanted else names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "port_component" not in metafunc.fixturenames:
+        return
+    params = []
+    for name in _selected(metafunc.config):
+        port = registry().ports[name]
+        if PRESET not in port.presets:
+            params.append(pytest.param((name, None), id=f"{name}-no-{PRESET}-preset"))
+            continue
+        params.extend(pytest.param((name, c.name), id=f"{name}-{c.name}") for c in port.components(PRESET))
+    metafunc.parametrize("port_component", params)
+
+
+class _RunCache:
+    """One run per port per session, shared by that port's component tests."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, RunReport | BaseException] = {}
+
+    def get(self, name: str) -> RunReport:
+        if name not in self.runs:
+            try:
+                self.runs[name] = run_port(registry().ports[name], PRESET, seed=0)
+            except Exception as exc:  # a failing build fails every component test of the port, once
+                self.runs[name] = exc
+        run = self.runs[name]
+        if isinstance(run, BaseException):
+            raise run
+        return run
+
+
+@pytest.fixture(scope="session")
+def port_runs() -> _RunCache:
+    return _RunCache()
+
+
+@pytest.fixture
+def ttport_registry() -> Registry:
+    return registry()
+
+
+@pytest.fixture
+def port_run(port_component: tuple[str, Any], port_runs: _RunCache) -> RunReport:
+    name, component = port_component
+    if component is None:
+        pytest.fail(f"port {name!r} has no {PRESET!r} preset (needed by the shared templates and CI)")
+    return port_runs.get(name)
