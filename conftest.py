@@ -13,6 +13,7 @@ import pytest
 
 from core import backend
 from core import device as devices
+from core.errors import UserError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,8 +28,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    backend.select_backend(config.getoption("--backend"))
-    devices.select_board(config.getoption("--board"))
+    """Resolve the backend and board up front, so a bad choice is one usage error, not a crash per test."""
+    try:
+        backend.select_backend(config.getoption("--backend"))
+        devices.select_board(config.getoption("--board"))
+        backend.resolve()
+        if backend.is_simulator():
+            devices.simulated_board()
+    except (backend.BackendError, UserError) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_report_header(config: pytest.Config) -> str:

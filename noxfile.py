@@ -7,7 +7,9 @@ local wheel on the development machines); letting the resolver pick torch would 
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 from pathlib import Path
 
 import nox
@@ -67,3 +69,22 @@ for _name in PORTS:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
+
+
+def _pyenv_or(version: str) -> str:
+    """pyenv's build of `version` when pyenv has one installed but not enabled (its `python3.12` shim then
+    fails, so nox would skip the session), else `version` for nox to discover."""
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    builds = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"))
+    return builds[-1] if builds else version
+
+
+@nox.session(python=_pyenv_or("3.12"))
+def parity(session: nox.Session) -> None:
+    """The simulator against real ttnn 0.81.1 (wheels for CPython 3.10 / 3.12 only) without a card: host
+    conversions bit for bit, host-side errors, ops vs golden functions, API names and keywords
+    (`python -m parity`, see parity/__init__.py). PyPI's torch for 3.12 is the CUDA build; the project's
+    own dependencies (transformers ...) are not needed, so the repository is installed without them."""
+    session.install("ttnn==0.81.1", "torch==2.13.0", "pyyaml")
+    session.install("--no-deps", "-e", ".")
+    session.run("python", "-m", "parity", *session.posargs)

@@ -51,7 +51,7 @@ def time_reference(
 ) -> tuple[float, list[float], Any, dict]:
     """Median seconds of the reference, its runs and output, and the state dict the port is built from (the
     reference itself is dropped on return)."""
-    reference = build_reference(preset, seed=0)
+    reference = build_reference(preset, None, seed=0)
     with torch.no_grad():
         reference.get_image_features(pixel_values)  # warm-up (allocator, thread pool), as for the port
         median, times, expected = median_seconds(lambda: reference.get_image_features(pixel_values), runs)

@@ -1,6 +1,6 @@
 """Speed and device discipline of the PI0 vision tower on the selected backend vs the transformers reference.
 
-    flock /tmp/ttport-full.lock /work/venv/bin/python benchmarks/bench_pi0_tower.py [--preset full] [--runs 3]
+    flock /tmp/ttport-full.lock /work/venv/bin/python benchmarks/bench_pi0_tower.py [--preset vision-full] [--runs 3]
 
 Times one forward of the tower (batch 1: one camera image, host tensor in -> host tensor out, i.e. the
 patch upload and the result download included) and of the reference SiglipVisionModel on the same
@@ -71,7 +71,7 @@ def time_reference(preset: Any, images: torch.Tensor, runs: int) -> tuple[float,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
+    parser.add_argument("--preset", default="vision-full", choices=sorted(PRESETS))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", type=Path, help="write the figures here")

@@ -22,7 +22,7 @@ from core import backend
 from core import device as devices
 from core.compare import comp_pcc, error_summary, to_torch
 from core.errors import UserError
-from core.port import Output, Port, RunContext
+from core.port import Component, Output, Port, RunContext
 from core.report import ComponentResult, RunReport
 
 Progress = Callable[[str], None]
@@ -108,33 +108,40 @@ def run_port(
         for component in components:
             say(f"{port.name}: port {component.name}")
             reference, reference_seconds = expected.pop(component.name)
-            pcc, error, port_seconds = None, None, 0.0
-            try:
-                actual, port_seconds = _timed(component.port, ctx)
-                pcc, error = compare_outputs(reference, actual, component.threshold)
-            except UserError:
-                raise
-            except Exception:
-                error = traceback.format_exc()
-            result = ComponentResult(
-                name=component.name,
-                pcc=pcc,
-                threshold=component.threshold,
-                passed=error is None,
-                reference_seconds=reference_seconds,
-                port_seconds=port_seconds,
-                error=error,
-            )
+            result = _run_component(component, ctx, reference, reference_seconds)
             report.components.append(result)
-            shown = "error" if pcc is None else f"{pcc:.6f}"
-            say(
-                f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {'PASS' if result.passed else 'FAIL'}"
-            )
+            shown = "error" if result.pcc is None else f"{result.pcc:.6f}"
+            verdict = "PASS" if result.passed else "FAIL"
+            say(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
         if backend_name == "sim":
             _record_counters(report, device)
     report.peak_rss_bytes = peak_rss_bytes()
     report.total_seconds = time.perf_counter() - started
     return report
+
+
+def _run_component(
+    component: Component, ctx: RunContext, reference: Output, reference_seconds: float
+) -> ComponentResult:
+    """The port side of one component, compared with its reference; a port exception becomes a failure."""
+    pcc, error, port_seconds = None, None, 0.0
+    try:
+        with torch.no_grad():
+            actual, port_seconds = _timed(component.port, ctx)
+        pcc, error = compare_outputs(reference, actual, component.threshold)
+    except UserError:
+        raise
+    except Exception:
+        error = traceback.format_exc()
+    return ComponentResult(
+        name=component.name,
+        pcc=pcc,
+        threshold=component.threshold,
+        passed=error is None,
+        reference_seconds=reference_seconds,
+        port_seconds=port_seconds,
+        error=error,
+    )
 
 
 def _record_counters(report: RunReport, device: Any) -> None:

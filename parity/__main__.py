@@ -6,6 +6,7 @@ Exit status 1 when any check found a mismatch. `-v` lists every mismatch (defaul
 from __future__ import annotations
 
 import argparse
+from importlib import metadata
 import sys
 import time
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sim = real.sim()
     ttnn = real.load()
-    print(f"real ttnn {getattr(ttnn, '__version__', '?')} from {ttnn.__file__}")
+    print(f"real ttnn {metadata.version('ttnn')} from {ttnn.__file__}")
     results = []
     for name in args.checks or list(CHECKS):
         start = time.perf_counter()

@@ -330,6 +330,12 @@ def check_reduce_dim(dim: int, rank: int) -> None:
         raise fatal(f"Dimension {dim} is out of range for a tensor of rank {rank}")
 
 
+def check_matmul_grid_or_config(has_core_grid: bool, has_program_config: bool) -> None:
+    # matmul_device_operation.cpp create_matmul_attributes
+    if has_core_grid and has_program_config:
+        raise fatal("Cannot use both user core grid/coordinates and a program config")
+
+
 def check_matmul_program_config(
     config: Any, device_grid: tuple[int, int], m_tiles: int, n_tiles: int, dest_tiles: int
 ) -> None:

@@ -124,9 +124,11 @@ class Device:
 
     # -- allocator ------------------------------------------------------------------------------
     def _banks(self, buffer_type: BufferType) -> tuple[int, int]:
+        """(number of banks, usable bytes per bank). open_device's l1_small_size is carved out of every
+        worker core's L1 for the L1_SMALL region (allocator config), so L1 buffers get that much less."""
         if buffer_type == BufferType.DRAM:
             return self.board.dram_banks, self.board.dram_bank_size
-        return self.board.l1_banks, self.board.l1_bank_size
+        return self.board.l1_banks, self.board.l1_bank_size - int(self.options.get("l1_small_size") or 0)
 
     def allocate(
         self, buffer_type: BufferType, num_pages: int, page_size: int, pages_per_bank: int | None = None

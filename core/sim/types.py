@@ -241,7 +241,7 @@ class MeshShape:
     cols: int = 1
 
     def __init__(self, s0: Any, s1: int = 1) -> None:
-        self.rows, self.cols = (s0 if isinstance(s0, (tuple, list)) else (s0, s1))
+        self.rows, self.cols = s0 if isinstance(s0, (tuple, list)) else (s0, s1)
 
     @property
     def num_devices(self) -> int:

@@ -16,7 +16,6 @@ from typing import Any
 import torch
 
 from core.backend import ttnn
-from core.errors import UserError
 from core.patterns.preprocess import to_device
 from core.port import Component, Port, RunContext
 from models.siglip.reference import record_tower
@@ -24,7 +23,7 @@ from models.siglip.reference import record_tower
 from .inputs import make_inputs
 from .model import Gemma3VisionModelTTNN
 from .presets import PRESETS, THRESHOLDS
-from .reference import IMAGE_PATH_MODULES, build_reference
+from .reference import build_reference
 
 _TRACE = "gemma3 reference"
 _PORT_FEATURES = "gemma3 port features"
@@ -102,19 +101,16 @@ class Gemma3Port(Port):
     presets = PRESETS
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:
-        if weights is not None:
-            raise UserError(
-                "the gemma3 port builds its reference from random weights; checkpoints are not supported"
-            )
-        return build_reference(PRESETS[preset], seed)
+        return build_reference(PRESETS[preset], weights, seed)
 
     def make_inputs(self, preset: str, seed: int, reference: torch.nn.Module) -> dict[str, Any]:
         return make_inputs(PRESETS[preset], seed)
 
     def build_model(self, ctx: RunContext) -> Gemma3VisionModelTTNN:
-        state_dict = {k: v for k, v in ctx.reference.state_dict().items() if k.startswith(IMAGE_PATH_MODULES)}
+        state_dict = ctx.reference.state_dict()
         # Every reference output is recorded by now (core/runner.py runs them first; the trace is cached):
-        # drop the fp32 reference before the device copy of its weights is made (~1.7 GB at full size).
+        # drop the reference, so its fp32 weights (~1.7 GB at full size) are freed once the device copies
+        # exist instead of living through the run.
         reference_trace(ctx)
         ctx.reference = None
         return Gemma3VisionModelTTNN(PRESETS[ctx.preset], state_dict, ctx.device)

@@ -9,15 +9,17 @@ path (tower -> last_hidden_state -> projector). The full reference is ~0.43 B pa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from transformers import SiglipVisionModel
 from transformers.models.gemma3.modeling_gemma3 import Gemma3MultiModalProjector
 
+from core.errors import UserError
 from models.siglip.reference import randomize_
 
+from .checkpoint import IMAGE_PATH_MODULES, check_config, load_config, read_image_path
 from .presets import Gemma3VisionPreset
-
-IMAGE_PATH_MODULES = ("vision_tower", "multi_modal_projector")
 
 
 class Gemma3VisionReference(torch.nn.Module):
@@ -37,12 +39,20 @@ class Gemma3VisionReference(torch.nn.Module):
     forward = get_image_features
 
 
-def build_reference(preset: Gemma3VisionPreset, seed: int) -> Gemma3VisionReference:
-    """fp32 eval-mode reference with seeded random weights for every parameter: transformers would
-    zero-initialise `mm_input_projection_weight` (all-zero features, PCC undefined) and Gemma's RMSNorm
-    weight, and leave SigLIP's biases at zero (see models/siglip/reference.py)."""
+def build_reference(preset: Gemma3VisionPreset, weights: Path | None, seed: int) -> Gemma3VisionReference:
+    """fp32 eval-mode reference: the image path of the checkpoint in `weights` (checkpoint.py), or seeded
+    random weights for every parameter. (transformers would zero-initialise `mm_input_projection_weight`
+    -- all-zero features, PCC undefined -- and Gemma's RMSNorm weight, and leave SigLIP's biases at zero;
+    see models/siglip/reference.py.)"""
     torch.manual_seed(seed)
     model = Gemma3VisionReference(preset)
-    for i, name in enumerate(IMAGE_PATH_MODULES):
-        randomize_(getattr(model, name), seed + i)
+    if weights is None:
+        for i, name in enumerate(IMAGE_PATH_MODULES):
+            randomize_(getattr(model, name), seed + i)
+    else:
+        check_config(load_config(Path(weights)), preset)
+        try:
+            model.load_state_dict(read_image_path(Path(weights)), strict=True)
+        except RuntimeError as exc:
+            raise UserError(f"checkpoint {weights}: image-path weights do not fit the model: {exc}") from exc
     return model.eval()

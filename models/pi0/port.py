@@ -20,6 +20,7 @@ from models.siglip.reference import record_tower
 
 from .inputs import make_inputs
 from .model import PI0ImagePathTTNN
+from .policy_components import build_policy, policy_components, policy_inputs, randomize_policy_
 from .presets import PRESETS
 from .reference import IMAGE_PATH_MODULES, build_reference
 
@@ -100,12 +101,21 @@ class PI0Port(Port):
     presets = PRESETS
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:
-        return build_reference(PRESETS[preset], weights, seed)
+        model = build_reference(PRESETS[preset], weights, seed)
+        if PRESETS[preset].policy is not None and weights is None:
+            randomize_policy_(model, seed)
+        return model
 
     def make_inputs(self, preset: str, seed: int, reference: torch.nn.Module) -> dict[str, Any]:
-        return make_inputs(PRESETS[preset], seed)
+        inputs = make_inputs(PRESETS[preset], seed)
+        if PRESETS[preset].policy is not None:
+            inputs.update(policy_inputs(PRESETS[preset], seed, reference))
+        return inputs
 
     def build_model(self, ctx: RunContext) -> PI0ImagePathTTNN:
+        if ctx.config.policy is not None:  # the whole policy (a PI0ImagePathTTNN too), weights streamed
+            _reference_trace(ctx)
+            return build_policy(ctx)
         vlm = ctx.reference.model.vlm
         state_dict = {k: v for k, v in vlm.state_dict().items() if k.startswith(IMAGE_PATH_MODULES)}
         # Every reference output is recorded by now (core/runner.py runs them first; the trace is cached):
@@ -159,4 +169,6 @@ class PI0Port(Port):
                 "get_image_features: tower + PaliGemma multi-modal projector",
             ),
         ]
+        if config.policy is not None:
+            components += policy_components(config)
         return components

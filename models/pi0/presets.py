@@ -1,9 +1,10 @@
 """PI0 presets: the image path's architecture (SigLIP vision tower + PaliGemma projector), the precision of
 the TTNN weights, and the shape of the deterministic inputs.
 
-Only the image path is compared, so the reference PI0 is built with its PaliGemma text model and its action
-expert (DiT) shrunk to one small layer: they are never run, and this keeps the `full` reference at the
-size of the so400m vision tower (~430 M parameters, ~1.7 GB fp32) instead of PI0's 3.5 B.
+A preset without a `policy` compares the image path only, so its reference PI0 is built with the PaliGemma
+text model and the action expert (DiT) shrunk to one small layer: they are never run, and this keeps the
+`vision-full` reference at the size of the so400m vision tower (~430 M parameters, ~1.7 GB fp32) instead of
+PI0's 3.5 B.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transformers import PI0Config
+
+from .policy_config import BFP8_FLOORS, FULL_POLICY, TINY_POLICY, PolicyConfig
 
 # The parts of PI0 no component runs: one small Gemma layer each (see the module docstring).
 _SMALL_TEXT = {
@@ -49,6 +52,8 @@ class PI0Preset:
     camera_mask: tuple[bool, ...] = (True,)
     #: PCC floors per component kind ("patch", "position", "block", "tower", "projector")
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: the policy after the image path (Gemma LM, action expert, flow matching); None: image path only
+    policy: PolicyConfig | None = None
 
     @property
     def cameras(self) -> int:
@@ -66,15 +71,22 @@ class PI0Preset:
         """The transformers config of the reference PI0 (image path as specified, the rest small)."""
         text = dict(_SMALL_TEXT, hidden_size=self.projection_dim, vocab_size=_SMALL_TEXT["vocab_size"])
         vision = dict(self.vision, model_type="siglip_vision_model", vision_use_head=False)
+        policy = {"dit_config": dict(_SMALL_EXPERT)}
+        image_token_id = text["vocab_size"] - 1
+        if (
+            self.policy is not None
+        ):  # the whole PI0: its image token is out of the vocabulary, as PI0's default
+            text, policy = self.policy.text_config(self.projection_dim), self.policy.pi0_kwargs()
+            image_token_id = text["vocab_size"]
         return PI0Config(
             vlm_config={
                 "model_type": "paligemma",
                 "text_config": text,
                 "vision_config": vision,
                 "projection_dim": self.projection_dim,
-                "image_token_id": text["vocab_size"] - 1,
+                "image_token_id": image_token_id,
             },
-            dit_config=dict(_SMALL_EXPERT),
+            **policy,
         )
 
 
@@ -107,7 +119,14 @@ _TINY_VISION = dict(
 )
 
 PRESETS: dict[str, PI0Preset] = {
-    "tiny": PI0Preset(_TINY_VISION, 128, batch=2, camera_mask=(True, True, False), thresholds=_BF16_FLOORS),
+    "tiny": PI0Preset(
+        _TINY_VISION,
+        128,
+        batch=2,
+        camera_mask=(True, True, False),
+        thresholds=_BF16_FLOORS,
+        policy=TINY_POLICY,
+    ),
     "tiny-bfp8": PI0Preset(
         _TINY_VISION,
         128,
@@ -115,9 +134,37 @@ PRESETS: dict[str, PI0Preset] = {
         batch=2,
         camera_mask=(True, True, False),
         thresholds=_BFP8_FLOORS,
+        policy=TINY_POLICY.with_dtype("bfloat8_b", BFP8_FLOORS),
     ),
-    "full": PI0Preset(_FULL_VISION, 2048, batch=1, camera_mask=(True,), thresholds=_BF16_FLOORS),
+    # PaliGemma-3B + the 300M expert: three camera slots at 224 px, two of them holding an image
+    "full": PI0Preset(
+        _FULL_VISION,
+        2048,
+        batch=1,
+        camera_mask=(True, True, False),
+        thresholds=_BF16_FLOORS,
+        policy=FULL_POLICY,
+    ),
     "full-bfp8": PI0Preset(
-        _FULL_VISION, 2048, weights_dtype="bfloat8_b", batch=1, camera_mask=(True,), thresholds=_BFP8_FLOORS
+        _FULL_VISION,
+        2048,
+        weights_dtype="bfloat8_b",
+        batch=1,
+        camera_mask=(True, True, False),
+        thresholds=_BFP8_FLOORS,
+        policy=FULL_POLICY.with_dtype("bfloat8_b", BFP8_FLOORS),
+    ),
+    # The image path alone at full size (no policy): the reference's text model and expert stay one small
+    # layer each, so the run holds ~1.7 GB of fp32 reference instead of PI0's 3.5 B parameters (~14 GB).
+    "vision-full": PI0Preset(
+        _FULL_VISION, 2048, batch=1, camera_mask=(True, True, False), thresholds=_BF16_FLOORS
+    ),
+    "vision-full-bfp8": PI0Preset(
+        _FULL_VISION,
+        2048,
+        weights_dtype="bfloat8_b",
+        batch=1,
+        camera_mask=(True, True, False),
+        thresholds=_BFP8_FLOORS,
     ),
 }

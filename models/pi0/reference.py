@@ -11,14 +11,12 @@ memory. transformers saves them under the LeRobot names `paligemma_with_expert.p
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
 from transformers import PI0Config, PI0ForConditionalGeneration
 
-from core.errors import UserError
+from models.siglip import checkpoint
 from models.siglip.reference import randomize_
 
 from .presets import PI0Preset
@@ -26,17 +24,6 @@ from .presets import PI0Preset
 #: where the image path lives in a saved PI0 state dict (as saved, as loaded), before "vision_tower." etc.
 CHECKPOINT_PREFIXES = ("paligemma_with_expert.paligemma.model.", "model.vlm.")
 IMAGE_PATH_MODULES = ("vision_tower", "multi_modal_projector")
-#: vision config fields that decide the architecture (and the checkpoint's weight shapes)
-_ARCHITECTURE_FIELDS = (
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_channels",
-    "patch_size",
-    "image_size",
-    "hidden_act",
-)
 
 
 def build_reference(preset: PI0Preset, weights: Path | None, seed: int) -> PI0ForConditionalGeneration:
@@ -48,84 +35,23 @@ def build_reference(preset: PI0Preset, weights: Path | None, seed: int) -> PI0Fo
         for i, name in enumerate(IMAGE_PATH_MODULES):
             randomize_(getattr(vlm, name), seed + i)
     else:
-        check_config(load_config(weights), preset)
-        state = read_image_path(weights)
-        for name in IMAGE_PATH_MODULES:
-            module = getattr(vlm, name)
-            part = {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(f"{name}.")}
-            try:
-                module.load_state_dict(part, strict=True)
-            except RuntimeError as exc:
-                raise UserError(f"checkpoint {weights}: {name} weights do not fit the model: {exc}") from exc
+        config = checkpoint.load_config(weights, "pi0", PI0Config)
+        expected = preset.pi0_config().vlm_config
+        checkpoint.check_fields(
+            config.vlm_config.vision_config,
+            expected.vision_config,
+            checkpoint.SIGLIP_ARCHITECTURE_FIELDS,
+            "vision_config.",
+        )
+        checkpoint.check_fields(config.vlm_config, expected, ("projection_dim",))
+        state = checkpoint.read_tensors(weights, image_path_key, [f"{name}." for name in IMAGE_PATH_MODULES])
+        checkpoint.load_modules({name: getattr(vlm, name) for name in IMAGE_PATH_MODULES}, state, weights)
     return model.eval()
 
 
-def load_config(directory: Path) -> PI0Config:
-    path = Path(directory) / "config.json"
-    if not path.is_file():
-        raise UserError(f"checkpoint {directory}: no config.json (expected a PI0 save_pretrained directory)")
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"checkpoint {directory}: config.json is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict) or raw.get("model_type") != "pi0":
-        found = raw.get("model_type") if isinstance(raw, dict) else type(raw).__name__
-        raise UserError(f"checkpoint {directory}: config.json is not a PI0 config (model_type {found!r})")
-    try:
-        return PI0Config.from_pretrained(directory)
-    except Exception as exc:  # transformers' strict config validation raises several types
-        raise UserError(f"checkpoint {directory}: cannot read its PI0 config: {exc}") from exc
-
-
-def check_config(config: PI0Config, preset: PI0Preset) -> None:
-    """The checkpoint's image path must have the preset's architecture (the inputs and PCC floors are the
-    preset's); a mismatch is a user error naming the first differing field."""
-    vision = config.vlm_config.vision_config
-    expected = preset.pi0_config().vlm_config.vision_config
-    for field in _ARCHITECTURE_FIELDS:
-        if getattr(vision, field) != getattr(expected, field):
-            raise UserError(
-                f"checkpoint vision_config.{field} = {getattr(vision, field)!r} does not match the preset's "
-                f"{getattr(expected, field)!r}"
-            )
-    if config.vlm_config.projection_dim != preset.projection_dim:
-        raise UserError(
-            f"checkpoint projection_dim = {config.vlm_config.projection_dim} does not match the preset's "
-            f"{preset.projection_dim}"
-        )
-
-
-def _safetensors_files(directory: Path) -> list[Path]:
-    index = directory / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise UserError(
-                f"checkpoint {directory}: unreadable model.safetensors.index.json: {exc}"
-            ) from exc
-        return [directory / name for name in sorted(set(weight_map.values()))]
-    single = directory / "model.safetensors"
-    if single.is_file():
-        return [single]
-    raise UserError(f"checkpoint {directory}: no model.safetensors (or model.safetensors.index.json)")
-
-
-def read_image_path(directory: Path) -> dict[str, torch.Tensor]:
-    """The vision tower and projector tensors, keyed "vision_tower.*" / "multi_modal_projector.*"."""
-    directory = Path(directory)
-    state: dict[str, torch.Tensor] = {}
-    for path in _safetensors_files(directory):
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                for key in handle.keys():
-                    for prefix in CHECKPOINT_PREFIXES:
-                        rest = key[len(prefix) :]
-                        if key.startswith(prefix) and rest.startswith(IMAGE_PATH_MODULES):
-                            state[rest] = handle.get_tensor(key).float()
-        except (SafetensorError, OSError) as exc:
-            raise UserError(f"checkpoint {directory}: cannot read {path.name}: {exc}") from exc
-    for name in IMAGE_PATH_MODULES:
-        if not any(k.startswith(f"{name}.") for k in state):
-            raise UserError(f"checkpoint {directory}: no {name} weights found")
-    return state
+def image_path_key(key: str) -> str | None:
+    """A checkpoint key -> "vision_tower.*" / "multi_modal_projector.*", or None for the rest of PI0."""
+    for prefix in CHECKPOINT_PREFIXES:
+        if key.startswith(prefix) and key[len(prefix) :].startswith(IMAGE_PATH_MODULES):
+            return key[len(prefix) :]
+    return None

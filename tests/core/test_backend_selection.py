@@ -87,3 +87,12 @@ def test_pytest_option_reaches_the_header() -> None:
     assert out.returncode == 0, out.stderr
     expected = "backend: sim (auto: no card, simulator), board p150" if not HAS_REAL_TTNN else "backend:"
     assert expected in out.stdout
+
+
+@pytest.mark.skipif(HAS_REAL_TTNN, reason="real ttnn is installed here")
+def test_pytest_option_device_without_ttnn_is_a_usage_error() -> None:
+    probe = REPO / "tests" / "core" / "test_compare_pcc.py"
+    cmd = [sys.executable, "-m", "pytest", "-q", "--backend", "device", str(probe)]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 4  # pytest's usage-error exit code
+    assert "ERROR: backend 'device' needs real ttnn (pip install 'ttport[device]')" in out.stderr

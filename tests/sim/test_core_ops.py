@@ -316,6 +316,14 @@ def test_typecast_to_block_float_needs_tile(device: ttnn.Device) -> None:
         ttnn.typecast(t, ttnn.bfloat8_b)
 
 
+def test_output_tensor_receives_the_result(device: ttnn.Device) -> None:
+    x = torch.tensor([[1.5, 2.5]])
+    t = ttnn.from_torch(x, ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device)
+    out = ttnn.zeros([1, 2], ttnn.uint32, ttnn.TILE_LAYOUT, device)
+    assert ttnn.typecast(t, ttnn.uint32, output_tensor=out) is out
+    assert ttnn.to_torch(out).tolist() == [[1, 2]]
+
+
 def test_clone_copies_with_dtype_and_memory_config(device: ttnn.Device) -> None:
     x = torch.randn(32, 64)
     t = ttnn.from_torch(x, ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device)

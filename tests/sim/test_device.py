@@ -144,3 +144,15 @@ def test_init_device_compute_kernel_config(device: ttnn.Device) -> None:
     assert ttnn.init_device_compute_kernel_config(device.arch(), given) is given
     with pytest.raises(TypeError):
         ttnn.WormholeComputeKernelConfig(ttnn.MathFidelity.LoFi)  # keyword-only, as the ttnn binding
+
+
+def test_l1_small_size_is_taken_from_every_l1_bank(open_board) -> None:
+    ttnn.close_device(open_board("n150"))
+    device = ttnn.open_device(device_id=0, l1_small_size=32768)
+    try:
+        with pytest.raises(OutOfMemoryError, match=r"L1 buffer across 64 banks, .* bank size is 1297120 B"):
+            ttnn.empty(
+                [1, 1, 32, 32 * 64 * 320], ttnn.float32, ttnn.TILE_LAYOUT, device, ttnn.L1_MEMORY_CONFIG
+            )
+    finally:
+        ttnn.close_device(device)

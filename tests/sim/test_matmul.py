@@ -276,6 +276,10 @@ def test_program_config_rules(device):
     with pytest.raises(RuntimeError, match=r"Num output blocks along y \(2\) must be smaller than or equal"):
         ttnn.matmul(a, w, program_config=two_d(compute_with_storage_grid_size=(2, 1)))
     with pytest.raises(
+        RuntimeError, match=r"^Cannot use both user core grid/coordinates and a program config$"
+    ):
+        ttnn.matmul(a, w, program_config=two_d(), core_grid=ttnn.CoreGrid(y=2, x=2))
+    with pytest.raises(
         RuntimeError, match=r"^Matmul with fused batch requires input tensors of shapes BCMK\*11KN"
     ):
         ttnn.matmul(

@@ -40,6 +40,7 @@ from ..types import (
     TensorMemoryLayout,
 )
 from .distributed import ReplicateTensorToMeshWrapper
+from .eltwise import into_output
 
 __all__ = [
     "arange",
@@ -147,7 +148,9 @@ def from_torch(
         if tensor.dim() < 2:
             raise RuntimeError("ttnn.from_torch: col_tilize=True requires tensor.ndim >= 2")
         if layout not in (None, Layout.TILE):
-            raise RuntimeError("ttnn.from_torch: col_tilize=True requires layout to be None or ttnn.TILE_LAYOUT")
+            raise RuntimeError(
+                "ttnn.from_torch: col_tilize=True requires layout to be None or ttnn.TILE_LAYOUT"
+            )
         raise NotImplementedError("from_torch(col_tilize=True) is not simulated")
     dtype = dtype if dtype is not None else formats.torch_dtype_to_ttnn(tensor.dtype)
     if layout is None:  # probed on 0.81.1: block floats default to TILE, everything else to ROW_MAJOR
@@ -228,7 +231,9 @@ def to_layout(
             warnings.warn("ttnn.to_layout: dtype is ignored for host tensors", stacklevel=2)
         if tensor.dtype in formats.BLOCK_FLOAT_DTYPES:
             # Probed on 0.81.1 (host_pad_apis.cpp): a tile-aligned block-float tensor stays TILE; else TT_FATAL.
-            rules.require(tensor.padded_shape == tensor.shape, "Tensor layout must be ROW_MAJOR for unpadding")
+            rules.require(
+                tensor.padded_shape == tensor.shape, "Tensor layout must be ROW_MAJOR for unpadding"
+            )
             return tensor
         return Tensor(list(tensor._chips), tensor.dtype, layout, None, tensor._memory_config)
     if layout == Layout.ROW_MAJOR:
@@ -253,9 +258,9 @@ def to_memory_config(
     """Move a device tensor between DRAM / L1 / sharded; a tensor already there (same dtype) is returned."""
     rules.check_sharded_memory_config(memory_config, "ttnn.to_memory_config")
     rules.require_same_device("to_memory_config", [tensor])
-    if memory_config == tensor.memory_config() and dtype in (None, tensor.dtype):
+    if memory_config == tensor.memory_config() and dtype in (None, tensor.dtype) and output_tensor is None:
         return tensor
-    return _copy("to_memory_config", tensor, dtype, memory_config)
+    return into_output(_copy("to_memory_config", tensor, dtype, memory_config), output_tensor)
 
 
 def _copy(name: str, tensor: Tensor, dtype: DataType | None, memory_config: MemoryConfig | None) -> Tensor:
@@ -345,7 +350,7 @@ def typecast(
             layout = Layout.TILE
         values = [formats.quantize(_cast(v, source, target, False), target) for v in input_tensor._chips]
         return Tensor(values, target, layout, None, input_tensor._memory_config)
-    return device_op(
+    result = device_op(
         "typecast",
         [input_tensor],
         lambda v: _cast(v, source, target, True),
@@ -353,6 +358,7 @@ def typecast(
         layout=input_tensor.layout,
         memory_config=memory_config or input_tensor.memory_config(),
     )
+    return into_output(result, output_tensor)
 
 
 def clone(
@@ -543,7 +549,9 @@ def arange(
         start, end = 0, start
     rules.require(dtype not in formats.BLOCK_FLOAT_DTYPES, "Unsupported dtype")  # probed on 0.81.1
     rules.check_dtype_layout(dtype, layout)
-    host = Tensor([_host_values(torch.arange(start, end, step), dtype, layout)], dtype, layout, None, memory_config)
+    host = Tensor(
+        [_host_values(torch.arange(start, end, step), dtype, layout)], dtype, layout, None, memory_config
+    )
     return _upload(host, device, memory_config) if device is not None else host
 
 

@@ -26,7 +26,6 @@ from ..types import (
     Layout,
     MemoryConfig,
     TensorMemoryLayout,
-    UnaryOpType,
     UnaryWithParam,
     WormholeComputeKernelConfig,
 )
@@ -171,6 +170,7 @@ def _bound_matmul(
         )
     rules.check_matmul_inputs(a.layout, b.layout, a.dtype, a_shape, b_shape)
 
+    rules.check_matmul_grid_or_config(core_grid is not None, program_config is not None)
     bcast_batch = rules.batch_size(b_padded) == 1
     if isinstance(program_config, MatmulMultiCoreReuseProgramConfig):
         bcast_batch = bcast_batch and rules.batch_size(a_padded) > 1

@@ -10,7 +10,6 @@ from transformers import Gemma3Model
 
 from core import sim
 from core.backend import is_simulator
-from core.errors import UserError
 from models.gemma3.inputs import make_inputs
 from models.gemma3.model import Gemma3VisionModelTTNN
 from models.gemma3.port import Gemma3Port
@@ -33,7 +32,7 @@ def test_full_preset_is_gemma3_4b_vision() -> None:
 
 def test_reference_matches_gemma3_model_get_image_features() -> None:
     """The text-free reference computes what Gemma3Model.get_image_features does with the same weights."""
-    reference = build_reference(TINY, seed=0)
+    reference = build_reference(TINY, None, seed=0)
     assert not hasattr(reference, "language_model")
     full_model = Gemma3Model(TINY.config()).eval()
     missing, unexpected = full_model.load_state_dict(reference.state_dict(), strict=False)
@@ -60,11 +59,6 @@ def test_components_cover_every_block_in_run_order() -> None:
     assert len(Gemma3Port().components("full")) == 2 + 27 + 3
 
 
-def test_checkpoint_directories_are_refused(tmp_path: Any) -> None:
-    with pytest.raises(UserError, match="checkpoints are not supported"):
-        Gemma3Port().build_reference("tiny", tmp_path, seed=0)
-
-
 @pytest.mark.parametrize(
     ("pixel_values", "message"),
     [
@@ -78,7 +72,7 @@ def test_checkpoint_directories_are_refused(tmp_path: Any) -> None:
 def test_bad_images_are_refused_before_device_work(
     device: Any, pixel_values: torch.Tensor, message: str
 ) -> None:
-    model = Gemma3VisionModelTTNN(TINY, build_reference(TINY, seed=0).state_dict(), device)
+    model = Gemma3VisionModelTTNN(TINY, build_reference(TINY, None, seed=0).state_dict(), device)
     ops_before = sim.stats(device).device_ops if is_simulator() else None
     with pytest.raises(ImageInputError, match=message):
         model.get_image_features(pixel_values)

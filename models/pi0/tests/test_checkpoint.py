@@ -87,7 +87,7 @@ def test_corrupt_config(saved: tuple[Path, PI0ForConditionalGeneration], tmp_pat
     with pytest.raises(UserError, match="not valid JSON"):
         build_reference(PRESETS["tiny"], directory, seed=0)
     (directory / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    with pytest.raises(UserError, match="not a PI0 config"):
+    with pytest.raises(UserError, match="not a pi0 config"):
         build_reference(PRESETS["tiny"], directory, seed=0)
 
 

@@ -1,0 +1,270 @@
+"""The Gemma decoder layer on TTNN, shared by PaliGemma's language model and PI0's action expert (both are
+transformers GemmaModel stacks; names follow GemmaDecoderLayer so state-dict keys map by name).
+
+- GemmaRMSNorm scales by (1 + weight): the offset is added once on the host, so the device runs a plain
+  ttnn.rms_norm with the shifted weight.
+- Attention: q/k/v fused into one [D, (H + 2 * KV) * head_dim] weight, split by nlp_create_qkv_heads
+  (grouped-query: PI0's Gemmas have one KV head); HF's half-rotation rotary by
+  ttnn.experimental.rotary_embedding with per-token cos/sin tables built on the host; SDPA with an explicit
+  additive mask (PI0 never uses a plain causal mask).
+- A layer may attend to a key/value prefix besides its own tokens (`past` = the prefix cache): PI0's expert
+  attends PaliGemma's cached prefix. The prefix tensors are only read (concatenated in front), never
+  written, so the cache computed once serves every denoising step.
+- MLP: down(gelu_tanh(gate(x)) * up(x)); the activation is fused into the gate matmul.
+
+Weights are taken out of the state dict as they are converted (`pop`), so a caller streaming a large
+model never holds the fp32 copy and the device copy of the same layer at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from core.backend import ttnn
+from models.siglip.common import (
+    linear_weight,
+    matmul_compute_config,
+    precise_compute_config,
+    row_vector,
+)
+
+TILE = 32
+
+
+def take(state_dict: dict[str, torch.Tensor], name: str) -> torch.Tensor:
+    """Remove and return a float32 tensor from `state_dict` (the caller's copy is dropped once converted)."""
+    return state_dict.pop(name).detach().float()
+
+
+@dataclass(frozen=True)
+class GemmaShape:
+    """The dimensions a Gemma decoder layer needs (from a transformers GemmaConfig)."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    rope_theta: float
+
+    @classmethod
+    def from_config(cls, config: Any) -> GemmaShape:
+        if getattr(config, "attention_bias", False):
+            raise ValueError("Gemma with attention_bias=True is not supported")
+        if config.hidden_act != "gelu_pytorch_tanh":
+            raise ValueError(f"Gemma MLP supports hidden_act 'gelu_pytorch_tanh', got {config.hidden_act!r}")
+        rope = dict(config.rope_parameters or {})
+        if rope.get("rope_type", "default") != "default":
+            raise ValueError(f"only the default rotary embedding is supported, got {rope.get('rope_type')!r}")
+        head_dim = int(config.head_dim or config.hidden_size // config.num_attention_heads)
+        if head_dim % (2 * TILE):
+            # rotary_embedding splits the head into two halves of whole tiles (rotary_embedding op checks)
+            raise ValueError(f"head_dim {head_dim} must be a multiple of {2 * TILE} for the rotary op")
+        return cls(
+            hidden_size=int(config.hidden_size),
+            intermediate_size=int(config.intermediate_size),
+            num_heads=int(config.num_attention_heads),
+            num_kv_heads=int(config.num_key_value_heads),
+            head_dim=head_dim,
+            rms_norm_eps=float(config.rms_norm_eps),
+            rope_theta=float(rope.get("rope_theta", 10000.0)),
+        )
+
+
+def rotary_tables(shape: GemmaShape, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Host half of the rotary embedding (GemmaRotaryEmbedding, default rope): positions [S] ->
+    cos, sin [1, 1, S, head_dim] float32, one row per token (the device op reads rows 0..S-1)."""
+    inv_freq = 1.0 / (
+        shape.rope_theta ** (torch.arange(0, shape.head_dim, 2, dtype=torch.float32) / shape.head_dim)
+    )
+    freqs = positions.float()[:, None] * inv_freq[None, :]
+    emb = torch.cat([freqs, freqs], dim=-1)
+    return emb.cos()[None, None], emb.sin()[None, None]
+
+
+class GemmaRMSNorm:
+    """x / rms(x) * (1 + weight), over the last dim."""
+
+    def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, eps: float):
+        self.weight = row_vector(1.0 + take(state_dict, f"{prefix}weight"), device)
+        self.eps = eps
+        self.compute_kernel_config = precise_compute_config()
+
+    def forward(self, x: Any) -> Any:
+        return ttnn.rms_norm(
+            x, epsilon=self.eps, weight=self.weight, compute_kernel_config=self.compute_kernel_config
+        )
+
+    __call__ = forward
+
+
+class GemmaAttention:
+    """Grouped-query self-attention over [B, 1, S, D] with rotary positions and an additive mask."""
+
+    def __init__(
+        self,
+        shape: GemmaShape,
+        state_dict: dict[str, torch.Tensor],
+        prefix: str,
+        device: Any,
+        weights_dtype: Any,
+    ):
+        self.shape = shape
+        qkv = torch.cat([take(state_dict, f"{prefix}{n}_proj.weight") for n in ("q", "k", "v")], dim=0)
+        self.qkv_weight = linear_weight(qkv, device, weights_dtype)
+        del qkv
+        self.o_weight = linear_weight(take(state_dict, f"{prefix}o_proj.weight"), device, weights_dtype)
+        self.scale = shape.head_dim**-0.5
+        self.matmul_config = matmul_compute_config(weights_dtype)
+        self.sdpa_config = precise_compute_config()
+        self.grid = device.compute_with_storage_grid_size()
+
+    def _program_config(self, q_len: int, kv_len: int) -> Any:
+        """Chunks of 64 rows/keys where they divide the (tile-padded) lengths, else 32."""
+        return ttnn.SDPAProgramConfig(
+            compute_with_storage_grid_size=(self.grid.x, self.grid.y),
+            q_chunk_size=64 if q_len % 64 == 0 else TILE,
+            k_chunk_size=64 if kv_len % 64 == 0 else TILE,
+            exp_approx_mode=False,
+        )
+
+    def forward(
+        self,
+        hidden_states: Any,
+        cos: Any,
+        sin: Any,
+        attention_mask: Any,
+        past: tuple[Any, Any] | None = None,
+    ) -> tuple[Any, Any, Any]:
+        """[B, 1, S, D] -> (output [B, 1, S, D], this layer's keys and values [B, KV, S, head_dim]).
+        With `past` = (keys, values) [B, KV, P, head_dim], the queries attend [past; own] (mask [B, 1, S,
+        P + S]); the returned keys/values are the layer's own (rotated keys), not the concatenation."""
+        shape = self.shape
+        fused = ttnn.linear(hidden_states, self.qkv_weight, compute_kernel_config=self.matmul_config)
+        query, key, value = ttnn.experimental.nlp_create_qkv_heads(
+            fused, num_heads=shape.num_heads, num_kv_heads=shape.num_kv_heads, transpose_k_heads=False
+        )
+        ttnn.deallocate(fused)
+        rotated_query = ttnn.experimental.rotary_embedding(query, cos, sin)
+        rotated_key = ttnn.experimental.rotary_embedding(key, cos, sin)
+        ttnn.deallocate(query)
+        ttnn.deallocate(key)
+        keys, values = rotated_key, value
+        if past is not None:
+            keys = ttnn.concat([past[0], rotated_key], dim=2)
+            values = ttnn.concat([past[1], value], dim=2)
+        attn = ttnn.transformer.scaled_dot_product_attention(
+            rotated_query,
+            keys,
+            values,
+            attn_mask=attention_mask,
+            is_causal=False,
+            scale=self.scale,
+            program_config=self._program_config(rotated_query.shape[2], keys.shape[2]),
+            compute_kernel_config=self.sdpa_config,
+        )
+        ttnn.deallocate(rotated_query)
+        if past is not None:
+            ttnn.deallocate(keys)
+            ttnn.deallocate(values)
+        merged = ttnn.experimental.nlp_concat_heads(attn)
+        ttnn.deallocate(attn)
+        output = ttnn.linear(merged, self.o_weight, compute_kernel_config=self.matmul_config)
+        ttnn.deallocate(merged)
+        return output, rotated_key, value
+
+    __call__ = forward
+
+
+class GemmaMLP:
+    """down_proj(gelu_tanh(gate_proj(x)) * up_proj(x)), no biases."""
+
+    def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, weights_dtype: Any):
+        self.gate_weight = linear_weight(take(state_dict, f"{prefix}gate_proj.weight"), device, weights_dtype)
+        self.up_weight = linear_weight(take(state_dict, f"{prefix}up_proj.weight"), device, weights_dtype)
+        self.down_weight = linear_weight(take(state_dict, f"{prefix}down_proj.weight"), device, weights_dtype)
+        self.compute_kernel_config = matmul_compute_config(weights_dtype)
+        grid = device.compute_with_storage_grid_size()
+        # A core grid lets linear fuse the activation into the matmul (matmul.cpp bound_matmul).
+        self.core_grid = ttnn.CoreGrid(y=grid.y, x=grid.x)
+
+    def forward(self, x: Any) -> Any:
+        gate = ttnn.linear(
+            x,
+            self.gate_weight,
+            activation=(ttnn.UnaryOpType.GELU, True),  # True: tanh approximation (gelu_pytorch_tanh)
+            core_grid=self.core_grid,
+            compute_kernel_config=self.compute_kernel_config,
+        )
+        up = ttnn.linear(x, self.up_weight, compute_kernel_config=self.compute_kernel_config)
+        gated = ttnn.multiply(gate, up)
+        ttnn.deallocate(gate)
+        ttnn.deallocate(up)
+        output = ttnn.linear(gated, self.down_weight, compute_kernel_config=self.compute_kernel_config)
+        ttnn.deallocate(gated)
+        return output
+
+    __call__ = forward
+
+
+class GemmaDecoderLayer:
+    """input_layernorm -> self_attn -> residual; post_attention_layernorm -> mlp -> residual."""
+
+    def __init__(
+        self,
+        shape: GemmaShape,
+        state_dict: dict[str, torch.Tensor],
+        prefix: str,
+        device: Any,
+        weights_dtype: Any,
+    ):
+        eps = shape.rms_norm_eps
+        self.input_layernorm = GemmaRMSNorm(state_dict, f"{prefix}input_layernorm.", device, eps)
+        self.self_attn = GemmaAttention(shape, state_dict, f"{prefix}self_attn.", device, weights_dtype)
+        self.post_attention_layernorm = GemmaRMSNorm(
+            state_dict, f"{prefix}post_attention_layernorm.", device, eps
+        )
+        self.mlp = GemmaMLP(state_dict, f"{prefix}mlp.", device, weights_dtype)
+
+    def forward(
+        self,
+        hidden_states: Any,
+        cos: Any,
+        sin: Any,
+        attention_mask: Any,
+        past: tuple[Any, Any] | None = None,
+    ) -> tuple[Any, Any, Any]:
+        """-> (output, keys, values); the input stays allocated (the caller owns it)."""
+        normed = self.input_layernorm(hidden_states)
+        attn, keys, values = self.self_attn(normed, cos, sin, attention_mask, past)
+        ttnn.deallocate(normed)
+        hidden_states = ttnn.add(hidden_states, attn)
+        ttnn.deallocate(attn)
+        normed = self.post_attention_layernorm(hidden_states)
+        mlp = self.mlp(normed)
+        ttnn.deallocate(normed)
+        output = ttnn.add(hidden_states, mlp)
+        ttnn.deallocate(mlp)
+        ttnn.deallocate(hidden_states)
+        return output, keys, values
+
+    __call__ = forward
+
+
+def build_layers(
+    shape: GemmaShape,
+    num_layers: int,
+    state_dict: dict[str, torch.Tensor],
+    prefix: str,
+    device: Any,
+    weights_dtype: Any,
+) -> list[GemmaDecoderLayer]:
+    """`prefix`layers.{i}.* for every layer, each converted (and dropped from `state_dict`) in turn."""
+    return [
+        GemmaDecoderLayer(shape, state_dict, f"{prefix}layers.{i}.", device, weights_dtype)
+        for i in range(num_layers)
+    ]

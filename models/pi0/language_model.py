@@ -1,0 +1,71 @@
+"""PaliGemma's Gemma language model on TTNN (transformers' GemmaModel as `model.vlm.language_model`), as
+PI0 uses it: run once over the prefix (image + prompt tokens) to fill a key/value cache; its hidden states
+and final norm are never used (PI0's action expert reads only the cache).
+
+The token embedding (GemmaTextScaledWordEmbedding: table lookup times sqrt(hidden)) keeps the whole table on
+device; the sqrt(hidden) scale is folded into the table once on the host, so a lookup is one
+ttnn.embedding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from core.backend import ttnn
+
+from .gemma import GemmaDecoderLayer, GemmaShape, build_layers, take
+
+
+class GemmaTokenEmbedding:
+    """`embed_tokens`: uint32 ids [B, S] -> [B, S, D] bfloat16 TILE, already scaled by sqrt(D)."""
+
+    def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, hidden_size: int):
+        # ttnn.embedding wants a bfloat16 row-major table (embedding_device_operation.cpp).
+        table = take(state_dict, f"{prefix}weight")
+        table.mul_(torch.tensor(hidden_size**0.5, dtype=torch.float32))
+        self.weight = ttnn.as_tensor(
+            table,
+            dtype=ttnn.bfloat16,
+            layout=ttnn.ROW_MAJOR_LAYOUT,
+            device=device,
+            memory_config=ttnn.DRAM_MEMORY_CONFIG,
+        )
+
+    def forward(self, input_ids: Any) -> Any:
+        return ttnn.embedding(input_ids, self.weight, layout=ttnn.TILE_LAYOUT)
+
+    __call__ = forward
+
+
+class PaliGemmaLanguageModelTTNN:
+    """`embed_tokens` + `layers` of the VLM's Gemma; `prefill` returns the per-layer key/value cache."""
+
+    def __init__(
+        self, config: Any, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, weights_dtype: Any
+    ):
+        """`config`: the transformers GemmaConfig; keys `{prefix}embed_tokens.weight`, `{prefix}layers.N.*`
+        are consumed from `state_dict` (the final `norm` is unused by PI0 and dropped)."""
+        self.shape = GemmaShape.from_config(config)
+        self.embed_tokens = GemmaTokenEmbedding(
+            state_dict, f"{prefix}embed_tokens.", device, self.shape.hidden_size
+        )
+        self.layers: list[GemmaDecoderLayer] = build_layers(
+            self.shape, int(config.num_hidden_layers), state_dict, prefix, device, weights_dtype
+        )
+        state_dict.pop(f"{prefix}norm.weight", None)
+
+    def prefill(self, inputs_embeds: Any, cos: Any, sin: Any, attention_mask: Any) -> list[tuple[Any, Any]]:
+        """[B, 1, P, D] prefix embeddings -> [(keys, values) [B, KV, P, head_dim] per layer], on device.
+        The input stays allocated; the last hidden states are freed (PI0 never reads them)."""
+        cache = []
+        hidden_states = inputs_embeds
+        for i, layer in enumerate(self.layers):
+            output, keys, values = layer(hidden_states, cos, sin, attention_mask)
+            if i > 0:
+                ttnn.deallocate(hidden_states)
+            cache.append((keys, values))
+            hidden_states = output
+        ttnn.deallocate(hidden_states)
+        return cache
