@@ -6,9 +6,8 @@ backend against the transformers reference.
 One run = `get_image_features` for one image (batch 1): for the port, torch pixel_values in -> torch
 features out, so the host unfold, the patch upload and the feature download are included; for the
 reference, transformers' SiglipVisionModel + Gemma3MultiModalProjector in fp32 (torch SDPA attention).
-Prints the medians, their ratio (goal <= 1.5), the peak RSS, the features' PCC and what one forward does
-on the device after a warm-up forward (core.sim.stats, averaged over the timed runs): uploads, downloads,
-device ops by name.
+Prints the medians, their ratio (goal <= 1.5), the peak RSS, the features' PCC and what the last forward
+did on the device (core.sim.stats): uploads, downloads, device ops by name.
 """
 
 from __future__ import annotations
@@ -37,12 +36,17 @@ from models.gemma3.presets import PRESETS  # noqa: E402
 from models.gemma3.reference import build_reference  # noqa: E402
 
 
-def median_seconds(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
+def median_seconds(
+    fn: Callable[[], Any], runs: int, after_each: Callable[[], None] | None = None
+) -> tuple[float, list[float], Any]:
+    """No warm-up run (a full-size simulated forward takes minutes): the median discounts a slow first run."""
     times, result = [], None
     for _ in range(runs):
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
+        if after_each is not None:
+            after_each()
     return statistics.median(times), times, result
 
 
@@ -53,7 +57,6 @@ def time_reference(
     reference itself is dropped on return)."""
     reference = build_reference(preset, None, seed=0)
     with torch.no_grad():
-        reference.get_image_features(pixel_values)  # warm-up (allocator, thread pool), as for the port
         median, times, expected = median_seconds(lambda: reference.get_image_features(pixel_values), runs)
     return median, times, expected, reference.state_dict()
 
@@ -79,23 +82,21 @@ def main(argv: list[str] | None = None) -> int:
         def forward() -> torch.Tensor:
             return ttnn.to_torch(model.get_image_features(pixel_values)).float()
 
-        # Warm-up; for a padded sequence (not `full`) the first call also uploads the key mask once.
-        forward()
-        before = sim.stats(device) if is_simulator() else None
-        port_seconds, port_times, actual = median_seconds(forward, args.runs)
+        # Simulator counters of the last forward (the key mask of a padded sequence, not `full`'s, is
+        # uploaded by the first forward only).
+        snapshots = [sim.stats(device)] if is_simulator() else []
+        port_seconds, port_times, actual = median_seconds(
+            forward, args.runs, (lambda: snapshots.append(sim.stats(device))) if snapshots else None
+        )
         counters: dict[str, Any] = {}
-        if before is not None:
-            after = sim.stats(device)
-
-            def per_run(now: int, then: int) -> int:
-                return (now - then) // args.runs  # every forward does the same work
-
+        if snapshots:
+            before, after = snapshots[-2], snapshots[-1]
             counters = {
-                "uploads": per_run(after.host_to_device, before.host_to_device),
-                "downloads": per_run(after.device_to_host, before.device_to_host),
-                "device_ops": per_run(after.device_ops, before.device_ops),
+                "uploads": after.host_to_device - before.host_to_device,
+                "downloads": after.device_to_host - before.device_to_host,
+                "device_ops": after.device_ops - before.device_ops,
                 "ops_by_name": {
-                    k: per_run(v, before.ops_by_name.get(k, 0))
+                    k: v - before.ops_by_name.get(k, 0)
                     for k, v in sorted(after.ops_by_name.items())
                     if v != before.ops_by_name.get(k, 0)
                 },

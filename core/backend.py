@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -51,10 +52,15 @@ def requested_backend() -> str:
 
 
 def _real_ttnn() -> ModuleType:
+    # ttnn 0.81.1's ttnn/operations/__init__.py registers each of its submodules under its bare name in
+    # sys.modules ("core", "matmul", ...): put back the entries it clobbers, or `import core.<x>` breaks.
+    before = dict(sys.modules)
     try:
         return importlib.import_module("ttnn")
     except Exception as exc:  # ImportError, or the wheel's own import-time failures
         raise BackendError(f"backend 'device' needs real ttnn (pip install 'ttport[device]'): {exc}") from exc
+    finally:
+        sys.modules.update({name: mod for name, mod in before.items() if sys.modules.get(name) is not mod})
 
 
 def _device_available(module: ModuleType) -> bool:

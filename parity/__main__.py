@@ -6,9 +6,9 @@ Exit status 1 when any check found a mismatch. `-v` lists every mismatch (defaul
 from __future__ import annotations
 
 import argparse
-from importlib import metadata
 import sys
 import time
+from importlib import metadata
 
 from . import api_check, errors_check, formats_check, golden_check, real
 from .result import CheckResult
@@ -28,7 +28,7 @@ def _table(results: list[tuple[CheckResult, float]]) -> str:
     line = "+-" + "-+-".join("-" * w for w in widths) + "-+"
     out = [line]
     for i, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
         out.append("| " + " | ".join(cells) + " |")
         if i == 0:
             out.append(line)
@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         for m in shown:
             print(f"MISMATCH {result.name}: {m}")
         if len(shown) < len(result.mismatches):
-            print(f"... {len(result.mismatches) - len(shown)} more mismatches in {result.name} (-v lists all)")
+            print(
+                f"... {len(result.mismatches) - len(shown)} more mismatches in {result.name} (-v lists all)"
+            )
         for note in result.notes:
             print(f"NOTE {result.name}: {note}")
     print(_table(results))

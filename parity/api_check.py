@@ -52,7 +52,7 @@ def _nb_keywords(signatures: Any) -> set[str] | None:
         if not match:
             return ANY
         for param in _split_params(match.group(1)):
-            name = re.split(r"[:=]", param, 1)[0].strip().lstrip("\\")
+            name = re.split(r"[:=]", param, maxsplit=1)[0].strip().lstrip("\\")
             if name.startswith("**"):
                 return ANY
             if name in ("self", "*", "/") or name.startswith("*"):
@@ -87,7 +87,7 @@ def real_keywords(obj: Any) -> set[str] | None:
         if hasattr(init, "__nb_signature__"):
             return _nb_keywords(init.__nb_signature__)
         return _py_keywords(target)
-    call = getattr(type(target), "__call__", None)
+    call = type(target).__call__ if callable(target) else None
     if call is not None and hasattr(call, "__nb_signature__"):
         return _nb_keywords(call.__nb_signature__)
     return _py_keywords(target)

@@ -34,7 +34,9 @@ CASES: dict[str, Callable[[ModuleType], Any]] = {
     "from_torch bfloat4_b ROW_MAJOR": lambda m: _host(m, "bfloat4_b"),
     "as_tensor bfloat8_b ROW_MAJOR": lambda m: m.as_tensor(_X, dtype=m.bfloat8_b, layout=m.ROW_MAJOR_LAYOUT),
     "as_tensor bfloat8_b TILE": lambda m: m.as_tensor(_X, dtype=m.bfloat8_b, layout=m.TILE_LAYOUT),
-    "from_torch sharded without shard spec": lambda m: m.from_torch(_X, dtype=m.bfloat16, memory_config=_sharded(m)),
+    "from_torch sharded without shard spec": lambda m: m.from_torch(
+        _X, dtype=m.bfloat16, memory_config=_sharded(m)
+    ),
     "from_torch col_tilize bfloat16": lambda m: m.from_torch(_X, dtype=m.bfloat16, col_tilize=True),
     "from_torch col_tilize rank 1": lambda m: m.from_torch(torch.ones(5), dtype=m.bfloat8_b, col_tilize=True),
     "from_torch col_tilize ROW_MAJOR": lambda m: m.from_torch(
@@ -51,13 +53,17 @@ CASES: dict[str, Callable[[ModuleType], Any]] = {
     "reshape host volume mismatch": lambda m: m.reshape(_host(m), (41, 3)),
     "Tensor.reshape host": lambda m: _host(m).reshape([40, 3]),
     "to_layout host ROW_MAJOR -> TILE": lambda m: m.to_layout(_host(m), m.TILE_LAYOUT),
-    "to_layout host TILE -> ROW_MAJOR": lambda m: m.to_layout(_host(m, layout="TILE_LAYOUT"), m.ROW_MAJOR_LAYOUT),
+    "to_layout host TILE -> ROW_MAJOR": lambda m: m.to_layout(
+        _host(m, layout="TILE_LAYOUT"), m.ROW_MAJOR_LAYOUT
+    ),
     "to_layout host bfloat8_b -> ROW_MAJOR": lambda m: m.to_layout(
         _host(m, "bfloat8_b", "TILE_LAYOUT"), m.ROW_MAJOR_LAYOUT
     ),
     "Tensor.to(TILE) host": lambda m: _host(m).to(m.TILE_LAYOUT),
     "typecast host bfloat16 -> float32": lambda m: m.typecast(_host(m), m.float32),
-    "typecast host TILE bfloat16 -> bfloat8_b": lambda m: m.typecast(_host(m, layout="TILE_LAYOUT"), m.bfloat8_b),
+    "typecast host TILE bfloat16 -> bfloat8_b": lambda m: m.typecast(
+        _host(m, layout="TILE_LAYOUT"), m.bfloat8_b
+    ),
     "typecast host ROW_MAJOR -> bfloat8_b": lambda m: m.typecast(_host(m), m.bfloat8_b),
     "typecast host float32 -> uint32": lambda m: m.typecast(_host(m, "float32", x=_X * 100), m.uint32),
     "pad host": lambda m: m.pad(_host(m), [(0, 0), (0, 8)], 0.0),
@@ -72,7 +78,9 @@ CASES: dict[str, Callable[[ModuleType], Any]] = {
     "arange host": lambda m: m.arange(0, 10, 1),
     "arange host bfloat8_b": lambda m: m.arange(0, 10, 1, dtype=m.bfloat8_b),
     "ones host bfloat4_b": lambda m: m.ones((3, 4), dtype=m.bfloat4_b),
-    "full host bfloat8_b ROW_MAJOR": lambda m: m.full((3, 4), 1.0, dtype=m.bfloat8_b, layout=m.ROW_MAJOR_LAYOUT),
+    "full host bfloat8_b ROW_MAJOR": lambda m: m.full(
+        (3, 4), 1.0, dtype=m.bfloat8_b, layout=m.ROW_MAJOR_LAYOUT
+    ),
     "to_layout host aligned bfloat8_b -> ROW_MAJOR": lambda m: m.to_layout(
         _host(m, "bfloat8_b", "TILE_LAYOUT", x=_ALIGNED), m.ROW_MAJOR_LAYOUT
     ),

@@ -87,7 +87,9 @@ FLOAT_FAMILIES: dict[str, Callable[[tuple[int, ...], torch.Generator], torch.Ten
 INT_FAMILIES: dict[str, Callable[[tuple[int, ...], torch.Generator], torch.Tensor]] = {
     "int64_wide": lambda s, g: torch.randint(-(2**40), 2**40, s, generator=g),
     "int64_small": lambda s, g: torch.randint(-300, 70000, s, generator=g),
-    "int32_full": lambda s, g: torch.randint(-(2**31), 2**31, s, generator=g, dtype=torch.int64).to(torch.int32),
+    "int32_full": lambda s, g: torch.randint(-(2**31), 2**31, s, generator=g, dtype=torch.int64).to(
+        torch.int32
+    ),
     "uint8": lambda s, g: torch.randint(0, 256, s, generator=g).to(torch.uint8),
     "bool": lambda s, g: torch.randint(0, 2, s, generator=g).to(torch.bool),
 }
@@ -106,14 +108,16 @@ def _float_view(t: torch.Tensor) -> torch.Tensor:
 def _describe_diff(real: torch.Tensor, sim: torch.Tensor) -> str:
     rb, sb = _float_view(real).flatten(), _float_view(sim).flatten()
     idx = (rb != sb).nonzero().flatten()[:3].tolist()
-    parts = [f"[{i}] real={real.flatten()[i].item()!r}/{rb[i].item():#x} sim={sim.flatten()[i].item()!r}/{sb[i].item():#x}"
-             for i in idx]
+    parts = [
+        f"[{i}] real={real.flatten()[i].item()!r}/{rb[i].item():#x} sim={sim.flatten()[i].item()!r}/{sb[i].item():#x}"
+        for i in idx
+    ]
     return f"{int((rb != sb).sum())} elements differ: " + "; ".join(parts)
 
 
-def _run(module: ModuleType, x: torch.Tensor, dtype: str | None, layout: str | None) -> Any:
+def _run(module: ModuleType, x: torch.Tensor, dtype: str | None, layout: str | None, **extra: Any) -> Any:
     """(tensor facts, to_torch result) or ('error', exception type name)."""
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(extra)
     if dtype is not None:
         kwargs["dtype"] = getattr(module, dtype)
     if layout is not None:
@@ -123,13 +127,23 @@ def _run(module: ModuleType, x: torch.Tensor, dtype: str | None, layout: str | N
         out = module.to_torch(t)
     except Exception as exc:  # compared with the other side's outcome
         return ("error", type(exc).__name__, str(exc).splitlines()[0][:120])
-    facts = (t.dtype.name, t.layout.name, list(t.shape), list(t.padded_shape), str(out.dtype), list(out.shape))
+    facts = (
+        t.dtype.name,
+        t.layout.name,
+        list(t.shape),
+        list(t.padded_shape),
+        str(out.dtype),
+        list(out.shape),
+    )
     return facts, out
 
 
-def compare_case(real: ModuleType, sim: ModuleType, x: torch.Tensor, dtype: str | None, layout: str | None) -> str:
-    """'' when simulator and real ttnn agree on this conversion, else what differs."""
-    r, s = _run(real, x, dtype, layout), _run(sim, x, dtype, layout)
+def compare_case(
+    real: ModuleType, sim: ModuleType, x: torch.Tensor, dtype: str | None, layout: str | None, **extra: Any
+) -> str:
+    """'' when simulator and real ttnn agree on this conversion (from_torch keywords `extra`), else what
+    differs."""
+    r, s = _run(real, x, dtype, layout, **extra), _run(sim, x, dtype, layout, **extra)
     if r[0] == "error" or s[0] == "error":
         if r[0] == "error" and s[0] == "error":
             return ""
@@ -151,19 +165,46 @@ def _cases() -> Iterator[tuple[str, torch.Tensor, str | None, str | None]]:
                     x = make(shape, gen)
                     yield f"{target}/{layout}/{shape}/{family}/float32", x, target, layout
                     if family in ("normal_1", "specials", "randbits", "ties"):
-                        yield f"{target}/{layout}/{shape}/{family}/bfloat16", x.to(torch.bfloat16), target, layout
+                        yield (
+                            f"{target}/{layout}/{shape}/{family}/bfloat16",
+                            x.to(torch.bfloat16),
+                            target,
+                            layout,
+                        )
                     if family in ("normal_1", "ties"):
-                        yield f"{target}/{layout}/{shape}/{family}/float16", x.to(torch.float16), target, layout
-                        yield f"{target}/{layout}/{shape}/{family}/float64", x.to(torch.float64), target, layout
-                yield f"{target}/{layout}/{shape}/int64_small", INT_FAMILIES["int64_small"](shape, gen), target, layout
+                        yield (
+                            f"{target}/{layout}/{shape}/{family}/float16",
+                            x.to(torch.float16),
+                            target,
+                            layout,
+                        )
+                        yield (
+                            f"{target}/{layout}/{shape}/{family}/float64",
+                            x.to(torch.float64),
+                            target,
+                            layout,
+                        )
+                yield (
+                    f"{target}/{layout}/{shape}/int64_small",
+                    INT_FAMILIES["int64_small"](shape, gen),
+                    target,
+                    layout,
+                )
         for target in INT_TARGETS:
-            layouts = ["ROW_MAJOR_LAYOUT", "TILE_LAYOUT"] if target in ("uint32", "int32") else ["ROW_MAJOR_LAYOUT"]
+            layouts = (
+                ["ROW_MAJOR_LAYOUT", "TILE_LAYOUT"] if target in ("uint32", "int32") else ["ROW_MAJOR_LAYOUT"]
+            )
             for layout in layouts:
                 for family in INT_FROM_FLOAT_FAMILIES:
                     x = FLOAT_FAMILIES[family](shape, gen)
                     yield f"{target}/{layout}/{shape}/{family}/float32", x, target, layout
                     if family in ("normal_1e3", "specials"):
-                        yield f"{target}/{layout}/{shape}/{family}/bfloat16", x.to(torch.bfloat16), target, layout
+                        yield (
+                            f"{target}/{layout}/{shape}/{family}/bfloat16",
+                            x.to(torch.bfloat16),
+                            target,
+                            layout,
+                        )
                 for family, make in INT_FAMILIES.items():
                     yield f"{target}/{layout}/{shape}/{family}", make(shape, gen), target, layout
         # dtype inferred from the torch dtype; layout left to its default.
@@ -177,9 +218,23 @@ def _cases() -> Iterator[tuple[str, torch.Tensor, str | None, str | None]]:
             yield f"{target}/default layout/{shape}", FLOAT_FAMILIES["normal_1"](shape, gen), target, None
 
 
+def _pad_value_cases() -> Iterator[tuple[str, torch.Tensor, str, float]]:
+    """Block floats whose last 16-value group of a row is completed by TILE padding: the pad value shares
+    that group's exponent."""
+    gen = torch.Generator().manual_seed(1)
+    for shape in [(1, 5), (3, 21), (2, 40), (4, 33, 7), (70,)]:
+        for target in BLOCK_FLOATS:
+            for pad_value in (8.0, -3.0, 1e6, 2.0**-130, float("inf")):
+                x = torch.randn(shape, generator=gen)
+                yield f"{target}/TILE/{shape}/pad_value={pad_value}", x, target, pad_value
+
+
 def run(real: ModuleType, sim: ModuleType) -> CheckResult:
     result = CheckResult("formats: from_torch/to_torch bits")
     for name, x, dtype, layout in _cases():
         diff = compare_case(real, sim, x, dtype, layout)
+        result.case(not diff, f"{name}: {diff}")
+    for name, x, dtype, pad_value in _pad_value_cases():
+        diff = compare_case(real, sim, x, dtype, "TILE_LAYOUT", pad_value=pad_value)
         result.case(not diff, f"{name}: {diff}")
     return result

@@ -23,6 +23,8 @@ from .result import CheckResult
 EXACT = (0.0, 0.0)
 ELTWISE = (2.0**-6, 2.0**-10)
 ACCUM = (2.0**-5, 2.0**-6)
+# What an output's dtype alone allows: a block float's step is set by the largest value of its 16-value row.
+DTYPE_TOLERANCE = {"BFLOAT8_B": (2.0**-6, 2.0**-6), "BFLOAT4_B": (2.0**-2, 2.0**-2)}
 Maker = Callable[..., Any]
 Spec = Callable[[ModuleType, Maker], tuple[tuple[Any, ...], dict[str, Any]]]
 
@@ -59,12 +61,30 @@ def _unary(name: str, x: torch.Tensor = A) -> tuple[str, Spec, tuple[float, floa
     return name, lambda m, T: ((T(x),), {}), ELTWISE
 
 
-def _binary(name: str, b: torch.Tensor = B, tol: tuple[float, float] = ELTWISE) -> tuple[str, Spec, tuple[float, float]]:
+def _binary(
+    name: str, b: torch.Tensor = B, tol: tuple[float, float] = ELTWISE
+) -> tuple[str, Spec, tuple[float, float]]:
     return name, lambda m, T: ((T(A), T(b)), {}), tol
 
 
 SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
-    *[_unary(n) for n in ("abs", "cos", "erf", "exp", "gelu", "neg", "relu", "sigmoid", "silu", "sin", "square", "tanh")],
+    *[
+        _unary(n)
+        for n in (
+            "abs",
+            "cos",
+            "erf",
+            "exp",
+            "gelu",
+            "neg",
+            "relu",
+            "sigmoid",
+            "silu",
+            "sin",
+            "square",
+            "tanh",
+        )
+    ],
     *[_unary(n, POS) for n in ("log", "reciprocal", "rsqrt", "sqrt")],
     *[_binary(n) for n in ("add", "subtract", "multiply", "rsub", "maximum", "minimum")],
     _binary("divide", POS),
@@ -83,7 +103,17 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
     ("layer_norm", lambda m, T: ((T(A),), {"weight": T(GAMMA), "bias": T(BETA), "epsilon": 1e-5}), ACCUM),
     ("rms_norm", lambda m, T: ((T(A),), {"weight": T(GAMMA), "epsilon": 1e-5}), ACCUM),
     ("matmul", lambda m, T: ((T(A), T(W)), {}), ACCUM),
-    ("linear", lambda m, T: ((T(A), T(W)), {"bias": T(ROW[..., :1].expand(1, 1, 1, 96).contiguous())}), ACCUM),
+    ("matmul (bfloat8_b weights)", lambda m, T: ((T(A), T(W, "bfloat8_b")), {}), ACCUM),
+    ("matmul (float32)", lambda m, T: ((T(A, "float32"), T(W, "float32")), {}), ACCUM),
+    ("add (float32)", lambda m, T: ((T(A, "float32"), T(B, "float32")), {}), ELTWISE),
+    ("add (bfloat8_b)", lambda m, T: ((T(A, "bfloat8_b"), T(B, "bfloat8_b")), {}), ELTWISE),
+    ("softmax (float32)", lambda m, T: ((T(A, "float32"), -1), {}), ACCUM),
+    ("layer_norm (bfloat8_b)", lambda m, T: ((T(A, "bfloat8_b"),), {"epsilon": 1e-5}), ACCUM),
+    (
+        "linear",
+        lambda m, T: ((T(A), T(W)), {"bias": T(ROW[..., :1].expand(1, 1, 1, 96).contiguous())}),
+        ACCUM,
+    ),
     ("embedding", lambda m, T: ((T(IDS, "uint32", RM), T(TABLE, layout=RM)), {}), EXACT),
     ("concat", lambda m, T: (([T(A), T(B)],), {"dim": 3}), EXACT),
     ("chunk", lambda m, T: ((T(A), 2, 3), {}), EXACT),
@@ -154,15 +184,19 @@ def _flatten(value: Any) -> list[Any]:
     return [value]
 
 
-def _compare(name: str, sim_out: list[torch.Tensor], gold_out: list[torch.Tensor], tol: tuple[float, float]) -> str:
+def _compare(
+    name: str, sim_out: list[torch.Tensor], gold_out: list[torch.Tensor], tol: tuple[float, float]
+) -> str:
     if len(sim_out) != len(gold_out):
         return f"{len(sim_out)} outputs, golden {len(gold_out)}"
-    for i, (s, g) in enumerate(zip(sim_out, gold_out)):
+    for i, (s, g) in enumerate(zip(sim_out, gold_out, strict=True)):
         if list(s.shape) != list(g.shape):
             return f"output {i} shape {list(s.shape)}, golden {list(g.shape)}"
         if not s.is_floating_point() or not g.is_floating_point():
             if not torch.equal(s.to(torch.int64), g.to(torch.int64)):
-                return f"output {i}: {int((s.to(torch.int64) != g.to(torch.int64)).sum())} integer values differ"
+                return (
+                    f"output {i}: {int((s.to(torch.int64) != g.to(torch.int64)).sum())} integer values differ"
+                )
             continue
         s32, g32 = s.to(torch.float32), g.to(torch.float32)
         rtol, atol_frac = tol
@@ -203,14 +237,20 @@ def _run_specs(result: CheckResult, real: ModuleType, sim: ModuleType, device: A
         try:
             gold = golden(*g_args, **g_kwargs)
         except Exception as exc:  # a golden that cannot run here is reported, not counted
-            result.notes.append(f"{name}: golden function fails outside tt-metal's tree ({type(exc).__name__}: {exc})")
+            result.notes.append(
+                f"{name}: golden function fails outside tt-metal's tree ({type(exc).__name__}: {exc})"
+            )
             continue
         try:
             out = _resolve(sim, name)(*s_args, **s_kwargs)
         except Exception as exc:  # the simulator refusing a valid call is a mismatch
             result.case(False, f"{name}: simulator raised {type(exc).__name__}: {str(exc)[:200]}")
             continue
-        sim_out = [o if isinstance(o, torch.Tensor) else sim.to_torch(o) for o in _flatten(out)]
+        outs = _flatten(out)
+        sim_out = [o if isinstance(o, torch.Tensor) else sim.to_torch(o) for o in outs]
+        for o in outs:
+            dtype_tol = DTYPE_TOLERANCE.get(getattr(getattr(o, "dtype", None), "name", ""), tol)
+            tol = (max(tol[0], dtype_tol[0]), max(tol[1], dtype_tol[1]))
         diff = _compare(name, sim_out, _flatten(gold), tol)
         result.case(not diff, f"{name}: {diff}")
 
@@ -232,7 +272,11 @@ def _list_unchecked(result: CheckResult, real: ModuleType, sim: ModuleType) -> N
                 without.append(name)
                 continue
             if name not in specced and name not in NOT_COMPARABLE:
-                result.case(False, f"{name}: real ttnn has a golden function but the parity suite has no spec")
-    result.notes.append(f"{len(without)} simulator ops have no golden function in real ttnn: {', '.join(without)}")
+                result.case(
+                    False, f"{name}: real ttnn has a golden function but the parity suite has no spec"
+                )
+    result.notes.append(
+        f"{len(without)} simulator ops have no golden function in real ttnn: {', '.join(without)}"
+    )
     for name, reason in NOT_COMPARABLE.items():
         result.notes.append(f"{name}: golden not compared ({reason})")

@@ -1,7 +1,9 @@
 """ttnn.Tensor on the simulator, and `device_op`, the one path every device op runs through.
 
-A tensor holds, per chip, a torch tensor of its *logical* values, already rounded to its dtype (float32
-storage for float dtypes, int64 for integer dtypes). Layout and padding are metadata: TILE pads the last
+A tensor holds, per chip, a torch tensor of its *logical* values, already rounded to its dtype: torch.bfloat16
+storage for BFLOAT16 / BFLOAT8_B / BFLOAT4_B (their values are bfloat16-representable: half the host memory
+of float32), float32 for FLOAT32, int64 for integer dtypes. Ops compute in float32: `device_op` widens the
+inputs (exactly) before calling `compute`, and narrows float32 outputs when the tensor is built. Layout and padding are metadata: TILE pads the last
 two dims to 32 (page_config.cpp) and that padded size is what the allocator reserves. Device tensors own
 one buffer per chip, freed by `deallocate` or when the Python object dies (as ttnn's Tensor destructor).
 Per-chip values are never written in place (they may be shared with other tensors, chips or broadcast views);
@@ -83,6 +85,39 @@ def _pages(padded: Shape, dtype: DataType, layout: Layout) -> tuple[int, int]:
     return max(1, volume // max(width, 1)), max(1, int(width * formats.element_size(dtype)))
 
 
+# Float dtypes stored as torch.bfloat16: every value they hold has zero low 16 float32 bits (bf16 rounding, or
+# block floats' <= 7-bit magnitudes), so the narrowing and widening are exact bit copies.
+_BFLOAT16_STORED = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+
+
+def _broadcast_base(v: torch.Tensor) -> torch.Tensor | None:
+    """The distinct elements of a broadcast view (stride 0 along a dim of size > 1, as ttnn.full makes), so
+    a dtype conversion need not materialise the broadcast; None for ordinary tensors."""
+    pairs = zip(v.stride(), v.shape, strict=True)
+    index = tuple(slice(0, 1) if st == 0 and n > 1 else slice(None) for st, n in pairs)
+    return v[index] if any(i.stop == 1 for i in index) else None
+
+
+def storage_values(v: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    """How a tensor of `dtype` stores values already rounded to it (bfloat16 for bfloat16-based dtypes)."""
+    if dtype not in _BFLOAT16_STORED or v.dtype != torch.float32:
+        return v
+    base = _broadcast_base(v)
+    if base is not None:
+        return formats.bfloat16_bits(base).expand(v.shape)
+    return formats.bfloat16_bits(v)
+
+
+def compute_values(v: torch.Tensor) -> torch.Tensor:
+    """Stored values as ops compute on them: bfloat16 storage widened (exactly) to float32."""
+    if v.dtype != torch.bfloat16:
+        return v
+    base = _broadcast_base(v)
+    if base is not None:
+        return base.to(torch.float32).expand(v.shape)
+    return v.to(torch.float32)
+
+
 def _free_all(buffers: list[Buffer]) -> None:
     for b in buffers:
         b.free()
@@ -102,7 +137,7 @@ class Tensor:
         /,
     ):
         # Positional-only: real ttnn.Tensor's constructor takes other keywords (tensor=, data_type=, ...).
-        self._chips = chip_values
+        self._chips = [storage_values(v, dtype) for v in chip_values]
         self._dtype = dtype
         self._layout = layout
         self._device = device
@@ -319,9 +354,10 @@ class Tensor:
 
 
 def read_values(tensor: Tensor, op: str) -> list[torch.Tensor]:
-    """Per-chip values of an input, after checking it has not been deallocated."""
+    """Per-chip values of an input as ops compute on them (float32 for float dtypes), after checking it has
+    not been deallocated."""
     rules.require_allocated(tensor, op)
-    return tensor._chips
+    return [compute_values(v) for v in tensor._chips]
 
 
 def device_op(
@@ -333,17 +369,21 @@ def device_op(
     layout: Layout | Sequence[Layout],
     memory_config: MemoryConfig | None = None,
     rounding: str = formats.PACKER,
+    stored_inputs: bool = False,
 ) -> Any:
     """Run one device op: check inputs (on device, same device, allocated), call `compute` once per chip on
     the inputs' per-chip values, round each output to its dtype the way the packer does, allocate it.
 
     `compute(*values)` returns a torch tensor or a tuple of them (then `dtype`/`layout` may be sequences).
+    It gets float32 values for float inputs; with `stored_inputs` it gets the stored ones (bfloat16 for
+    bfloat16-based dtypes) and widens what it reads itself (embedding: a few rows of a large table).
     """
     for t in inputs:
         if t.device() is not None:
             rules.require_open(t.device(), name)
     device = rules.require_same_device(name, inputs)
-    per_chip = [compute(*(t._chips[i] for t in inputs)) for i in range(len(chips(device)))]
+    read = (lambda v: v) if stored_inputs else compute_values
+    per_chip = [compute(*(read(t._chips[i]) for t in inputs)) for i in range(len(chips(device)))]
     for chip in chips(device):
         chip.record_op(name)
     multi = isinstance(per_chip[0], tuple)

@@ -88,9 +88,8 @@ class ActionExpertTTNN:
         weights_dtype: Any,
     ):
         """`config`: the dit GemmaConfig; consumes `{prefix}layers.N.*`, `{prefix}norm.weight` and
-        `{out_proj_prefix}weight/bias` (the dit's token embedding is unused by PI0 and dropped)."""
+        `{out_proj_prefix}weight/bias` (the dit's token embedding is never used: PI0 feeds it embeddings)."""
         self.shape = GemmaShape.from_config(config)
-        state_dict.pop(f"{prefix}embed_tokens.weight", None)
         self.layers: list[GemmaDecoderLayer] = build_layers(
             self.shape, int(config.num_hidden_layers), state_dict, prefix, device, weights_dtype
         )

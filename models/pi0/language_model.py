@@ -18,15 +18,24 @@ from core.backend import ttnn
 from .gemma import GemmaDecoderLayer, GemmaShape, build_layers, take
 
 
+def scaled_bfloat16(table: torch.Tensor, scale: float, rows: int = 16384) -> torch.Tensor:
+    """bfloat16(table * scale), computed in row blocks: Gemma 2B's table is 257152 x 2048, and a float32
+    temporary of it (plus the rounding's temporaries) would cost several GB. torch's float32 -> bfloat16
+    cast rounds to nearest-even, like ttnn's host conversion, so the upload does not round again."""
+    factor = torch.tensor(scale, dtype=torch.float32)  # GemmaTextScaledWordEmbedding's float32 scale
+    out = torch.empty(table.shape, dtype=torch.bfloat16)
+    for start in range(0, table.shape[0], rows):
+        out[start : start + rows] = (table[start : start + rows] * factor).to(torch.bfloat16)
+    return out
+
+
 class GemmaTokenEmbedding:
     """`embed_tokens`: uint32 ids [B, S] -> [B, S, D] bfloat16 TILE, already scaled by sqrt(D)."""
 
     def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, hidden_size: int):
         # ttnn.embedding wants a bfloat16 row-major table (embedding_device_operation.cpp).
-        table = take(state_dict, f"{prefix}weight")
-        table.mul_(torch.tensor(hidden_size**0.5, dtype=torch.float32))
         self.weight = ttnn.as_tensor(
-            table,
+            scaled_bfloat16(take(state_dict, f"{prefix}weight"), hidden_size**0.5),
             dtype=ttnn.bfloat16,
             layout=ttnn.ROW_MAJOR_LAYOUT,
             device=device,

@@ -30,6 +30,7 @@ from .policy_inputs import HostPolicyInputs, host_inputs, sinusoid_frequencies
 from .presets import PI0Preset
 
 VLM = "model.vlm."
+DIT = "model.dit."
 IMAGE_PATH = ("vision_tower.", "multi_modal_projector.")
 
 
@@ -81,6 +82,8 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         """`config`: the PI0Config; `state_dict`: PI0ForConditionalGeneration's, consumed as it is
         converted (pass a dict nothing else holds to free the fp32 weights layer by layer)."""
         policy = preset.policy
+        # The expert's token embedding (vocab x expert hidden, 1 GB at full size) is never used: free it first.
+        state_dict.pop(f"{DIT}embed_tokens.weight", None)
         image_path = {
             k[len(VLM) :]: state_dict.pop(k)
             for k in list(state_dict)
@@ -98,9 +101,11 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
             config.vlm_config.text_config, state_dict, f"{VLM}language_model.", device, weights_dtype
         )
         expert_hidden = int(config.dit_config.hidden_size)
-        self.embed_action_time = ActionTimeEmbeddingTTNN(state_dict, "embed_action_time.", device, expert_hidden)
+        self.embed_action_time = ActionTimeEmbeddingTTNN(
+            state_dict, "embed_action_time.", device, expert_hidden
+        )
         self.dit = ActionExpertTTNN(
-            config.dit_config, state_dict, "model.dit.", "action_out_proj.", device, weights_dtype
+            config.dit_config, state_dict, DIT, "action_out_proj.", device, weights_dtype
         )
         self.frequencies = sinusoid_frequencies(expert_hidden, config.min_period, config.max_period)
 
@@ -153,7 +158,9 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         )
 
     # -- prefix -----------------------------------------------------------------------------------
-    def embed_prefix(self, pixel_values: torch.Tensor, camera_mask: torch.Tensor, inputs: DevicePolicyInputs) -> Any:
+    def embed_prefix(
+        self, pixel_values: torch.Tensor, camera_mask: torch.Tensor, inputs: DevicePolicyInputs
+    ) -> Any:
         """PI0Model.embed_prefix on device -> [B, 1, P, D]: image features gathered at the image tokens,
         scaled token embeddings elsewhere (ttnn.where on the image-token mask)."""
         features = self.get_image_features(pixel_values, camera_mask)  # [images, T, D]
@@ -171,7 +178,9 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
 
     def prefix_cache(self, prefix_embeds: Any, inputs: DevicePolicyInputs) -> list[tuple[Any, Any]]:
         """The VLM's K/V per layer over the prefix (computed once, read by every denoising step)."""
-        return self.language_model.prefill(prefix_embeds, inputs.prefix_cos, inputs.prefix_sin, inputs.prefix_mask)
+        return self.language_model.prefill(
+            prefix_embeds, inputs.prefix_cos, inputs.prefix_sin, inputs.prefix_mask
+        )
 
     # -- denoising --------------------------------------------------------------------------------
     def time_terms(self, inputs: DevicePolicyInputs) -> list[Any]:
@@ -188,7 +197,12 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         return rows
 
     def velocity(
-        self, noise: Any, time_term: Any, state_embeds: Any, inputs: DevicePolicyInputs, cache: list[tuple[Any, Any]]
+        self,
+        noise: Any,
+        time_term: Any,
+        state_embeds: Any,
+        inputs: DevicePolicyInputs,
+        cache: list[tuple[Any, Any]],
     ) -> Any:
         """One forward of the expert: [B, 1, E, action dim] velocity (rows 1..chunk are the actions)."""
         expert_input = self.embed_action_time(noise, time_term, state_embeds, inputs.state_row)
@@ -230,7 +244,9 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         """Same arguments as transformers' sample_actions (noise required: the reference's draw is not
         reproducible on device); returns the actions [B, chunk, action dim]."""
         self.images(pixel_values, pixel_attention_mask)  # validate before any device work
-        inputs = self.upload_inputs(self.host_inputs(input_ids, pixel_attention_mask, state, noise, num_steps))
+        inputs = self.upload_inputs(
+            self.host_inputs(input_ids, pixel_attention_mask, state, noise, num_steps)
+        )
         prefix = self.embed_prefix(pixel_values, pixel_attention_mask, inputs)
         cache = self.prefix_cache(prefix, inputs)
         ttnn.deallocate(prefix)

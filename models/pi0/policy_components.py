@@ -30,11 +30,30 @@ _TRACE = "pi0 policy reference"
 _DEVICE = "pi0 policy device state"
 
 
-def randomize_policy_(model: torch.nn.Module, seed: int) -> None:
+@torch.no_grad()
+def randomize_policy_(model: torch.nn.Module, seed: int, rows: int = 16384) -> None:
     """Trained-scale random weights for the Gemma LM, the expert and the action heads (see
-    models/siglip/reference.py: transformers' init would make every layer a near no-op)."""
-    for i, name in enumerate(POLICY_MODULES):
-        randomize_(model.get_submodule(name), seed + 100 + i)
+    models/siglip/reference.py: transformers' init would make every layer a near no-op).
+
+    Every leaf module is drawn on its own, so a Gemma RMSNorm weight is a small offset around 0 (scale
+    1 + w, as in a trained Gemma) rather than randomize_'s layer-norm recipe around 1. The token embedding
+    gets the same N(0, 1/hidden) draw in row blocks: Gemma 2B's 257152 x 2048 table at once would add two
+    2 GB temporaries to the 14 GB reference. The expert's token embedding is never used and keeps
+    transformers' init."""
+    leaves = [
+        leaf
+        for name in POLICY_MODULES
+        for leaf_name, leaf in model.get_submodule(name).named_modules()
+        if not leaf_name.endswith("embed_tokens") and any(True for _ in leaf.parameters(recurse=False))
+    ]
+    for i, leaf in enumerate(leaves):
+        randomize_(leaf, seed + 100 + i)
+    table = model.model.vlm.language_model.embed_tokens.weight
+    generator = torch.Generator().manual_seed(seed + 99)
+    scale = table.shape[1] ** -0.5
+    for start in range(0, table.shape[0], rows):
+        block = table[start : start + rows]
+        block.copy_(torch.randn(block.shape, generator=generator).mul_(scale))
 
 
 def policy_inputs(preset: Any, seed: int, reference: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -110,7 +129,9 @@ def _device_state(ctx: RunContext) -> dict[str, Any]:
         model: PI0PolicyTTNN = ctx.model
         inputs = ctx.inputs
         uploaded = model.upload_inputs(
-            model.host_inputs(inputs["input_ids"], inputs["pixel_attention_mask"], inputs["state"], inputs["noise"])
+            model.host_inputs(
+                inputs["input_ids"], inputs["pixel_attention_mask"], inputs["state"], inputs["noise"]
+            )
         )
         prefix = model.embed_prefix(inputs["pixel_values"], inputs["pixel_attention_mask"], uploaded)
         ctx.store[_DEVICE] = {"inputs": uploaded, "prefix": prefix, "cache": None}

@@ -68,14 +68,14 @@ class PI0Preset:
         return int(self.vision["num_hidden_layers"])
 
     def pi0_config(self) -> PI0Config:
-        """The transformers config of the reference PI0 (image path as specified, the rest small)."""
+        """The transformers config of the reference PI0: the image path as specified; the policy's Gemma LM,
+        expert and action chunk when the preset has a policy, else one small layer each."""
         text = dict(_SMALL_TEXT, hidden_size=self.projection_dim, vocab_size=_SMALL_TEXT["vocab_size"])
         vision = dict(self.vision, model_type="siglip_vision_model", vision_use_head=False)
         policy = {"dit_config": dict(_SMALL_EXPERT)}
         image_token_id = text["vocab_size"] - 1
-        if (
-            self.policy is not None
-        ):  # the whole PI0: its image token is out of the vocabulary, as PI0's default
+        if self.policy is not None:
+            # the whole PI0: its image token is out of the vocabulary, as PI0's default
             text, policy = self.policy.text_config(self.projection_dim), self.policy.pi0_kwargs()
             image_token_id = text["vocab_size"]
         return PI0Config(

@@ -40,7 +40,7 @@ class SiglipMLP:
             hidden_states,
             self.fc1_weight,
             bias=self.fc1_bias,
-            activation=(ttnn.UnaryOpType.GELU, True),  # True: the tanh approximation
+            activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 1.0),  # 1.0: the tanh approximation
             core_grid=self.core_grid,
             compute_kernel_config=self.compute_kernel_config,
         )

@@ -152,6 +152,13 @@ def test_block_float_from_non_float32_goes_through_bfloat16() -> None:
     assert formats.quantize(as_f64, BF8)[0, 0].item() == 1.0
 
 
+def test_block_float_pad_value_shares_the_last_group_exponent() -> None:
+    # 5 values fill a 16-value group with 11 padding values: pad 8.0 lifts the shared exponent to 130.
+    x = torch.tensor([[1.03125, 0.3, 0.1, -0.4, 0.0234]])
+    assert formats.quantize(x, BF8, pad_value=8.0)[0].tolist() == [1.0, 0.25, 0.125, -0.375, 0.0]
+    assert formats.quantize(x, BF8)[0].tolist() == [1.03125, 0.296875, 0.09375, -0.40625, 0.015625]
+
+
 def test_block_float_empty_tensor() -> None:
     assert formats.quantize(torch.zeros(0, 5), BF8).shape == (0, 5)
 

@@ -36,32 +36,56 @@ def is_float(dtype: DataType) -> bool:
     return dtype in FLOAT_DTYPES
 
 
-def _float_bits(x: torch.Tensor) -> torch.Tensor:
-    """The IEEE bits of float32 values as non-negative int64."""
-    return x.to(torch.float32).contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+def bfloat16_bits(x: torch.Tensor) -> torch.Tensor:
+    """float32 values -> torch.bfloat16 holding the high half of their bits (exact for values already
+    rounded to a bfloat16-based format, NaN payloads included; torch's own cast turns NaN into 0xFFFF).
+    A bfloat16 input is returned as is; .to(torch.float32) is the exact way back."""
+    if x.dtype == torch.bfloat16:
+        return x
+    return (x.to(torch.float32).view(torch.int32) >> 16).to(torch.int16).view(torch.bfloat16)
 
 
-def _bits_to_float(bits: torch.Tensor) -> torch.Tensor:
-    bits = torch.where(bits >= 2**31, bits - 2**32, bits)
-    return bits.to(torch.int32).view(torch.float32)
+_CANONICAL_NAN = torch.tensor(float("nan"), dtype=torch.float32)  # 0x7FC00000
+
+
+def _round_bf16_bits(bits: torch.Tensor, mode: str, in_place: bool) -> torch.Tensor:
+    """Float bits as int32: add the rounding increment and clear the low 16 bits (into `bits` itself when
+    `in_place`). Wrapping int32 arithmetic gives the unsigned result for negative values; infinities stay
+    (their low bits are 0) and finite overflow carries into infinity. Only NaN patterns can wrap past 2^31:
+    the callers overwrite NaNs."""
+    if mode == HOST:
+        increment = (bits >> 16).bitwise_and_(1).add_(0x7FFF)
+        rounded = bits.add_(increment) if in_place else increment.add_(bits)
+    else:
+        rounded = bits.add_(0x8000) if in_place else bits + 0x8000
+    return rounded.bitwise_and_(-65536)
+
+
+def _nan_mask(x: torch.Tensor) -> torch.Tensor | None:
+    """Where x is NaN, or None when it holds no NaN. A sum (one read, no write) is NaN whenever a term is, so
+    a finite sum rules NaNs out; only otherwise (NaN, inf or overflow) is the mask built."""
+    return None if bool(torch.isfinite(x.sum())) else torch.isnan(x)
 
 
 def round_bfloat16(x: torch.Tensor, mode: str = HOST) -> torch.Tensor:
     """float32 -> bfloat16 -> float32. HOST: nearest-even, every NaN -> 0x7FC0 (sign and payload dropped,
-    bfloat16.hpp); PACKER: ties away from zero. Infinities stay; overflow carries into infinity."""
-    x = x.to(torch.float32)
-    bits = _float_bits(x)
-    if mode == HOST:
-        rounded = bits + 0x7FFF + ((bits >> 16) & 1)
-    else:
-        rounded = bits + 0x8000
-    rounded = (rounded >> 16) << 16
-    rounded = torch.where(torch.isinf(x), bits, rounded)
-    rounded = torch.where(torch.isnan(x), torch.full_like(bits, 0x7FC00000), rounded)
-    return _bits_to_float(rounded)
+    bfloat16.hpp); PACKER: ties away from zero. Infinities stay; overflow carries into infinity.
+    Computed on the int32 view (no int64 / float64 temporaries)."""
+    x = x.to(torch.float32).contiguous()
+    nan = _nan_mask(x)
+    out = _round_bf16_bits(x.view(torch.int32), mode, in_place=False).view(torch.float32)
+    return out if nan is None else torch.where(nan, _CANONICAL_NAN, out, out=out)
 
 
-def _block_float(x: torch.Tensor, mantissa_bits: int) -> torch.Tensor:
+def round_bfloat16_(x: torch.Tensor, mode: str = PACKER) -> torch.Tensor:
+    """round_bfloat16 in place on a contiguous float32 tensor (returned): SDPA rounds several intermediates
+    per K chunk and reuses their buffers."""
+    nan = _nan_mask(x)
+    _round_bf16_bits(x.view(torch.int32), mode, in_place=True)
+    return x if nan is None else torch.where(nan, _CANONICAL_NAN, x, out=x)
+
+
+def _block_float(x: torch.Tensor, mantissa_bits: int, pad_value: float = 0.0) -> torch.Tensor:
     """Shared-exponent quantisation over groups of 16 consecutive values of the last dim (face rows).
 
     Bit-level model of blockfloat_common.cpp (get_max_exp, convert_u32_to_bfp, convert_bfp_to_u32) as
@@ -73,6 +97,8 @@ def _block_float(x: torch.Tensor, mantissa_bits: int) -> torch.Tensor:
     - the sign is dropped when the magnitude is 0, so -0.0 and flushed negatives decode as +0.0;
     - decoding renormalises the magnitude into sign/exponent/fraction bits, so with E = 255 the
       magnitude's fraction bits survive: a quiet NaN stays NaN (sign kept), 0x7F800001 becomes inf.
+    A last row shorter than 16 is completed with TILE padding (`pad_value`), which takes part in the shared
+    exponent (probed: from_torch(pad_value=8.0) changes the values next to the padding).
     """
     x = x.to(torch.float32)
     if x.numel() == 0:
@@ -82,35 +108,37 @@ def _block_float(x: torch.Tensor, mantissa_bits: int) -> torch.Tensor:
     flat = x.reshape(-1, last)
     pad = (-last) % 16
     if pad:
-        flat = torch.nn.functional.pad(flat, (0, pad))
-    bits = _float_bits(flat.reshape(flat.shape[0], -1, 16))
-    sign = bits >> 31
-    exp = (bits >> 23) & 0xFF
+        flat = torch.nn.functional.pad(flat, (0, pad), value=pad_value)
+    # int32 bit arithmetic throughout: every intermediate fits (exponents <= 255, significands < 2^24).
+    bits = flat.reshape(flat.shape[0], -1, 16).contiguous().view(torch.int32)
+    exp = (bits >> 23).bitwise_and_(0xFF)
     shared = exp.amax(dim=-1, keepdim=True)
-    sig = (bits & 0x7FFFFF) | 0x800000
-    sig = sig >> (shared - exp).clamp(max=31)
+    sig = (bits & 0x7FFFFF).bitwise_or_(0x800000)
+    sig.bitwise_right_shift_((shared - exp).clamp_(max=31))
     drop = 24 - mantissa_bits
     kept = sig >> drop
-    rem = sig & ((1 << drop) - 1)
+    rem = sig.bitwise_and_((1 << drop) - 1)
     tie = 1 << (drop - 1)
-    kept = kept + ((rem > tie) | ((rem == tie) & ((kept & 1) == 1))).to(torch.int64)
-    kept = kept.clamp(max=(1 << mantissa_bits) - 1)
-    kept = torch.where(exp == 0, torch.zeros_like(kept), kept)
-    # Decode (convert_bfp_to_u32): normalise so the leading 1 becomes the hidden bit.
-    lead = torch.floor(torch.log2(kept.clamp(min=1).to(torch.float64))).to(torch.int64)
-    shift = (mantissa_bits - 1) - lead
-    frac = (kept << (shift + 1)) & ((1 << mantissa_bits) - 1)
-    out = (sign << 31) | ((shared - shift) << 23) | (frac << (23 - mantissa_bits))
-    out = torch.where(kept == 0, torch.zeros_like(out), out)
-    value = _bits_to_float(out).reshape(flat.shape)[:, :last]
+    kept.add_((rem > tie).logical_or_((rem == tie).logical_and_((kept & 1) == 1)))
+    kept.clamp_(max=(1 << mantissa_bits) - 1).masked_fill_(exp == 0, 0)
+    # Decode (convert_bfp_to_u32): normalise so the leading 1 becomes the hidden bit. kept < 2^7 is exact in
+    # float32, whose exponent field is then floor(log2(kept)) + 127.
+    lead = (kept.clamp(min=1).to(torch.float32).view(torch.int32) >> 23).sub_(127)
+    shift = lead.neg_().add_(mantissa_bits - 1)
+    frac = (kept << (shift + 1)).bitwise_and_((1 << mantissa_bits) - 1)
+    out = (bits & -(2**31)).bitwise_or_((shared - shift) << 23).bitwise_or_(frac << (23 - mantissa_bits))
+    out.masked_fill_(kept == 0, 0)
+    value = out.view(torch.float32).reshape(flat.shape)[:, :last]
     return value.reshape(shape)
 
 
-def round_block_float(x: torch.Tensor, dtype: DataType, mode: str = HOST) -> torch.Tensor:
+def round_block_float(
+    x: torch.Tensor, dtype: DataType, mode: str = HOST, pad_value: float = 0.0
+) -> torch.Tensor:
     """bfloat8_b (7-bit magnitude) or bfloat4_b (3-bit). On device the packer goes through bf16 first."""
     if mode == PACKER:
         x = round_bfloat16(x, PACKER)
-    return _block_float(x, 7 if dtype == DataType.BFLOAT8_B else 3)
+    return _block_float(x, 7 if dtype == DataType.BFLOAT8_B else 3, pad_value)
 
 
 def _float_to_int_host(x: torch.Tensor, dtype: DataType, lanes: int) -> torch.Tensor:
@@ -151,12 +179,13 @@ def _wrap_int(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
     return wrapped
 
 
-def quantize(x: torch.Tensor, dtype: DataType, mode: str = HOST) -> torch.Tensor:
+def quantize(x: torch.Tensor, dtype: DataType, mode: str = HOST, *, pad_value: float = 0.0) -> torch.Tensor:
     """Round `x` to what `dtype` can hold; float dtypes return float32, integer dtypes int64.
 
     Float inputs wider than float32 are rounded to float32 first, as ttnn does (a float64 tensor is double
     rounded on its way to bfloat16). Integer dtypes: HOST / HOST_ROW_MAJOR follow the host's C++ casts;
-    PACKER (device op outputs, already converted by the op) saturates to the dtype's range."""
+    PACKER (device op outputs, already converted by the op) saturates to the dtype's range. `pad_value` is
+    the TILE padding, which shares block-float exponents with the last values of each row."""
     if dtype == DataType.FLOAT32:
         return x.to(torch.float32)
     if dtype == DataType.BFLOAT16:
@@ -167,7 +196,7 @@ def quantize(x: torch.Tensor, dtype: DataType, mode: str = HOST) -> torch.Tensor
         if mode != PACKER and x.dtype not in (torch.float32, torch.bfloat16):
             # Probed: from_torch packs float16 / float64 / integer tensors into block floats via bfloat16.
             x = round_bfloat16(x.to(torch.float32))
-        return round_block_float(x, dtype, mode)
+        return round_block_float(x, dtype, mode, pad_value)
     if mode != PACKER:
         if x.is_floating_point():
             # SIMD width probed per source dtype: 4 for float32 -> uint16, else 8.
@@ -244,6 +273,6 @@ def to_torch_values(values: torch.Tensor, dtype: DataType) -> torch.Tensor:
     0x7FC0."""
     target = ttnn_dtype_to_torch(dtype)
     if target == torch.bfloat16:
-        high = _float_bits(values) >> 16
-        return torch.where(high >= 2**15, high - 2**16, high).to(torch.int16).view(torch.bfloat16)
+        # Never the stored tensor itself: the caller may write into what to_torch returns.
+        return values.clone() if values.dtype == torch.bfloat16 else bfloat16_bits(values)
     return values.to(target)

@@ -21,7 +21,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import Device, MeshDevice, chips
-from ..tensor import Tensor, device_op, padded_shape_of
+from ..tensor import Tensor, device_op, padded_shape_of, read_values
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -81,11 +81,16 @@ _INT_DTYPES = (DataType.UINT32, DataType.INT32, DataType.UINT16, DataType.UINT8)
 # -- host <-> device ---------------------------------------------------------------------------------------
 
 
-def _host_values(torch_tensor: torch.Tensor, dtype: DataType, layout: Layout) -> torch.Tensor:
+def _host_values(
+    torch_tensor: torch.Tensor, dtype: DataType, layout: Layout, pad_value: float | None = None
+) -> torch.Tensor:
     """Round a torch tensor to `dtype` the way the host conversion does, never aliasing the caller's storage."""
     source = torch_tensor.detach()
     mode = formats.HOST_ROW_MAJOR if layout == Layout.ROW_MAJOR else formats.HOST
-    values = formats.quantize(source, dtype, mode)
+    if dtype == DataType.BFLOAT16 and source.dtype == torch.bfloat16:
+        values = source  # the bits are copied as they are (formats.quantize), without a float32 detour
+    else:
+        values = formats.quantize(source, dtype, mode, pad_value=pad_value or 0.0)
     if values.untyped_storage().data_ptr() == source.untyped_storage().data_ptr():
         values = values.clone()
     return values
@@ -137,7 +142,8 @@ def from_torch(
 ) -> Tensor | None:
     """torch -> ttnn.Tensor with the host's rounding; on `device` when given (one transfer per chip).
 
-    `pad_value` only fills TILE padding, which the simulator does not store (padding is metadata)."""
+    `pad_value` fills TILE padding, which the simulator does not store (padding is metadata); it only
+    matters to block floats, whose last 16-value group of a row shares its exponent with the padding."""
     if tensor is None:
         return None
     if spec is not None:
@@ -158,7 +164,8 @@ def from_torch(
     rules.check_dtype_layout(dtype, layout)
     rules.check_sharded_memory_config(memory_config, "ttnn.from_torch")
     shards = _mapper_of(mesh_mapper).map(tensor) if mesh_mapper is not None else [tensor]
-    host = Tensor([_host_values(s, dtype, layout) for s in shards], dtype, layout, None, memory_config)
+    values = [_host_values(s, dtype, layout, pad_value) for s in shards]
+    host = Tensor(values, dtype, layout, None, memory_config)
     return _upload(host, device, memory_config) if device is not None else host
 
 
@@ -348,7 +355,10 @@ def typecast(
                 "explicitly before conversion.",
             )
             layout = Layout.TILE
-        values = [formats.quantize(_cast(v, source, target, False), target) for v in input_tensor._chips]
+        values = [
+            formats.quantize(_cast(v, source, target, False), target)
+            for v in read_values(input_tensor, "typecast")
+        ]
         return Tensor(values, target, layout, None, input_tensor._memory_config)
     result = device_op(
         "typecast",

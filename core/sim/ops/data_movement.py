@@ -18,7 +18,7 @@ import torch
 
 from .. import rules
 from ..numerics import formats
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, device_op, read_values
 from ..types import DataType, Layout, MemoryConfig, StorageType
 from .kv_cache import fill_cache, update_cache
 
@@ -57,7 +57,7 @@ def _apply(
     dtype = tensor.dtype if dtype is None else dtype
     if tensor.storage_type() == StorageType.HOST:
         rules.check_dtype_layout(dtype, layout)
-        return Tensor([formats.quantize(fn(v), dtype) for v in tensor._chips], dtype, layout)
+        return Tensor([formats.quantize(fn(v), dtype) for v in read_values(tensor, name)], dtype, layout)
     mc = memory_config or tensor.memory_config()
     return device_op(name, [tensor], fn, dtype=dtype, layout=layout, memory_config=mc)
 

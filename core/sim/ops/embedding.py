@@ -7,7 +7,7 @@ import enum
 import torch
 
 from .. import rules
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, compute_values, device_op
 from ..types import DataType, Layout, MemoryConfig
 from .eltwise import into_output
 
@@ -52,12 +52,20 @@ def embedding(
         shape = [shape[0], shape[3]]
 
     def compute(ids: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        # Stored inputs: only the picked rows of the (possibly vocabulary-sized) table are widened to float32.
         # bfloat16 indices are truncated to integers by the reader kernel.
         rows = table.reshape(-1, hidden)
-        return rows[ids.reshape(-1).to(torch.int64)].reshape(*shape, hidden)
+        picked = rows[compute_values(ids).reshape(-1).to(torch.int64)]
+        return compute_values(picked).reshape(*shape, hidden)
 
     mc = memory_config or input_tensor.memory_config()
     result = device_op(
-        "embedding", [input_tensor, weight], compute, dtype=out_dtype, layout=out_layout, memory_config=mc
+        "embedding",
+        [input_tensor, weight],
+        compute,
+        dtype=out_dtype,
+        layout=out_layout,
+        memory_config=mc,
+        stored_inputs=True,
     )
     return into_output(result, output_tensor)

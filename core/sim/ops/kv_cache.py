@@ -16,7 +16,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import chips
-from ..tensor import Tensor
+from ..tensor import Tensor, storage_values
 from ..types import DataType, Layout
 
 __all__ = ["fill_cache_for_user_", "update_cache_for_token_"]
@@ -117,7 +117,9 @@ def update_cache(
 
     def write(cache_values: torch.Tensor, values: torch.Tensor) -> None:
         rows = values[0, :, batch_offset : batch_offset + users, :].transpose(0, 1)  # [users, H, D]
-        cache_values[:, :, update_idx, :] = formats.quantize(rows, dtype, formats.PACKER)
+        # Narrowed to the cache's storage bit for bit (torch's float32 -> bfloat16 copy would alter NaNs).
+        rounded = formats.quantize(rows, dtype, formats.PACKER)
+        cache_values[:, :, update_idx, :] = storage_values(rounded, dtype)
 
     return _write("update_cache", cache, input, write)
 

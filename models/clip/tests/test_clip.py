@@ -1,14 +1,17 @@
-"""Tests of the clip port on the tiny preset: accuracy against transformers, the 1x2 mesh being bit-exact
-with one chip, the unmasked path, and the pooling rules."""
+"""Tests of the clip port on the tiny preset: the 1x2 mesh is bit-identical to one chip, the unmasked path
+matches transformers, the padding mask is applied, the pooling rules and the inputs are transformers'.
+(Every component's PCC on tiny is checked by shared_tests through the registry.)"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 import torch
 
+from core.backend import ttnn
 from core.compare import comp_pcc
-from core.device import open_device, open_mesh_device
-from core.runner import run_port
+from core.device import board_for, open_device, open_mesh_device
 from models.clip.port import ClipModel, ClipPort
 from models.clip.presets import ENCODERS, PRESETS
 from models.clip.reference import ClipEncoderPair, make_inputs
@@ -17,11 +20,7 @@ from models.clip.text_model import eos_positions
 PRESET = PRESETS["tiny"]
 SEED = 0
 
-
-@pytest.fixture(autouse=True)
-def n300(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The port runs on a 1x2 mesh: a two-chip board (the single-chip runs use one of its chips)."""
-    monkeypatch.setenv("TTPORT_BOARD", "n300")
+Outputs = dict[str, dict[str, torch.Tensor]]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,13 @@ def inputs() -> dict:
     return make_inputs(PRESET, SEED)
 
 
-def _outputs(model: ClipModel, inputs: dict, masked: bool = True) -> dict[str, dict[str, torch.Tensor]]:
+@pytest.fixture(scope="module")
+def mesh_model(reference: ClipEncoderPair) -> Iterator[ClipModel]:
+    with board_for(ClipPort.mesh_shape), open_mesh_device(ClipPort.mesh_shape) as mesh:
+        yield ClipModel(reference, mesh, seq_len=PRESET.seq_len)
+
+
+def _outputs(model: ClipModel, inputs: dict, masked: bool = True) -> Outputs:
     """Every output of both encoders as torch, by name ("hidden_states i", "last", "pooled", ...)."""
     result = {}
     for name in ENCODERS:
@@ -50,42 +55,58 @@ def _outputs(model: ClipModel, inputs: dict, masked: bool = True) -> dict[str, d
     return result
 
 
-def test_tiny_run_passes_every_component() -> None:
-    port = ClipPort()
-    report = run_port(port, "tiny", seed=SEED)
-    names = [c.name for c in report.components]
+@pytest.fixture(scope="module")
+def mesh_outputs(mesh_model: ClipModel, inputs: dict) -> Outputs:
+    return _outputs(mesh_model, inputs)
+
+
+@pytest.fixture(scope="module")
+def mesh_unmasked_outputs(mesh_model: ClipModel, inputs: dict) -> Outputs:
+    return _outputs(mesh_model, inputs, masked=False)
+
+
+def test_components_cover_both_encoders() -> None:
+    names = [c.name for c in ClipPort().components("tiny")]
+    expected = []
     for name in ENCODERS:
         spec = PRESET.encoder(name)
-        expected = [f"{name} embeddings", *(f"{name} layer {i}" for i in range(spec.num_hidden_layers))]
+        expected += [f"{name} embeddings", *(f"{name} layer {i}" for i in range(spec.num_hidden_layers))]
         expected += [f"{name} hidden_states", f"{name} last_hidden_state", f"{name} pooled"]
-        assert [n for n in names if n.startswith(name)][: len(expected)] == expected
-    assert "enc2 text_embeds" in names and "enc1 text_embeds" not in names
-    failed = [(c.name, c.pcc, c.error) for c in report.components if not c.passed]
-    assert not failed, failed
-    assert report.board == "n300"
+    expected.append("enc2 text_embeds")
+    assert names == expected
+    thresholds = {c.name: c.threshold for c in ClipPort().components("full")}
+    assert thresholds["enc1 embeddings"] == thresholds["enc2 layer 31"] == 0.999
+    assert thresholds["enc2 hidden_states"] == thresholds["enc2 text_embeds"] == 0.99
 
 
-def test_mesh_is_bit_identical_to_one_chip(reference: ClipEncoderPair, inputs: dict) -> None:
+def test_mesh_is_bit_identical_to_one_chip(
+    reference: ClipEncoderPair, inputs: dict, mesh_model: ClipModel, mesh_outputs: Outputs
+) -> None:
+    assert mesh_model.parallel.chips == 2
+    prepared = mesh_model["enc1"].preprocess(inputs["enc1"]["input_ids"], inputs["enc1"]["attention_mask"])
+    ids = [ttnn.to_torch(t) for t in ttnn.get_device_tensors(prepared.input_ids)]
+    assert [list(t.shape) for t in ids] == [[1, PRESET.seq_len]] * 2  # one prompt per chip
+    assert torch.equal(torch.cat(ids).long(), inputs["enc1"]["input_ids"])
+    weights = [ttnn.to_torch(t) for t in ttnn.get_device_tensors(mesh_model["enc1"].layers[0].mlp.fc1_weight)]
+    assert torch.equal(weights[0], weights[1])  # replicated
     with open_device() as device:
         single = _outputs(ClipModel(reference, device, seq_len=PRESET.seq_len), inputs)
-    with open_mesh_device((1, 2)) as mesh:
-        model = ClipModel(reference, mesh, seq_len=PRESET.seq_len)
-        assert model.parallel.chips == 2
-        sharded = _outputs(model, inputs)
     for name in ENCODERS:
-        assert single[name].keys() == sharded[name].keys()
+        assert single[name].keys() == mesh_outputs[name].keys()
         for key, value in single[name].items():
-            assert torch.equal(value, sharded[name][key]), f"{name} {key}: one chip and the 1x2 mesh differ"
+            assert torch.equal(value, mesh_outputs[name][key]), (
+                f"{name} {key}: one chip and the 1x2 mesh differ"
+            )
 
 
-def test_without_attention_mask_matches_reference(reference: ClipEncoderPair, inputs: dict) -> None:
+def test_without_attention_mask_matches_reference(
+    reference: ClipEncoderPair, inputs: dict, mesh_unmasked_outputs: Outputs
+) -> None:
     """SD pipelines call the encoders without an attention mask: causal mask only."""
-    with open_mesh_device((1, 2)) as mesh:
-        outputs = _outputs(ClipModel(reference, mesh, seq_len=PRESET.seq_len), inputs, masked=False)
     for name in ENCODERS:
         with torch.no_grad():
             expected = reference.encoder(name)(input_ids=inputs[name]["input_ids"])
-        got = outputs[name]
+        got = mesh_unmasked_outputs[name]
         assert comp_pcc(expected.last_hidden_state, got["last"], 0.99)[0]
         if name == "enc2":
             assert comp_pcc(expected.text_embeds, got["text_embeds"], 0.99)[0]
@@ -93,19 +114,16 @@ def test_without_attention_mask_matches_reference(reference: ClipEncoderPair, in
             assert comp_pcc(expected.pooler_output, got["pooled"], 0.99)[0]
 
 
-def test_masked_padding_differs_from_unmasked(reference: ClipEncoderPair, inputs: dict) -> None:
-    """The padding mask is really applied: padded rows change when it is dropped, full rows do not."""
-    with open_device() as device:
-        model = ClipModel(reference, device, seq_len=PRESET.seq_len)
-        masked = _outputs(model, inputs)
-        unmasked = _outputs(model, inputs, masked=False)
+def test_padding_mask_only_changes_padded_positions(
+    mesh_outputs: Outputs, mesh_unmasked_outputs: Outputs
+) -> None:
     short = PRESET.prompt_lengths[0]
     full_row = PRESET.prompt_lengths.index(PRESET.seq_len)
     for name in ENCODERS:
-        last_masked, last_unmasked = masked[name]["last"], unmasked[name]["last"]
-        assert torch.equal(last_masked[full_row], last_unmasked[full_row])
-        assert torch.equal(last_masked[0, :short], last_unmasked[0, :short])  # causal: padding comes later
-        assert not torch.equal(last_masked[0, short:], last_unmasked[0, short:])
+        masked, unmasked = mesh_outputs[name]["last"], mesh_unmasked_outputs[name]["last"]
+        assert torch.equal(masked[full_row], unmasked[full_row])
+        assert torch.equal(masked[0, :short], unmasked[0, :short])  # causal: the padding comes later
+        assert not torch.equal(masked[0, short:], unmasked[0, short:])
 
 
 @pytest.mark.parametrize(
@@ -131,8 +149,6 @@ def test_inputs_have_padded_and_unpadded_rows(inputs: dict) -> None:
         assert int((ids == spec.eos_id).sum(dim=1)[1]) == 1
 
 
-def test_batch_must_split_over_the_mesh(reference: ClipEncoderPair, inputs: dict) -> None:
-    with open_mesh_device((1, 2)) as mesh:
-        model = ClipModel(reference, mesh, seq_len=PRESET.seq_len)
-        with pytest.raises(ValueError, match="cannot be split evenly over 2 chips"):
-            model["enc1"].preprocess(inputs["enc1"]["input_ids"][:1])
+def test_batch_must_split_over_the_mesh(mesh_model: ClipModel, inputs: dict) -> None:
+    with pytest.raises(ValueError, match="cannot be split evenly over 2 chips"):
+        mesh_model["enc1"].preprocess(inputs["enc1"]["input_ids"][:1])

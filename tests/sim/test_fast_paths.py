@@ -1,0 +1,276 @@
+"""The simulator's fast paths give the same bits as the straightforward reference computations.
+
+`_reference_round_bfloat16` and `_reference_block_float` are the int64 / float64 implementations that
+formats.py used before its int32 rewrite, kept here verbatim as the oracle: the rewrite (and the bfloat16
+storage of BFLOAT16 / BFLOAT8_B / BFLOAT4_B tensors) must not change a single computed bit. Inputs cover
+every bfloat16 high half with tie / near-tie low halves (so every NaN class, infinities, denormals, ties and
+overflow into infinity), random bit patterns, and block-float groups spanning tiny to huge magnitudes.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.sim import ttnn
+from core.sim.numerics import formats
+from core.sim.ops import transformer as sdpa_module
+from core.sim.tensor import compute_values, storage_values
+from core.sim.types import DataType
+
+BF16, BF8, BF4 = DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B
+
+
+# -- the reference implementations (int64 / float64) ------------------------------------------------------
+
+
+def _ref_bits(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.float32).contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+
+
+def _ref_float(bits: torch.Tensor) -> torch.Tensor:
+    bits = torch.where(bits >= 2**31, bits - 2**32, bits)
+    return bits.to(torch.int32).view(torch.float32)
+
+
+def _reference_round_bfloat16(x: torch.Tensor, mode: str) -> torch.Tensor:
+    x = x.to(torch.float32)
+    bits = _ref_bits(x)
+    rounded = bits + 0x7FFF + ((bits >> 16) & 1) if mode == formats.HOST else bits + 0x8000
+    rounded = (rounded >> 16) << 16
+    rounded = torch.where(torch.isinf(x), bits, rounded)
+    rounded = torch.where(torch.isnan(x), torch.full_like(bits, 0x7FC00000), rounded)
+    return _ref_float(rounded)
+
+
+def _reference_block_float(x: torch.Tensor, mantissa_bits: int) -> torch.Tensor:
+    x = x.to(torch.float32)
+    if x.numel() == 0:
+        return x.clone()
+    shape = x.shape
+    last = shape[-1] if x.dim() else 1
+    flat = x.reshape(-1, last)
+    pad = (-last) % 16
+    if pad:
+        flat = torch.nn.functional.pad(flat, (0, pad))
+    bits = _ref_bits(flat.reshape(flat.shape[0], -1, 16))
+    sign = bits >> 31
+    exp = (bits >> 23) & 0xFF
+    shared = exp.amax(dim=-1, keepdim=True)
+    sig = (bits & 0x7FFFFF) | 0x800000
+    sig = sig >> (shared - exp).clamp(max=31)
+    drop = 24 - mantissa_bits
+    kept = sig >> drop
+    rem = sig & ((1 << drop) - 1)
+    tie = 1 << (drop - 1)
+    kept = kept + ((rem > tie) | ((rem == tie) & ((kept & 1) == 1))).to(torch.int64)
+    kept = kept.clamp(max=(1 << mantissa_bits) - 1)
+    kept = torch.where(exp == 0, torch.zeros_like(kept), kept)
+    lead = torch.floor(torch.log2(kept.clamp(min=1).to(torch.float64))).to(torch.int64)
+    shift = (mantissa_bits - 1) - lead
+    frac = (kept << (shift + 1)) & ((1 << mantissa_bits) - 1)
+    out = (sign << 31) | ((shared - shift) << 23) | (frac << (23 - mantissa_bits))
+    out = torch.where(kept == 0, torch.zeros_like(out), out)
+    return _ref_float(out).reshape(flat.shape)[:, :last].reshape(shape)
+
+
+# -- inputs ------------------------------------------------------------------------------------------------
+
+
+def _from_bits(bits: torch.Tensor) -> torch.Tensor:
+    return bits.to(torch.int32).view(torch.float32)
+
+
+def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    a32, b32 = a.to(torch.float32), b.to(torch.float32)
+    return a32.shape == b32.shape and torch.equal(
+        a32.contiguous().view(torch.int32), b32.contiguous().view(torch.int32)
+    )
+
+
+def _edge_floats() -> torch.Tensor:
+    """Every bfloat16 high half with low halves 0, 1, 0x7FFF, 0x8000 (a tie), 0x8001 and 0xFFFF."""
+    high = torch.arange(2**16, dtype=torch.int64) << 16
+    low = torch.tensor([0, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF], dtype=torch.int64)
+    return _from_bits((high[:, None] | low[None, :]).reshape(-1))
+
+
+def _random_floats(n: int = 1 << 20) -> torch.Tensor:
+    return _from_bits(torch.randint(-(2**31), 2**31, (n,), dtype=torch.int64))
+
+
+# -- bfloat16 rounding -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [formats.HOST, formats.PACKER])
+@pytest.mark.parametrize("make", [_edge_floats, _random_floats], ids=["edges", "random"])
+def test_round_bfloat16_matches_reference(mode: str, make) -> None:
+    x = make()
+    before = x.clone()
+    assert _same_bits(formats.round_bfloat16(x, mode), _reference_round_bfloat16(x, mode))
+    assert _same_bits(x, before)  # the input is left alone
+    in_place = x.clone()
+    assert formats.round_bfloat16_(in_place, mode) is in_place
+    assert _same_bits(in_place, _reference_round_bfloat16(x, mode))
+
+
+def test_round_bfloat16_finite_input_without_nan_takes_the_same_values() -> None:
+    """The NaN fix-up is skipped for inputs whose sum is finite: check a NaN-free input, and one whose sum
+    overflows (the mask is then built although there is no NaN)."""
+    x = torch.randn(4096) * 1e3
+    huge = torch.full((8,), 3e38)
+    for values in (x, huge, torch.cat([x, torch.tensor([float("inf"), float("-inf")])])):
+        for mode in (formats.HOST, formats.PACKER):
+            assert _same_bits(formats.round_bfloat16(values, mode), _reference_round_bfloat16(values, mode))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16, torch.int64])
+def test_round_bfloat16_other_input_dtypes(dtype: torch.dtype) -> None:
+    x = (torch.randn(3, 50) * 300).to(dtype)
+    for mode in (formats.HOST, formats.PACKER):
+        assert _same_bits(formats.round_bfloat16(x, mode), _reference_round_bfloat16(x, mode))
+
+
+def test_round_bfloat16_shapes_and_strides() -> None:
+    x = torch.randn(6, 40)
+    for values in (x.t(), x[:, ::3], x[0, 0], torch.empty(0, 5), x.expand(2, 6, 40)):
+        for mode in (formats.HOST, formats.PACKER):
+            got = formats.round_bfloat16(values, mode)
+            assert got.shape == values.shape
+            assert _same_bits(got, _reference_round_bfloat16(values, mode))
+
+
+def test_sdpa_rounding_is_the_formats_one() -> None:
+    x = _edge_floats()
+    assert _same_bits(sdpa_module._pack_bf16_(x.clone()), _reference_round_bfloat16(x, formats.PACKER))
+
+
+# -- block floats ------------------------------------------------------------------------------------------
+
+
+def _block_inputs() -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    groups = []
+    # Exponents spread over the whole range inside each 16-value group (tiny next to huge).
+    signs = torch.randint(0, 2, (4096, 16), dtype=torch.int64) << 31
+    exps = torch.randint(0, 256, (4096, 16), dtype=torch.int64) << 23
+    mants = torch.randint(0, 2**23, (4096, 16), dtype=torch.int64)
+    groups.append(_from_bits(signs | exps | mants))
+    # Narrow exponent spreads at the bottom of the range: denormals, exponent fields 1..8, and zeros.
+    exps = torch.randint(0, 9, (4096, 16), dtype=torch.int64) << 23
+    groups.append(_from_bits(signs | exps | mants))
+    # Near-ties of the 7-bit and 3-bit roundings, typical magnitudes.
+    base = torch.randint(0, 2**7, (4096, 16), dtype=torch.int64) << 16
+    low = torch.tensor(
+        [0x8000, 0x7FFF, 0x8001, 0x0, 0x80000, 0xFFFFF, 0x100000, 0x7FFFF] * 2, dtype=torch.int64
+    )
+    groups.append(_from_bits((127 << 23) | base | low))
+    groups.append(torch.randn(4096, 16) * 10.0 ** torch.randint(-30, 30, (4096, 1)).float())
+    # Whole NaN / inf / edge rows, plus a ragged last dim (padded group) and a 0-d value.
+    groups.append(_edge_floats()[: 2**16 * 6 // 48 * 48].reshape(-1, 48))
+    groups.append(torch.randn(7, 21))
+    groups.append(torch.tensor(-3.25))
+    return groups
+
+
+@pytest.mark.parametrize("mantissa_bits", [7, 3])
+def test_block_float_matches_reference(mantissa_bits: int) -> None:
+    for x in _block_inputs():
+        before = x.clone()
+        got = formats._block_float(x, mantissa_bits)
+        assert _same_bits(got, _reference_block_float(x, mantissa_bits))
+        assert _same_bits(x, before)
+
+
+@pytest.mark.parametrize("dtype", [BF8, BF4])
+def test_block_float_values_are_bfloat16_exact(dtype: DataType) -> None:
+    """What makes bfloat16 storage of block floats lossless: their float32 bits have zero low halves,
+    down to the tiniest magnitudes and for NaN / inf."""
+    for x in _block_inputs():
+        for mode in (formats.HOST, formats.PACKER):
+            bits = formats.round_block_float(x, dtype, mode).contiguous().view(torch.int32)
+            assert torch.all((bits & 0xFFFF) == 0)
+
+
+# -- bfloat16 storage --------------------------------------------------------------------------------------
+
+
+def test_bfloat16_storage_round_trip_is_exact_for_every_pattern() -> None:
+    """All 65536 bfloat16 patterns (signalling and quiet NaNs with payloads, denormals, infinities)
+    survive float32 -> storage -> float32 bit for bit."""
+    patterns = torch.arange(-(2**15), 2**15, dtype=torch.int32).to(torch.int16).view(torch.bfloat16)
+    as_float = _from_bits(patterns.view(torch.int16).to(torch.int64) << 16)
+    stored = storage_values(as_float, BF16)
+    assert stored.dtype == torch.bfloat16
+    assert torch.equal(stored.view(torch.int16), patterns.view(torch.int16))
+    assert _same_bits(compute_values(stored), as_float)
+    assert _same_bits(patterns.to(torch.float32), as_float)  # the widening torch does is a bit copy
+
+
+def test_storage_keeps_broadcast_views_compact() -> None:
+    scalar = torch.tensor(1.5)
+    stored = storage_values(scalar.expand(1024, 4096), BF16)
+    assert stored.dtype == torch.bfloat16 and 0 in stored.stride()
+    widened = compute_values(stored)
+    assert widened.dtype == torch.float32 and 0 in widened.stride() and widened[7, 9] == 1.5
+
+
+@pytest.mark.parametrize("dtype", [BF16, BF8, BF4])
+def test_tensors_store_bfloat16_and_read_back_the_reference_values(
+    device: ttnn.Device, dtype: DataType
+) -> None:
+    source = torch.cat([torch.randn(8, 64) * 100, _edge_floats()[:2048].reshape(32, 64)])
+    expected = (
+        _reference_round_bfloat16(source, formats.HOST)
+        if dtype == BF16
+        else _reference_block_float(source, 7 if dtype == BF8 else 3)
+    )
+    host = ttnn.from_torch(source, dtype=dtype, layout=ttnn.TILE_LAYOUT)
+    assert host._chips[0].dtype == torch.bfloat16
+    on_device = ttnn.to_device(host, device)
+    back = ttnn.to_torch(on_device)
+    assert back.dtype == formats.ttnn_dtype_to_torch(dtype)
+    assert _same_bits(back, expected)
+    back.zero_()  # what to_torch returns is the caller's, not the simulator's storage
+    assert _same_bits(ttnn.to_torch(on_device), expected)
+
+
+def test_bfloat16_source_is_stored_without_a_float32_copy() -> None:
+    source = _edge_floats()[::7].to(torch.float32)
+    bf16 = formats.bfloat16_bits(formats.round_bfloat16(source))
+    host = ttnn.from_torch(bf16, dtype=ttnn.bfloat16)
+    assert host._chips[0].dtype == torch.bfloat16
+    assert host._chips[0].data_ptr() != bf16.data_ptr()
+    assert torch.equal(ttnn.to_torch(host).view(torch.int16), bf16.view(torch.int16))  # NaN payloads kept
+
+
+def test_device_ops_on_bfloat16_storage_compute_in_float32(device: ttnn.Device) -> None:
+    a, b = torch.randn(64, 64), torch.randn(64, 64)
+    ta = ttnn.from_torch(a, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    tb = ttnn.from_torch(b, dtype=ttnn.bfloat8_b, layout=ttnn.TILE_LAYOUT, device=device)
+    ra = _reference_round_bfloat16(a, formats.HOST)
+    rb = _reference_block_float(b, 7)
+    got = ttnn.to_torch(ttnn.add(ta, tb))
+    assert _same_bits(got, _reference_round_bfloat16(ra + rb, formats.PACKER))
+    bf8_out = ttnn.to_torch(ttnn.multiply(ta, tb, dtype=ttnn.bfloat8_b))
+    expected = _reference_block_float(_reference_round_bfloat16(ra * rb, formats.PACKER), 7)
+    assert _same_bits(bf8_out, expected)
+
+
+def test_embedding_reads_rows_of_a_bfloat16_table(device: ttnn.Device) -> None:
+    table = torch.randn(1000, 64)
+    ids = torch.tensor([[3, 999, 0, 3]])
+    t_table = ttnn.from_torch(table, dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT, device=device)
+    t_ids = ttnn.from_torch(ids, dtype=ttnn.uint32, device=device)
+    got = ttnn.to_torch(ttnn.embedding(t_ids, t_table))
+    assert _same_bits(got, _reference_round_bfloat16(table, formats.HOST)[ids])
+
+
+def test_update_cache_writes_nan_bits_into_bfloat16_storage(device: ttnn.Device) -> None:
+    cache = ttnn.zeros([1, 1, 64, 32], ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    row = torch.zeros(1, 1, 32, 32)
+    row[0, 0, 0, :3] = torch.tensor([float("nan"), float("inf"), 1.0 + 2**-8])
+    update = ttnn.from_torch(row, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    ttnn.update_cache(cache, update, 5)
+    written = ttnn.to_torch(cache)[0, 0, 5, :3].view(torch.int16).tolist()
+    assert [w & 0xFFFF for w in written] == [0x7FC0, 0x7F80, 0x3F80]
