@@ -274,3 +274,18 @@ def test_update_cache_writes_nan_bits_into_bfloat16_storage(device: ttnn.Device)
     ttnn.update_cache(cache, update, 5)
     written = ttnn.to_torch(cache)[0, 0, 5, :3].view(torch.int16).tolist()
     assert [w & 0xFFFF for w in written] == [0x7FC0, 0x7F80, 0x3F80]
+
+
+def test_large_bfloat16_conversion_in_chunks_matches_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """from_torch rounds big tensors to bfloat16 slice by slice (ops/core.py _bfloat16_in_chunks); a small
+    chunk size makes a test-sized tensor take that path, with a ragged last slice."""
+    from core.sim.ops import core as core_ops
+
+    monkeypatch.setattr(core_ops, "_CHUNK", 1000)
+    mixed = torch.cat([_edge_floats()[::13][:30000], torch.randn(1234) * 1e5])
+    source = mixed.reshape(-1, 7).t()  # non-contiguous
+    for torch_dtype in (torch.float32, torch.float64):
+        values = source.to(torch_dtype)
+        host = ttnn.from_torch(values, dtype=ttnn.bfloat16)
+        assert host._chips[0].dtype == torch.bfloat16 and host.shape == list(values.shape)
+        assert _same_bits(ttnn.to_torch(host), _reference_round_bfloat16(values, formats.HOST))

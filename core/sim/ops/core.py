@@ -81,6 +81,21 @@ _INT_DTYPES = (DataType.UINT32, DataType.INT32, DataType.UINT16, DataType.UINT8)
 # -- host <-> device ---------------------------------------------------------------------------------------
 
 
+_CHUNK = 1 << 22  # elements per step of a large host conversion to bfloat16
+
+
+def _bfloat16_in_chunks(source: torch.Tensor) -> torch.Tensor:
+    """Host rounding of a large tensor straight into bfloat16 storage, a slice at a time: the rounding is
+    elementwise, so the result is formats.quantize's, without float32 / int32 temporaries the size of the
+    whole tensor (a vocabulary-sized embedding table would need several GB of them)."""
+    flat = source.reshape(-1)
+    out = torch.empty(flat.shape, dtype=torch.bfloat16)
+    for start in range(0, flat.numel(), _CHUNK):
+        piece = formats.quantize(flat[start : start + _CHUNK], DataType.BFLOAT16, formats.HOST)
+        out[start : start + _CHUNK] = formats.bfloat16_bits(piece)
+    return out.reshape(source.shape)
+
+
 def _host_values(
     torch_tensor: torch.Tensor, dtype: DataType, layout: Layout, pad_value: float | None = None
 ) -> torch.Tensor:
@@ -89,6 +104,8 @@ def _host_values(
     mode = formats.HOST_ROW_MAJOR if layout == Layout.ROW_MAJOR else formats.HOST
     if dtype == DataType.BFLOAT16 and source.dtype == torch.bfloat16:
         values = source  # the bits are copied as they are (formats.quantize), without a float32 detour
+    elif dtype == DataType.BFLOAT16 and source.numel() > _CHUNK:
+        values = _bfloat16_in_chunks(source)
     else:
         values = formats.quantize(source, dtype, mode, pad_value=pad_value or 0.0)
     if values.untyped_storage().data_ptr() == source.untyped_storage().data_ptr():

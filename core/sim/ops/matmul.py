@@ -222,7 +222,7 @@ def _bound_matmul(
         out = fidelity.matmul(av, bv, a.dtype, b.dtype, numerics)
         if fused_bias:
             # The kernel broadcasts the bias tile's first row over the output rows (add_bcast_rows).
-            out = out + rest[0].reshape(-1, rest[0].shape[-1])[0, :n].to(torch.float32)
+            out.add_(rest[0].reshape(-1, rest[0].shape[-1])[0, :n])  # out is the fresh product
         for fn in fused_fns:
             out = fn(out)
         return out
