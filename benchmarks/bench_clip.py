@@ -14,29 +14,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from core import sim
-from core.device import board_for, open_mesh_device
-from core.runner import peak_rss_bytes
-from models.clip.port import ClipModel, ClipPort
-from models.clip.presets import ENCODERS
-from models.clip.reference import ClipEncoderPair, make_inputs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def _median_seconds(fn: Callable[[], Any], runs: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+from benchmarks.common import median_seconds  # noqa: E402
+from core import sim  # noqa: E402
+from core.device import board_for, open_mesh_device  # noqa: E402
+from core.runner import peak_rss_bytes  # noqa: E402
+from models.clip.port import ClipModel, ClipPort  # noqa: E402
+from models.clip.presets import ENCODERS  # noqa: E402
+from models.clip.reference import ClipEncoderPair, make_inputs  # noqa: E402
 
 
 def _reference_run(reference: ClipEncoderPair, inputs: dict) -> None:
@@ -47,7 +40,8 @@ def _reference_run(reference: ClipEncoderPair, inputs: dict) -> None:
 
 def _time_reference(reference: ClipEncoderPair, inputs: dict, runs: int) -> tuple[float, list[float]]:
     _reference_run(reference, inputs)  # warm-up (allocator, lazy init), as for the port
-    return _median_seconds(lambda: _reference_run(reference, inputs), runs)
+    median, times, _ = median_seconds(lambda: _reference_run(reference, inputs), runs)
+    return median, times
 
 
 def _port_run(model: ClipModel, inputs: dict) -> None:
@@ -89,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             chip.stats.reset()
         _port_run(model, inputs)
         stats = sim.stats(mesh)
-        port_median, port_times = _median_seconds(lambda: _port_run(model, inputs), args.runs)
+        port_median, port_times, _ = median_seconds(lambda: _port_run(model, inputs), args.runs)
 
     figures = {
         "model": "clip",

@@ -12,12 +12,9 @@ did on the device (core.sim.stats): uploads, downloads, device ops by name.
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import (  # noqa: E402
+    argument_parser,
+    counter_delta,
+    median_seconds,
+    print_forward_counters,
+    print_timings,
+    timing_figures,
+)
 from core import sim  # noqa: E402
 from core.backend import is_simulator, ttnn  # noqa: E402
 from core.compare import comp_pcc  # noqa: E402
@@ -36,42 +41,25 @@ from models.gemma3.presets import PRESETS  # noqa: E402
 from models.gemma3.reference import build_reference  # noqa: E402
 
 
-def median_seconds(
-    fn: Callable[[], Any], runs: int, after_each: Callable[[], None] | None = None
-) -> tuple[float, list[float], Any]:
-    """No warm-up run (a full-size simulated forward takes minutes): the median discounts a slow first run."""
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-        if after_each is not None:
-            after_each()
-    return statistics.median(times), times, result
-
-
 def time_reference(
     preset: Any, pixel_values: torch.Tensor, runs: int
 ) -> tuple[float, list[float], Any, dict]:
     """Median seconds of the reference, its runs and output, and the state dict the port is built from (the
     reference itself is dropped on return)."""
     reference = build_reference(preset, None, seed=0)
+    # No warm-up run on either side (a full-size simulated forward takes minutes).
     with torch.no_grad():
         median, times, expected = median_seconds(lambda: reference.get_image_features(pixel_values), runs)
     return median, times, expected, reference.state_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="write the figures here")
-    args = parser.parse_args(argv)
+    args = argument_parser(__doc__, PRESETS, "full").parse_args(argv)
     preset = PRESETS[args.preset]
     torch.manual_seed(0)
     pixel_values = make_inputs(preset, 0)["pixel_values"][:1]
 
-    ref_seconds, ref_times, expected, state_dict = time_reference(preset, pixel_values, args.runs)
+    _, ref_times, expected, state_dict = time_reference(preset, pixel_values, args.runs)
 
     with open_device() as device:
         build_start = time.perf_counter()
@@ -85,53 +73,30 @@ def main(argv: list[str] | None = None) -> int:
         # Simulator counters of the last forward (the key mask of a padded sequence, not `full`'s, is
         # uploaded by the first forward only).
         snapshots = [sim.stats(device)] if is_simulator() else []
-        port_seconds, port_times, actual = median_seconds(
+        _, port_times, actual = median_seconds(
             forward, args.runs, (lambda: snapshots.append(sim.stats(device))) if snapshots else None
         )
         counters: dict[str, Any] = {}
         if snapshots:
-            before, after = snapshots[-2], snapshots[-1]
             counters = {
-                "uploads": after.host_to_device - before.host_to_device,
-                "downloads": after.device_to_host - before.device_to_host,
-                "device_ops": after.device_ops - before.device_ops,
-                "ops_by_name": {
-                    k: v - before.ops_by_name.get(k, 0)
-                    for k, v in sorted(after.ops_by_name.items())
-                    if v != before.ops_by_name.get(k, 0)
-                },
-                "peak_dram_bytes": after.peak_dram_bytes,
+                **counter_delta(snapshots[-2], snapshots[-1]),
+                "peak_dram_bytes": snapshots[-1].peak_dram_bytes,
             }
 
     figures = {
-        "preset": args.preset,
-        "backend": "sim" if is_simulator() else "device",
-        "runs": args.runs,
-        "reference_seconds": ref_times,
-        "port_seconds": port_times,
-        "reference_median": ref_seconds,
-        "port_median": port_seconds,
-        "ratio": port_seconds / ref_seconds,
+        **timing_figures(args.preset, args.runs, ref_times, port_times),
         "build_seconds": build_seconds,
         "features_pcc": comp_pcc(expected, actual)[1],
         "peak_rss_bytes": peak_rss_bytes(),
         **counters,
     }
     print(f"gemma3 image path [{args.preset}] (tower + projector), batch 1, median of {args.runs}:")
-    print(f"  reference (transformers, fp32): {ref_seconds:.3f} s   runs {[round(t, 3) for t in ref_times]}")
-    print(
-        f"  port ({figures['backend']}):{' ' * 17}{port_seconds:.3f} s   runs {[round(t, 3) for t in port_times]}"
-    )
-    print(f"  ratio port / reference:         {figures['ratio']:.2f}  (goal <= 1.5)")
+    print_timings(figures)
     print(f"  features PCC vs reference:      {figures['features_pcc']:.6f}")
     print(f"  TTNN model build:               {build_seconds:.1f} s")
     print(f"  peak RSS:                       {figures['peak_rss_bytes'] / 2**30:.2f} GiB")
     if counters:
-        print(
-            f"  one forward on device: {counters['uploads']} upload(s), {counters['downloads']} download(s), "
-            f"{counters['device_ops']} device ops, peak DRAM {counters['peak_dram_bytes'] / 2**20:.0f} MiB"
-        )
-        print("  ops: " + ", ".join(f"{k} {v}" for k, v in counters["ops_by_name"].items()))
+        print_forward_counters(counters)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

@@ -13,13 +13,10 @@ download), device ops of the prefix, of the cache and of one denoising step.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import (  # noqa: E402
+    argument_parser,
+    counter_delta,
+    median_seconds,
+    print_timings,
+    timing_figures,
+)
 from core import sim  # noqa: E402
 from core.backend import is_simulator, ttnn  # noqa: E402
 from core.compare import comp_pcc  # noqa: E402
@@ -39,15 +43,6 @@ from models.pi0.port import PI0Port  # noqa: E402
 from models.pi0.presets import PRESETS  # noqa: E402
 
 
-def median_seconds(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times, result
-
-
 def sample_args(inputs: dict[str, Any]) -> dict[str, Any]:
     names = ("state", "input_ids", "pixel_values", "noise", "pixel_attention_mask")
     return {name: inputs[name] for name in names}
@@ -58,26 +53,12 @@ class Counter:
 
     def __init__(self, device: Any):
         self.device = device
-        self.last = self._snapshot()
-        self.phases: dict[str, dict[str, int]] = {}
-
-    def _snapshot(self) -> dict[str, Any]:
-        stats = sim.stats(self.device)
-        return {
-            "uploads": stats.host_to_device,
-            "downloads": stats.device_to_host,
-            "device_ops": stats.device_ops,
-            "ops_by_name": dict(stats.ops_by_name),
-        }
+        self.last = sim.stats(device)
+        self.phases: dict[str, dict[str, Any]] = {}
 
     def mark(self, phase: str) -> dict[str, Any]:
-        now = self._snapshot()
-        delta: dict[str, Any] = {k: now[k] - self.last[k] for k in ("uploads", "downloads", "device_ops")}
-        delta["ops_by_name"] = {
-            k: v - self.last["ops_by_name"].get(k, 0)
-            for k, v in now["ops_by_name"].items()
-            if v - self.last["ops_by_name"].get(k, 0)
-        }
+        now = sim.stats(self.device)
+        delta = counter_delta(self.last, now)
         self.phases[phase] = delta
         self.last = now
         return delta
@@ -123,10 +104,7 @@ def device_discipline(model: Any, inputs: dict[str, Any], device: Any) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="full", choices=sorted(PRESETS))
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser = argument_parser(__doc__, PRESETS, "full")
     args = parser.parse_args(argv)
     if PRESETS[args.preset].policy is None:
         parser.error(f"preset {args.preset} has no policy")
@@ -139,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx.inputs = port.make_inputs(args.preset, 0, ctx.reference)
     reference_build = time.perf_counter() - start
     with torch.no_grad():
-        ref_seconds, ref_times, expected = median_seconds(
+        _, ref_times, expected = median_seconds(
             lambda: ctx.reference.sample_actions(**sample_args(ctx.inputs)), args.runs
         )
     rss_reference = peak_rss_bytes()
@@ -153,21 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         build_seconds = time.perf_counter() - build_start
         if is_simulator():
             counters = device_discipline(ctx.model, ctx.inputs, device)
-        port_seconds, port_times, actual = median_seconds(
+        _, port_times, actual = median_seconds(
             lambda: ctx.model.sample_actions(**sample_args(ctx.inputs)), args.runs
         )
 
     pcc = comp_pcc(expected, actual)[1]
     figures = {
-        "preset": args.preset,
-        "backend": "sim" if is_simulator() else "device",
-        "runs": args.runs,
+        **timing_figures(args.preset, args.runs, ref_times, port_times),
         "reference_build_seconds": reference_build,
-        "reference_seconds": ref_times,
-        "port_seconds": port_times,
-        "reference_median": ref_seconds,
-        "port_median": port_seconds,
-        "ratio": port_seconds / ref_seconds,
         "port_build_seconds": build_seconds,
         "actions_pcc": pcc,
         "peak_rss_bytes_reference": rss_reference,
@@ -175,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         **counters,
     }
     print(f"pi0 policy sample_actions [{args.preset}], median of {args.runs}:")
-    print(f"  reference (transformers, fp32): {ref_seconds:.2f} s   runs {[round(t, 2) for t in ref_times]}")
-    print(
-        f"  port ({figures['backend']}):             {port_seconds:.2f} s   runs {[round(t, 2) for t in port_times]}"
-    )
-    print(f"  ratio port / reference:         {figures['ratio']:.2f}")
+    print_timings(figures, digits=2, goal=None)
     print(f"  actions PCC vs reference:       {pcc:.6f}")
     print(f"  build: reference {reference_build:.1f} s, port {build_seconds:.1f} s (streamed)")
     print(

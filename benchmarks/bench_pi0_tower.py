@@ -11,12 +11,10 @@ simulated forward, grouped by ttnn op, to show which simulator op dominates.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import dataclasses
 import json
 import pstats
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +25,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import (  # noqa: E402
+    argument_parser,
+    counter_delta,
+    median_seconds,
+    print_forward_counters,
+    print_timings,
+    timing_figures,
+)
 from core import sim  # noqa: E402
 from core.backend import is_simulator, ttnn  # noqa: E402
 from core.compare import comp_pcc  # noqa: E402
@@ -36,15 +42,6 @@ from models.pi0.inputs import make_inputs  # noqa: E402
 from models.pi0.presets import PRESETS  # noqa: E402
 from models.pi0.reference import IMAGE_PATH_MODULES, build_reference  # noqa: E402
 from models.siglip import SigLIPVisionTowerTTNN  # noqa: E402
-
-
-def median_seconds(fn: Callable[[], Any], runs: int) -> tuple[float, list[float], Any]:
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times, result
 
 
 def op_profile(fn: Callable[[], Any], top: int = 12) -> list[tuple[str, float]]:
@@ -71,11 +68,8 @@ def time_reference(preset: Any, images: torch.Tensor, runs: int) -> tuple[float,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="vision-full", choices=sorted(PRESETS))
-    parser.add_argument("--runs", type=int, default=3)
+    parser = argument_parser(__doc__, PRESETS, "vision-full")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
     # The tower only: without the policy the reference's Gemma LM and expert stay one small layer each.
     preset = dataclasses.replace(PRESETS[args.preset], policy=None)
@@ -83,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # batch 1: the first camera image of the first sample
     images = make_inputs(preset, 0)["pixel_values"][:1, 0]
-    ref_seconds, ref_times, expected, state_dict, vision_config = time_reference(preset, images, args.runs)
+    _, ref_times, expected, state_dict, vision_config = time_reference(preset, images, args.runs)
 
     with open_device() as device:
         build_start = time.perf_counter()
@@ -105,49 +99,24 @@ def main(argv: list[str] | None = None) -> int:
             before = sim.stats(device)
             forward()
             after = sim.stats(device)
-            counters = {
-                "uploads": after.host_to_device - before.host_to_device,
-                "downloads": after.device_to_host - before.device_to_host,
-                "device_ops": after.device_ops - before.device_ops,
-                "ops_by_name": {
-                    k: v - before.ops_by_name.get(k, 0)
-                    for k, v in after.ops_by_name.items()
-                    if v - before.ops_by_name.get(k, 0)
-                },
-                "peak_dram_bytes": after.peak_dram_bytes,
-            }
-        port_seconds, port_times, actual = median_seconds(forward, args.runs)
+            counters = {**counter_delta(before, after), "peak_dram_bytes": after.peak_dram_bytes}
+        _, port_times, actual = median_seconds(forward, args.runs)
         profile = op_profile(forward) if args.profile and is_simulator() else []
 
     pcc = comp_pcc(expected, actual)[1]
     figures = {
-        "preset": args.preset,
-        "backend": "sim" if is_simulator() else "device",
-        "runs": args.runs,
-        "reference_seconds": ref_times,
-        "port_seconds": port_times,
-        "reference_median": ref_seconds,
-        "port_median": port_seconds,
-        "ratio": port_seconds / ref_seconds,
+        **timing_figures(args.preset, args.runs, ref_times, port_times),
         "build_seconds": build_seconds,
         "tower_pcc": pcc,
         "peak_rss_bytes": peak_rss_bytes(),
         **counters,
     }
     print(f"pi0 tower [{args.preset}], batch 1, median of {args.runs}:")
-    print(f"  reference (transformers, fp32): {ref_seconds:.3f} s   runs {[round(t, 3) for t in ref_times]}")
-    print(
-        f"  port ({figures['backend']}):             {port_seconds:.3f} s   runs {[round(t, 3) for t in port_times]}"
-    )
-    print(f"  ratio port / reference:         {figures['ratio']:.2f}  (goal <= 1.5)")
+    print_timings(figures)
     print(f"  tower PCC vs reference:         {pcc:.6f}")
     print(f"  peak RSS:                       {figures['peak_rss_bytes'] / 2**30:.2f} GiB")
     if counters:
-        print(
-            f"  one forward on device: {counters['uploads']} upload(s), {counters['downloads']} download(s), "
-            f"{counters['device_ops']} device ops"
-        )
-        print("  ops: " + ", ".join(f"{k} {v}" for k, v in sorted(counters["ops_by_name"].items())))
+        print_forward_counters(counters)
     for name, seconds in profile:
         print(f"  profile: {name:45s} {seconds:8.3f} s cumulative")
     if args.json:

@@ -43,9 +43,7 @@ def require_same_device(op: str, inputs: Sequence[Tensor]) -> Any:
         if t.storage_type() != StorageType.DEVICE:
             # binary_ng_device_operation.cpp and friends (probed on 0.81.1)
             which = "A" if i == 0 else ("B" if i == 1 else str(i))
-            raise fatal(
-                f"{op}: Input tensor {which} must be on device, got storage type: StorageType::HOST"
-            )
+            raise fatal(f"{op}: Input tensor {which} must be on device, got storage type: StorageType::HOST")
         require_allocated(t, op)
         if device is None:
             device = t.device()
@@ -79,9 +77,14 @@ def require_open(device: Any, op: str) -> None:
 
 def check_to_layout_dtype(tensor_dtype: DataType, dtype: DataType | None) -> None:
     # ttnn/cpp/ttnn/operations/core/to_layout/to_layout_op.cpp, wording of ttnn 0.81.1.
-    if dtype is not None and dtype != tensor_dtype and (tensor_dtype, dtype) != (
-        DataType.BFLOAT8_B,
-        DataType.BFLOAT16,
+    if (
+        dtype is not None
+        and dtype != tensor_dtype
+        and (tensor_dtype, dtype)
+        != (
+            DataType.BFLOAT8_B,
+            DataType.BFLOAT16,
+        )
     ):
         raise fatal(
             "dtype cannot be different from tensor dtype when converting to ROW_MAJOR_LAYOUT on device "

@@ -23,6 +23,11 @@ def positional_init(cls: type) -> type:
     return cls
 
 
+def _member_repr(self: enum.Enum) -> str:
+    """`DataType.BFLOAT16` rather than enum's `<DataType.BFLOAT16: 0>`, for the enums ports print often."""
+    return f"{type(self).__name__}.{self.name}"
+
+
 class DataType(enum.Enum):
     BFLOAT16 = 0
     FLOAT32 = 1
@@ -33,24 +38,21 @@ class DataType(enum.Enum):
     UINT16 = 6
     INT32 = 7
 
-    def __repr__(self) -> str:
-        return f"DataType.{self.name}"
+    __repr__ = _member_repr
 
 
 class Layout(enum.Enum):
     ROW_MAJOR = 0
     TILE = 1
 
-    def __repr__(self) -> str:
-        return f"Layout.{self.name}"
+    __repr__ = _member_repr
 
 
 class StorageType(enum.Enum):
     HOST = 0
     DEVICE = 1
 
-    def __repr__(self) -> str:
-        return f"StorageType.{self.name}"
+    __repr__ = _member_repr
 
 
 class TensorMemoryLayout(enum.Enum):
@@ -184,8 +186,7 @@ class Arch(str, enum.Enum):
     BLACKHOLE = "blackhole"
     QUASAR = "quasar"
 
-    def __repr__(self) -> str:
-        return f"Arch.{self.name}"
+    __repr__ = _member_repr
 
 
 class DispatchCoreType(enum.Enum):

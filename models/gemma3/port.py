@@ -18,6 +18,7 @@ import torch
 from core.backend import ttnn
 from core.patterns.preprocess import to_device
 from core.port import Component, Port, RunContext
+from models.siglip.components import TowerComponents, download
 from models.siglip.reference import record_tower
 
 from .inputs import make_inputs
@@ -26,7 +27,6 @@ from .presets import PRESETS, THRESHOLDS
 from .reference import build_reference
 
 _TRACE = "gemma3 reference"
-_PORT_FEATURES = "gemma3 port features"
 
 
 def reference_trace(ctx: RunContext) -> dict[str, torch.Tensor]:
@@ -41,44 +41,13 @@ def reference_trace(ctx: RunContext) -> dict[str, torch.Tensor]:
     return ctx.store[_TRACE]
 
 
-def _reference(name: str, ctx: RunContext) -> torch.Tensor:
-    return reference_trace(ctx)[name]
+def _pixel_values(ctx: RunContext) -> torch.Tensor:
+    return ctx.inputs["pixel_values"]
 
 
-def _download(tensor: Any) -> torch.Tensor:
-    host = ttnn.to_torch(tensor).float()
-    ttnn.deallocate(tensor)
-    return host
-
-
-def _tokens(ctx: RunContext, hidden_states: Any) -> torch.Tensor:
-    """[B, 1, padded tokens, D] on device -> host [B, tokens, D]."""
-    return _download(hidden_states)[:, 0, : ctx.model.vision_tower.num_patches]
-
-
-def _port_patch(ctx: RunContext) -> torch.Tensor:
-    return _tokens(ctx, ctx.model.vision_tower.embeddings.patch_embedding(ctx.inputs["pixel_values"]))
-
-
-def _port_embeddings(ctx: RunContext) -> torch.Tensor:
-    return _tokens(ctx, ctx.model.vision_tower.embeddings(ctx.inputs["pixel_values"]))
-
-
-def _port_block(i: int, ctx: RunContext) -> torch.Tensor:
-    tower = ctx.model.vision_tower
-    block_input = reference_trace(ctx)[f"block {i} input"]
-    hidden_states = tower.upload_hidden_states(block_input)
-    output = tower.encoder.layers[i](hidden_states, tower.encoder.attention_mask(block_input.shape[0]))
-    ttnn.deallocate(hidden_states)
-    return _tokens(ctx, output)
-
-
-def _port_tower(ctx: RunContext) -> torch.Tensor:
-    """The whole image path runs once: the tower's output is compared here, the features are kept for
-    the "tower + projector" component."""
-    hidden_states, features = ctx.model.encode(ctx.inputs["pixel_values"])
-    ctx.store[_PORT_FEATURES] = _download(features)
-    return _download(hidden_states)
+_TOWER = TowerComponents(
+    reference_trace, lambda ctx: (_pixel_values(ctx),), _pixel_values, "gemma3 port features"
+)
 
 
 def _port_projector(ctx: RunContext) -> torch.Tensor:
@@ -86,13 +55,7 @@ def _port_projector(ctx: RunContext) -> torch.Tensor:
     vision_outputs = to_device(reference_trace(ctx)["tower"], ctx.device)
     features = ctx.model.multi_modal_projector(vision_outputs)
     ttnn.deallocate(vision_outputs)
-    return _download(features)
-
-
-def _port_features(ctx: RunContext) -> torch.Tensor:
-    if _PORT_FEATURES in ctx.store:
-        return ctx.store.pop(_PORT_FEATURES)
-    return _download(ctx.model.get_image_features(ctx.inputs["pixel_values"]))
+    return download(features)
 
 
 class Gemma3Port(Port):
@@ -117,53 +80,30 @@ class Gemma3Port(Port):
 
     def components(self, preset: str) -> list[Component]:
         config = PRESETS[preset]
-        components = [
-            Component(
+        return [
+            _TOWER.patch(
                 "patch",
-                partial(_reference, "patch"),
-                _port_patch,
                 THRESHOLDS["patch"],
                 "Conv2dPatch: host unfold + pad to 32, ttnn.linear with the reshaped conv weight",
             ),
-            Component(
+            _TOWER.embeddings(
                 "embeddings",
-                partial(_reference, "embeddings"),
-                _port_embeddings,
                 THRESHOLDS["embeddings"],
                 "SiglipVisionEmbeddings: patch + ttnn.embedding position lookup + ttnn.add",
             ),
-        ]
-        components += [
-            Component(
-                f"block {i}",
-                partial(_reference, f"block {i}"),
-                partial(_port_block, i),
-                THRESHOLDS["block"],
-                "encoder layer run on the reference layer's input",
-            )
-            for i in range(config.num_hidden_layers)
-        ]
-        components += [
-            Component(
-                "tower",
-                partial(_reference, "tower"),
-                _port_tower,
-                THRESHOLDS["tower"],
-                "vision tower (embeddings, encoder, post-LN) from pixel_values",
+            *_TOWER.blocks(config.num_hidden_layers, THRESHOLDS["block"]),
+            _TOWER.tower(
+                THRESHOLDS["tower"], "vision tower (embeddings, encoder, post-LN) from pixel_values"
             ),
             Component(
                 "projector",
-                partial(_reference, "features"),
+                partial(_TOWER.reference, "features"),
                 _port_projector,
                 THRESHOLDS["projector"],
                 "multi-modal projector alone, on the reference tower's output",
             ),
-            Component(
-                "tower + projector",
-                partial(_reference, "features"),
-                _port_features,
+            _TOWER.features(
                 THRESHOLDS["projector"],
                 "get_image_features end to end: tower + avg pool + Gemma RMSNorm + projection",
             ),
         ]
-        return components

@@ -8,14 +8,13 @@ run on the reference block's own input, so block errors do not compound in the p
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from core.backend import ttnn
 from core.port import Component, Port, RunContext
+from models.siglip.components import TowerComponents
 from models.siglip.reference import record_tower
 
 from .inputs import make_inputs
@@ -25,7 +24,6 @@ from .presets import PRESETS
 from .reference import IMAGE_PATH_MODULES, build_reference
 
 _TRACE = "pi0 reference"
-_PORT_FEATURES = "pi0 port features"
 
 
 def _reference_trace(ctx: RunContext) -> dict[str, torch.Tensor]:
@@ -43,56 +41,15 @@ def _reference_trace(ctx: RunContext) -> dict[str, torch.Tensor]:
     return ctx.store[_TRACE]
 
 
-def _download(tensor: Any) -> torch.Tensor:
-    host = ttnn.to_torch(tensor).float()
-    ttnn.deallocate(tensor)
-    return host
-
-
-def _tokens(ctx: RunContext, hidden_states: Any) -> torch.Tensor:
-    """[images, 1, padded tokens, D] on device -> host [images, tokens, D]."""
-    return _download(hidden_states)[:, 0, : ctx.model.vision_tower.num_patches]
+def _image_args(ctx: RunContext) -> tuple[torch.Tensor, torch.Tensor]:
+    return ctx.inputs["pixel_values"], ctx.inputs["pixel_attention_mask"]
 
 
 def _images(ctx: RunContext) -> torch.Tensor:
-    return ctx.model.images(ctx.inputs["pixel_values"], ctx.inputs["pixel_attention_mask"])
+    return ctx.model.images(*_image_args(ctx))
 
 
-def _port_patch(ctx: RunContext) -> torch.Tensor:
-    return _tokens(ctx, ctx.model.vision_tower.embeddings.patch_embedding(_images(ctx)))
-
-
-def _port_position(ctx: RunContext) -> torch.Tensor:
-    return _tokens(ctx, ctx.model.vision_tower.embeddings(_images(ctx)))
-
-
-def _port_block(i: int, ctx: RunContext) -> torch.Tensor:
-    tower = ctx.model.vision_tower
-    block_input = _reference_trace(ctx)[f"block {i} input"]
-    hidden_states = tower.upload_hidden_states(block_input)
-    output = tower.encoder.layers[i](hidden_states, tower.encoder.attention_mask(block_input.shape[0]))
-    ttnn.deallocate(hidden_states)
-    return _tokens(ctx, output)
-
-
-def _port_tower(ctx: RunContext) -> torch.Tensor:
-    """The whole image path runs once; the tower's output is compared here, the projected features are
-    kept for the "tower + projector" component."""
-    hidden_states, features = ctx.model.encode(ctx.inputs["pixel_values"], ctx.inputs["pixel_attention_mask"])
-    ctx.store[_PORT_FEATURES] = _download(features)
-    return _download(hidden_states)
-
-
-def _port_features(ctx: RunContext) -> torch.Tensor:
-    if _PORT_FEATURES in ctx.store:
-        return ctx.store.pop(_PORT_FEATURES)
-    return _download(
-        ctx.model.get_image_features(ctx.inputs["pixel_values"], ctx.inputs["pixel_attention_mask"])
-    )
-
-
-def _reference(name: str, ctx: RunContext) -> torch.Tensor:
-    return _reference_trace(ctx)[name]
+_TOWER = TowerComponents(_reference_trace, _image_args, _images, "pi0 port features")
 
 
 class PI0Port(Port):
@@ -128,45 +85,20 @@ class PI0Port(Port):
         config = PRESETS[preset]
         floors = config.thresholds
         components = [
-            Component(
-                "patch embedding",
-                partial(_reference, "patch"),
-                _port_patch,
-                floors["patch"],
-                "conv patch embedding as host unfold + ttnn.linear",
+            _TOWER.patch(
+                "patch embedding", floors["patch"], "conv patch embedding as host unfold + ttnn.linear"
             ),
-            Component(
+            _TOWER.embeddings(
                 "position embedding",
-                partial(_reference, "embeddings"),
-                _port_position,
                 floors["position"],
                 "patch embedding + ttnn.embedding position lookup + ttnn.add",
             ),
-        ]
-        components += [
-            Component(
-                f"block {i}",
-                partial(_reference, f"block {i}"),
-                partial(_port_block, i),
-                floors["block"],
-                "encoder layer run on the reference layer's input",
-            )
-            for i in range(config.num_layers)
-        ]
-        components += [
-            Component(
-                "tower",
-                partial(_reference, "tower"),
-                _port_tower,
-                floors["tower"],
-                "vision tower from PI0 pixel_values + camera mask (runs the projector too)",
+            *_TOWER.blocks(config.num_layers, floors["block"]),
+            _TOWER.tower(
+                floors["tower"], "vision tower from PI0 pixel_values + camera mask (runs the projector too)"
             ),
-            Component(
-                "tower + projector",
-                partial(_reference, "features"),
-                _port_features,
-                floors["projector"],
-                "get_image_features: tower + PaliGemma multi-modal projector",
+            _TOWER.features(
+                floors["projector"], "get_image_features: tower + PaliGemma multi-modal projector"
             ),
         ]
         if config.policy is not None:

@@ -3,6 +3,8 @@
 One module per concept, named after transformers' siglip modules so state-dict keys map by name:
 embeddings.py (patch + position), attention.py, mlp.py, block.py (encoder layer, layer norm),
 encoder.py (layer stack), tower.py (SigLIPVisionTowerTTNN: embeddings -> encoder -> post_layernorm).
+Shared by the ports' plumbing: reference.py (random weights, record_tower), components.py (the compared
+tower components), checkpoint.py (reading a save_pretrained directory).
 """
 
 from .common import ImageInputError, SequencePlan, plan_sequence

@@ -31,9 +31,10 @@ SIGLIP_ARCHITECTURE_FIELDS = (
 )
 
 
-def load_config(directory: Path, model_type: str, config_class: Any) -> Any:
+def load_config(directory: Path, model_type: str, config_class: Any, display_name: str | None = None) -> Any:
     """`config_class.from_pretrained(directory)` after checking config.json exists, parses and is a
-    `model_type` config."""
+    `model_type` config. Errors call it `display_name` (default: `model_type`)."""
+    display_name = display_name or model_type
     path = Path(directory) / "config.json"
     if not path.is_file():
         raise UserError(f"checkpoint {directory}: no config.json (expected a save_pretrained directory)")
@@ -44,12 +45,12 @@ def load_config(directory: Path, model_type: str, config_class: Any) -> Any:
     if not isinstance(raw, dict) or raw.get("model_type") != model_type:
         found = raw.get("model_type") if isinstance(raw, dict) else type(raw).__name__
         raise UserError(
-            f"checkpoint {directory}: config.json is not a {model_type} config (model_type {found!r})"
+            f"checkpoint {directory}: config.json is not a {display_name} config (model_type {found!r})"
         )
     try:
         return config_class.from_pretrained(directory)
     except Exception as exc:  # transformers' strict config validation raises several types
-        raise UserError(f"checkpoint {directory}: cannot read its {model_type} config: {exc}") from exc
+        raise UserError(f"checkpoint {directory}: cannot read its {display_name} config: {exc}") from exc
 
 
 def check_fields(found: Any, expected: Any, fields: Iterable[str], label: str = "") -> None:

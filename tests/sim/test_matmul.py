@@ -210,9 +210,9 @@ def test_unknown_activation_string(device):
         ttnn.matmul(a, a, activation="swish")
 
 
-def test_program_configs_are_accepted_and_validated(device):
-    a, w = _small_ints(64, 128), _small_ints(128, 64)
-    cfg = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
+def _two_d(**overrides) -> ttnn.MatmulMultiCoreReuseMultiCastProgramConfig:
+    """A 2D multicast config valid for a [64, 128] @ [128, 64] product on a 2x2 grid, with `overrides`."""
+    kw = dict(
         compute_with_storage_grid_size=(2, 2),
         in0_block_w=2,
         out_subblock_h=1,
@@ -220,70 +220,69 @@ def test_program_configs_are_accepted_and_validated(device):
         per_core_M=1,
         per_core_N=1,
         transpose_mcast=False,
-        fused_activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU),
     )
+    kw.update(overrides)
+    return ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(**kw)
+
+
+def test_two_d_program_config_defaults_and_fused_activation(device):
+    a, w = _small_ints(64, 128), _small_ints(128, 64)
+    cfg = _two_d(fused_activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU))
     assert cfg.out_block_h == 1 and cfg.compute_with_storage_grid_size == ttnn.CoreCoord(2, 2)
     out = ttnn.matmul(_dev(device, a), _dev(device, w), program_config=cfg)
     assert torch.equal(_host(out), torch.relu(a @ w))
-    one_d = ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
-        compute_with_storage_grid_size=ttnn.CoreCoord(8, 8),
-        in0_block_w=4,
-        out_subblock_h=1,
-        out_subblock_w=2,
-        per_core_M=2,
-        per_core_N=2,
-        fuse_batch=True,
-        mcast_in0=True,
-    )
-    assert torch.equal(_host(ttnn.matmul(_dev(device, a), _dev(device, w), program_config=one_d)), a @ w)
-    dram = ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(
-        in0_block_w=4, per_core_M=2, per_core_N=1
-    )
-    assert torch.equal(_host(ttnn.matmul(_dev(device, a), _dev(device, w), program_config=dram)), a @ w)
-    reuse = ttnn.MatmulMultiCoreReuseProgramConfig(
-        compute_with_storage_grid_size=(8, 8),
-        in0_block_w=4,
-        out_subblock_h=1,
-        out_subblock_w=1,
-        per_core_M=1,
-        per_core_N=1,
-    )
-    assert torch.equal(_host(ttnn.matmul(_dev(device, a), _dev(device, w), program_config=reuse)), a @ w)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
+            compute_with_storage_grid_size=ttnn.CoreCoord(8, 8),
+            in0_block_w=4,
+            out_subblock_h=1,
+            out_subblock_w=2,
+            per_core_M=2,
+            per_core_N=2,
+            fuse_batch=True,
+            mcast_in0=True,
+        ),
+        ttnn.MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig(in0_block_w=4, per_core_M=2, per_core_N=1),
+        ttnn.MatmulMultiCoreReuseProgramConfig(
+            compute_with_storage_grid_size=(8, 8),
+            in0_block_w=4,
+            out_subblock_h=1,
+            out_subblock_w=1,
+            per_core_M=1,
+            per_core_N=1,
+        ),
+    ],
+    ids=lambda config: type(config).__name__,
+)
+def test_program_configs_are_accepted(device, config):
+    a, w = _small_ints(64, 128), _small_ints(128, 64)
+    assert torch.equal(_host(ttnn.matmul(_dev(device, a), _dev(device, w), program_config=config)), a @ w)
 
 
 def test_program_config_rules(device):
     a, w = _dev(device, torch.randn(64, 128)), _dev(device, torch.randn(128, 64))
 
-    def two_d(**overrides):
-        kw = dict(
-            compute_with_storage_grid_size=(2, 2),
-            in0_block_w=2,
-            out_subblock_h=1,
-            out_subblock_w=1,
-            per_core_M=1,
-            per_core_N=1,
-            transpose_mcast=False,
-        )
-        kw.update(overrides)
-        return ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(**kw)
-
     with pytest.raises(RuntimeError, match=r"needs to be at most 8 to fit in hardware"):
         ttnn.matmul(
-            a, w, program_config=two_d(out_subblock_h=3, out_subblock_w=3, per_core_M=3, per_core_N=3)
+            a, w, program_config=_two_d(out_subblock_h=3, out_subblock_w=3, per_core_M=3, per_core_N=3)
         )
     with pytest.raises(RuntimeError, match=r"must fit within device grid \(8, 8\)"):
-        ttnn.matmul(a, w, program_config=two_d(compute_with_storage_grid_size=(9, 1)))
+        ttnn.matmul(a, w, program_config=_two_d(compute_with_storage_grid_size=(9, 1)))
     with pytest.raises(RuntimeError, match=r"Num output blocks along y \(2\) must be smaller than or equal"):
-        ttnn.matmul(a, w, program_config=two_d(compute_with_storage_grid_size=(2, 1)))
+        ttnn.matmul(a, w, program_config=_two_d(compute_with_storage_grid_size=(2, 1)))
     with pytest.raises(
         RuntimeError, match=r"^Cannot use both user core grid/coordinates and a program config$"
     ):
-        ttnn.matmul(a, w, program_config=two_d(), core_grid=ttnn.CoreGrid(y=2, x=2))
+        ttnn.matmul(a, w, program_config=_two_d(), core_grid=ttnn.CoreGrid(y=2, x=2))
     with pytest.raises(
         RuntimeError, match=r"^Matmul with fused batch requires input tensors of shapes BCMK\*11KN"
     ):
         ttnn.matmul(
             _dev(device, torch.randn(2, 64, 128)),
             _dev(device, torch.randn(2, 128, 64)),
-            program_config=two_d(),
+            program_config=_two_d(),
         )

@@ -299,6 +299,11 @@ def _copy(name: str, tensor: Tensor, dtype: DataType | None, memory_config: Memo
     )
 
 
+def _grid_range_set(grid: CoreGrid) -> CoreRangeSet:
+    """The cores of a CoreGrid as the one range (0, 0)..(x - 1, y - 1) that shard specs take."""
+    return CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(grid.x - 1, grid.y - 1))})
+
+
 def sharded_to_interleaved(
     input_tensor: Tensor,
     memory_config: MemoryConfig = DRAM_MEMORY_CONFIG,
@@ -323,7 +328,7 @@ def interleaved_to_sharded(
     if isinstance(grid, MemoryConfig):
         memory_config = grid
     else:
-        shard_grid = CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(grid.x - 1, grid.y - 1))})
+        shard_grid = _grid_range_set(grid)
         orientation = shard_orientation or ShardOrientation.ROW_MAJOR
         spec = ShardSpec(shard_grid, tuple(shard_shape), orientation)
         memory_config = MemoryConfig(shard_scheme, BufferType.L1, spec)
@@ -600,7 +605,7 @@ def create_sharded_memory_config(
         raise RuntimeError("Invalid sharding strategy")
     orientation = orientation or ShardOrientation.ROW_MAJOR
     if isinstance(core_grid, CoreGrid):
-        shard_grid = CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(core_grid.x - 1, core_grid.y - 1))})
+        shard_grid = _grid_range_set(core_grid)
     elif isinstance(core_grid, CoreRangeSet):
         if not use_height_and_width_as_shard_shape:
             raise RuntimeError("height and width must be shard shape with CoreRangeSet")

@@ -113,6 +113,13 @@ def _binary(
     return into_output(result, output_tensor)
 
 
+def _named(op: Callable[..., Tensor], name: str, doc: str) -> Callable[..., Tensor]:
+    """Give an op built by a factory below its ttnn name and docstring (what help() and tracebacks show)."""
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
 def _binary_op(name: str, fn: Fn, doc: str) -> Callable[..., Tensor]:
     def op(
         input_tensor_a: Tensor,
@@ -124,9 +131,7 @@ def _binary_op(name: str, fn: Fn, doc: str) -> Callable[..., Tensor]:
     ) -> Tensor:
         return _binary(name, fn, input_tensor_a, input_tensor_b, dtype, memory_config, output_tensor)
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc
-    return op
+    return _named(op, name, doc)
 
 
 def _compare(torch_fn: Fn) -> Fn:
@@ -208,9 +213,7 @@ def _unary_op(name: str, doc: str) -> Callable[..., Tensor]:
     ) -> Tensor:
         return _unary(name, fn, input_tensor, memory_config, output_tensor)
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc
-    return op
+    return _named(op, name, doc)
 
 
 def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
@@ -227,9 +230,7 @@ def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
     ) -> Tensor:
         return _unary(name, fn, input_tensor, memory_config, output_tensor)
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc
-    return op
+    return _named(op, name, doc)
 
 
 neg = _unary_op("neg", "ttnn.neg: -x.")

@@ -46,6 +46,13 @@ def _coord(grid: Any) -> CoreCoord:
     return grid if isinstance(grid, CoreCoord) else CoreCoord(*grid)
 
 
+def _multicast_post_init(config: Any) -> None:
+    """__post_init__ of the two multicast configs: out_block_h / out_block_w default to per_core_M / N."""
+    config.compute_with_storage_grid_size = _coord(config.compute_with_storage_grid_size)
+    config.out_block_h = config.out_block_h or config.per_core_M
+    config.out_block_w = config.out_block_w or config.per_core_N
+
+
 # Keyword names and defaults from matmul_nanobind.cpp (all keyword-only there too).
 @dataclass(kw_only=True)
 class MatmulMultiCoreReuseProgramConfig:
@@ -74,10 +81,7 @@ class MatmulMultiCoreReuseMultiCastProgramConfig:
     fused_activation: UnaryWithParam | None = None
     fuse_batch: bool = True
 
-    def __post_init__(self) -> None:
-        self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
-        self.out_block_h = self.out_block_h or self.per_core_M
-        self.out_block_w = self.out_block_w or self.per_core_N
+    __post_init__ = _multicast_post_init
 
 
 @dataclass(kw_only=True)
@@ -98,10 +102,7 @@ class MatmulMultiCoreReuseMultiCast1DProgramConfig:
     num_global_cb_receivers: int = 1
     untilize_out: bool = False
 
-    def __post_init__(self) -> None:
-        self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
-        self.out_block_h = self.out_block_h or self.per_core_M
-        self.out_block_w = self.out_block_w or self.per_core_N
+    __post_init__ = _multicast_post_init
 
 
 @dataclass(kw_only=True)
