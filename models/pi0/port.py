@@ -54,7 +54,7 @@ _TOWER = TowerComponents(_reference_trace, _image_args, _images, "pi0 port featu
 
 class PI0Port(Port):
     name = "pi0"
-    description = "PI0 image path: SigLIP vision tower + PaliGemma multi-modal projector"
+    description = "PI0 policy: SigLIP tower + projector, Gemma prefix KV cache, action expert, flow matching"
     presets = PRESETS
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:
