@@ -67,6 +67,38 @@ def fidelity_name(fidelity: MathFidelity | str) -> str:
     return fidelity if isinstance(fidelity, str) else fidelity.name
 
 
+@dataclass(frozen=True)
+class Projection:
+    """What the cost projection (core/sim/projection) derived for one op record."""
+
+    device_ns: float  # device kernel duration: fixed cost + the compute and data terms combined
+    compute_ns: float  # math on the cores used
+    data_ns: float  # bytes over DRAM / NoC for where each operand lives
+    fixed_ns: float  # per-op kernel launch and setup
+    cores: int  # worker cores the op runs on
+    ideal_ns: float  # the same work on the whole grid at peak math / bandwidth (utilisation = ideal / device)
+    host_ns: float  # host dispatch of this op without trace (the device may run ahead of it)
+
+    @property
+    def bound(self) -> str:
+        """"compute" or "memory": which term dominates."""
+        return "compute" if self.compute_ns >= self.data_ns else "memory"
+
+    @property
+    def utilisation(self) -> float:
+        return self.ideal_ns / self.device_ns if self.device_ns > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    """One host <-> device transfer to or from one chip (from_torch / to_torch / to_device / from_device)."""
+
+    direction: str  # "host_to_device" / "device_to_host"
+    num_bytes: int
+    chip: int
+    signpost: str | None
+
+
 @dataclass
 class OpRecord:
     """One device op on one chip."""
@@ -81,6 +113,7 @@ class OpRecord:
     dram_bytes: int  # DRAM allocated on the chip once the op's outputs exist
     l1_bytes: int
     projected_ns: float | None = None  # projected device kernel time, filled by the cost projection
+    projection: Projection | None = None  # the projection's terms (core/sim/projection)
 
 
 _SIGNPOSTS: list[str] = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from . import rules
 from .boards import Board, get_board
-from .records import OpRecord
+from .records import OpRecord, TransferRecord, current_signpost
 from .types import Arch, BufferType, CoreCoord, CoreGrid, MeshShape
 
 # DRAM pages are aligned to 32 B, L1 pages to 16 B (tt_metal/hw/inc/.../dev_mem_map.h alignments).
@@ -35,6 +35,8 @@ class Stats:
     ops_by_name: dict[str, int] = field(default_factory=dict)
     # One record per op that ran (core/sim/records.py): what numerics, projection and reports read.
     op_records: list[OpRecord] = field(default_factory=list)
+    # One record per host <-> device transfer (the projection's PCIe term).
+    transfers: list[TransferRecord] = field(default_factory=list)
 
     def reset(self) -> None:
         """Zero the event counters and restart the peaks from what is allocated now."""
@@ -43,6 +45,7 @@ class Stats:
         self.peak_dram_bytes, self.peak_l1_bytes = self.dram_bytes, self.l1_bytes
         self.ops_by_name = {}
         self.op_records = []
+        self.transfers = []
 
 
 class Buffer:
@@ -189,11 +192,13 @@ class Device:
         """One host -> device transfer of `nbytes` to this chip."""
         self.stats.host_to_device += 1
         self.stats.host_to_device_bytes += nbytes
+        self.stats.transfers.append(TransferRecord("host_to_device", nbytes, self._id, current_signpost()))
 
     def record_read(self, nbytes: int) -> None:
         """One device -> host transfer of `nbytes` from this chip."""
         self.stats.device_to_host += 1
         self.stats.device_to_host_bytes += nbytes
+        self.stats.transfers.append(TransferRecord("device_to_host", nbytes, self._id, current_signpost()))
 
 
 class MeshDevice:
@@ -270,6 +275,7 @@ def stats(device: Device | MeshDevice) -> Stats:
         for k, v in s.ops_by_name.items():
             total.ops_by_name[k] = total.ops_by_name.get(k, 0) + v
         total.op_records.extend(s.op_records)
+        total.transfers.extend(s.transfers)
     total.peak_dram_bytes = max(s.peak_dram_bytes for s in per_chip)
     total.peak_l1_bytes = max(s.peak_l1_bytes for s in per_chip)
     return total

@@ -245,7 +245,12 @@ def _bound_matmul(
         packer_l1_acc=getattr(compute_kernel_config, "packer_l1_acc", None),
         program_config=type(program_config).__name__ if program_config is not None else None,
         cores=_cores(program_config, core_grid),
-        attributes={"transpose_a": transpose_a, "transpose_b": transpose_b, "program_config": program_config},
+        attributes={
+            "transpose_a": transpose_a,
+            "transpose_b": transpose_b,
+            "program_config": program_config,
+            "core_grid": core_grid,
+        },
     )
     out = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, config=config)
     if post_bias:
