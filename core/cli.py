@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--weights", type=Path, help="local checkpoint directory (default: random weights)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--json", type=Path, dest="json_path", metavar="FILE", help="write the report here")
+    run.add_argument(
+        "--perf-csv",
+        type=Path,
+        metavar="DIR",
+        help="simulator: write the op-profiler CSV (ops_perf_results_<timestamp>.csv, for tt-perf-report) here",
+    )
     return parser
 
 
@@ -102,8 +108,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         line += f", board {device.simulated_board().name}"
     print(line, flush=True)
     port = load_registry().get(args.model)
-    report = run_port(port, args.preset, seed=args.seed, weights=args.weights, progress=_progress)
+    if args.perf_csv is not None and not backend.is_simulator():
+        raise UserError("--perf-csv needs the simulator backend (on a card, use tt-metal's profiler)")
+    report = run_port(
+        port, args.preset, seed=args.seed, weights=args.weights, progress=_progress, perf_csv=args.perf_csv
+    )
     print(format_table(report))
+    if report.perf_csv:
+        print(f"op-profiler CSV written to {report.perf_csv}")
     if args.json_path:
         write_json(report, args.json_path)
         print(f"report written to {args.json_path}")

@@ -41,6 +41,10 @@ class RunReport:
     device_to_host_bytes: int | None = None
     build_seconds: float = 0.0
     total_seconds: float = 0.0
+    # Projected device time (simulator only, core/sim/projection): per component, total, top ops, per-op records.
+    projection: dict[str, Any] | None = None
+    projection_seconds: float = 0.0  # what computing the projection added to the run
+    perf_csv: str | None = None  # the op-profiler CSV written, if any
 
     @property
     def passed(self) -> bool:
@@ -72,6 +76,53 @@ def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _us(ns: float) -> str:
+    return f"{ns / 1e3:,.1f}"
+
+
+def format_projection(projection: dict[str, Any]) -> list[str]:
+    """Projected device time per component and in total, then the top ops by projected time."""
+    lines = [f"projected device time on {projection['board']} (core/sim/projection; us):"]
+    header = ("component", "ops", "kernels", "with trace", "without trace", "transfers")
+    rows = [
+        (
+            name,
+            str(c["ops"]),
+            _us(c["device_ns"]),
+            _us(c["trace_ns"]),
+            _us(c["no_trace_ns"]),
+            _us(c["transfer_ns"]),
+        )
+        for name, c in [*projection["components"].items(), ("total", projection["total"])]
+    ]
+    lines += _columns(header, rows)
+    lines.append("top ops by projected kernel time:")
+    header = ("op", "count", "total us", "bound", "util", "cores", "inputs")
+    rows = [
+        (
+            g["name"],
+            str(g["count"]),
+            _us(g["device_ns"]),
+            g["bound"],
+            f"{g['utilisation']:.0%}",
+            str(g["cores"]),
+            g["shapes"],
+        )
+        for g in projection["top_ops"]
+    ]
+    return lines + _columns(header, rows)
+
+
 def format_table(report: RunReport) -> str:
     """The human summary the CLI prints: one row per component, then the totals."""
     header = ("component", "PCC", "threshold", "pass", "reference s", "port s")
@@ -101,6 +152,8 @@ def format_table(report: RunReport) -> str:
             f"device ops {report.device_ops}, host->device {report.host_to_device}, "
             f"device->host {report.device_to_host}, peak DRAM {peak['dram']} B, peak L1 {peak['l1']} B"
         )
+    if report.projection is not None:
+        lines.extend(format_projection(report.projection))
     lines.append(f"peak RSS {report.peak_rss_bytes / 2**20:.0f} MiB, total {report.total_seconds:.2f} s")
     verdict = "PASS" if report.passed else "FAIL"
     lines.append(

@@ -72,8 +72,11 @@ def run_port(
     seed: int = 0,
     weights: Path | None = None,
     progress: Progress | None = None,
+    perf_csv: Path | None = None,
 ) -> RunReport:
-    """Run every component of `port` on `preset` through the selected backend; returns the report."""
+    """Run every component of `port` on `preset` through the selected backend; returns the report. On the
+    simulator the report carries the projected device time (core/sim/projection), and with `perf_csv` an
+    op-profiler CSV of the run is written into that directory."""
     say = progress or _quiet
     if preset not in port.presets:
         raise UserError(f"unknown preset {preset!r} for {port.name}; presets: {', '.join(port.presets)}")
@@ -116,6 +119,7 @@ def run_port(
             say(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
         if backend_name == "sim":
             _record_counters(report, device)
+            _record_projection(report, device, perf_csv)
     report.peak_rss_bytes = peak_rss_bytes()
     report.total_seconds = time.perf_counter() - started
     return report
@@ -156,3 +160,21 @@ def _record_counters(report: RunReport, device: Any) -> None:
     report.host_to_device_bytes = stats.host_to_device_bytes
     report.device_to_host_bytes = stats.device_to_host_bytes
     report.peak_device_bytes = {"dram": stats.peak_dram_bytes, "l1": stats.peak_l1_bytes}
+
+
+def _record_projection(report: RunReport, device: Any, perf_csv: Path | None) -> None:
+    """Projected device time of every op the run recorded (core/sim/projection), per component and in total;
+    the op-profiler CSV when asked. Timed, since projection must stay a small share of a run."""
+    from core import sim
+    from core.sim import projection
+    from core.sim.perf_csv import write_perf_csv
+
+    start = time.perf_counter()
+    stats = sim.stats(device)
+    projection.project_records(stats.op_records, device.board)
+    order = [c.name for c in report.components]
+    summary = projection.summarize(stats.op_records, stats.transfers, device.board, order=order)
+    report.projection = summary.to_dict(records=stats.op_records)
+    if perf_csv is not None:
+        report.perf_csv = str(write_perf_csv(stats.op_records, device.board, perf_csv))
+    report.projection_seconds = time.perf_counter() - start

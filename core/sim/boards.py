@@ -30,7 +30,6 @@ class Board:
     dram_bank_size: int
     perf: BoardPerf
 
-
     @property
     def dram_bytes(self) -> int:
         return self.dram_banks * self.dram_bank_size
@@ -56,10 +55,20 @@ class Board:
 #   (docs.tenstorrent.com board specifications).
 # - worker cores tt-perf-report assumes: 64 (Wormhole), 110 (Blackhole) (TTNN_FACTS §11).
 _WORMHOLE = BoardPerf(
-    clock_ghz=1.0, dram_gbps=288.0, l1_kib=1464, noc_bytes_per_cycle=32, pcie_gbps=32.0, worker_cores_profiler=64
+    clock_ghz=1.0,
+    dram_gbps=288.0,
+    l1_kib=1464,
+    noc_bytes_per_cycle=32,
+    pcie_gbps=32.0,
+    worker_cores_profiler=64,
 )
 _BLACKHOLE = BoardPerf(
-    clock_ghz=1.35, dram_gbps=512.0, l1_kib=1536, noc_bytes_per_cycle=64, pcie_gbps=64.0, worker_cores_profiler=110
+    clock_ghz=1.35,
+    dram_gbps=512.0,
+    l1_kib=1536,
+    noc_bytes_per_cycle=64,
+    pcie_gbps=64.0,
+    worker_cores_profiler=110,
 )
 
 BOARDS: dict[str, Board] = {

@@ -63,7 +63,7 @@ class OpConfig:
 
 
 def fidelity_name(fidelity: MathFidelity | str) -> str:
-    """"HiFi2" for MathFidelity.HiFi2 (the op profiler's spelling)."""
+    """ "HiFi2" for MathFidelity.HiFi2 (the op profiler's spelling)."""
     return fidelity if isinstance(fidelity, str) else fidelity.name
 
 
@@ -81,7 +81,7 @@ class Projection:
 
     @property
     def bound(self) -> str:
-        """"compute" or "memory": which term dominates."""
+        """ "compute" or "memory": which term dominates."""
         return "compute" if self.compute_ns >= self.data_ns else "memory"
 
     @property

@@ -422,7 +422,11 @@ def device_op(
 
 
 def _record(
-    name: str, device: Device | MeshDevice, inputs: Sequence[Tensor], outputs: Sequence[Tensor], config: OpConfig
+    name: str,
+    device: Device | MeshDevice,
+    inputs: Sequence[Tensor],
+    outputs: Sequence[Tensor],
+    config: OpConfig,
 ) -> None:
     """Count the op on every chip it ran on, with its record."""
     signpost = current_signpost()

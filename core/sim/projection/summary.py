@@ -98,15 +98,21 @@ def _shapes(r: OpRecord) -> str:
 
 
 def summarize(
-    records: list[OpRecord], transfers: list[TransferRecord], board: Board, *, top: int = 10
+    records: list[OpRecord],
+    transfers: list[TransferRecord],
+    board: Board,
+    *,
+    top: int = 10,
+    order: list[str] | None = None,
 ) -> ProjectionSummary:
-    """Per-component and total projected times of projected `records` (see core.sim.projection)."""
+    """Per-component and total projected times of projected `records` (see core.sim.projection); components
+    listed in `order` come first, in that order (the runner passes the port's components)."""
     from . import project_transfer
 
     cal = CALIBRATION[board.arch]
     # per signpost, per chip: [ops, device, host, transfers]
     acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0, 0.0]))
-    order: list[str] = []
+    order = list(order or [])
     groups: dict[tuple, list[Any]] = {}
     for r in records:
         if r.projection is None:
@@ -132,6 +138,8 @@ def summarize(
     summary = ProjectionSummary(board=board.name, arch=board.arch)
     total = summary.total
     for name in order:
+        if name not in acc:
+            continue
         c = ComponentTime(name)
         for ops, device, host, transfer in acc[name].values():
             gaps = ops * cal.trace_gap_ns
