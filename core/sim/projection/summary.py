@@ -113,12 +113,14 @@ def summarize(
     # per signpost, per chip: [ops, device, host, transfers]
     acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0, 0.0]))
     order = list(order or [])
+    seen = set(order)
     groups: dict[tuple, list[Any]] = {}
     for r in records:
         if r.projection is None:
             continue
         name = r.signpost or OUTSIDE
-        if name not in acc:
+        if name not in seen:
+            seen.add(name)
             order.append(name)
         cell = acc[name][r.chip]
         cell[0] += 1
@@ -131,7 +133,8 @@ def summarize(
             g[1] += r.projection.device_ns
     for t in transfers:
         name = t.signpost or OUTSIDE
-        if name not in acc:
+        if name not in seen:
+            seen.add(name)
             order.append(name)
         acc[name][t.chip][3] += project_transfer(board, t.num_bytes)
 
