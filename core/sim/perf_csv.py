@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .boards import Board
-from .projection import CALIBRATION, project_records
+from .projection import CALIBRATION, blocking, project_records
+from .projection.matmul import problem_from_record
 from .records import OpRecord, TensorInfo
 
 # Device operation names the profiler reports (tt-perf-report keys its matmul analysis on "Matmul").
@@ -105,13 +106,19 @@ def _tensor_columns(prefix: str, t: TensorInfo | None, chip: int) -> dict[str, s
     return out
 
 
-def _attributes(r: OpRecord) -> str:
-    attrs = {"ttnn_op": r.name}
+def _attributes(r: OpRecord, board: Board) -> str:
+    attrs: dict[str, object] = {"ttnn_op": r.name}
     for key, value in r.config.attributes.items():
         if isinstance(value, (bool, int, float, str)):
             attrs[key] = value
     if r.config.program_config:
         attrs["program_config"] = r.config.program_config
+    if r.name in ("matmul", "linear") and len(r.inputs) >= 2:
+        # the blocking the projection assumed (the caller's program config, or the one ttnn would generate):
+        # tt-perf-report's matmul advice reads these
+        b = blocking(problem_from_record(r), board)
+        attrs.update(in0_block_w=b.in0_block_w, out_subblock_h=b.subblock_h, out_subblock_w=b.subblock_w)
+        attrs.update(per_core_M=b.per_core_m, per_core_N=b.per_core_n)
     return "{" + "; ".join(f"'{k}': '{v}'" for k, v in attrs.items()) + "}"
 
 
@@ -138,7 +145,7 @@ def perf_rows(records: Sequence[OpRecord], board: Board, *, trace: bool = False)
             "OP TYPE": "tt_dnn_device",
             "GLOBAL CALL COUNT": r.index + 1,
             "DEVICE ID": r.chip,
-            "ATTRIBUTES": _attributes(r),
+            "ATTRIBUTES": _attributes(r, board),
             "MATH FIDELITY": r.config.math_fidelity or "",
             "CORE COUNT": p.cores,
             "HOST START TS": int(start),
