@@ -19,7 +19,7 @@ from core.sim.perf_csv import COLUMNS
 def run_tp_mlp(make_plugin, on_sys_path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     make_plugin("tp_mlp")
     report, perf = tmp_path / "report.json", tmp_path / "perf"
-    code = main(["run", "tp_mlp", "--json", str(report), "--perf-csv", str(perf)])
+    code = main(["run", "tp_mlp", "--board", "n150", "--json", str(report), "--perf-csv", str(perf)])
     out = capsys.readouterr().out
     assert code == 0, out
     (csv_path,) = perf.glob("ops_perf_results_*.csv")
