@@ -16,10 +16,11 @@ from core.sim.perf_csv import COLUMNS
 
 
 @pytest.fixture
-def run_tp_mlp(make_plugin, on_sys_path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def run_tp_mlp(make_plugin, on_sys_path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch):
     make_plugin("tp_mlp")
+    monkeypatch.setenv("TTPORT_BOARD", "n150")  # restored after the test (--board would set it for good)
     report, perf = tmp_path / "report.json", tmp_path / "perf"
-    code = main(["run", "tp_mlp", "--board", "n150", "--json", str(report), "--perf-csv", str(perf)])
+    code = main(["run", "tp_mlp", "--json", str(report), "--perf-csv", str(perf)])
     out = capsys.readouterr().out
     assert code == 0, out
     (csv_path,) = perf.glob("ops_perf_results_*.csv")
