@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import torch
 
 from ..types import DataType, MathFidelity, WormholeComputeKernelConfig
+from . import fpu, mode
 
 K_TILE = 32
 
@@ -145,8 +146,15 @@ def matmul(
     a_dtype: DataType,
     b_dtype: DataType,
     numerics: MatmulNumerics,
+    *,
+    arch: str = "wormhole_b0",
 ) -> torch.Tensor:
-    """a @ b (rank >= 2, torch batch broadcasting) as the matrix engine computes it, before output packing."""
+    """a @ b (rank >= 2, torch batch broadcasting) as the matrix engine computes it, before output packing.
+    In exact numerics mode every MVMUL is modelled bit for bit (core/sim/numerics/fpu.py)."""
+    if mode.is_exact():
+        return fpu.matmul_dst(
+            a, b, a_dtype, b_dtype, numerics.math_fidelity, numerics.fp32_dest_acc_en, arch=arch
+        )
     a2, b2, out_shape = _as_batched(to_source_register(a, a_dtype), to_source_register(b, b_dtype))
     pairs = _phase_operands(
         a2, b2, _SOURCE_MANTISSA.get(a_dtype, 23), _SOURCE_MANTISSA.get(b_dtype, 23), numerics.math_fidelity
