@@ -41,7 +41,7 @@ def _matrix_unit():  # imported lazily: wolfpine is only installed by the numeri
     return MatrixUnit
 
 
-def _operand(shape: tuple[int, ...], dtype: DataType, gen: torch.Generator) -> torch.Tensor:
+def sample_operand(shape: tuple[int, ...], dtype: DataType, gen: torch.Generator) -> torch.Tensor:
     """Values of `dtype` with a wide exponent spread, exact zeros and sign mixes (as stored by the simulator)."""
     from core.sim.numerics import formats
 
@@ -91,8 +91,8 @@ def run_sweep(quick: bool = False) -> CheckResult:
     for (a_batch, m, k, n, b_batch), fidelity, dst32, (a_dtype, b_dtype) in itertools.product(
         shapes, FIDELITIES, (False, True), [(d, d) for d in DTYPES] + [(DataType.BFLOAT16, DataType.BFLOAT8_B)]
     ):
-        a = _operand((*a_batch, m, k), a_dtype, gen)
-        b = _operand((*b_batch, k, n), b_dtype, gen)
+        a = sample_operand((*a_batch, m, k), a_dtype, gen)
+        b = sample_operand((*b_batch, k, n), b_dtype, gen)
         for arch in ("wormhole_b0", "blackhole") if (m, k) == (32, 64) else ("wormhole_b0",):
             ours = fpu.matmul_dst(a, b, a_dtype, b_dtype, fidelity, dst32, arch=arch)
             theirs = wolfpine_dst(a, b, a_dtype, b_dtype, fidelity, dst32, arch)
@@ -117,8 +117,8 @@ def run_op_cases() -> CheckResult:
     device = ttnn.open_device(device_id=0)
     try:
         for fidelity, dst32, dtype in itertools.product(FIDELITIES, (False, True), DTYPES):
-            a = _operand((2, 40, 70), dtype, gen)
-            b = _operand((70, 48), dtype, gen)
+            a = sample_operand((2, 40, 70), dtype, gen)
+            b = sample_operand((70, 48), dtype, gen)
             config = ttnn.WormholeComputeKernelConfig(math_fidelity=fidelity, fp32_dest_acc_en=dst32)
             ta = ttnn.from_torch(a, dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device)
             tb = ttnn.from_torch(b, dtype=dtype, layout=ttnn.TILE_LAYOUT, device=device)
