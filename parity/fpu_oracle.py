@@ -89,7 +89,10 @@ def run_sweep(quick: bool = False) -> CheckResult:
     gen = torch.Generator().manual_seed(12)
     shapes = SHAPES[:3] if quick else SHAPES
     for (a_batch, m, k, n, b_batch), fidelity, dst32, (a_dtype, b_dtype) in itertools.product(
-        shapes, FIDELITIES, (False, True), [(d, d) for d in DTYPES] + [(DataType.BFLOAT16, DataType.BFLOAT8_B)]
+        shapes,
+        FIDELITIES,
+        (False, True),
+        [(d, d) for d in DTYPES] + [(DataType.BFLOAT16, DataType.BFLOAT8_B)],
     ):
         a = sample_operand((*a_batch, m, k), a_dtype, gen)
         b = sample_operand((*b_batch, k, n), b_dtype, gen)
@@ -126,7 +129,9 @@ def run_op_cases() -> CheckResult:
                 out = ttnn.to_torch(ttnn.matmul(ta, tb, compute_kernel_config=config)).to(torch.float32)
             dst = wolfpine_dst(a, b, dtype, dtype, fidelity, dst32, device.arch())
             expected = formats.quantize(
-                torch.from_numpy(dst.astype(np.int64)).to(torch.int32).view(torch.float32), dtype, formats.PACKER
+                torch.from_numpy(dst.astype(np.int64)).to(torch.int32).view(torch.float32),
+                dtype,
+                formats.PACKER,
             )
             same = torch.equal(out.view(torch.int32), expected.view(torch.int32))
             result.case(same, f"matmul {dtype.name} {fidelity.name} dst32={dst32}: packed output differs")
@@ -146,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         res = run()
         seconds = time.perf_counter() - start
         bad = len(res.mismatches)
-        print(f"{res.name}: {res.cases} cases, {res.cases - bad} bit-identical, {bad} differ ({seconds:.1f} s)")
+        print(
+            f"{res.name}: {res.cases} cases, {res.cases - bad} bit-identical, {bad} differ ({seconds:.1f} s)"
+        )
         for line in res.mismatches if args.verbose else res.mismatches[:10]:
             print(f"  MISMATCH {line}")
         failed |= bad > 0

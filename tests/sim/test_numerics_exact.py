@@ -35,7 +35,9 @@ def test_mode_switch_and_env_var() -> None:
     env = {"TTPORT_NUMERICS": "exact", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "exact"
-    bad = subprocess.run([sys.executable, "-c", probe], env={"TTPORT_NUMERICS": "bogus"}, capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-c", probe], env={"TTPORT_NUMERICS": "bogus"}, capture_output=True, text=True
+    )
     assert bad.returncode != 0 and "TTPORT_NUMERICS='bogus': expected one of default, exact" in bad.stderr
 
 
@@ -59,7 +61,9 @@ def test_fidelity_slices_operands() -> None:
     # srcB (in0) = 1 + 2^-7 needs its low slice; srcA (in1) = 1 + 2^-5 needs its low slice (phase 1).
     a = torch.tensor([[1.0 + 2.0**-7]])
     b = torch.tensor([[1.0 + 2.0**-5]])
-    got = {f: fpu.matmul_dst(a, b, DataType.BFLOAT16, DataType.BFLOAT16, f, True).item() for f in MathFidelity}
+    got = {
+        f: fpu.matmul_dst(a, b, DataType.BFLOAT16, DataType.BFLOAT16, f, True).item() for f in MathFidelity
+    }
     assert got[MathFidelity.LoFi] == 1.0
     assert got[MathFidelity.HiFi2] == 1.0 + 2.0**-5
     assert got[MathFidelity.HiFi3] == 1.0 + 2.0**-5 + 2.0**-7
