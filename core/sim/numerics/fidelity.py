@@ -16,17 +16,20 @@ MVMUL.md, Dst.md):
       LoFi = B_hi @ A_hi, HiFi2 = B_hi @ A, HiFi3 = B_hi @ A + B_lo @ A_hi, HiFi4 = B @ A.
 - srcA's low part goes through the same 5-bit port, so srcA keeps at most 4 + 5 = 9 mantissa bits even at
   HiFi4: the last TF32 mantissa bit is never consumed (SrcASrcB.md, "Fidelity phases").
-- Dst accumulation: with fp32_dest_acc_en the partial sums are float32 (one torch float32 matmul; its
-  summation order differs from the device's, which is below float32 rounding noise for these purposes).
-  Without it Dst holds bfloat16: the running sum is rounded to bfloat16 (nearest-even) after each 32-wide
-  K tile, i.e. acc = round_bf16(acc + left[:, k:k+32] @ right[k:k+32, :]).
+- Dst accumulation is where the default mode is a statistical stand-in for the exact mode
+  (core/sim/numerics/fpu.py, which models every MVMUL bit for bit; TTPORT_NUMERICS=exact). The device
+  aligns the 8 products of each half-MVMUL to the largest one (12-bit grid) and, with a 16-bit Dst, rounds
+  the running sum half up into bfloat16 on every MVMUL and fidelity phase. The default mode computes exact
+  products in float32 and adds, deterministically (a hash of the values, identical on one chip or a mesh):
+  - fp32_dest_acc_en: noise of the measured variance of the alignment error (per unit of sum_k a^2 b^2);
+  - bfloat16 Dst: per 32-wide K tile, the running sum gets the magnitude bias and spread of the tile's
+    half-up roundings, then is rounded to bfloat16.
+  Sums that need no rounding (few products, small integers) stay exact. benchmarks/bench_matmul_numerics.py
+  prints both modes' 1 - PCC and relative RMS error against float64 on the ports' shapes.
 
-What is approximated: inside one 32-wide K tile the sum (and the sum of the fidelity phases) is float32;
-the device rounds a 16-bit Dst more often (per 16-deep MVMUL and per phase) and the exact rounding mode of
-Dst writes is not documented; the Wormhole fp32-Dst erratum (rare power-of-two errors, matmul_nanobind.cpp
-docstring) is not modelled, nor is packer L1 accumulation of partials across K blocks (ttnn enables it by
-default for non-float32 outputs; with a bfloat16 Dst its rounding is of the same kind as the per-tile one
-modelled here). Output rounding to the output dtype is the packer's, done by device_op.
+Not modelled: packer L1 accumulation and the reload of partials across K blocks (program configs with
+in0_block_w < K tiles), the fused bias added by an FPU ELWADD after packing. Output rounding to the output
+dtype is the packer's, done by device_op.
 """
 
 from __future__ import annotations
@@ -164,66 +167,91 @@ def matmul(
         for pa, pb in pairs[1:]:
             out += torch.matmul(pa, pb)
         return _add_alignment_error(out, a2, b2).reshape(out_shape)
-    # bfloat16 Dst: one fused multiply-add per 32-wide K tile, then the statistical stand-in for the tile's
-    # per-MVMUL, per-phase roundings (module docstring) and a nearest-even rounding of the running sum.
-    add_product = torch.Tensor.addmm_ if b2.dim() == 2 else torch.Tensor.baddbmm_
+    # bfloat16 Dst: every MVMUL write in the kernel's order (per K tile, per fidelity phase, per 16-deep K
+    # face), each phase's 16-deep partial product in float32 (the group alignment, negligible next to the
+    # bfloat16 rounding, is left out), added to Dst as the device adds it.
+    left_bits = _SOURCE_MANTISSA.get(a_dtype, 23)
+    right_bits = _SOURCE_MANTISSA.get(b_dtype, 23)
+    phases = _phase_parts(a2, b2, left_bits, right_bits, numerics.math_fidelity)
     k = a2.shape[-1]
-    bias, spread = _DST16_MODEL[numerics.math_fidelity == MathFidelity.LoFi]
     acc = torch.zeros(*a2.shape[:-1], b2.shape[-1], dtype=torch.float32)
+    term = torch.empty_like(acc)
     for k0 in range(0, k, K_TILE):
-        k1 = min(k0 + K_TILE, k)
-        for pa, pb in pairs:
-            add_product(acc, pa[..., k0:k1], pb[..., k0:k1, :])
-        acc = _bf16_dst_round(acc, bias, spread)
+        for pa, pb in phases:
+            for f0 in range(k0, min(k0 + K_TILE, k), fpu.MVMUL_DEPTH):
+                f1 = min(f0 + fpu.MVMUL_DEPTH, k)
+                torch.matmul(pa[..., f0:f1], pb[..., f0:f1, :], out=term)
+                acc = _bf16_dst_add(acc, term)
     return acc.reshape(out_shape)
 
 
-# (magnitude bias, uniform spread) per 32-wide K tile, in bfloat16 units in the last place of the running sum:
-# fitted to exact mode (benchmarks/bench_matmul_numerics.py) for LoFi (two Dst writes per tile) and for
-# HiFi2-4 (four or more; the low-slice phases add little). Exact mode rounds every Dst write half up in
-# magnitude, which inflates long sums: +1.8% at K=1152, +6% at K=4304 (HiFi2, N(0,1) x N(0,0.02) operands).
-_DST16_MODEL = {True: (0.11, 1.2), False: (0.15, 2.0)}
+def _phase_parts(
+    left: torch.Tensor, right: torch.Tensor, left_bits: int, right_bits: int, fidelity: MathFidelity
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(srcB part, srcA part) of each fidelity phase in order: 0 B_hi*A_hi, 1 B_hi*A_lo, 2 B_lo*A_hi,
+    3 B_lo*A_lo (left = in0 = srcB, right = in1 = srcA; module docstring)."""
+
+    def keep(x: torch.Tensor, have: int, bits: int) -> torch.Tensor:
+        return x if bits >= have else truncate_mantissa(x, bits)
+
+    a_hi = keep(right, right_bits, _SRCA_HI)
+    a_lo = keep(right, right_bits, _SRCA_HI + _SRCA_LO) - a_hi
+    b_hi = keep(left, left_bits, _SRCB_HI)
+    b_lo = left - b_hi
+    parts = [(b_hi, a_hi), (b_hi, a_lo), (b_lo, a_hi), (b_lo, a_lo)]
+    return parts[: len(fpu.PHASES[fidelity])]
+
+
+def _exponent_scale(x: torch.Tensor, offset: int) -> torch.Tensor:
+    """2^(e + offset) for each x of (biased) exponent field e (offset < 0; e = 0 reads as the smallest)."""
+    e = (x.view(torch.int32) & 0x7F800000).clamp_(min=1 << 23)
+    return e.add_(offset << 23).clamp_(min=1 << 23).view(torch.float32)
+
+
+def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
+    """One MVMUL write into a 16-bit Dst (wolfpine MatrixUnit._fpu_accumulate, float form): Dst and the term
+    are aligned to the larger exponent on an 11-bit grid (the term rounding ties toward +inf, Dst ties away
+    from zero, as sign-magnitude hardware does), added, and the sum is rounded half up in magnitude to
+    bfloat16. Exact in float32: every intermediate has at most 13 significant bits."""
+    top = torch.maximum(dst.abs(), term.abs())
+    grid = _exponent_scale(top, -10)
+    t = term.div(grid).add_(0.5).floor_().mul_(grid)
+    d = dst.abs().div_(grid).add_(0.5).floor_().mul_(grid).copysign_(dst)
+    total = d.add_(t)
+    ulp = _exponent_scale(total, -7)
+    return total.abs().div_(ulp).add_(0.5).floor_().mul_(ulp).copysign_(total)
+
+
 # Variance of the products' alignment error (each of the 8 products of an MVMUL group is rounded to the
 # 12-bit grid of the group's largest, fidelity phase 0) per unit of sum_k a_k^2 b_k^2 * 2^-22: 0.40 measured
-# on Gaussian operands, 0.58 with a per-channel scale spread of e^N(0,1); 0.47 sits within 20% of both.
-_ALIGNMENT_VARIANCE = 0.47 * 2.0**-22
+# on Gaussian operands, 0.58 with a per-channel scale spread of e^N(0,1).
+_ALIGNMENT_VARIANCE = 0.43 * 2.0**-22
 
 
 def _dither(x: torch.Tensor) -> torch.Tensor:
-    """A deterministic stand-in for rounding noise: uniform in [-0.5, 0.5), a hash of x's float32 bits (the
-    same values give the same noise on one chip or a mesh, run after run)."""
-    h = x.contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF
-    h = ((h ^ (h >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
-    h = ((h ^ (h >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
-    h ^= h >> 16
-    return (h & 0xFFFFFF).to(torch.float32).mul_(2.0**-24).sub_(0.5)
-
-
-def _bf16_dst_round(acc: torch.Tensor, bias: float, spread: float) -> torch.Tensor:
-    """Round a running float32 sum into a bfloat16 Dst the way a 32-wide K tile of MVMULs does on average."""
-    bits = acc.view(torch.int32)
-    ulp = (bits & 0x7F800000).sub_(7 << 23).clamp_(min=1 << 23).view(torch.float32)
-    # A sum bfloat16 holds exactly was (nearly always) never rounded: small-integer data stays exact.
-    ulp.masked_fill_((bits & 0xFFFF) == 0, 0.0)
-    acc = acc + ulp.mul_(torch.sign(acc).mul_(bias) + _dither(acc).mul_(spread))
-    return acc.to(torch.bfloat16).to(torch.float32)
+    """A deterministic stand-in for rounding noise: uniform in [-0.5, 0.5), a multiplicative hash of x's
+    float32 bits (the same values give the same noise on one chip or a mesh, run after run)."""
+    h = x.contiguous().view(torch.int32) * -1640531535  # 0x9E3779B1, wrapping int32 multiply
+    return ((h >> 8) & 0xFFFFFF).to(torch.float32).mul_(2.0**-24).sub_(0.5)
 
 
 def _add_alignment_error(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
-    noise of the measured variance; sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2)(sum_k b_k^2) / K."""
+    noise of the measured variance. sum_k a_k^2 b_k^2 is estimated without another pass over the weights:
+    as (sum_k a_k^2) times a column factor read off the product itself (the mean over rows of out^2 is
+    mean_m(sum_k a^2) * sum_k b^2 / K for independent zero-mean products)."""
     k = a.shape[-1]
     rows = a.square().sum(-1, keepdim=True)
-    cols = b.square().sum(-2, keepdim=True)
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
-    # the non-zero counts) spread over ceil(K / 8) groups, a share 1 - groups / P of them (7/8 when dense,
-    # which the calibration includes).
-    products = (a != 0).sum(-1, keepdim=True).float() * (b != 0).sum(-2, keepdim=True).float() / k
+    # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
+    # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
+    products = (a != 0).sum(-1, keepdim=True).float()
     groups = float(-(-k // 8))
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
-    # Fewer products than one MVMUL takes (hand-made cases, short mantissas): modelled as exact.
     share.masked_fill_(products < 16, 0.0)
-    scale = (rows * cols).mul_(share).mul_(12.0 * _ALIGNMENT_VARIANCE / k).sqrt_()
+    row_mean = rows.mean(-2, keepdim=True).clamp_(min=torch.finfo(torch.float32).tiny)
+    columns = out.square().mean(-2, keepdim=True).div_(row_mean)
+    scale = (rows * share * columns).mul_(12.0 * _ALIGNMENT_VARIANCE).sqrt_()
     # Results of at most 12 significant bits (e.g. small-integer data) come from products that align
     # without loss: they stay exact.
     noise = _dither(out).mul_(scale).masked_fill_((out.view(torch.int32) & 0x7FF) == 0, 0.0)

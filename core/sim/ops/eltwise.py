@@ -140,6 +140,8 @@ def _compare(torch_fn: Fn) -> Fn:
 
 add = _binary_op("add", torch.add, "ttnn.add: a + b (tensor or scalar b), NumPy broadcasting.")
 subtract = _binary_op("subtract", torch.sub, "ttnn.subtract: a - b.")
+
+
 def _multiply_bf16(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """x * y as the device's bfloat16 multiply rounds it before the packer: the float32 product rounded to
     bfloat16 nearest-even, and 0 * anything = 0 (tt_metal/hw/ckernels/{wormhole_b0,blackhole}/metal/llk_api/
@@ -168,6 +170,8 @@ def multiply(
     out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or input_tensor_a.dtype)
     fn = _multiply_fn(input_tensor_a, input_tensor_b, out_dtype)
     return _binary("multiply", fn, input_tensor_a, input_tensor_b, dtype, memory_config, output_tensor)
+
+
 divide = _binary_op("divide", torch.div, "ttnn.divide: a / b.")
 rsub = _binary_op("rsub", lambda x, y: y - x, "ttnn.rsub: b - a.")
 maximum = _binary_op("maximum", torch.maximum, "ttnn.maximum: elementwise max.")
