@@ -182,3 +182,37 @@ def test_sum_bfloat8_b_within_tt_metal_tolerance(device, numerics_mode: str, sha
         out = ttnn.to_torch(ttnn.from_device(ttnn.sum(t, dim=dim))).float().reshape(expected.shape)
     assert _frobenius(expected, out) <= 0.068
     assert torch.allclose(out, expected.float(), rtol=0.1, atol=230.0)
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "dst32"),
+    [
+        (MathFidelity.LoFi, False),
+        (MathFidelity.HiFi2, False),
+        (MathFidelity.HiFi4, False),
+        (MathFidelity.HiFi4, True),
+    ],
+)
+def test_default_mode_error_statistics_match_exact_mode(fidelity: MathFidelity, dst32: bool) -> None:
+    # benchmarks/bench_matmul_numerics.py on the ports' shapes, here on a small one: 1 - PCC and relative RMS
+    # error against float64 of the default mode within 20% of exact mode's (30% on 1 - PCC for the fp32
+    # Dst, whose alignment noise is a calibrated estimate).
+    from core.sim.numerics import fidelity as fid_module
+    from core.sim.numerics import formats
+
+    gen = torch.Generator().manual_seed(11)
+    a = formats.quantize(torch.randn(32, 768, generator=gen), DataType.BFLOAT16)
+    b = formats.quantize(torch.randn(768, 64, generator=gen) * 0.02, DataType.BFLOAT16)
+    ref = a.double() @ b.double()
+
+    def stats(out: torch.Tensor) -> tuple[float, float]:
+        o = out.double().flatten()
+        pcc = torch.corrcoef(torch.stack([o, ref.flatten()]))[0, 1].item()
+        return 1.0 - pcc, (torch.linalg.norm(o - ref.flatten()) / torch.linalg.norm(ref)).item()
+
+    numerics_config = fid_module.MatmulNumerics(fidelity, dst32)
+    default = stats(fid_module.matmul(a, b, DataType.BFLOAT16, DataType.BFLOAT16, numerics_config))
+    exact = stats(fpu.matmul_dst(a, b, DataType.BFLOAT16, DataType.BFLOAT16, fidelity, dst32))
+    pcc_tolerance = 0.3 if dst32 else 0.2
+    assert abs(default[0] / exact[0] - 1.0) <= pcc_tolerance, (default, exact)
+    assert abs(default[1] / exact[1] - 1.0) <= 0.2, (default, exact)
