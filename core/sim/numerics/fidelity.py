@@ -175,13 +175,11 @@ def matmul(
     phases = _phase_parts(a2, b2, left_bits, right_bits, numerics.math_fidelity)
     k = a2.shape[-1]
     acc = torch.zeros(*a2.shape[:-1], b2.shape[-1], dtype=torch.float32)
-    term = torch.empty_like(acc)
     for k0 in range(0, k, K_TILE):
         for pa, pb in phases:
             for f0 in range(k0, min(k0 + K_TILE, k), fpu.MVMUL_DEPTH):
                 f1 = min(f0 + fpu.MVMUL_DEPTH, k)
-                torch.matmul(pa[..., f0:f1], pb[..., f0:f1, :], out=term)
-                acc = _bf16_dst_add(acc, term)
+                acc = _bf16_dst_add(acc, torch.matmul(pa[..., f0:f1], pb[..., f0:f1, :]))
     return acc.reshape(out_shape)
 
 
@@ -202,24 +200,17 @@ def _phase_parts(
     return parts[: len(fpu.PHASES[fidelity])]
 
 
-def _exponent_scale(x: torch.Tensor, offset: int) -> torch.Tensor:
-    """2^(e + offset) for each x of (biased) exponent field e (offset < 0; e = 0 reads as the smallest)."""
-    e = (x.view(torch.int32) & 0x7F800000).clamp_(min=1 << 23)
-    return e.add_(offset << 23).clamp_(min=1 << 23).view(torch.float32)
-
-
 def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
-    """One MVMUL write into a 16-bit Dst (wolfpine MatrixUnit._fpu_accumulate, float form): Dst and the term
-    are aligned to the larger exponent on an 11-bit grid (the term rounding ties toward +inf, Dst ties away
-    from zero, as sign-magnitude hardware does), added, and the sum is rounded half up in magnitude to
-    bfloat16. Exact in float32: every intermediate has at most 13 significant bits."""
+    """One MVMUL write into a 16-bit Dst (wolfpine MatrixUnit._fpu_accumulate, float form): the term is
+    rounded to the 11-bit grid of the larger exponent of Dst and term (ties toward +inf, as sign-magnitude
+    hardware rounds), added to Dst, and the sum rounded half up in magnitude to bfloat16. Left out: Dst's own
+    re-alignment when the term is 16x larger than Dst (only at the start of a sum)."""
     top = torch.maximum(dst.abs(), term.abs())
-    grid = _exponent_scale(top, -10)
-    t = term.div(grid).add_(0.5).floor_().mul_(grid)
-    d = dst.abs().div_(grid).add_(0.5).floor_().mul_(grid).copysign_(dst)
-    total = d.add_(t)
-    ulp = _exponent_scale(total, -7)
-    return total.abs().div_(ulp).add_(0.5).floor_().mul_(ulp).copysign_(total)
+    grid = (top.view(torch.int32) & 0x7F800000).sub_(10 << 23).clamp_(min=1 << 23).view(torch.float32)
+    total = term.div_(grid).add_(0.5).floor_().mul_(grid).add_(dst)
+    # float32 -> bfloat16, half up in magnitude (the packer's rounding): add half a bfloat16 unit to the
+    # magnitude bits and clear the low 16.
+    return (total.view(torch.int32).add_(0x8000).bitwise_and_(-65536)).view(torch.float32)
 
 
 # Variance of the products' alignment error (each of the 8 products of an MVMUL group is rounded to the
