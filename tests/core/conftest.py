@@ -30,6 +30,9 @@ from core.port import Component, Port
 from core.weights import DtypePolicy, convert_state_dict, linear_bias, linear_weight
 
 
+POISON = False
+
+
 class MLP(torch.nn.Module):
     def __init__(self, dim: int):
         super().__init__()
@@ -68,7 +71,11 @@ class MlpPort(Port):
 
     def build_reference(self, preset, weights, seed):
         torch.manual_seed(seed)
-        return MLP(self.presets[preset]).eval()
+        model = MLP(self.presets[preset]).eval()
+        if POISON:  # one NaN weight, as in a damaged checkpoint
+            with torch.no_grad():
+                model.fc1.weight[0, 0] = float("nan")
+        return model
 
     def make_inputs(self, preset, seed, reference):
         g = torch.Generator().manual_seed(seed)
@@ -120,15 +127,16 @@ def plugin_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_plugin(plugin_dir: Path) -> PluginFactory:
-    """make_plugin(entry_name, kind="mlp" | one of BROKEN_PLUGINS, port_name=entry_name) -> entry name."""
+    """make_plugin(entry_name, kind="mlp" | "mlp_nan" (a NaN weight) | one of BROKEN_PLUGINS,
+    port_name=entry_name) -> entry name."""
 
     def make(entry_name: str, kind: str = "mlp", port_name: str | None = None) -> str:
         package = f"ttport_throwaway_{uuid.uuid4().hex[:10]}"
-        text = (
-            MLP_PLUGIN.replace('"NAME"', repr(port_name or entry_name))
-            if kind == "mlp"
-            else BROKEN_PLUGINS[kind]
-        )
+        if kind in ("mlp", "mlp_nan"):
+            text = MLP_PLUGIN.replace('"NAME"', repr(port_name or entry_name))
+            text = text.replace("POISON = False", f"POISON = {kind == 'mlp_nan'}")
+        else:
+            text = BROKEN_PLUGINS[kind]
         _write_dist(plugin_dir, package, entry_name, text)
         return entry_name
 

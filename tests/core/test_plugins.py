@@ -133,6 +133,20 @@ def test_shared_templates_cover_the_throwaway_port(make_plugin, child_env) -> No
     assert "3 passed" in out.stdout
 
 
+def test_shared_templates_fail_a_port_with_a_nan_weight(make_plugin, child_env) -> None:
+    """comp_pcc would call the NaN outputs a match (masked, or both all NaN): the templates fail, saying why."""
+    make_plugin("tp_nan", "mlp_nan")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "shared_tests", "--port", "tp_nan",
+           "-k", "component"]  # fmt: skip
+    out = subprocess.run(cmd, cwd=REPO, env=child_env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1, out.stdout[-3000:]
+    assert "2 failed" in out.stdout
+    assert (
+        "tp_nan / fc1: reference output is not finite (32 NaN, 0 Inf of 2048 values): "
+        "the checkpoint or the inputs are broken" in out.stdout
+    ), out.stdout[-3000:]
+
+
 def test_shared_templates_flag_a_broken_plugin(make_plugin, child_env) -> None:
     make_plugin("tp_bad", "garbage")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "shared_tests", "--port", "tp_bad",
