@@ -100,6 +100,9 @@ def ttport_ports():
 
 BROKEN_PLUGINS = {
     "import_error": "import not_a_module_anywhere_12345\n",
+    "exit_at_import": "import sys\n\nsys.exit(0)\n",
+    "exit_in_hook": "import sys\nfrom core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    sys.exit(3)\n",
+    "interrupt_at_import": "raise KeyboardInterrupt\n",
     "raises": "from core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    raise RuntimeError('boom')\n",
     "garbage": "from core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    return ['not a port']\n",
     "no_hook": "def ttport_ports():\n    return []\n",
@@ -128,13 +131,21 @@ def plugin_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_plugin(plugin_dir: Path) -> PluginFactory:
     """make_plugin(entry_name, kind="mlp" | "mlp_nan" (a NaN weight) | one of BROKEN_PLUGINS,
-    port_name=entry_name) -> entry name."""
+    port_name=entry_name, replace={text of MLP_PLUGIN: substitute}) -> entry name."""
 
-    def make(entry_name: str, kind: str = "mlp", port_name: str | None = None) -> str:
+    def make(
+        entry_name: str,
+        kind: str = "mlp",
+        port_name: str | None = None,
+        replace: dict[str, str] | None = None,
+    ) -> str:
         package = f"ttport_throwaway_{uuid.uuid4().hex[:10]}"
         if kind in ("mlp", "mlp_nan"):
             text = MLP_PLUGIN.replace('"NAME"', repr(port_name or entry_name))
             text = text.replace("POISON = False", f"POISON = {kind == 'mlp_nan'}")
+            for old, new in (replace or {}).items():
+                assert old in text, old
+                text = text.replace(old, new)
         else:
             text = BROKEN_PLUGINS[kind]
         _write_dist(plugin_dir, package, entry_name, text)
