@@ -25,6 +25,7 @@ from core.compare import compare_outputs
 from core.errors import UserError
 from core.port import Component, Output, Port, RunContext
 from core.report import ComponentResult, RunReport
+from core.sim.records import signpost
 
 Progress = Callable[[str], None]
 
@@ -123,7 +124,7 @@ def _run_component(
     one verdict, PCC plus the checks the PCC cannot make); a port exception becomes a failure."""
     result = ComponentResult(component.name, None, component.threshold, False, reference_seconds, 0.0)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), signpost(component.name):
             actual, result.port_seconds = _timed(component.port, ctx)
         verdict = compare_outputs(reference, actual, component.threshold)
     except UserError:
