@@ -151,13 +151,17 @@ def compare(golden: torch.Tensor, calculated: torch.Tensor, pcc: float = 0.99) -
         )
         return Comparison(False, None, None, None, reason)
     if not bool(torch.isfinite(calculated).all()):
-        return Comparison(False, None, None, None, f"port output is not finite ({_describe_values(calculated)})")
+        return Comparison(
+            False, None, None, None, f"port output is not finite ({_describe_values(calculated)})"
+        )
     rel, max_abs = _errors(golden, calculated)
     golden_value, calculated_value = _constant(golden), _constant(calculated)
     if golden_value is not None and calculated_value is not None:
         if math.isclose(calculated_value, golden_value, rel_tol=CONSTANT_RTOL, abs_tol=0.0):
             return Comparison(True, 1.0, rel, max_abs)
-        reason = f"both outputs are constant but differ: reference {golden_value:g}, port {calculated_value:g}"
+        reason = (
+            f"both outputs are constant but differ: reference {golden_value:g}, port {calculated_value:g}"
+        )
         return Comparison(False, None, rel, max_abs, reason)
     if golden_value is not None:
         reason = (

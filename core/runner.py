@@ -122,11 +122,12 @@ def _run_component(
 ) -> ComponentResult:
     """The port side of one component, compared with its reference (core.compare.compare_outputs: the
     one verdict, PCC plus the checks the PCC cannot make); a port exception becomes a failure."""
-    result = ComponentResult(component.name, None, component.threshold, False, reference_seconds, 0.0)
+    threshold = float(component.threshold)  # a numpy scalar from a plugin must not break the JSON report
+    result = ComponentResult(component.name, None, threshold, False, reference_seconds, 0.0)
     try:
         with torch.no_grad(), signpost(component.name):
             actual, result.port_seconds = _timed(component.port, ctx)
-        verdict = compare_outputs(reference, actual, component.threshold)
+        verdict = compare_outputs(reference, actual, threshold)
     except UserError:
         raise
     except KeyboardInterrupt:

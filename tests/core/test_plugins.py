@@ -167,6 +167,18 @@ def test_cli_run_goes_on_when_a_plugin_calls_sys_exit(make_plugin, cli, tmp_path
 FC1 = "lambda ctx: to_torch(ctx.model.fc1(upload(ctx))), 0.99)"
 
 
+def test_numpy_threshold_is_a_number(make_plugin, cli, tmp_path: Path) -> None:
+    """A numpy scalar threshold is a real number in (0, 1]: listed and reported as a JSON number."""
+    make_plugin("tp_np", replace={FC1: FC1.replace("0.99", "__import__('numpy').float32(0.5)")})
+    listing = cli("list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    [port] = [p for p in json.loads(listing.stdout)["ports"] if p["name"] == "tp_np"]
+    assert port["presets"]["tiny"][0] == {"name": "fc1", "threshold": 0.5}
+    out = cli("run", "tp_np", "--json", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["components"][0]["threshold"] == 0.5
+
+
 @pytest.mark.parametrize(
     ("replace", "error"),
     [
