@@ -19,11 +19,12 @@ MVMUL.md, Dst.md):
 - Dst accumulation is where the default mode is a statistical stand-in for the exact mode
   (core/sim/numerics/fpu.py, which models every MVMUL bit for bit; TTPORT_NUMERICS=exact). The device
   aligns the 8 products of each half-MVMUL to the largest one (12-bit grid) and, with a 16-bit Dst, rounds
-  the running sum half up into bfloat16 on every MVMUL and fidelity phase. The default mode computes exact
-  products in float32 and adds, deterministically (a hash of the values, identical on one chip or a mesh):
-  - fp32_dest_acc_en: noise of the measured variance of the alignment error (per unit of sum_k a^2 b^2);
-  - bfloat16 Dst: per 32-wide K tile, the running sum gets the magnitude bias and spread of the tile's
-    half-up roundings, then is rounded to bfloat16.
+  the running sum half up into bfloat16 on every MVMUL and fidelity phase. The default mode:
+  - bfloat16 Dst: writes Dst in the kernel's order, once per 16-deep K face for phase 0 and once for phases
+    1-3 together (their terms are 2^-5 and less of phase 0's), each term a float32 BLAS product rounded to
+    the 11-bit grid of the larger of Dst and term, the sum rounded half up to bfloat16 (no group alignment);
+  - fp32_dest_acc_en: one float32 matmul plus deterministic noise (a hash of the values, identical on one
+    chip or a mesh) of the measured variance of the alignment error (per unit of sum_k a^2 b^2).
   Sums that need no rounding (few products, small integers) stay exact. benchmarks/bench_matmul_numerics.py
   prints both modes' 1 - PCC and relative RMS error against float64 on the ports' shapes.
 
