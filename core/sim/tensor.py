@@ -360,6 +360,33 @@ def read_values(tensor: Tensor, op: str) -> list[torch.Tensor]:
     return [compute_values(v) for v in tensor._chips]
 
 
+def _spec(t: Tensor) -> tuple:
+    mc = t._memory_config
+    return (tuple(t._chips[0].shape), t._dtype, t._layout, None if mc is None else (mc.memory_layout, mc.buffer_type))
+
+
+def program_key(name: str, inputs: Sequence[Tensor], *extra: Any) -> tuple:
+    """What the program cache keys an op by here: its name, its inputs' specs and its output attributes."""
+    return (name, tuple(_spec(t) for t in inputs), *extra)
+
+
+def _garbage(v: torch.Tensor) -> torch.Tensor:
+    """What a buffer allocated during trace capture holds before the trace runs (NaN for floats)."""
+    fill = float("nan") if v.is_floating_point() else 0
+    return torch.full((), fill, dtype=v.dtype).expand(v.shape)
+
+
+def run_or_capture(device: Device | MeshDevice, key: tuple, step: Callable[[], None]) -> bool:
+    """Run `step` now, or record it when `device` is capturing a trace (then it runs at execute_trace).
+    Returns True when it was captured. For ops that write existing buffers in place (kv-cache updates)."""
+    dispatch = device.dispatch
+    if dispatch.before_op(key):
+        dispatch.record(step)
+        return True
+    step()
+    return False
+
+
 def device_op(
     name: str,
     inputs: Sequence[Tensor],
@@ -377,24 +404,65 @@ def device_op(
     `compute(*values)` returns a torch tensor or a tuple of them (then `dtype`/`layout` may be sequences).
     It gets float32 values for float inputs; with `stored_inputs` it gets the stored ones (bfloat16 for
     bfloat16-based dtypes) and widens what it reads itself (embedding: a few rows of a large table).
+
+    While the device captures a trace (core.sim.dispatch) the op is recorded instead: its outputs are
+    allocated holding garbage and `execute_trace` recomputes them in place from the inputs' values then.
     """
     for t in inputs:
         if t.device() is not None:
             rules.require_open(t.device(), name)
     device = rules.require_same_device(name, inputs)
+    mc = memory_config or DRAM_MEMORY_CONFIG
+    dispatch = device.dispatch
+    captured = dispatch.before_op(program_key(name, inputs, dtype, layout, mc.memory_layout, mc.buffer_type))
     read = (lambda v: v) if stored_inputs else compute_values
-    per_chip = [compute(*(read(t._chips[i]) for t in inputs)) for i in range(len(chips(device)))]
-    for chip in chips(device):
-        chip.record_op(name)
+    n_chips = len(chips(device))
+
+    def run(in_values: list[list[torch.Tensor]]) -> list[Any]:
+        per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
+        for chip in chips(device):
+            chip.record_op(name)
+        return per_chip
+
+    in_values = [t._chips for t in inputs]
+    per_chip = run(in_values)
     multi = isinstance(per_chip[0], tuple)
     n_out = len(per_chip[0]) if multi else 1
     dtypes = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype] * n_out
     layouts = list(layout) if isinstance(layout, (list, tuple)) else [layout] * n_out
-    mc = memory_config or DRAM_MEMORY_CONFIG
+
+    def rounded(per_chip: list[Any], j: int) -> list[torch.Tensor]:
+        values = [(out[j] if multi else out) for out in per_chip]
+        return [storage_values(formats.quantize(v, dtypes[j], rounding), dtypes[j]) for v in values]
+
     outs = []
     for j in range(n_out):
-        values = [(out[j] if multi else out) for out in per_chip]
         rules.check_dtype_layout(dtypes[j], layouts[j])
-        values = [formats.quantize(v, dtypes[j], rounding) for v in values]
+        values = rounded(per_chip, j)
+        if captured:
+            values = [_garbage(v) for v in values]
         outs.append(Tensor(values, dtypes[j], layouts[j], device, mc))
+    if captured:
+        for chip in chips(device):  # recorded, not run: it runs (and is counted) at execute_trace
+            chip.stats.device_ops -= 1
+            chip.stats.ops_by_name[name] -= 1
+        external = [weakref.ref(t) for t in inputs if not dispatch.produced_by_trace(t._chips)]
+        out_values = [o._chips for o in outs]
+        out_refs = [weakref.ref(o) for o in outs]
+
+        def step() -> None:
+            # Inputs made by the trace itself may have been deallocated during capture (their addresses are
+            # reused on every replay, as on the card); inputs from outside the trace must still be allocated.
+            for ref in external:
+                t = ref()
+                rules.require(t is not None, f"{name}: an input of this traced op was destroyed after capture")
+                rules.require_allocated(t, name)
+            per_chip = run(in_values)
+            for j, values in enumerate(out_values):
+                values[:] = rounded(per_chip, j)
+                out = out_refs[j]()
+                if out is not None:
+                    out._owned = set()
+
+        dispatch.record(step, out_values)
     return tuple(outs) if multi else outs[0]
