@@ -22,6 +22,7 @@ import torch
 
 from . import rules
 from .numerics import formats
+from .records import OpConfig, OpRecord, TensorInfo, current_signpost
 from .runtime import Buffer, Device, MeshDevice, chips
 from .types import DRAM_MEMORY_CONFIG, DataType, Layout, MemoryConfig, StorageType
 
@@ -176,6 +177,23 @@ class Tensor:
         """Bytes of one chip's buffer (what a transfer of this tensor to or from one chip moves)."""
         num_pages, page_size = _pages(self.padded_shape, self._dtype, self._layout)
         return num_pages * page_size
+
+    def info(self, chip: int = 0) -> TensorInfo:
+        """This tensor as chip `chip` holds it, for op records (core/sim/records.py)."""
+        mc = self.memory_config()
+        shard = mc.shard_spec.shape if mc.is_sharded() and mc.shard_spec is not None else None
+        buffer = self._buffers[chip] if chip < len(self._buffers) else None
+        return TensorInfo(
+            shape=tuple(self._chips[min(chip, len(self._chips) - 1)].shape),
+            padded_shape=tuple(self.padded_shape),
+            dtype=self._dtype.name,
+            layout=self._layout.name,
+            buffer_type=mc.buffer_type.name,
+            memory_layout=mc.memory_layout.name,
+            shard_shape=tuple(shard) if shard is not None else None,
+            num_bytes=self._nbytes(),
+            address=getattr(buffer, "address", None),
+        )
 
     def writable_chip(self, i: int) -> torch.Tensor:
         """Chip `i`'s values for an in-place op (kv-cache updates). Values are otherwise immutable and may be
@@ -397,6 +415,7 @@ def device_op(
     memory_config: MemoryConfig | None = None,
     rounding: str = formats.PACKER,
     stored_inputs: bool = False,
+    config: OpConfig | None = None,
 ) -> Any:
     """Run one device op: check inputs (on device, same device, allocated), call `compute` once per chip on
     the inputs' per-chip values, round each output to its dtype the way the packer does, allocate it.
@@ -404,9 +423,13 @@ def device_op(
     `compute(*values)` returns a torch tensor or a tuple of them (then `dtype`/`layout` may be sequences).
     It gets float32 values for float inputs; with `stored_inputs` it gets the stored ones (bfloat16 for
     bfloat16-based dtypes) and widens what it reads itself (embedding: a few rows of a large table).
+    `config` says how the op computes (fidelity, Dst mode, program config, cores): it goes into the op's
+    record on every chip (core/sim/records.py) with the operands' and results' shapes and memory. Only ops
+    that complete are counted.
 
     While the device captures a trace (core.sim.dispatch) the op is recorded instead: its outputs are
-    allocated holding garbage and `execute_trace` recomputes them in place from the inputs' values then.
+    allocated holding garbage and `execute_trace` recomputes them in place from the inputs' values then
+    (and counts the op each time).
     """
     for t in inputs:
         if t.device() is not None:
@@ -417,12 +440,10 @@ def device_op(
     captured = dispatch.before_op(program_key(name, inputs, dtype, layout, mc.memory_layout, mc.buffer_type))
     read = (lambda v: v) if stored_inputs else compute_values
     n_chips = len(chips(device))
+    op_config = config or OpConfig()
 
     def run(in_values: list[list[torch.Tensor]]) -> list[Any]:
-        per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
-        for chip in chips(device):
-            chip.record_op(name)
-        return per_chip
+        return [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
 
     in_values = [t._chips for t in inputs]
     per_chip = run(in_values)
@@ -442,27 +463,70 @@ def device_op(
         if captured:
             values = [_garbage(v) for v in values]
         outs.append(Tensor(values, dtypes[j], layouts[j], device, mc))
-    if captured:
-        for chip in chips(device):  # recorded, not run: it runs (and is counted) at execute_trace
-            chip.stats.device_ops -= 1
-            chip.stats.ops_by_name[name] -= 1
-        external = [weakref.ref(t) for t in inputs if not dispatch.produced_by_trace(t._chips)]
-        out_values = [o._chips for o in outs]
-        out_refs = [weakref.ref(o) for o in outs]
+    if not captured:
+        _record(name, device, inputs, outs, op_config)
+        return tuple(outs) if multi else outs[0]
+    # recorded, not run: the replay runs (and counts) it
+    external = [weakref.ref(t) for t in inputs if not dispatch.produced_by_trace(t._chips)]
+    out_values = [o._chips for o in outs]
+    out_refs = [weakref.ref(o) for o in outs]
+    in_infos = [tuple(t.info(i) for t in inputs) for i in range(n_chips)]
+    out_infos = [tuple(o.info(i) for o in outs) for i in range(n_chips)]
 
-        def step() -> None:
-            # Inputs made by the trace itself may have been deallocated during capture (their addresses are
-            # reused on every replay, as on the card); inputs from outside the trace must still be allocated.
-            for ref in external:
-                t = ref()
-                rules.require(t is not None, f"{name}: an input of this traced op was destroyed after capture")
-                rules.require_allocated(t, name)
-            per_chip = run(in_values)
-            for j, values in enumerate(out_values):
-                values[:] = rounded(per_chip, j)
-                out = out_refs[j]()
-                if out is not None:
-                    out._owned = set()
+    def step() -> None:
+        # Inputs made by the trace itself may have been deallocated during capture (their addresses are
+        # reused on every replay, as on the card); inputs from outside the trace must still be allocated.
+        for ref in external:
+            t = ref()
+            rules.require(t is not None, f"{name}: an input of this traced op was destroyed after capture")
+            rules.require_allocated(t, name)
+        per_chip = run(in_values)
+        for j, values in enumerate(out_values):
+            values[:] = rounded(per_chip, j)
+            out = out_refs[j]()
+            if out is not None:
+                out._owned = set()
+        _record_infos(name, device, in_infos, out_infos, op_config)
 
-        dispatch.record(step, out_values)
+    dispatch.record(step, out_values)
     return tuple(outs) if multi else outs[0]
+
+
+def _record(
+    name: str, device: Device | MeshDevice, inputs: Sequence[Tensor], outputs: Sequence[Tensor], config: OpConfig
+) -> None:
+    """Count the op on every chip it ran on, with its record."""
+    n = len(chips(device))
+    _record_infos(
+        name,
+        device,
+        [tuple(t.info(i) for t in inputs) for i in range(n)],
+        [tuple(t.info(i) for t in outputs) for i in range(n)],
+        config,
+    )
+
+
+def _record_infos(
+    name: str,
+    device: Device | MeshDevice,
+    inputs: Sequence[tuple[TensorInfo, ...]],
+    outputs: Sequence[tuple[TensorInfo, ...]],
+    config: OpConfig,
+) -> None:
+    """Count the op on every chip, from per-chip operand / result descriptions (a replayed trace op keeps the
+    ones taken at capture: its tensors may be gone, its buffers are reused)."""
+    signpost = current_signpost()
+    for i, chip in enumerate(chips(device)):
+        s = chip.stats
+        record = OpRecord(
+            index=len(s.op_records),
+            name=name,
+            chip=chip.id(),
+            inputs=inputs[i],
+            outputs=outputs[i],
+            config=config,
+            signpost=signpost,
+            dram_bytes=s.dram_bytes,
+            l1_bytes=s.l1_bytes,
+        )
+        chip.record_op(name, record)
