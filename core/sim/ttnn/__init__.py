@@ -53,7 +53,7 @@ from ..types import (
     UnaryWithParam,
     WormholeComputeKernelConfig,
 )
-from . import distributed, experimental, kv_cache, transformer
+from . import device, distributed, experimental, kv_cache, transformer
 
 bfloat16 = DataType.BFLOAT16
 float32 = DataType.FLOAT32
