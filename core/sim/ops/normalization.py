@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .. import rules
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, device_op, same_shape
 from ..types import Layout, MemoryConfig
 
 __all__ = ["layer_norm", "rms_norm", "softmax"]
@@ -42,7 +42,13 @@ def softmax(
 
     mc = memory_config or input_tensor.memory_config()
     return device_op(
-        "softmax", [input_tensor], compute, dtype=input_tensor.dtype, layout=Layout.TILE, memory_config=mc
+        "softmax",
+        [input_tensor],
+        compute,
+        dtype=input_tensor.dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        output_shapes=same_shape,
     )
 
 
@@ -94,7 +100,15 @@ def _norm(
         return y
 
     mc = memory_config or x.memory_config()
-    return device_op(name, [x, *extras], compute, dtype=x.dtype, layout=Layout.TILE, memory_config=mc)
+    return device_op(
+        name,
+        [x, *extras],
+        compute,
+        dtype=x.dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        output_shapes=same_shape,
+    )
 
 
 def layer_norm(
