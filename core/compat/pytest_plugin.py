@@ -100,7 +100,7 @@ def _open_params(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
 def device(request: pytest.FixtureRequest, device_params: dict[str, Any]) -> Iterator[Any]:
     params, _ = _open_params(device_params)
     device_id = request.config.getoption("device_id", default=0) or 0
-    dev = ttnn.open_device(device_id=device_id, **params)
+    dev = ttnn.device.CreateDevice(device_id=device_id, **params)  # as tt-metal's conftest does
     yield dev
     ttnn.ReadDeviceProfiler(dev)
     ttnn.synchronize_device(dev)

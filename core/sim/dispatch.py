@@ -33,6 +33,9 @@ _event_ids = itertools.count(1)
 class MeshTraceId(int):
     """ttnn.MeshTraceId: the id `begin_trace_capture` returns (an int underneath)."""
 
+    def __new__(cls, value: int, /) -> MeshTraceId:
+        return super().__new__(cls, value)
+
     def __repr__(self) -> str:
         return f"MeshTraceId({int(self)})"
 
@@ -40,18 +43,19 @@ class MeshTraceId(int):
 class QueueId(int):
     """ttnn.QueueId(n): a command-queue id; plain ints are accepted wherever one is."""
 
+    def __new__(cls, value: int, /) -> QueueId:
+        return super().__new__(cls, value)
+
     def __repr__(self) -> str:
         return f"QueueId({int(self)})"
 
 
-@dataclass(eq=False)
 class MeshEvent:
-    """ttnn.MeshEvent: completion of everything enqueued on `cq_id` before `record_event`."""
+    """ttnn.MeshEvent: completion of everything enqueued on `cq_id` before `record_event` (made by
+    record_event; the constructor is positional-only, ttnn has no public one)."""
 
-    device: Any
-    cq_id: int
-    event_id: int
-    sub_device_ids: tuple = ()
+    def __init__(self, device: Any, cq_id: int, event_id: int, sub_device_ids: tuple = (), /):
+        self.device, self.cq_id, self.event_id, self.sub_device_ids = device, cq_id, event_id, sub_device_ids
 
     def __repr__(self) -> str:
         return f"MeshEvent(id={self.event_id}, cq_id={self.cq_id}, device={self.device!r})"

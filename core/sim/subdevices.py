@@ -23,11 +23,17 @@ _manager_ids = itertools.count(1)
 class SubDeviceId(int):
     """ttnn.SubDeviceId(n)."""
 
+    def __new__(cls, id: int, /) -> SubDeviceId:  # noqa: A002 (ttnn's parameter name)
+        return super().__new__(cls, id)
+
     def __repr__(self) -> str:
         return f"SubDeviceId({int(self)})"
 
 
 class SubDeviceManagerId(int):
+    def __new__(cls, value: int, /) -> SubDeviceManagerId:
+        return super().__new__(cls, value)
+
     def __repr__(self) -> str:
         return f"SubDeviceManagerId({int(self)})"
 

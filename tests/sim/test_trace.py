@@ -12,7 +12,7 @@ from core.sim import ttnn
 
 @pytest.fixture
 def device():
-    dev = ttnn.open_device(device_id=0, trace_region_size=1 << 20, num_command_queues=2)
+    dev = ttnn.device.CreateDevice(device_id=0, num_command_queues=2, trace_region_size=1 << 20)
     yield dev
     ttnn.close_device(dev)
 

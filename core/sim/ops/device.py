@@ -77,9 +77,20 @@ def open_device(
     trace_region_size: int = DEFAULT_TRACE_REGION_SIZE,
     dispatch_core_config: DispatchCoreConfig | None = None,
     worker_l1_size: int = DEFAULT_WORKER_L1_SIZE,
-    num_command_queues: int = 1,
 ) -> Device:
     """One chip of the simulated board; an id that is already open returns that device."""
+    return create_device(device_id, 1, l1_small_size, trace_region_size, dispatch_core_config, worker_l1_size)
+
+
+def create_device(
+    device_id: int,
+    num_command_queues: int = 1,
+    l1_small_size: int = DEFAULT_L1_SMALL_SIZE,
+    trace_region_size: int = DEFAULT_TRACE_REGION_SIZE,
+    dispatch_core_config: DispatchCoreConfig | None = None,
+    worker_l1_size: int = DEFAULT_WORKER_L1_SIZE,
+) -> Device:
+    """open_device with a number of command queues (what ttnn.device.CreateDevice takes)."""
     board = get_board()
     rules.check_device_id(device_id, board.chips)
     device = _open_devices.get(device_id)

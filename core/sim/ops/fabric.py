@@ -21,7 +21,6 @@ from ..types import BufferType, CoreRangeSet
 __all__ = [
     "FabricConfig",
     "FabricReliabilityMode",
-    "GlobalSemaphore",
     "SubDevice",
     "SubDeviceId",
     "SubDeviceManagerId",
@@ -49,7 +48,7 @@ class FabricConfig(enum.Enum):
 class FabricReliabilityMode(enum.Enum):
     STRICT_INIT = 0
     RELAXED_INIT = 1
-    DYNAMIC_RECONFIGURATION_SETUP_MODE = 2
+    DYNAMIC_RECONFIG = 2
 
 
 class Topology(enum.Enum):
