@@ -6,7 +6,7 @@ re-implements those programs (own code, from the published algorithms and consta
 Sources, per function below:
 - tt-llk tt_llk_{wormhole_b0,blackhole}/common/inc/sfpu/ckernel_sfpu_*.h (snapshot 36b092e, April 2026);
 - tt-metal tt_metal/hw/ckernels/wormhole_b0/metal/llk_api/llk_sfpu/ckernel_sfpu_{exp,gelu,tanh,sigmoid,
-  silu,erf_erfc}.h (what ttnn's compute kernels include on top of tt-llk);
+  silu,erf_erfc,log}.h (what ttnn's compute kernels include on top of tt-llk);
 - instruction semantics: tt-isa-documentation WormholeB0/TensixTile/TensixCoprocessor/ (SFPMAD, SFPLUT,
   SFPLUTFP32, SFPSHFT, SFPSTOCHRND_FloatInt, SFPSTORE) and ttsim src/tensix.cpp (Blackhole SFPARECIP).
 
@@ -372,16 +372,59 @@ def rsqrt(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
 # -- log ---------------------------------------------------------------------------------------------------
 
 
-def log(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
-    """_calculate_log_body_ (tt-llk ckernel_sfpu_log.h, both archs, one algorithm for every mode): mantissa in
-    [1, 2) through a cubic, plus exponent * 0.692871 (the kernel's ln 2); 0 -> -inf. The sign and special
-    exponents are not checked (negative x gives a finite value, as on the device). No explicit rounding: a
-    16-bit Dst truncates."""
+_LOG_POLY = tuple(
+    _f32(v)
+    for v in (
+        -2.0069785118103027,
+        3.767500400543213,
+        -2.800232410430908,
+        1.3681391477584839,
+        -0.3706687390804291,
+        0.04224011301994324,
+    )
+)
+_LN2 = _f32(0.69314718246459961)
+_LOG_SERIES = tuple(
+    _f32(v)
+    for v in (1.0, 0.3333333333333333, 0.2, 0.14285714285714285, 0.1111111111111111, 0.09090909090909091)
+)
+
+
+def _log_specials(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """+inf -> +inf; exponent field 255 (NaN, -inf) or negative -> NaN; 0 -> -inf."""
+    out = torch.where(x == 0, torch.full_like(out, float("-inf")), out)
+    nan = (_exexp(x) == 255) | (x < 0)
+    out = torch.where(nan, torch.full_like(out, float("nan")), out)
+    return torch.where(_bits(x) == _INF_BITS, torch.full_like(out, float("inf")), out)
+
+
+def _log_fp32(x: torch.Tensor, arch: str) -> torch.Tensor:
+    """calculate_log_f32_body: m in [sqrt(2)/2, sqrt(2)], z = (m - 1) / (m + 1) with a 2-step reciprocal,
+    ln m = 2 z (1 + z**2/3 + ... + z**10/11), plus exponent * ln 2."""
     m = _setexp(x, torch.full_like(_bits(x), 127))
-    series = m * (m * (m * _f32(0.1058) + _f32(-0.7166)) + _f32(2.0871)) + _f32(-1.4753)
-    e = (_exexp(x) - 127).to(torch.float32)
-    out = e * _f32(0.692871) + series
-    return _finish(torch.where(x == 0, torch.full_like(out, float("-inf")), out), mode)
+    e = _exexp(x) - 127
+    big = m >= _f32(1.4142135381698608)
+    m = torch.where(big, m * 0.5, m)
+    e = torch.where(big, e + 1, e)
+    z = (m - 1.0) * reciprocal_iter(m + 1.0, 2, arch)
+    ln_m = 2.0 * (z * _horner(z * z, _LOG_SERIES))
+    return _log_specials(x, e.to(torch.float32) * _LN2 + ln_m)
+
+
+def log(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
+    """calculate_log (tt-metal llk_api/llk_sfpu/ckernel_sfpu_log.h). 16-bit Dst: the mantissa in [1, 2)
+    through a degree-5 minimax polynomial plus exponent * ln 2, 0 -> -inf, and unless fast_and_approximate
+    the special cases (+inf, NaN / negative -> NaN), rounded nearest-even. fp32 Dst: _log_fp32 (special cases
+    always)."""
+    if mode.fp32_dest:
+        return _finish(_log_fp32(x, mode.arch), mode)
+    m = _setexp(x, torch.full_like(_bits(x), 127))
+    out = (_exexp(x) - 127).to(torch.float32) * _LN2 + _horner(m, _LOG_POLY)
+    if mode.approx:
+        out = torch.where(x == 0, torch.full_like(out, float("-inf")), out)
+    else:
+        out = _log_specials(x, out)
+    return _finish(_round_bf16_rne(out), mode)
 
 
 # -- look-up tables (SFPLUT / SFPLUTFP32) ---------------------------------------------------------------
@@ -649,11 +692,14 @@ def _bf16_table(fn: Fn, mode: Mode) -> torch.Tensor:
 
 
 def apply(fn: Fn, x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
-    """Run an SFPU function on Dst contents `x` (float32). With a 16-bit Dst `x` must hold bfloat16 values
-    (it does: Dst cannot hold anything else) and the result is looked up; with fp32 Dst it is computed."""
+    """Run an SFPU function on Dst contents `x` (float32). With a 16-bit Dst the values are bfloat16 (a
+    float32 result written there by the FPU is rounded to nearest-even first, e.g. matmul + bias before a
+    fused activation) and the result is looked up; with fp32 Dst it is computed."""
     x = x.to(torch.float32)
     if mode.fp32_dest:
         return fn(flush_denormals(x), mode)
     table = _bf16_table(fn, mode)
-    idx = (_bits(x) >> 16) & 0xFFFF
+    b = _bits(x)
+    idx = ((b + 0x7FFF + ((b >> 16) & 1)) >> 16) & 0xFFFF
+    idx = torch.where(torch.isnan(x), (b >> 16) & 0xFFFF, idx)
     return table[idx.long()].reshape(x.shape)
