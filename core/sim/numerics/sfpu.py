@@ -227,10 +227,10 @@ def exp(x: torch.Tensor, mode: Mode = Mode(), *, fast: bool = True) -> torch.Ten
     fast -> the piecewise fixed-point approximation; otherwise exp_21f rounded to bfloat16 (16-bit Dst) or the
     fp32-accurate algorithm (fp32 Dst). tt-metal llk_api/llk_sfpu/ckernel_sfpu_exp.h."""
     if mode.approx:
-        return _finish(_exp_fast_approx(x) if fast else exp_piecewise_approx(x), mode)
+        return store(_exp_fast_approx(x) if fast else exp_piecewise_approx(x), mode)
     if mode.fp32_dest:
-        return _finish(_exp_fp32_accurate(x), mode)
-    return _finish(_round_bf16_rne(_exp_21f(x)), mode)
+        return store(_exp_fp32_accurate(x), mode)
+    return store(_round_bf16_rne(_exp_21f(x)), mode)
 
 
 # -- reciprocal --------------------------------------------------------------------------------------------
@@ -316,12 +316,12 @@ def reciprocal(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     """recip_tile: Wormhole _sfpu_reciprocal_ with 0 (approx), 1 (+ bfloat16 nearest-even, 16-bit Dst) or 2
     (fp32 Dst) Newton steps (_calculate_reciprocal_internal_); Blackhole: _recip_blackhole_tile."""
     if mode.arch == BLACKHOLE:
-        return _finish(_recip_blackhole_tile(x, mode), mode)
+        return store(_recip_blackhole_tile(x, mode), mode)
     if mode.approx:
-        return _finish(_recip_wormhole(x, 0), mode)
+        return store(_recip_wormhole(x, 0), mode)
     if mode.fp32_dest:
-        return _finish(_recip_wormhole(x, 2), mode)
-    return _finish(_round_bf16_rne(_recip_wormhole(x, 1)), mode)
+        return store(_recip_wormhole(x, 2), mode)
+    return store(_round_bf16_rne(_recip_wormhole(x, 1)), mode)
 
 
 # -- sqrt / rsqrt ------------------------------------------------------------------------------------------
@@ -360,13 +360,13 @@ def _sqrt_body(x: torch.Tensor, approx: bool, reciprocal_root: bool) -> torch.Te
 def sqrt(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     """sqrt_tile (_calculate_sqrt_internal_, RECIPROCAL=false); bfloat16 nearest-even before a 16-bit Dst."""
     y = _sqrt_body(x, mode.approx, reciprocal_root=False)
-    return _finish(y if mode.fp32_dest else _round_bf16_rne(y), mode)
+    return store(y if mode.fp32_dest else _round_bf16_rne(y), mode)
 
 
 def rsqrt(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     """rsqrt_tile (_calculate_sqrt_internal_, RECIPROCAL=true)."""
     y = _sqrt_body(x, mode.approx, reciprocal_root=True)
-    return _finish(y if mode.fp32_dest else _round_bf16_rne(y), mode)
+    return store(y if mode.fp32_dest else _round_bf16_rne(y), mode)
 
 
 # -- log ---------------------------------------------------------------------------------------------------
@@ -417,14 +417,14 @@ def log(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     the special cases (+inf, NaN / negative -> NaN), rounded nearest-even. fp32 Dst: _log_fp32 (special cases
     always)."""
     if mode.fp32_dest:
-        return _finish(_log_fp32(x, mode.arch), mode)
+        return store(_log_fp32(x, mode.arch), mode)
     m = _setexp(x, torch.full_like(_bits(x), 127))
     out = (_exexp(x) - 127).to(torch.float32) * _LN2 + _horner(m, _LOG_POLY)
     if mode.approx:
         out = torch.where(x == 0, torch.full_like(out, float("-inf")), out)
     else:
         out = _log_specials(x, out)
-    return _finish(_round_bf16_rne(out), mode)
+    return store(_round_bf16_rne(out), mode)
 
 
 # -- look-up tables (SFPLUT / SFPLUTFP32) ---------------------------------------------------------------
@@ -579,10 +579,10 @@ def gelu(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     """gelu_tile<approx>: approx -> the LUT form (no rounding; a 16-bit Dst truncates); accurate -> the
     piecewise CDF (16-bit Dst, rounded nearest-even) or the rational-erf form (fp32 Dst)."""
     if mode.approx:
-        return _finish(_gelu_approx(x), mode)
+        return store(_gelu_approx(x), mode)
     if mode.fp32_dest:
-        return _finish(_gelu_fp32(x, mode.arch), mode)
-    return _finish(_round_bf16_rne(_gelu_piecewise_bf16(x)), mode)
+        return store(_gelu_fp32(x, mode.arch), mode)
+    return store(_round_bf16_rne(_gelu_piecewise_bf16(x)), mode)
 
 
 # -- erf ---------------------------------------------------------------------------------------------------
@@ -601,7 +601,7 @@ def erf(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     r = torch.where(ax >= 3.0, torch.ones_like(r), r)
     # Every range test is false for NaN: the kernel's final else branch gives 0.
     r = torch.where(torch.isnan(x), torch.zeros_like(r), r)
-    return _finish(torch.where(x < 0, -r, r), mode)
+    return store(torch.where(x < 0, -r, r), mode)
 
 
 # -- sigmoid / silu / tanh -------------------------------------------------------------------------------
@@ -622,16 +622,16 @@ def sigmoid(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     retained; table 2: its [2, 4) segment 0.0485|x| + 0.2998 only fits up to 4, where the last entry 0.4998
     continues it, while gelu's table ends its [2, 3) segment at 3 where x takes over); accurate -> _sigmoid_accurate, rounded nearest-even before a 16-bit Dst."""
     if mode.approx:
-        return _finish(_lut_6entry(x, _SIGMOID_LUT, retain_sign=True, last_split=4.0) + 0.5, mode)
+        return store(_lut_6entry(x, _SIGMOID_LUT, retain_sign=True, last_split=4.0) + 0.5, mode)
     y = _sigmoid_accurate(x, mode.fp32_dest, mode.arch)
-    return _finish(y if mode.fp32_dest else _round_bf16_rne(y), mode)
+    return store(y if mode.fp32_dest else _round_bf16_rne(y), mode)
 
 
 def silu(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     """calculate_silu (tt-metal llk_api/llk_sfpu/ckernel_sfpu_silu.h): x * _sfpu_sigmoid_(x), rounded
     nearest-even before a 16-bit Dst; one algorithm for both approx settings."""
     y = x * _sigmoid_accurate(x, mode.fp32_dest, mode.arch)
-    return _finish(y if mode.fp32_dest else _round_bf16_rne(y), mode)
+    return store(y if mode.fp32_dest else _round_bf16_rne(y), mode)
 
 
 _TANH_LUT = (0x1DFF, 0x481A, 0xFF00)  # 0.90625*x | 0.09375*x + 0.8125 | 1 (tanh_init)
@@ -664,19 +664,19 @@ def tanh(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     0.09375|x| + 0.8125, 1; sign retained); 16-bit Dst -> degree-6 polynomial in |x| capped at 1, sign
     copied, nearest-even; fp32 Dst -> x * P(x**2) for |x| < 0.6, else 2*sigmoid(2x) - 1."""
     if mode.approx:
-        return _finish(_lut_3entry(x, _TANH_LUT), mode)
+        return store(_lut_3entry(x, _TANH_LUT), mode)
     if mode.fp32_dest:
         small = x * _horner(x * x, _TANH_SMALL)
         large = 2.0 * _sigmoid_accurate(2.0 * x, True, mode.arch) - 1.0
-        return _finish(torch.where(x.abs() < _f32(0.6), small, large), mode)
+        return store(torch.where(x.abs() < _f32(0.6), small, large), mode)
     y = _min_const(_horner(x.abs(), _TANH_POLY), 1.0)
-    return _finish(_round_bf16_rne(_copysign(y, x)), mode)
+    return store(_round_bf16_rne(_copysign(y, x)), mode)
 
 
 # -- store and tabulation --------------------------------------------------------------------------------
 
 
-def _finish(y: torch.Tensor, mode: Mode) -> torch.Tensor:
+def store(y: torch.Tensor, mode: Mode) -> torch.Tensor:
     """What SFPSTORE leaves in Dst: fp32 (denormals flushed) or the bfloat16 truncation."""
     return flush_denormals(y) if mode.fp32_dest else _store_bf16(y)
 
