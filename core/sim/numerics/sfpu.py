@@ -111,7 +111,7 @@ def _min_const(x: torch.Tensor, c: float) -> torch.Tensor:
 
 def flush_denormals(x: torch.Tensor) -> torch.Tensor:
     """SFPMAD treats denormal inputs as zero and flushes denormal / -0 outputs to +0."""
-    return torch.where(x.abs() < 2.0**-126, torch.zeros_like(x), x)
+    return x.masked_fill(x.abs() < 2.0**-126, 0.0)
 
 
 def _round_bf16_rne(x: torch.Tensor) -> torch.Tensor:
@@ -449,26 +449,49 @@ def _lut8_to_fp32(v: int) -> float:
     return _bits_to_float(bits)
 
 
+def _segment_tables(bounds: tuple[float, ...], slopes: list[float], offsets: list[float]) -> torch.Tensor:
+    """[2, 512] slope / offset per value of |x|'s bits >> 22 (exponent and first mantissa bit): every table
+    boundary here (0.5, 1, 1.5, 2, 3, 4) falls on such a step, so the segment is a lookup of the top bits."""
+    keys = torch.arange(512, dtype=torch.int32)
+    start = _float(keys << 22)  # smallest |x| with each key (NaN / inf keys land in the last segment)
+    seg = torch.bucketize(torch.nan_to_num(start, nan=float("inf")), torch.tensor(bounds), right=True)
+    return torch.stack([torch.tensor(slopes)[seg], torch.tensor(offsets)[seg]])
+
+
+def _apply_segments(x: torch.Tensor, table: torch.Tensor, retain_sign: bool) -> torch.Tensor:
+    """a * |x| + c with (a, c) chosen by |x|'s segment, optionally with x's sign."""
+    b = _bits(x)
+    ax = _float(b & 0x7FFFFFFF)
+    key = ((b >> 22) & 0x1FF).long()
+    d = torch.take(table[0], key).mul_(ax).add_(torch.take(table[1], key))
+    return _copysign(d, x) if retain_sign else d
+
+
+@functools.cache
+def _lut6_table(regs: tuple[int, ...], last_split: float) -> torch.Tensor:
+    l0, l1, l2, l4, l5, l6 = regs
+    slopes = [_lut16_to_fp32((r >> s) & 0xFFFF) for r in (l0, l1, l2) for s in (0, 16)]
+    offsets = [_lut16_to_fp32((r >> s) & 0xFFFF) for r in (l4, l5, l6) for s in (0, 16)]
+    return _segment_tables((0.5, 1.0, 1.5, 2.0, last_split), slopes, offsets)
+
+
 def _lut_6entry(x: torch.Tensor, regs: tuple[int, ...], retain_sign: bool, last_split: float) -> torch.Tensor:
     """SFPLUTFP32 FP16_6ENTRY_TABLE1 (`last_split` 3) / TABLE2 (4) with LReg0-2 (slopes) and LReg4-6
     (offsets) holding two Lut16 each: a * |x| + c on [0, .5), [.5, 1), [1, 1.5), [1.5, 2), [2, split),
     [split, inf)."""
-    l0, l1, l2, l4, l5, l6 = regs
-    slopes = [_lut16_to_fp32((r >> s) & 0xFFFF) for r in (l0, l1, l2) for s in (0, 16)]
-    offsets = [_lut16_to_fp32((r >> s) & 0xFFFF) for r in (l4, l5, l6) for s in (0, 16)]
-    ax = x.abs()
-    idx = torch.bucketize(ax, torch.tensor([0.5, 1.0, 1.5, 2.0, last_split]), right=True)
-    d = torch.tensor(slopes)[idx] * ax + torch.tensor(offsets)[idx]
-    return _copysign(d, x) if retain_sign else d
+    return _apply_segments(x, _lut6_table(regs, last_split), retain_sign)
+
+
+@functools.cache
+def _lut3_table(regs: tuple[int, int, int]) -> torch.Tensor:
+    slopes = [_lut8_to_fp32((r >> 8) & 0xFF) for r in regs]
+    offsets = [_lut8_to_fp32(r & 0xFF) for r in regs]
+    return _segment_tables((1.0, 2.0), slopes, offsets)
 
 
 def _lut_3entry(x: torch.Tensor, regs: tuple[int, int, int]) -> torch.Tensor:
     """SFPLUT with sign retained: Lut8 slope / offset pairs for |x| in [0, 1), [1, 2), [2, inf)."""
-    slopes = [_lut8_to_fp32((r >> 8) & 0xFF) for r in regs]
-    offsets = [_lut8_to_fp32(r & 0xFF) for r in regs]
-    ax = x.abs()
-    idx = torch.bucketize(ax, torch.tensor([1.0, 2.0]), right=True)
-    return _copysign(torch.tensor(slopes)[idx] * ax + torch.tensor(offsets)[idx], x)
+    return _apply_segments(x, _lut3_table(regs), retain_sign=True)
 
 
 # -- gelu --------------------------------------------------------------------------------------------------
@@ -699,7 +722,10 @@ def apply(fn: Fn, x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     if mode.fp32_dest:
         return fn(flush_denormals(x), mode)
     table = _bf16_table(fn, mode)
-    b = _bits(x)
-    idx = ((b + 0x7FFF + ((b >> 16) & 1)) >> 16) & 0xFFFF
-    idx = torch.where(torch.isnan(x), (b >> 16) & 0xFFFF, idx)
-    return table[idx.long()].reshape(x.shape)
+    # torch's float32 -> bfloat16 conversion is nearest-even, but replaces NaNs by 0xFFFF: NaNs keep their own
+    # high half (a finite sum rules NaNs out without building a mask).
+    idx = x.to(torch.bfloat16).view(torch.int16).to(torch.int64).bitwise_and_(0xFFFF)
+    if not bool(torch.isfinite(x.sum())):
+        nan = torch.isnan(x)
+        idx[nan] = ((_bits(x)[nan] >> 16) & 0xFFFF).to(torch.int64)
+    return torch.take(table, idx)
