@@ -21,6 +21,20 @@ Which algorithm runs depends on three switches (`Mode`):
 - `arch`: Wormhole B0 or Blackhole. They share every algorithm here except the reciprocal, which on
   Blackhole starts from the SFPARECIP hardware estimate (and so do sigmoid, silu and fp32 tanh through it).
 
+What ttnn selects by default:
+- ttnn.exp / gelu / sqrt / rsqrt / erf / log / tanh / sigmoid: fast_and_approximate_mode=False, so the
+  accurate kernels (unary ops compile with math_approx_mode off). A parametrized EXP with param0=1 runs
+  approx=true with fast_and_approx=true, the Schraudolph path (compute_kernel_api eltwise_unary/exp.h notes).
+- Kernels that call the tile APIs without template arguments get their defaults: gelu_tile_init /
+  rsqrt_tile_init / erf_tile_init<fast_and_approx = true> and exp_tile_init<approx = false,
+  fast_and_approx = true> (compute_kernel_api/eltwise_unary/{gelu,exp,erf_erfc}.h, compute_kernel_api.h).
+- matmul / linear fused activations: UnaryWithParam(GELU, p) compiles gelu_tile<p>: p = 1.0 (the tanh
+  variant ports ask for) is the look-up-table GELU; others follow the matmul's math_approx_mode.
+- softmax: exp_tile<math_approx_mode> with fast_and_approx defaulted, and softmax's default compute config
+  has math_approx_mode on: the fast approximate exp (softmax.cpp).
+- scaled_dot_product_attention: exp_approx_mode defaults to true (sdpa_program_factory.cpp:
+  `program_config ? exp_approx_mode.value_or(true) : true`), the piecewise fixed-point exp.
+
 Modelling choices (where this is not bit-exact with silicon):
 - SFPMAD is a partially fused multiply-add with one rounding; here `a * b + c` is two float32 roundings. The
   difference is at most one float32 ulp of an intermediate, far below the bfloat16 outputs, but it can move
@@ -218,8 +232,8 @@ def exp_piecewise_approx(x: torch.Tensor, scale: float | None = None) -> torch.T
     if scale is not None:
         x = x * scale
     z = x * _f32(1.442695) + _EXP_APPROX_C23_73
-    out = _float((_bits(z) + _EXP_APPROX_ADJ) << 7)
-    return torch.where(x < -42.0, torch.zeros_like(out), out)
+    out = _float(_bits(z).add_(_EXP_APPROX_ADJ).bitwise_left_shift_(7))
+    return out.masked_fill_(x < -42.0, 0.0)
 
 
 def exp(x: torch.Tensor, mode: Mode = Mode(), *, fast: bool = True) -> torch.Tensor:

@@ -108,7 +108,8 @@ class _Softmax:
         """exp_tile<exp_approx, false, scale_en> on Dst contents `d` (= S - m or m_prev - m)."""
         mode = self.kernel.sfpu_mode(approx=self.exp_approx)
         if self.exp_approx:
-            return sfpu.store(sfpu.exp_piecewise_approx(d, self.scale), mode)
+            y = sfpu.exp_piecewise_approx(d, self.scale)  # >= exp(-42) or 0: never denormal
+            return y if mode.fp32_dest else sfpu.store(y, mode)
         return sfpu.exp(d * self.scale, mode)
 
     def recip(self, x: torch.Tensor) -> torch.Tensor:
