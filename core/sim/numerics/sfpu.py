@@ -145,9 +145,8 @@ def _store_bf16(x: torch.Tensor) -> torch.Tensor:
 def _stochrnd_magnitude(x: torch.Tensor, max_magnitude: int) -> torch.Tensor:
     """SFPSTOCHRND float -> integer without stochastic rounding: |x| rounded half up, saturated at
     `max_magnitude` (NaN and |x| >= 2**16 saturate too); returns the magnitude as int32."""
-    mag = torch.floor(x.abs() + 0.5)
-    mag = torch.where(torch.isnan(x) | (mag > max_magnitude), torch.full_like(mag, max_magnitude), mag)
-    return mag.to(torch.int32)
+    mag = x.abs().add_(0.5).floor_()
+    return mag.nan_to_num_(nan=max_magnitude).clamp_(max=max_magnitude).to(torch.int32)
 
 
 def _sign_magnitude_round_int16(x: torch.Tensor) -> torch.Tensor:
@@ -192,17 +191,15 @@ def _exp_fp32_accurate(x: torch.Tensor) -> torch.Tensor:
     j = _f32(1.442695) * x
     k = _sign_magnitude_round_int16(j)
     kf = k.to(torch.float32)
-    f = kf * _LN2_HI_JUFFA + x
-    f = kf * _LN2_LO_JUFFA + f
+    f = (kf * _LN2_HI_JUFFA).add_(x)
+    f = kf.mul_(_LN2_LO_JUFFA).add_(f)
     r = torch.full_like(f, _JUFFA[0])
     for c in _JUFFA[1:]:
-        r = r * f + c
-    y = r * f + 1.0
-    r = y * f + 1.0
-    e = _exexp(r) + k
+        r.mul_(f).add_(c)
+    r.mul_(f).add_(1.0).mul_(f).add_(1.0)
+    e = _exexp(r).add_(k)
     out = _setexp(r, e)
-    out = torch.where(e >= 255, torch.full_like(out, float("inf")), out)
-    out = torch.where(e < 1, torch.zeros_like(out), out)
+    out.masked_fill_(e >= 255, float("inf")).masked_fill_(e < 1, 0.0)
     return torch.where(torch.isnan(x), x, out)
 
 
@@ -561,7 +558,7 @@ def _horner(x: torch.Tensor, coeffs: tuple[float, ...]) -> torch.Tensor:
     """PolynomialEvaluator::eval (tt-llk ckernel_sfpu_polyval.h): c0 + x*(c1 + x*(c2 + ...)), ascending."""
     acc = torch.full_like(x, coeffs[-1])
     for c in reversed(coeffs[:-1]):
-        acc = c + x * acc
+        acc.mul_(x).add_(c)  # in place: same two roundings as c + x * acc, no temporaries
     return acc
 
 
@@ -596,20 +593,21 @@ def _erf_rational(s: torch.Tensor, arch: str) -> torch.Tensor:
     """The fp32 path's erf(s): s * N(s**2) / D(s**2), N odd and D even parity polynomials (Horner in s**2),
     the division as a 2-step reciprocal, clamped to [-1, 1]."""
     s2 = s * s
-    num = s * _horner(s2, _ERF_NUM)
+    num = _horner(s2, _ERF_NUM).mul_(s)
     den = _horner(s2, _ERF_DEN)
-    erf = num * reciprocal_iter(den, 2, arch)
-    return _max_const(_min_const(erf, 1.0), -1.0)
+    erf = num.mul_(reciprocal_iter(den, 2, arch))
+    return erf.clamp_(-1.0, 1.0)  # NaN only from a NaN input, which gelu's final mask zeroes
 
 
 def _gelu_fp32(x: torch.Tensor, arch: str) -> torch.Tensor:
     """calculate_gelu, fp32 Dst accurate path (tt-metal llk_api/llk_sfpu/ckernel_sfpu_gelu.h):
     x * (0.5 + 0.5 * erf(x / sqrt 2)) with the rational erf, x <= -5.5426 -> 0, erf == -1 -> x * 2**-25."""
-    scaled = _min_const(x * _f32(0.7071067811865475), 10.0)
+    scaled = (x * _f32(0.7071067811865475)).clamp_(max=10.0)  # min(x, 10): same as SFPSWAP for non-NaN
     erf = _erf_rational(scaled, arch)
-    out = x * (0.5 + 0.5 * erf)
-    out = torch.where(erf == -1.0, x * 2.0**-25, out)
-    return torch.where(x > _GELU_SAT, out, torch.zeros_like(out))
+    stuck = erf == -1.0
+    out = erf.mul_(0.5).add_(0.5).mul_(x)
+    out = torch.where(stuck, x * 2.0**-25, out)
+    return out.masked_fill_(~(x > _GELU_SAT), 0.0)
 
 
 def gelu(x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
