@@ -494,7 +494,8 @@ def _same(a: float, b: float) -> bool:
 @pytest.mark.parametrize("arch", ["wormhole_b0", "blackhole"])
 @pytest.mark.parametrize("fp32", [False, True])
 @pytest.mark.parametrize("approx", [False, True])
-def test_vectorised_kernel_matches_scalar_transcription(name, arch, fp32, approx):
+def test_vectorised_kernel_matches_scalar_transcription(name, arch, fp32, approx, monkeypatch):
+    monkeypatch.setenv(sfpu.NUMERICS_ENV, "exact")
     kernel, reference = REFERENCES[name]
     x = _inputs(fp32)
     got = sfpu.apply(kernel, x, sfpu.Mode(approx=approx, fp32_dest=fp32, arch=arch))
@@ -504,6 +505,27 @@ def test_vectorised_kernel_matches_scalar_transcription(name, arch, fp32, approx
         if not _same(gi, want):
             bad.append((xi, gi, want))
     assert not bad, f"{len(bad)} mismatches, first: {bad[:3]}"
+
+
+@pytest.mark.parametrize(
+    "name", ["exp", "reciprocal", "sqrt", "rsqrt", "log", "gelu", "tanh", "sigmoid", "silu"]
+)
+@pytest.mark.parametrize("arch", ["wormhole_b0", "blackhole"])
+def test_default_numerics_stand_in_for_accurate_fp32_kernels(name, arch, monkeypatch):
+    """By default the fp32-Dst accurate kernels are replaced by torch's float32 function: within 2**-20
+    relative of the bit-level algorithm (GELU: plus 1e-6 absolute, its deep negative tail x * (0.5 + 0.5 erf)
+    with erf near -1, flushed to 0 below -5.54 on the device)."""
+    kernel = REFERENCES[name][0]
+    x = torch.cat([torch.linspace(-20, 20, 2001), torch.rand(500) * 100 + 1e-3])
+    if name in ("sqrt", "rsqrt", "log", "reciprocal"):
+        x = x.abs() + 1e-3
+    mode = sfpu.Mode(fp32_dest=True, arch=arch)
+    fast = sfpu.apply(kernel, x, mode)
+    monkeypatch.setenv(sfpu.NUMERICS_ENV, "exact")
+    exact = sfpu.apply(kernel, x, mode)
+    assert not torch.equal(fast, exact) or name == "sqrt"  # the stand-in is really used
+    atol = 1e-6 if name == "gelu" else 0.0
+    assert ((fast == exact) | ((fast - exact).abs() <= exact.abs() * 2**-20 + atol)).all()
 
 
 def test_sdpa_piecewise_exp_matches_scalar_transcription():
@@ -548,7 +570,10 @@ FLOORS = [
 @pytest.mark.parametrize(("name", "ref", "floor", "approx_modes"), FLOORS)
 @pytest.mark.parametrize("arch", ["wormhole_b0", "blackhole"])
 @pytest.mark.parametrize("fp32", [False, True])
-def test_error_against_float64_within_tt_metal_floors(name, ref, floor, approx_modes, arch, fp32):
+def test_error_against_float64_within_tt_metal_floors(
+    name, ref, floor, approx_modes, arch, fp32, monkeypatch
+):
+    monkeypatch.setenv(sfpu.NUMERICS_ENV, "exact")
     x = torch.rand(64, 128, generator=torch.Generator().manual_seed(0)).bfloat16().float()
     for approx in approx_modes:
         got = sfpu.apply(REFERENCES[name][0], x, sfpu.Mode(approx=approx, fp32_dest=fp32, arch=arch))
@@ -556,7 +581,8 @@ def test_error_against_float64_within_tt_metal_floors(name, ref, floor, approx_m
 
 
 @pytest.mark.parametrize("arch", ["wormhole_b0", "blackhole"])
-def test_accurate_kernels_are_within_a_few_bfloat16_ulps(arch):
+def test_accurate_kernels_are_within_a_few_bfloat16_ulps(arch, monkeypatch):
+    monkeypatch.setenv(sfpu.NUMERICS_ENV, "exact")
     """With a 16-bit Dst the accurate kernels land within 2 bfloat16 ulps of the float64 value (relative
     2**-7) on their main range; with fp32 Dst within 2**-20."""
     x = torch.linspace(-6, 6, 4001).bfloat16().float()

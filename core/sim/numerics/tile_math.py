@@ -118,7 +118,11 @@ def mul(
 def reduce_row_sum(x: torch.Tensor, x_dtype: DataType, scaler: float, k: KernelConfig) -> torch.Tensor:
     """reduce_tile<SUM, REDUCE_ROW> over the last dim with a bfloat16 scaler tile: the tile-by-tile sum of
     x * scaler accumulated in Dst; returns [..., 1]."""
-    prod = _product(x, torch.tensor(scaler, dtype=torch.float32), x_dtype, DataType.BFLOAT16, k)
+    narrow = x_dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+    if scaler == 1.0 and narrow and k.math_fidelity != MathFidelity.LoFi:
+        prod = x  # srcA keeps every bit of a bfloat16 value beyond LoFi: the products are x itself
+    else:
+        prod = _product(x, torch.tensor(scaler, dtype=torch.float32), x_dtype, DataType.BFLOAT16, k)
     width = prod.shape[-1]
     if k.fp32_dest_acc_en or width <= TILE:
         return to_dst(prod.sum(dim=-1, keepdim=True), k)

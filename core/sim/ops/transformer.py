@@ -110,7 +110,7 @@ class _Softmax:
         if self.exp_approx:
             y = sfpu.exp_piecewise_approx(d, self.scale)  # >= exp(-42) or 0: never denormal
             return y if mode.fp32_dest else sfpu.store(y, mode)
-        return sfpu.exp(d * self.scale, mode)
+        return sfpu.apply(sfpu.exp, d, mode, scale=self.scale)
 
     def recip(self, x: torch.Tensor) -> torch.Tensor:
         return sfpu.apply(sfpu.reciprocal, x, self.kernel.sfpu_mode())
