@@ -464,10 +464,13 @@ def _lut8_to_fp32(v: int) -> float:
 def _segment_tables(bounds: tuple[float, ...], slopes: list[float], offsets: list[float]) -> torch.Tensor:
     """[2, 512] slope / offset per value of |x|'s bits >> 22 (exponent and first mantissa bit): every table
     boundary here (0.5, 1, 1.5, 2, 3, 4) falls on such a step, so the segment is a lookup of the top bits."""
-    keys = torch.arange(512, dtype=torch.int32)
+    cpu = torch.device("cpu")  # cached: never a meta tensor, even if first built under torch.device("meta")
+    keys = torch.arange(512, dtype=torch.int32, device=cpu)
     start = _float(keys << 22)  # smallest |x| with each key (NaN / inf keys land in the last segment)
-    seg = torch.bucketize(torch.nan_to_num(start, nan=float("inf")), torch.tensor(bounds), right=True)
-    return torch.stack([torch.tensor(slopes)[seg], torch.tensor(offsets)[seg]])
+    seg = torch.bucketize(
+        torch.nan_to_num(start, nan=float("inf")), torch.tensor(bounds, device=cpu), right=True
+    )
+    return torch.stack([torch.tensor(slopes, device=cpu)[seg], torch.tensor(offsets, device=cpu)[seg]])
 
 
 def _apply_segments(x: torch.Tensor, table: torch.Tensor, retain_sign: bool) -> torch.Tensor:
@@ -749,7 +752,8 @@ def _torch_fp32() -> dict[Fn, Callable[[torch.Tensor], torch.Tensor]]:
 def _bf16_table(fn: Fn, mode: Mode, scale: float | None = None) -> torch.Tensor:
     """fn over every bfloat16 bit pattern (as float32 inputs, denormals flushed like SFPLOAD + SFPMAD),
     optionally multiplied by `scale` on the SFPU first."""
-    patterns = flush_denormals((torch.arange(65536, dtype=torch.int32) << 16).view(torch.float32))
+    patterns = torch.arange(65536, dtype=torch.int32, device=torch.device("cpu"))  # cached: never meta
+    patterns = flush_denormals((patterns << 16).view(torch.float32))
     return fn(patterns if scale is None else patterns * scale, mode)
 
 

@@ -22,7 +22,7 @@ import torch
 
 from .. import rules
 from ..numerics import formats, sfpu
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, broadcast_shape, device_op, same_shape
 from ..types import DataType, Layout, MemoryConfig, UnaryOpType, UnaryWithParam
 
 __all__ = [
@@ -115,7 +115,9 @@ def _binary(
     rules.check_output_dtype(dtype, output_tensor.dtype if output_tensor is not None else None)
     out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or a.dtype)
     mc = memory_config or a.memory_config()
-    result = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc)
+    result = device_op(
+        name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, output_shapes=broadcast_shape
+    )
     return into_output(result, output_tensor)
 
 
@@ -180,7 +182,15 @@ def _unary(
     rules.require_same_device(name, [x])
     out_dtype = output_tensor.dtype if output_tensor is not None else x.dtype
     mc = memory_config or x.memory_config()
-    result = device_op(name, [x], lambda v: fn(_float(v)), dtype=out_dtype, layout=x.layout, memory_config=mc)
+    result = device_op(
+        name,
+        [x],
+        lambda v: fn(_float(v)),
+        dtype=out_dtype,
+        layout=x.layout,
+        memory_config=mc,
+        output_shapes=same_shape,
+    )
     return into_output(result, output_tensor)
 
 
@@ -398,5 +408,13 @@ def where(
         return torch.where(cond != 0, picked[0], picked[1])
 
     mc = memory_config or predicate.memory_config()
-    result = device_op("where", tensors, compute, dtype=out_dtype, layout=layout, memory_config=mc)
+    result = device_op(
+        "where",
+        tensors,
+        compute,
+        dtype=out_dtype,
+        layout=layout,
+        memory_config=mc,
+        output_shapes=broadcast_shape,
+    )
     return into_output(result, output_tensor)
