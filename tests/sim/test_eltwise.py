@@ -206,12 +206,15 @@ def test_fast_and_approximate_mode_selects_the_approximate_kernels(device):
     assert (fast - torch.nn.functional.gelu(x, approximate="tanh")).abs().max() < 0.025
 
 
-def test_sfpu_ops_follow_the_board(device):
+def test_sfpu_ops_follow_the_board(open_board):
     """Blackhole's reciprocal starts from SFPARECIP: results differ from Wormhole's in the last bits."""
     x = torch.rand(32, 64) * 10 + 0.1
     on_wh = sfpu.apply(sfpu.reciprocal, x.bfloat16().float(), sfpu.Mode(arch="wormhole_b0"))
-    assert torch.equal(_host(ttnn.reciprocal(_dev(device, x))), on_wh)
+    wormhole = open_board("n150")
+    assert torch.equal(_host(ttnn.reciprocal(_dev(wormhole, x))), on_wh)
+    ttnn.close_device(wormhole)
     on_bh = sfpu.apply(sfpu.reciprocal, x.bfloat16().float(), sfpu.Mode(arch="blackhole"))
+    assert torch.equal(_host(ttnn.reciprocal(_dev(open_board("p150"), x))), on_bh)
     assert not torch.equal(on_wh, on_bh)
     assert (on_bh - 1 / x.bfloat16().float()).abs().div(1 / x).max() < 2**-8
 

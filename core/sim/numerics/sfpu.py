@@ -71,6 +71,11 @@ class Mode:
     arch: str = WORMHOLE_B0
 
 
+def arch_name(arch: object) -> str:
+    """ "wormhole_b0" / "blackhole" from an Arch member (a str enum whose str() is "Arch.BLACKHOLE") or name."""
+    return str(getattr(arch, "value", arch))
+
+
 # -- bit-level primitives ---------------------------------------------------------------------------------
 
 

@@ -51,10 +51,13 @@ def from_compute_config(config: object, default: KernelConfig, arch: str) -> Ker
     """A user's compute_kernel_config, or the op's default, on `arch`."""
     if config is None:
         return KernelConfig(
-            default.math_fidelity, default.math_approx_mode, default.fp32_dest_acc_en, str(arch)
+            default.math_fidelity, default.math_approx_mode, default.fp32_dest_acc_en, sfpu.arch_name(arch)
         )
     return KernelConfig(
-        config.math_fidelity, bool(config.math_approx_mode), bool(config.fp32_dest_acc_en), str(arch)
+        config.math_fidelity,
+        bool(config.math_approx_mode),
+        bool(config.fp32_dest_acc_en),
+        sfpu.arch_name(arch),
     )
 
 

@@ -220,7 +220,10 @@ _SFPU_KERNELS: dict[str, sfpu.Fn] = {
 
 def sfpu_fn(name: str, *, approx: bool, fp32_dest: bool, arch: str) -> Fn:
     """The Dst -> Dst function of an SFPU unary kernel under the given switches."""
-    kernel, mode = _SFPU_KERNELS[name], sfpu.Mode(approx=approx, fp32_dest=fp32_dest, arch=str(arch))
+    kernel, mode = (
+        _SFPU_KERNELS[name],
+        sfpu.Mode(approx=approx, fp32_dest=fp32_dest, arch=sfpu.arch_name(arch)),
+    )
     return lambda v: sfpu.apply(kernel, v, mode)
 
 
