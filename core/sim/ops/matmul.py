@@ -37,6 +37,7 @@ __all__ = [
     "MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig",
     "MatmulMultiCoreReuseMultiCastProgramConfig",
     "MatmulMultiCoreReuseProgramConfig",
+    "MinimalMatmulConfig",
     "linear",
     "matmul",
 ]
@@ -55,6 +56,22 @@ def _multicast_post_init(config: Any) -> None:
 
 
 # Keyword names and defaults from matmul_nanobind.cpp (all keyword-only there too).
+@dataclass(kw_only=True)
+class MinimalMatmulConfig:
+    """ttnn.MinimalMatmulConfig: the blocking (in tiles) of ttnn.experimental.minimal_matmul."""
+
+    M_block_size: int = 1
+    K_block_size: int = 1
+    N_block_size: int = 1
+    subblock_h: int = 1
+    subblock_w: int = 1
+    compute_with_storage_grid_size: Any = None
+
+    def __post_init__(self) -> None:
+        if self.compute_with_storage_grid_size is not None:
+            self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
+
+
 @dataclass(kw_only=True)
 class MatmulMultiCoreReuseProgramConfig:
     compute_with_storage_grid_size: CoreCoord
@@ -216,7 +233,19 @@ def _bound_matmul(
         fused.append(user_activation)
     else:
         post_activation = user_activation
-    fused_fns = [eltwise.activation_fn(eltwise.resolve_activation(f)) for f in fused if f is not None]
+    # A fused activation runs on the matmul's Dst with its compute switches (approx unknown without a config:
+    # taken as off).
+    approx = bool(compute_kernel_config.math_approx_mode) if compute_kernel_config is not None else False
+    fused_fns = [
+        eltwise.activation_fn(
+            eltwise.resolve_activation(f),
+            math_approx_mode=approx,
+            fp32_dest=numerics.fp32_dest_acc_en,
+            arch=device.arch(),
+        )
+        for f in fused
+        if f is not None
+    ]
 
     mc = memory_config or DRAM_MEMORY_CONFIG
     post_bias = bias is not None and _post_process_bias(program_config, core_grid, mc, a, b)
@@ -228,7 +257,7 @@ def _bound_matmul(
             av = av.transpose(-1, -2)
         if transpose_b:
             bv = bv.transpose(-1, -2)
-        out = fidelity.matmul(av, bv, a.dtype, b.dtype, numerics)
+        out = fidelity.matmul(av, bv, a.dtype, b.dtype, numerics, arch=device.arch())
         if fused_bias:
             # The kernel broadcasts the bias tile's first row over the output rows (add_bcast_rows).
             out.add_(rest[0].reshape(-1, rest[0].shape[-1])[0, :n])  # out is the fresh product
@@ -252,7 +281,22 @@ def _bound_matmul(
             "core_grid": core_grid,
         },
     )
-    out = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, config=config)
+
+    def output_shape(a_in: tuple[int, ...], b_in: tuple[int, ...], *_: tuple[int, ...]) -> tuple[int, ...]:
+        """[*broadcast batch, M, N] of the (transposed) operands, as torch.matmul gives it."""
+        a_dims, b_dims = _swap_last(a_in, transpose_a), _swap_last(b_in, transpose_b)
+        return (*torch.broadcast_shapes(tuple(a_dims[:-2]), tuple(b_dims[:-2])), a_dims[-2], b_dims[-1])
+
+    out = device_op(
+        name,
+        inputs,
+        compute,
+        dtype=out_dtype,
+        layout=layout,
+        memory_config=mc,
+        config=config,
+        output_shapes=output_shape,
+    )
     if post_bias:
         out = eltwise.add(out, bias, memory_config=mc)
     if post_activation is not None:
