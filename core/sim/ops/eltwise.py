@@ -46,6 +46,7 @@ __all__ = [
     "sigmoid",
     "silu",
     "sin",
+    "softplus",
     "sqrt",
     "square",
     "subtract",
@@ -259,6 +260,20 @@ def gelu(
 ) -> Tensor:
     """ttnn.gelu: exact (erf) GELU, or the tanh approximation when fast_and_approximate_mode."""
     return _unary("gelu", _gelu_fn(fast_and_approximate_mode), input_tensor, memory_config, output_tensor)
+
+
+def softplus(
+    input_tensor: Tensor,
+    *,
+    beta: float = 1.0,
+    threshold: float = 20.0,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.softplus: log(1 + exp(beta * x)) / beta, x itself where beta * x > threshold (torch's
+    definition, which real ttnn's golden function uses)."""
+    fn = lambda v: torch.nn.functional.softplus(v, beta=beta, threshold=threshold)  # noqa: E731
+    return _unary("softplus", fn, input_tensor, memory_config, output_tensor)
 
 
 # -- fused activations (matmul / linear `activation=`) ----------------------------------------------------
