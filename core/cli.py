@@ -62,7 +62,10 @@ def _listing() -> dict[str, Any]:
                 "description": port.description,
                 "mesh_shape": list(port.mesh_shape) if port.mesh_shape else None,
                 "presets": {
-                    preset: [{"name": c.name, "threshold": c.threshold} for c in port.components(preset)]
+                    preset: [
+                        {"name": c.name, "threshold": c.threshold, "metric": c.metric}
+                        for c in port.components(preset)
+                    ]
                     for preset in port.presets
                 },
             }

@@ -25,6 +25,9 @@ from typing import Any
 import torch
 
 Output = torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]
+#: (reference output, port output, threshold) -> (score, error text or None); the runner's default is the
+#: lowest PCC over the outputs (core.runner.compare_outputs)
+Compare = Callable[[Output, Output, float], tuple[float | None, str | None]]
 
 
 @dataclass
@@ -49,13 +52,18 @@ class RunContext:
 
 @dataclass
 class Component:
-    """One comparable piece of a port: `reference(ctx)` and `port(ctx)` return the outputs to compare."""
+    """One comparable piece of a port: `reference(ctx)` and `port(ctx)` return the outputs to compare.
+
+    The score is PCC unless `compare` scores the outputs another way (e.g. the top-1 agreement of generated
+    tokens); `metric` names it in reports. The component passes when the score reaches `threshold`."""
 
     name: str
     reference: Callable[[RunContext], Output]
     port: Callable[[RunContext], Output]
     threshold: float
     description: str = ""
+    metric: str = "pcc"
+    compare: Compare | None = None
 
 
 class Port:

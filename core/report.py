@@ -14,12 +14,13 @@ from typing import Any
 @dataclass
 class ComponentResult:
     name: str
-    pcc: float | None  # None when the port raised or returned the wrong shape
+    pcc: float | None  # the score (PCC unless `metric` says otherwise); None when the port raised
     threshold: float
     passed: bool
     reference_seconds: float
     port_seconds: float
     error: str | None = None
+    metric: str = "pcc"
 
 
 @dataclass
@@ -78,7 +79,7 @@ def format_table(report: RunReport) -> str:
     rows = [
         (
             c.name,
-            "error" if c.pcc is None else f"{c.pcc:.6f}",
+            "error" if c.pcc is None else f"{c.pcc:.6f}" + ("" if c.metric == "pcc" else f" ({c.metric})"),
             f"{c.threshold:g}",
             "PASS" if c.passed else "FAIL",
             f"{c.reference_seconds:.3f}",

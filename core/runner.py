@@ -128,7 +128,8 @@ def _run_component(
     try:
         with torch.no_grad():
             actual, port_seconds = _timed(component.port, ctx)
-        pcc, error = compare_outputs(reference, actual, component.threshold)
+        compare = component.compare or compare_outputs
+        pcc, error = compare(reference, actual, component.threshold)
     except UserError:
         raise
     except Exception:
@@ -141,6 +142,7 @@ def _run_component(
         reference_seconds=reference_seconds,
         port_seconds=port_seconds,
         error=error,
+        metric=component.metric,
     )
 
 

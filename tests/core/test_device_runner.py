@@ -180,7 +180,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
     assert list(data)[: len(REPORT_KEYS)] == REPORT_KEYS
     assert data["components"] == [
         {"name": "a", "pcc": 0.995, "threshold": 0.99, "passed": True, "reference_seconds": 0.1,
-         "port_seconds": 0.2, "error": None}
+         "port_seconds": 0.2, "error": None, "metric": "pcc"}
     ]  # fmt: skip
     assert data["peak_device_bytes"] == {"dram": 4096, "l1": 0} and data["passed"] is True
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]
