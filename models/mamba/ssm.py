@@ -9,7 +9,8 @@ row of E * 32 values, channel-major, so the kernels of ttnn.experimental do the 
     y    = hc_sum_reduce(C(x) ⊗ h) + D x
 
 The kernels size their outputs from the padded rows (a 32-row tile), so each chunk is at most 32 rows
-and the rows past the chunk's own are sliced off. The recurrent state h stays on device between calls.
+and the rows past the chunk's own are sliced off; a decode step (one row) slices its row out right after
+each kernel, so the next op works on that row only. The recurrent state h stays on device between calls.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class MambaSSMTTNN:
         self.dt_bias = weights["dt_bias"]
         self.b_proj = weights["b_proj"]
         self.c_proj = weights["c_proj"]
-        self.A = weights["A"]
+        self.A_prefill = weights["A_prefill"]
+        self.A_decode = weights["A_decode"]
         self.D = weights["D"]
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
         grid = ttnn.CoreGrid(y=SCAN_GRID[0], x=SCAN_GRID[1])
@@ -66,22 +68,22 @@ class MambaSSMTTNN:
         delta = ttnn.softplus(dt_linear, beta=1.0, threshold=20.0)
         ttnn.deallocate(dt_linear)
 
-        a_delta = mul(self.A, delta)
-        a_bar = ttnn.exp(a_delta)
-        ttnn.deallocate(a_delta)
-        b = self._linear(x, self.b_proj)
-        b_bar = mul(b, delta)
-        ttnn.deallocate(b)
-        ttnn.deallocate(delta)
-        bx = mul(b_bar, x)
-        ttnn.deallocate(b_bar)
-
         if decode:
-            states = self._step(a_bar, bx, h, rows)
-            new_h = states
+            a_bar = self._exp_rows(mul(self.A_decode, delta), rows)
+            b = self._linear(x, self.b_proj)
+            b_bar = self._keep_rows(mul(b, delta), rows)
+            bx = self._keep_rows(mul(b_bar, x), rows)
+            states = new_h = self._step(a_bar, bx, h)
         else:
+            a_bar = self._exp_rows(mul(self.A_prefill, delta), None)
+            b = self._linear(x, self.b_proj)
+            b_bar = mul(b, delta)
+            bx = mul(b_bar, x)
             states = self._scan(a_bar, bx, h, rows)
             new_h = self._rows(states, rows - 1, rows)
+        ttnn.deallocate(b)
+        ttnn.deallocate(b_bar)
+        ttnn.deallocate(delta)
 
         c = self._linear(x, self.c_proj)
         c_h = mul(c, states)
@@ -100,16 +102,27 @@ class MambaSSMTTNN:
 
     __call__ = forward
 
-    def _step(self, a_bar: Any, bx: Any, h: Any, rows: int) -> Any:
-        """Decode: h = Ā h + B̄x on the chunk's single row (the demo's multiply + add)."""
-        a_row, bx_row = self._rows(a_bar, 0, rows), self._rows(bx, 0, rows)
+    def _keep_rows(self, x: Any, rows: int) -> Any:
+        """x's first `rows` rows (a kernel's output carries the whole 32-row tile)."""
+        kept = self._rows(x, 0, rows)
+        ttnn.deallocate(x)
+        return kept
+
+    def _exp_rows(self, a_delta: Any, rows: int | None) -> Any:
+        """exp(A·Δ) on the first `rows` rows (all of them for None)."""
+        if rows is not None:
+            a_delta = self._keep_rows(a_delta, rows)
+        a_bar = ttnn.exp(a_delta)
+        ttnn.deallocate(a_delta)
+        return a_bar
+
+    def _step(self, a_bar: Any, bx: Any, h: Any) -> Any:
+        """Decode: h = Ā h + B̄x on the step's row (the demo's multiply + add)."""
+        decayed = ttnn.multiply(a_bar, h)
         ttnn.deallocate(a_bar)
-        ttnn.deallocate(bx)
-        decayed = ttnn.multiply(a_row, h)
-        ttnn.deallocate(a_row)
-        new_h = ttnn.add(decayed, bx_row)
+        new_h = ttnn.add(decayed, bx)
         ttnn.deallocate(decayed)
-        ttnn.deallocate(bx_row)
+        ttnn.deallocate(bx)
         return new_h
 
     def _scan(self, a_bar: Any, bx: Any, h: Any, rows: int) -> Any:

@@ -3,8 +3,9 @@ while the model is built), then converted with core.weights.convert_state_dict (
 TTPORT_CACHE). The splits follow tt-metal's Mamba demo (models/demos/wormhole/mamba/tt/mamba_block.py,
 mamba_ssm.py): in_proj into its x and gate halves, x_proj into the Δt, B and C projections (B and C padded
 from the state size to the kernels' latent of 32 with zero columns), A = -exp(A_log) padded with -inf (so
-exp(A·Δ) is 0 on the padding) and laid out as the [1, 1, 32, E * 32] rows the
-repeat-and-interleave kernel multiplies with Δ.
+exp(A·Δ) is 0 on the padding) and laid out as the E * 32 wide rows the repeat-and-interleave
+kernel multiplies with Δ: 32 identical rows for prefill chunks (the kernel multiplies row by row, and a
+row of A's tile padding would be zeros) and one for a decode step (the demo's A_prefill / A_decode).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def mixer_weights(preset: MambaPreset, mixer: Mapping[str, torch.Tensor]) -> dic
     in_proj = mixer["in_proj.weight"].float()
     x_proj = mixer["x_proj.weight"].float()
     a = -torch.exp(mixer["A_log"].float())  # [E, N]
-    a = _pad_columns(a, LATENT, float("-inf")).reshape(1, 1, 1, e * LATENT).expand(1, 1, TILE, -1)
+    a = _pad_columns(a, LATENT, float("-inf")).reshape(1, 1, 1, e * LATENT)
     conv = mixer["conv1d.weight"].float().reshape(e, k)  # [E, 1, K] depthwise
     prepared = {
         "in_proj_x": linear_weight(in_proj[:e]),
@@ -43,7 +44,8 @@ def mixer_weights(preset: MambaPreset, mixer: Mapping[str, torch.Tensor]) -> dic
         "c_proj": _pad_columns(linear_weight(x_proj[r + n :]), LATENT),
         "dt_proj": linear_weight(mixer["dt_proj.weight"].float()),
         "dt_bias": linear_bias(mixer["dt_proj.bias"].float()),
-        "A": a.contiguous(),
+        "A_prefill": a.expand(1, 1, TILE, -1).contiguous(),
+        "A_decode": a.contiguous(),
         "D": mixer["D"].float().reshape(1, 1, 1, e),
         "conv_bias": mixer["conv1d.bias"].float().reshape(1, 1, 1, e),
         "out_proj": linear_weight(mixer["out_proj.weight"].float()),
