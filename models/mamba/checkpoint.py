@@ -51,10 +51,27 @@ def backbone_key(key: str) -> str | None:
     return "embeddings." + key[len("embedding.") :] if key.startswith("embedding.") else key
 
 
-def read_backbone(directory: Path) -> dict[str, torch.Tensor]:
-    """Every backbone tensor (fp32), keyed like MambaModel.state_dict(); non-finite values refused."""
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+
+
+def read_backbone(directory: Path, expected: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
+    """Every backbone tensor (fp32), keyed like MambaModel.state_dict(), checked against `expected` (name ->
+    shape): missing, unexpected or mis-shaped tensors and non-finite values are refused."""
     state = checkpoint.read_tensors(directory, backbone_key, ["embeddings."])
-    for name, tensor in state.items():
-        if not torch.isfinite(tensor).all():
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = [f"missing {_listed(missing)}"] if missing else []
+        parts += [f"unexpected {_listed(unexpected)}"] if unexpected else []
+        raise UserError(
+            f"checkpoint {directory}: backbone tensors do not match the model: {'; '.join(parts)}"
+        )
+    for name, shape in expected.items():
+        if state[name].shape != shape:
+            raise UserError(
+                f"checkpoint {directory}: {name} has shape {list(state[name].shape)}, the model needs {list(shape)}"
+            )
+        if not torch.isfinite(state[name]).all():
             raise UserError(f"checkpoint {directory}: {name} holds non-finite values (NaN or Inf)")
     return state

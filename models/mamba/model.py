@@ -73,7 +73,9 @@ class MambaTTNN:
             host["norm"] = layer["norm.weight"].float().reshape(1, -1)
             self.layers.append(MambaBlockTTNN(preset, to_device(host, device)))
             del layer, mixer, host
-        norm_f = to_device({"norm_f": state_dict.pop("backbone.norm_f.weight").float().reshape(1, -1)}, device)
+        norm_f = to_device(
+            {"norm_f": state_dict.pop("backbone.norm_f.weight").float().reshape(1, -1)}, device
+        )
         self.norm_f = MambaRMSNormTTNN(norm_f["norm_f"], preset.layer_norm_epsilon)
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
         self.states: list[MambaLayerState] = []

@@ -156,7 +156,9 @@ def top1_agreement(
 
 class MambaPort(Port):
     name = "mamba"
-    description = "Mamba (MambaForCausalLM): selective-scan language model, prefill and recurrent greedy decode"
+    description = (
+        "Mamba (MambaForCausalLM): selective-scan language model, prefill and recurrent greedy decode"
+    )
     presets = PRESETS
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:

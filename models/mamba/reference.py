@@ -20,8 +20,6 @@ import torch
 from transformers import MambaForCausalLM
 from transformers.models.mamba import modeling_mamba
 
-from core.errors import UserError
-
 from .checkpoint import check_config, load_config, read_backbone
 from .presets import MambaPreset
 
@@ -55,21 +53,15 @@ def randomize_(model: MambaForCausalLM, seed: int) -> None:
 
 
 def build_reference(preset: MambaPreset, weights: Path | None, seed: int) -> MambaForCausalLM:
-    config = preset.config()
-    if weights is not None:
-        check_config(load_config(Path(weights)), preset)
-        state = read_backbone(Path(weights))
     with torch.device("meta"):
-        model = MambaForCausalLM(config)
+        model = MambaForCausalLM(preset.config())
     if weights is None:
         model = model.to_empty(device="cpu")
         randomize_(model, seed)
     else:
-        try:
-            model.backbone.load_state_dict(state, strict=True, assign=True)
-        except RuntimeError as exc:
-            raise UserError(f"checkpoint {weights}: weights do not fit the model: {exc}") from exc
-        del state
+        check_config(load_config(Path(weights)), preset)
+        expected = {k: v.shape for k, v in model.backbone.state_dict().items()}
+        model.backbone.load_state_dict(read_backbone(Path(weights), expected), strict=True, assign=True)
     model.tie_weights()
     return model.eval()
 
@@ -95,9 +87,7 @@ def record(model: MambaForCausalLM) -> Iterator[dict[str, torch.Tensor]]:
     for i, layer in enumerate(backbone.layers):
         hooks.append(layer.register_forward_hook(partial(on_block, i), with_kwargs=True))
         hooks.append(
-            layer.mixer.in_proj.register_forward_hook(
-                lambda _m, _a, out, i=i: keep(f"in_proj {i}", out)
-            )
+            layer.mixer.in_proj.register_forward_hook(lambda _m, _a, out, i=i: keep(f"in_proj {i}", out))
         )
     try:
         yield captured
@@ -136,7 +126,9 @@ def ssm_reference(mixer: Any, u: torch.Tensor) -> torch.Tensor:
     return out.transpose(1, 2)
 
 
-def greedy_decode(model: MambaForCausalLM, prefill: Any, steps: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+def greedy_decode(
+    model: MambaForCausalLM, prefill: Any, steps: int
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Greedy generation after a prefill forward's output (logits + recurrent cache), one token per forward
     with transformers' cache: (the logits of each step [1, V], the tokens fed to those steps [1, steps])."""
     cache = prefill.cache_params

@@ -71,7 +71,9 @@ def test_repeat_and_interleave_output_has_the_padded_rows(device):
     out = exp.repeat_and_interleave_eltwise_mul(_dev(device, a), _dev(device, b))
     assert out.shape == [1, 1, 32, N * E]
     values = _host(out)
-    assert torch.equal(values[:, :, :1], _packed(_bf16(a).repeat(1, 1, 1, E) * _bf16(b).repeat_interleave(N, -1)))
+    assert torch.equal(
+        values[:, :, :1], _packed(_bf16(a).repeat(1, 1, 1, E) * _bf16(b).repeat_interleave(N, -1))
+    )
     assert not values[:, :, 1:].any()
 
 
@@ -87,7 +89,9 @@ def test_repeat_and_interleave_output_has_the_padded_rows(device):
 )
 def test_repeat_and_interleave_refusals(device, a_shape, b_shape, message):
     with pytest.raises(TTFatal, match=message.replace("*", r"\*").replace("!", "!")):
-        exp.repeat_and_interleave_eltwise_mul(_dev(device, torch.randn(a_shape)), _dev(device, torch.randn(b_shape)))
+        exp.repeat_and_interleave_eltwise_mul(
+            _dev(device, torch.randn(a_shape)), _dev(device, torch.randn(b_shape))
+        )
 
 
 def test_repeat_and_interleave_refuses_float32_and_row_major(device):

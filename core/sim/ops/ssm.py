@@ -168,7 +168,8 @@ def prefix_scan(
     rules.require(all(s is not None for s in specs), "Expected input tensors to be sharded")
     for spec, name in zip(specs, ("A", "Bx", "h"), strict=True):
         rules.require(
-            spec.orientation == ShardOrientation.ROW_MAJOR, f"Expected {name} tensor to be row major orientation"
+            spec.orientation == ShardOrientation.ROW_MAJOR,
+            f"Expected {name} tensor to be row major orientation",
         )
     rules.require(
         h_prev.shape[-1] == a.shape[-1],
@@ -180,10 +181,12 @@ def prefix_scan(
     def compute(av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         h = h[..., :1, :].reshape(-1)
         states = torch.empty_like(av)
+        decayed = torch.empty_like(h)
         for t in range(av.shape[-2]):
-            ah = formats.round_bfloat16(av[0, 0, t] * h, formats.PACKER)
-            h = formats.round_bfloat16(ah + bxv[0, 0, t], formats.PACKER)
-            states[0, 0, t] = h
+            torch.mul(av[0, 0, t], h, out=decayed)
+            formats.round_bfloat16_(decayed, formats.PACKER)
+            h = torch.add(decayed, bxv[0, 0, t], out=states[0, 0, t])
+            formats.round_bfloat16_(h, formats.PACKER)
         return states
 
     return device_op(op, [a, bx, h_prev], compute, dtype=out_dtype, layout=Layout.TILE, memory_config=mc)
