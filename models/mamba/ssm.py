@@ -56,6 +56,9 @@ class MambaSSMTTNN:
 
     @staticmethod
     def _rows(x: Any, start: int, stop: int) -> Any:
+        """Rows [start, stop) of x; x itself when that is all of it."""
+        if (start, stop) == (0, x.shape[-2]):
+            return x
         return ttnn.slice(x, (0, 0, start, 0), (1, 1, stop, x.shape[-1]))
 
     def forward(self, x: Any, h: Any, decode: bool) -> tuple[Any, Any]:
@@ -92,8 +95,7 @@ class MambaSSMTTNN:
             ttnn.deallocate(states)
         y_padded = ttnn.experimental.hc_sum_reduce(c_h)
         ttnn.deallocate(c_h)
-        y = self._rows(y_padded, 0, rows)
-        ttnn.deallocate(y_padded)
+        y = self._keep_rows(y_padded, rows)
         skip = ttnn.multiply(x, self.D)
         out = ttnn.add(y, skip)
         ttnn.deallocate(y)
@@ -105,7 +107,8 @@ class MambaSSMTTNN:
     def _keep_rows(self, x: Any, rows: int) -> Any:
         """x's first `rows` rows (a kernel's output carries the whole 32-row tile)."""
         kept = self._rows(x, 0, rows)
-        ttnn.deallocate(x)
+        if kept is not x:
+            ttnn.deallocate(x)
         return kept
 
     def _exp_rows(self, a_delta: Any, rows: int | None) -> Any:
@@ -139,6 +142,4 @@ class MambaSSMTTNN:
             ttnn.deallocate(t)
         interleaved = ttnn.to_memory_config(scanned, ttnn.DRAM_MEMORY_CONFIG)
         ttnn.deallocate(scanned)
-        states = self._rows(interleaved, 0, rows)
-        ttnn.deallocate(interleaved)
-        return states
+        return self._keep_rows(interleaved, rows)
