@@ -158,6 +158,34 @@ def test_a_failing_component_does_not_hide_the_others(make_plugin, on_sys_path, 
     assert "crash: RuntimeError: simulated op refused" in table
 
 
+def test_a_component_may_score_with_its_own_metric(make_plugin, on_sys_path, monkeypatch) -> None:
+    """`compare` replaces PCC (e.g. top-1 agreement); the score, threshold and metric name reach the report."""
+    name = make_plugin("tp_mlp")
+    port = load_registry().get(name)
+    good = port.components("tiny")
+
+    def sign_agreement(reference, actual, threshold):
+        share = float((reference.sign() == actual.sign()).float().mean())
+        return share, None if share >= threshold else f"sign agreement {share:.2f} < {threshold}"
+
+    scored = [
+        Component("agree", good[0].reference, good[0].port, 0.9, metric="sign", compare=sign_agreement),
+        Component(
+            "disagree",
+            good[0].reference,
+            lambda ctx: -good[0].port(ctx),
+            0.9,
+            metric="sign",
+            compare=sign_agreement,
+        ),
+    ]
+    monkeypatch.setattr(type(port), "components", lambda self, preset: scored)
+    agree, disagree = run_port(port, "tiny").components
+    assert agree.passed and agree.pcc > 0.9 and agree.metric == "sign"
+    assert not disagree.passed and disagree.pcc < 0.9 and disagree.error.startswith("sign agreement")
+    assert disagree.metric == "sign"
+
+
 def test_unknown_preset_is_a_user_error(make_plugin, on_sys_path) -> None:
     name = make_plugin("tp_mlp")
     port = load_registry().get(name)

@@ -77,7 +77,10 @@ def test_cli_list_json_shows_port_and_broken_plugin(make_plugin, cli) -> None:
     assert out.returncode == 0, out.stderr
     listing = json.loads(out.stdout)
     [port] = [p for p in listing["ports"] if p["name"] == "tp_mlp"]
-    assert port["presets"]["tiny"] == [{"name": "fc1", "threshold": 0.99}, {"name": "mlp", "threshold": 0.99}]
+    assert port["presets"]["tiny"] == [
+        {"name": "fc1", "threshold": 0.99, "metric": "pcc"},
+        {"name": "mlp", "threshold": 0.99, "metric": "pcc"},
+    ]
     [bad] = [b for b in listing["broken"] if b["name"] == "tp_bad"]
     assert bad["error"].startswith("ModuleNotFoundError")
 
