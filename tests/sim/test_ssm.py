@@ -186,3 +186,25 @@ def test_softplus_beta_and_threshold(device):
         out = ttnn.softplus(_dev(device, x), beta=beta, threshold=threshold)
         expected = _packed(torch.nn.functional.softplus(_bf16(x), beta=beta, threshold=threshold))
         assert torch.equal(_host(out), expected)
+
+
+def test_prefix_scan_non_finite_values_round_like_the_packer(device):
+    """0 * inf gives NaN (canonical pattern after packing) and inf propagates, as on the general path."""
+    (a, bx, h0), (ta, tbx, th) = _scan_inputs(device, 32)
+    h0 = h0.clone()
+    h0[..., :4] = float("inf")
+    a = a.clone()
+    a[:, :, 0, :2] = 0.0
+    mc, h_mc = _width_sharded(2048, 32), _width_sharded(2048, 1)
+    out = _host(
+        exp.prefix_scan(
+            _dev(device, a, memory_config=mc),
+            tbx,
+            _dev(device, h0, layout=ttnn.ROW_MAJOR_LAYOUT, memory_config=h_mc),
+        )
+    )
+    h = _bf16(h0[0, 0, 0])
+    for t in range(32):
+        h = _packed(_packed(_bf16(a[0, 0, t]) * h) + _bf16(bx[0, 0, t]))
+    assert torch.isnan(out[0, 0, -1, :2]).all() and torch.isinf(out[0, 0, -1, 2:4]).all()
+    assert torch.equal(out[0, 0, -1].nan_to_num(), h.nan_to_num())

@@ -16,6 +16,8 @@ None of these ops has a golden function in real ttnn (ttnn/ttnn/operations/*.py 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from .. import rules
@@ -38,6 +40,11 @@ def _rows_to_padded(x: torch.Tensor, rows: int) -> torch.Tensor:
     """Logical values extended with the zero tile padding up to `rows` rows."""
     extra = rows - x.shape[-2]
     return torch.nn.functional.pad(x, [0, 0, 0, extra]) if extra > 0 else x
+
+
+def _pack_finite_(x: torch.Tensor) -> None:
+    """Packer rounding (float32 -> bfloat16, ties away from zero) in place, for finite values."""
+    x.view(torch.int32).add_(0x8000).bitwise_and_(-65536)
 
 
 def _require_interleaved(t: Tensor, message: str) -> None:
@@ -178,15 +185,23 @@ def prefix_scan(
     out_dtype = dtype if dtype is not None else a.dtype
     mc = memory_config or a.memory_config()
 
-    def compute(av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        h = h[..., :1, :].reshape(-1)
+    def scan(av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor, pack: Callable) -> torch.Tensor:
         states = torch.empty_like(av)
         decayed = torch.empty_like(h)
         for t in range(av.shape[-2]):
             torch.mul(av[0, 0, t], h, out=decayed)
-            formats.round_bfloat16_(decayed, formats.PACKER)
+            pack(decayed)
             h = torch.add(decayed, bxv[0, 0, t], out=states[0, 0, t])
-            formats.round_bfloat16_(h, formats.PACKER)
+            pack(h)
+        return states
+
+    def compute(av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        h = h[..., :1, :].reshape(-1).contiguous()
+        # Finite values round by two integer ops on their bits (ties away from zero); a non-finite result
+        # (NaN needs its canonical pattern) reruns the scan with the general rounding.
+        states = scan(av, bxv, h, _pack_finite_)
+        if not bool(torch.isfinite(states.sum())):
+            states = scan(av, bxv, h, lambda x: formats.round_bfloat16_(x, formats.PACKER))
         return states
 
     return device_op(op, [a, bx, h_prev], compute, dtype=out_dtype, layout=Layout.TILE, memory_config=mc)
