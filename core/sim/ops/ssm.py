@@ -22,6 +22,7 @@ import torch
 
 from .. import rules
 from ..numerics import formats
+from ..records import OpConfig, fidelity_name
 from ..tensor import Tensor, device_op
 from ..types import DataType, Layout, MathFidelity, MemoryConfig, ShardOrientation, TensorMemoryLayout
 
@@ -40,6 +41,11 @@ def _rows_to_padded(x: torch.Tensor, rows: int) -> torch.Tensor:
     """Logical values extended with the zero tile padding up to `rows` rows."""
     extra = rows - x.shape[-2]
     return torch.nn.functional.pad(x, [0, 0, 0, extra]) if extra > 0 else x
+
+
+def _config(math_fidelity: MathFidelity | None) -> OpConfig:
+    """The op record's config: the kernels' math fidelity (HiFi4 unless given, *_device_operation.cpp)."""
+    return OpConfig(math_fidelity=fidelity_name(math_fidelity or MathFidelity.HiFi4))
 
 
 def _pack_finite_(x: torch.Tensor) -> None:
@@ -107,7 +113,14 @@ def repeat_and_interleave_eltwise_mul(
 
     rounding = formats.HOST if packed_here else formats.PACKER  # HOST keeps bfloat16 values as they are
     return device_op(
-        op, [a, b], compute, dtype=out_dtype, layout=Layout.TILE, memory_config=mc, rounding=rounding
+        op,
+        [a, b],
+        compute,
+        dtype=out_dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        rounding=rounding,
+        config=_config(math_fidelity),
     )
 
 
@@ -141,7 +154,15 @@ def hc_sum_reduce(
         x = _rows_to_padded(torch.nn.functional.pad(x, [0, width - x.shape[-1]]), rows)
         return x.reshape(1, 1, rows, width // LATENT, LATENT).sum(dim=-1)
 
-    return device_op(op, [input], compute, dtype=out_dtype, layout=Layout.TILE, memory_config=mc)
+    return device_op(
+        op,
+        [input],
+        compute,
+        dtype=out_dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        config=_config(math_fidelity),
+    )
 
 
 def prefix_scan(
@@ -204,4 +225,12 @@ def prefix_scan(
             states = scan(av, bxv, h, lambda x: formats.round_bfloat16_(x, formats.PACKER))
         return states
 
-    return device_op(op, [a, bx, h_prev], compute, dtype=out_dtype, layout=Layout.TILE, memory_config=mc)
+    return device_op(
+        op,
+        [a, bx, h_prev],
+        compute,
+        dtype=out_dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        config=_config(math_fidelity),
+    )
