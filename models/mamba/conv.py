@@ -31,7 +31,9 @@ class MambaConvTTNN:
     def forward(self, x: Any, state: Any) -> tuple[Any, Any]:
         """x [1, 1, L, E] bfloat16 TILE, state [1, 1, K-1, E] ROW_MAJOR -> (silu(conv(x)), new state)."""
         rows = x.shape[-2]
-        window = ttnn.concat([state, ttnn.to_layout(x, ttnn.ROW_MAJOR_LAYOUT)], dim=2)
+        x_row_major = ttnn.to_layout(x, ttnn.ROW_MAJOR_LAYOUT)
+        window = ttnn.concat([state, x_row_major], dim=2)
+        ttnn.deallocate(x_row_major)
         new_state = ttnn.slice(window, (0, 0, rows, 0), (1, 1, rows + self.kernel_size - 1, self.channels))
         out = None
         for k, tap in enumerate(self.taps):
