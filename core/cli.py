@@ -63,10 +63,10 @@ def _listing() -> dict[str, Any]:
                 "mesh_shape": list(port.mesh_shape) if port.mesh_shape else None,
                 "presets": {
                     preset: [
-                        {"name": c.name, "threshold": c.threshold, "metric": c.metric}
-                        for c in port.components(preset)
+                        {"name": c.name, "threshold": float(c.threshold), "metric": c.metric}
+                        for c in components
                     ]
-                    for preset in port.presets
+                    for preset, components in registry.components[name].items()
                 },
             }
         )

@@ -20,14 +20,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+if TYPE_CHECKING:
+    from core.compare import Comparison
+
 Output = torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]
-#: (reference output, port output, threshold) -> (score, error text or None); the runner's default is the
-#: lowest PCC over the outputs (core.runner.compare_outputs)
-Compare = Callable[[Output, Output, float], tuple[float | None, str | None]]
+#: (reference output, port output, threshold) -> a core.compare.Comparison whose `pcc` holds the score; the
+#: runner's default is core.compare.compare_outputs (the lowest PCC over the outputs)
+Compare = Callable[[Output, Output, float], "Comparison"]
 
 
 @dataclass

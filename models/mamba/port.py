@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from core.backend import ttnn
+from core.compare import Comparison
 from core.port import Component, Output, Port, RunContext
 
 from .inputs import make_inputs
@@ -140,18 +141,19 @@ def _port_decode(ctx: RunContext) -> list[torch.Tensor]:
     return steps
 
 
-def top1_agreement(
-    reference: list[torch.Tensor], actual: list[torch.Tensor], threshold: float
-) -> tuple[float | None, str | None]:
-    """Share of decode steps whose greedy token (argmax of the logits) is the reference's."""
+def top1_agreement(reference: list[torch.Tensor], actual: list[torch.Tensor], threshold: float) -> Comparison:
+    """Share of decode steps whose greedy token (argmax of the logits) is the reference's (the score goes in
+    the Comparison's `pcc` slot; the component's metric names it)."""
     if len(reference) != len(actual) or not reference:
-        return None, f"port decoded {len(actual)} steps, reference {len(reference)}"
+        return Comparison(
+            False, None, None, None, f"port decoded {len(actual)} steps, reference {len(reference)}"
+        )
     agree = [int(r.argmax(-1).item() == a.argmax(-1).item()) for r, a in zip(reference, actual, strict=True)]
     share = sum(agree) / len(agree)
     if share < threshold:
-        first = agree.index(0)
-        return share, f"top-1 agreement {share:.4f} < {threshold}; first disagreement at step {first}"
-    return share, None
+        failure = f"top-1 agreement {share:.4f} < {threshold}; first disagreement at step {agree.index(0)}"
+        return Comparison(False, share, None, None, failure)
+    return Comparison(True, share, None, None)
 
 
 class MambaPort(Port):

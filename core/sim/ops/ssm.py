@@ -23,7 +23,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..records import OpConfig, fidelity_name
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, device_op, same_shape
 from ..types import DataType, Layout, MathFidelity, MemoryConfig, ShardOrientation, TensorMemoryLayout
 
 __all__ = ["hc_sum_reduce", "prefix_scan", "repeat_and_interleave_eltwise_mul"]
@@ -121,6 +121,7 @@ def repeat_and_interleave_eltwise_mul(
         memory_config=mc,
         rounding=rounding,
         config=_config(math_fidelity),
+        output_shapes=lambda *_: (1, 1, rows, TILE * HIDDEN_SIZE),
     )
 
 
@@ -162,6 +163,7 @@ def hc_sum_reduce(
         layout=Layout.TILE,
         memory_config=mc,
         config=_config(math_fidelity),
+        output_shapes=lambda *_: (1, 1, rows, width // LATENT),
     )
 
 
@@ -233,4 +235,5 @@ def prefix_scan(
         layout=Layout.TILE,
         memory_config=mc,
         config=_config(math_fidelity),
+        output_shapes=same_shape,
     )
