@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from core.backend import ttnn
-from core.compare import Comparison
+from core.compare import Comparison, compare_outputs
 from core.port import Component, Output, Port, RunContext
 
 from .inputs import make_inputs
@@ -143,17 +143,18 @@ def _port_decode(ctx: RunContext) -> list[torch.Tensor]:
 
 def top1_agreement(reference: list[torch.Tensor], actual: list[torch.Tensor], threshold: float) -> Comparison:
     """Share of decode steps whose greedy token (argmax of the logits) is the reference's (the score goes in
-    the Comparison's `pcc` slot; the component's metric names it)."""
+    the Comparison's `pcc` slot; the component's metric names it), with the logits' errors over the steps."""
     if len(reference) != len(actual) or not reference:
         return Comparison(
             False, None, None, None, f"port decoded {len(actual)} steps, reference {len(reference)}"
         )
+    errors = compare_outputs(reference, actual, -1.0)
     agree = [int(r.argmax(-1).item() == a.argmax(-1).item()) for r, a in zip(reference, actual, strict=True)]
     share = sum(agree) / len(agree)
+    failure = None
     if share < threshold:
         failure = f"top-1 agreement {share:.4f} < {threshold}; first disagreement at step {agree.index(0)}"
-        return Comparison(False, share, None, None, failure)
-    return Comparison(True, share, None, None)
+    return Comparison(share >= threshold, share, errors.rel_rms_error, errors.max_abs_error, failure)
 
 
 class MambaPort(Port):
