@@ -1,5 +1,5 @@
-"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip` (one port), `nox -s lint`, `nox -s numerics`
-(exact matmul numerics vs wolfpine),
+"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip|mamba` (one port), `nox -s lint`,
+`nox -s numerics` (exact matmul numerics vs wolfpine),
 `nox -s run -- MODEL [ttport run options]` (the CLI on the simulator).
 
 Every session installs torch 2.13.0 first: that CPU build is the one the project is tested with (and a
@@ -18,7 +18,7 @@ import nox
 PYTHON = "3.11"
 TORCH = "torch==2.13.0"
 # port -> the model packages whose own tests belong to it (pi0 and gemma3 share the SigLIP tower)
-PORTS = {"pi0": ("pi0", "siglip"), "gemma3": ("gemma3", "siglip"), "clip": ("clip",)}
+PORTS = {"pi0": ("pi0", "siglip"), "gemma3": ("gemma3", "siglip"), "clip": ("clip",), "mamba": ("mamba",)}
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.default_venv_backend = "venv"

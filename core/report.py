@@ -15,7 +15,9 @@ from typing import Any
 @dataclass
 class ComponentResult:
     name: str
-    pcc: float | None  # None when the port raised or the PCC is undefined (non-finite, constant, empty)
+    #: the score: PCC unless `metric` says otherwise; None when the port raised or the PCC is undefined
+    #: (non-finite, constant, empty)
+    pcc: float | None
     threshold: float
     passed: bool
     reference_seconds: float
@@ -24,6 +26,8 @@ class ComponentResult:
     #: the second metric, independent of the PCC: ||port - reference|| / ||reference|| and max |port - reference|
     rel_rms_error: float | None = None
     max_abs_error: float | None = None
+    #: what `pcc` holds: "pcc", or the name of a component's own score (Component.metric)
+    metric: str = "pcc"
 
 
 @dataclass
@@ -97,7 +101,7 @@ def format_table(report: RunReport) -> str:
     rows = [
         (
             c.name,
-            _number(c.pcc, ".6f"),
+            _number(c.pcc, ".6f") + ("" if c.metric == "pcc" else f" ({c.metric})"),
             f"{c.threshold:g}",
             "PASS" if c.passed else "FAIL",
             _number(c.rel_rms_error, ".2e"),

@@ -124,10 +124,11 @@ def _run_component(
     one verdict, PCC plus the checks the PCC cannot make); a port exception becomes a failure."""
     threshold = float(component.threshold)  # a numpy scalar from a plugin must not break the JSON report
     result = ComponentResult(component.name, None, threshold, False, reference_seconds, 0.0)
+    result.metric = component.metric
     try:
         with torch.no_grad(), signpost(component.name):
             actual, result.port_seconds = _timed(component.port, ctx)
-        verdict = compare_outputs(reference, actual, threshold)
+        verdict = (component.compare or compare_outputs)(reference, actual, threshold)
     except UserError:
         raise
     except KeyboardInterrupt:

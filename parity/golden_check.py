@@ -86,6 +86,8 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
         )
     ],
     *[_unary(n, POS) for n in ("log", "reciprocal", "rsqrt", "sqrt")],
+    ("softplus", lambda m, T: ((T(A),), {"beta": 1.0, "threshold": 20.0}), ELTWISE),
+    ("softplus (beta 2, threshold 1)", lambda m, T: ((T(A),), {"beta": 2.0, "threshold": 1.0}), ELTWISE),
     *[_binary(n) for n in ("add", "subtract", "multiply", "rsub", "maximum", "minimum")],
     _binary("divide", POS),
     ("add (row broadcast)", lambda m, T: ((T(A), T(ROW)), {}), ELTWISE),

@@ -296,14 +296,19 @@ def to_memory_config(
 
 
 def _copy(name: str, tensor: Tensor, dtype: DataType | None, memory_config: MemoryConfig | None) -> Tensor:
-    """A device copy keeping the layout, optionally converting dtype (packer rounding) and memory config."""
+    """A device copy keeping the layout, optionally converting dtype (packer rounding) and memory config.
+    A same-dtype bfloat16 / float32 copy runs on the stored values and re-rounds nothing."""
+    out_dtype = dtype if dtype is not None else tensor.dtype
+    exact = out_dtype == tensor.dtype and out_dtype in (DataType.BFLOAT16, DataType.FLOAT32)
     return device_op(
         name,
         [tensor],
         lambda v: v,
-        dtype=dtype if dtype is not None else tensor.dtype,
+        dtype=out_dtype,
         layout=tensor.layout,
         memory_config=memory_config or tensor.memory_config(),
+        stored_inputs=exact,
+        rounding=formats.HOST if exact else formats.PACKER,
         output_shapes=same_shape,
     )
 

@@ -51,15 +51,32 @@ def _apply(
     memory_config: MemoryConfig | None = None,
     layout: Layout | None = None,
     dtype: DataType | None = None,
+    moves_only: bool = True,
 ) -> Tensor:
-    """Run a single-input data-movement op on host values (host tensor) or as a device op."""
+    """Run a single-input data-movement op on host values (host tensor) or as a device op. `moves_only`: fn
+    only rearranges values (no new ones, unlike pad's fill)."""
     layout = tensor.layout if layout is None else layout
     dtype = tensor.dtype if dtype is None else dtype
     if tensor.storage_type() == StorageType.HOST:
         rules.check_dtype_layout(dtype, layout)
         return Tensor([formats.quantize(fn(v), dtype) for v in read_values(tensor, name)], dtype, layout)
     mc = memory_config or tensor.memory_config()
-    return device_op(name, [tensor], fn, dtype=dtype, layout=layout, memory_config=mc)
+    exact = moves_only and dtype == tensor.dtype and dtype in _EXACT_MOVE_DTYPES
+    return device_op(
+        name,
+        [tensor],
+        fn,
+        dtype=dtype,
+        layout=layout,
+        memory_config=mc,
+        stored_inputs=exact,
+        rounding=formats.HOST if exact else formats.PACKER,
+    )
+
+
+#: Dtypes whose stored values a same-dtype move keeps bit for bit: such a move runs on the stored values
+#: (a slice widens only what it keeps) and nothing is re-rounded (HOST quantize of bfloat16 storage is exact).
+_EXACT_MOVE_DTYPES = (DataType.BFLOAT16, DataType.FLOAT32)
 
 
 def _dim(dim: int, rank: int, op: str) -> int:
@@ -367,7 +384,7 @@ def pad(
             return torch.nn.functional.pad(v, flat, value=int(value))
         return torch.nn.functional.pad(v, flat, value=float(value))
 
-    return _apply("pad", input_tensor, compute, memory_config=memory_config)
+    return _apply("pad", input_tensor, compute, memory_config=memory_config, moves_only=False)
 
 
 def repeat(

@@ -52,6 +52,7 @@ __all__ = [
     "sigmoid",
     "silu",
     "sin",
+    "softplus",
     "sqrt",
     "square",
     "subtract",
@@ -327,6 +328,20 @@ def gelu(
     """ttnn.gelu: the device's accurate GELU kernel, or its look-up-table approximation when
     fast_and_approximate_mode (numerics/sfpu.py gelu)."""
     return _sfpu_unary("gelu", input_tensor, fast_and_approximate_mode, memory_config, output_tensor)
+
+
+def softplus(
+    input_tensor: Tensor,
+    *,
+    beta: float = 1.0,
+    threshold: float = 20.0,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.softplus: log(1 + exp(beta * x)) / beta, x itself where beta * x > threshold (torch's
+    definition, which real ttnn's golden function uses)."""
+    fn = lambda v: torch.nn.functional.softplus(v, beta=beta, threshold=threshold)  # noqa: E731
+    return _unary("softplus", fn, input_tensor, memory_config, output_tensor)
 
 
 # -- fused activations (matmul / linear `activation=`) ----------------------------------------------------
