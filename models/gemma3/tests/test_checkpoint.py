@@ -4,6 +4,7 @@ reference and the port run; a missing, corrupt or mismatched checkpoint is a Use
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -156,4 +157,23 @@ def test_wrong_shapes_are_a_user_error(tmp_path: Path, saved: tuple[Path, dict])
 def test_preset_mismatch_in_text_hidden_size(tmp_path: Path, saved: tuple[Path, dict]) -> None:
     _copy_config(saved[0], tmp_path, text_config__hidden_size=256)
     with pytest.raises(UserError, match="text_config.hidden_size = 256 does not match the preset's 128"):
+        build_reference(TINY, tmp_path, seed=0)
+
+
+@pytest.mark.parametrize("bad", ["nan", "int64", "bool"])
+def test_broken_image_path_weight_is_refused(tmp_path: Path, saved: tuple[Path, dict], bad: str) -> None:
+    """Issue 10: one NaN in one fc1 weight passed every component with PCC 1.0 (all-NaN reference); an
+    int64 or bool weight was silently cast. One line naming the tensor, before anything runs."""
+    directory, expected = saved
+    _copy_config(directory, tmp_path)
+    tensors = {k: v.clone() for k, v in expected.items()}
+    name = "vision_tower.encoder.layers.0.mlp.fc1.weight"
+    if bad == "nan":
+        tensors[name].view(-1)[5] = float("nan")
+        message = f"{name} holds 1 NaN/Inf value(s); the weights are broken"
+    else:
+        tensors[name] = (tensors[name] * 10).to(getattr(torch, bad))
+        message = f"{name} has dtype {bad}; the architecture expects floating-point weights"
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(UserError, match=re.escape(message)):
         build_reference(TINY, tmp_path, seed=0)
