@@ -260,23 +260,49 @@ def test_multi_line_user_error_is_one_line(make_plugin, on_sys_path, capsys, mon
     )
 
 
-@pytest.fixture(scope="module")
-def pi0_missing_weight(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny PI0 checkpoint lacking one Gemma weight: transformers prints its LOAD REPORT table."""
+def _pi0_checkpoint(directory: Path, edit) -> Path:
+    """A tiny PI0 saved by transformers, its tensors rewritten by `edit(dict)`."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     from models.pi0.presets import PRESETS
     from models.pi0.reference import build_reference
 
-    directory = tmp_path_factory.mktemp("pi0-missing")
     build_reference(PRESETS["tiny"], None, seed=3).save_pretrained(directory)
     path = directory / "model.safetensors"
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata()
-        tensors = {k: handle.get_tensor(k) for k in handle.keys() if "model.layers.1.mlp.up_proj" not in k}
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    edit(tensors)
     save_file(tensors, str(path), metadata=metadata)
     return directory
+
+
+@pytest.fixture(scope="module")
+def pi0_missing_weight(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny PI0 checkpoint lacking one Gemma weight: transformers prints its LOAD REPORT table."""
+
+    def drop(tensors: dict) -> None:
+        for key in [k for k in tensors if "model.layers.1.mlp.up_proj" in k]:
+            del tensors[key]
+
+    return _pi0_checkpoint(tmp_path_factory.mktemp("pi0-missing"), drop)
+
+
+def test_nan_weight_run_exits_2_with_one_line(cli, tmp_path: Path) -> None:
+    """Issue 10: one NaN in one fc1 weight ran and reported PASS with PCC 1.0 on every component."""
+    key = "paligemma_with_expert.paligemma.model.vision_tower.encoder.layers.0.mlp.fc1.weight"
+
+    def poison(tensors: dict) -> None:
+        tensors[key] = tensors[key].clone()
+        tensors[key].view(-1)[0] = float("nan")
+
+    directory = _pi0_checkpoint(tmp_path / "nan", poison)
+    out = cli("run", "pi0", "--weights", str(directory))
+    assert out.returncode == 2 and "PASS" not in out.stdout, out.stdout + out.stderr
+    assert out.stderr.splitlines() == [
+        f"ttport: error: checkpoint {directory}: {key} holds 1 NaN/Inf value(s); the weights are broken"
+    ]
 
 
 def test_bad_checkpoint_is_one_line_without_load_report(cli, pi0_missing_weight: Path) -> None:
