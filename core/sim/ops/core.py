@@ -21,7 +21,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import Device, MeshDevice, chips
-from ..tensor import Tensor, device_op, padded_shape_of, read_values
+from ..tensor import Tensor, device_op, padded_shape_of, read_values, same_shape
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -270,6 +270,7 @@ def to_layout(
         dtype=out_dtype,
         layout=layout,
         memory_config=memory_config or tensor.memory_config(),
+        output_shapes=same_shape,
     )
 
 
@@ -296,6 +297,7 @@ def _copy(name: str, tensor: Tensor, dtype: DataType | None, memory_config: Memo
         dtype=dtype if dtype is not None else tensor.dtype,
         layout=tensor.layout,
         memory_config=memory_config or tensor.memory_config(),
+        output_shapes=same_shape,
     )
 
 
@@ -389,6 +391,7 @@ def typecast(
         dtype=target,
         layout=input_tensor.layout,
         memory_config=memory_config or input_tensor.memory_config(),
+        output_shapes=same_shape,
     )
     return into_output(result, output_tensor)
 

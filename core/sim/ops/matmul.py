@@ -216,7 +216,19 @@ def _bound_matmul(
         fused.append(user_activation)
     else:
         post_activation = user_activation
-    fused_fns = [eltwise.activation_fn(eltwise.resolve_activation(f)) for f in fused if f is not None]
+    # A fused activation runs on the matmul's Dst with its compute switches (approx unknown without a config:
+    # taken as off).
+    approx = bool(compute_kernel_config.math_approx_mode) if compute_kernel_config is not None else False
+    fused_fns = [
+        eltwise.activation_fn(
+            eltwise.resolve_activation(f),
+            math_approx_mode=approx,
+            fp32_dest=numerics.fp32_dest_acc_en,
+            arch=device.arch(),
+        )
+        for f in fused
+        if f is not None
+    ]
 
     mc = memory_config or DRAM_MEMORY_CONFIG
     post_bias = bias is not None and _post_process_bias(program_config, core_grid, mc, a, b)
@@ -247,7 +259,22 @@ def _bound_matmul(
         cores=_cores(program_config, core_grid),
         attributes={"transpose_a": transpose_a, "transpose_b": transpose_b, "program_config": program_config},
     )
-    out = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, config=config)
+
+    def output_shape(a_in: tuple[int, ...], b_in: tuple[int, ...], *_: tuple[int, ...]) -> tuple[int, ...]:
+        """[*broadcast batch, M, N] of the (transposed) operands, as torch.matmul gives it."""
+        a_dims, b_dims = _swap_last(a_in, transpose_a), _swap_last(b_in, transpose_b)
+        return (*torch.broadcast_shapes(tuple(a_dims[:-2]), tuple(b_dims[:-2])), a_dims[-2], b_dims[-1])
+
+    out = device_op(
+        name,
+        inputs,
+        compute,
+        dtype=out_dtype,
+        layout=layout,
+        memory_config=mc,
+        config=config,
+        output_shapes=output_shape,
+    )
     if post_bias:
         out = eltwise.add(out, bias, memory_config=mc)
     if post_activation is not None:
