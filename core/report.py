@@ -1,15 +1,16 @@
-"""The run report: one JSON document per run, written atomically (temp file + os.replace) so a reader
-never sees half a report."""
+"""The run report: one JSON document per run, written with core.safe_write (atomically onto a regular
+file, so a reader never sees half a report; directly into a device or FIFO, which is never replaced)."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from core.safe_write import write_bytes
 
 
 @dataclass
@@ -49,6 +50,8 @@ class RunReport:
     device_to_host_bytes: int | None = None
     build_seconds: float = 0.0
     total_seconds: float = 0.0
+    #: core.weights.WeightCache.summary() of the run (directory, hits, misses, seconds), None without cache
+    weight_cache: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -80,19 +83,10 @@ def _number(value: float | None, spec: str) -> str:
 
 
 def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
-    """Write `report` to `path` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(report.to_dict(), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write `report` to `path` (core.safe_write rules); returns the path written. A destination that
+    cannot be written raises core.safe_write.DestinationError (a UserError)."""
+    text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+    return write_bytes(path, text.encode())
 
 
 def format_table(report: RunReport) -> str:
@@ -126,9 +120,20 @@ def format_table(report: RunReport) -> str:
             f"device ops {report.device_ops}, host->device {report.host_to_device}, "
             f"device->host {report.device_to_host}, peak DRAM {peak['dram']} B, peak L1 {peak['l1']} B"
         )
+    if report.weight_cache is not None:
+        lines.append(format_cache(report.weight_cache))
     lines.append(f"peak RSS {report.peak_rss_bytes / 2**20:.0f} MiB, total {report.total_seconds:.2f} s")
     verdict = "PASS" if report.passed else "FAIL"
     lines.append(
         f"{verdict}: {report.model} [{report.preset}] on {report.backend} ({report.board}, {report.arch})"
     )
     return "\n".join(lines)
+
+
+def format_cache(summary: dict[str, Any]) -> str:
+    """One line about the weight cache of a run: hits, misses and where the build time went."""
+    return (
+        f"weight cache {summary['directory']}: {summary['hits']} hits, {summary['misses']} misses "
+        f"(load {summary['load_seconds']:.2f} s, convert {summary['convert_seconds']:.2f} s, "
+        f"store {summary['store_seconds']:.2f} s)"
+    )

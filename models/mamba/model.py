@@ -61,7 +61,7 @@ class MambaTTNN:
             device=device,
             memory_config=ttnn.DRAM_MEMORY_CONFIG,
         )
-        self.lm_head = to_device({"lm_head": linear_weight(embedding)}, device)["lm_head"]
+        self.lm_head = to_device({"weight": linear_weight(embedding)}, device, "lm_head.")["weight"]
         del embedding
         self.layers = []
         for i in range(preset.num_hidden_layers):
@@ -71,12 +71,12 @@ class MambaTTNN:
             mixer = {k[len("mixer.") :]: v for k, v in layer.items() if k.startswith("mixer.")}
             host = mixer_weights(preset, mixer)
             host["norm"] = layer["norm.weight"].float().reshape(1, -1)
-            self.layers.append(MambaBlockTTNN(preset, to_device(host, device)))
+            self.layers.append(MambaBlockTTNN(preset, to_device(host, device, prefix)))
             del layer, mixer, host
         norm_f = to_device(
-            {"norm_f": state_dict.pop("backbone.norm_f.weight").float().reshape(1, -1)}, device
+            {"weight": state_dict.pop("backbone.norm_f.weight").float().reshape(1, -1)}, device, "backbone.norm_f."
         )
-        self.norm_f = MambaRMSNormTTNN(norm_f["norm_f"], preset.layer_norm_epsilon)
+        self.norm_f = MambaRMSNormTTNN(norm_f["weight"], preset.layer_norm_epsilon)
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
         self.states: list[MambaLayerState] = []
         self.reset()

@@ -55,6 +55,7 @@ def mixer_weights(preset: MambaPreset, mixer: Mapping[str, torch.Tensor]) -> dic
     return prepared
 
 
-def to_device(tensors: Mapping[str, torch.Tensor], device: Any) -> dict[str, Any]:
-    """bfloat16 TILE tensors in DRAM (the port's dtype policy: every weight in bfloat16)."""
-    return convert_state_dict(tensors, device, policy=DtypePolicy(default=ttnn.bfloat16))
+def to_device(tensors: Mapping[str, torch.Tensor], device: Any, prefix: str) -> dict[str, Any]:
+    """bfloat16 TILE tensors in DRAM (the port's dtype policy: every weight in bfloat16); `prefix` is their
+    path in the reference, so TTPORT_CACHE keys them by full parameter path."""
+    return convert_state_dict(tensors, device, policy=DtypePolicy(default=ttnn.bfloat16), prefix=prefix)

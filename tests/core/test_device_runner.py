@@ -17,6 +17,7 @@ from core.plugins.registry import load_registry
 from core.port import Component
 from core.report import ComponentResult, RunReport, format_table, write_json
 from core.runner import run_port
+from core.safe_write import DestinationError
 
 REPORT_KEYS = [
     "model", "preset", "backend", "arch", "components", "device_ops", "host_to_device", "device_to_host",
@@ -224,7 +225,7 @@ def test_report_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         raise OSError("no space")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="no space"):
+    with pytest.raises(DestinationError, match="no space"):
         write_json(_report(), path)
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
 

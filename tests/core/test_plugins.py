@@ -297,7 +297,8 @@ def test_shared_templates_cover_the_throwaway_port(make_plugin, child_env) -> No
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "PASSED shared_tests/test_ports.py::test_component_pcc[tp_mlp-fc1]" in out.stdout
     assert "PASSED shared_tests/test_ports.py::test_component_pcc[tp_mlp-mlp]" in out.stdout
-    assert "3 passed" in out.stdout
+    assert "PASSED shared_tests/test_ports.py::test_weight_cache_serves_every_weight[tp_mlp]" in out.stdout
+    assert "4 passed" in out.stdout
 
 
 def test_shared_templates_fail_a_port_with_a_nan_weight(make_plugin, child_env) -> None:
