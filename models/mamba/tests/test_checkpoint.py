@@ -97,6 +97,6 @@ def test_refuses_non_finite_weights(saved, tmp_path: Path) -> None:
         bad[3] = float("nan")
         return {**tensors, key: bad}
 
-    assert "layers.0.mixer.D holds non-finite values" in _refusal(
+    assert "backbone.layers.0.mixer.D holds 1 NaN/Inf value(s)" in _refusal(
         _copy_with(directory, tmp_path / "nan", poison)
     )
