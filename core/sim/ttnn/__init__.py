@@ -13,10 +13,12 @@ from ..ops.device import *  # noqa: F403
 from ..ops.distributed import *  # noqa: F403
 from ..ops.eltwise import *  # noqa: F403
 from ..ops.embedding import *  # noqa: F403
+from ..ops.golden import *  # noqa: F403
 from ..ops.matmul import *  # noqa: F403
 from ..ops.normalization import *  # noqa: F403
 from ..ops.pool import *  # noqa: F403
 from ..ops.reduction import *  # noqa: F403
+from ..ops.unary import *  # noqa: F403
 from ..ops.transformer import SDPAProgramConfig
 from ..runtime import Device, MeshDevice
 from ..tensor import TILE_SIZE, Shape, Tensor
@@ -51,6 +53,7 @@ from ..types import (
     WormholeComputeKernelConfig,
 )
 from . import experimental, kv_cache, transformer
+from ._surface import not_simulated
 
 bfloat16 = DataType.BFLOAT16
 float32 = DataType.FLOAT32
@@ -64,3 +67,8 @@ uint8 = DataType.UINT8
 ROW_MAJOR_LAYOUT = Layout.ROW_MAJOR
 TILE_LAYOUT = Layout.TILE
 DEVICE_STORAGE_TYPE = StorageType.DEVICE
+
+# Submodules real ttnn has at these paths; `types` re-exports names defined above, so it comes last.
+from . import device, distributed, operations, types  # noqa: E402
+
+__getattr__ = not_simulated("ttnn")

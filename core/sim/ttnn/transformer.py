@@ -1,5 +1,7 @@
 """ttnn.transformer on the simulator. SDPAProgramConfig is exported at ttnn's top level instead, as in ttnn."""
 
 from ..ops.transformer import scaled_dot_product_attention
+from ._surface import not_simulated
 
 __all__ = ["scaled_dot_product_attention"]
+__getattr__ = not_simulated("ttnn.transformer")
