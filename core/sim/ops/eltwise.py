@@ -9,7 +9,8 @@ before packing is not modelled separately.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -18,6 +19,7 @@ from .. import rules
 from ..numerics import formats
 from ..tensor import Tensor, device_op
 from ..types import DataType, Layout, MemoryConfig, UnaryOpType, UnaryWithParam
+from .golden import attach_golden_function
 
 __all__ = [
     "abs",
@@ -81,36 +83,61 @@ def into_output(result: Tensor, output_tensor: Tensor | None) -> Tensor:
 def _binary(
     name: str,
     fn: Fn,
-    a: Tensor,
+    a: Tensor | float,
     b: Tensor | float,
     dtype: DataType | None,
     memory_config: MemoryConfig | None,
     output_tensor: Tensor | None,
+    activations: Sequence[Any] | None = None,
+    a_activations: Sequence[Any] | None = None,
+    b_activations: Sequence[Any] | None = None,
 ) -> Tensor:
-    if isinstance(b, Tensor):
+    """One binary_ng op: tensor-tensor, tensor-scalar or (pow, add ... overloads) scalar-tensor; the
+    `*_activations` lists are unary ops fused before (on an input) or after (on the output) the op."""
+    pre_a, pre_b, post = (_activation_chain(acts) for acts in (a_activations, b_activations, activations))
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
         rules.require_same_device(name, [a, b])
         rules.check_binary_broadcast(a.shape, b.shape)
-        inputs = [a, b]
+        inputs, first = [a, b], a
         both_rm = a.layout == Layout.ROW_MAJOR and b.layout == Layout.ROW_MAJOR
         layout = Layout.ROW_MAJOR if both_rm else Layout.TILE
 
         def compute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            return fn(_float(x), _float(y))
-    else:
+            return post(fn(pre_a(_float(x)), pre_b(_float(y))))
+    elif isinstance(a, Tensor):
         rules.require_same_device(name, [a])
-        inputs = [a]
-        layout = a.layout
+        inputs, first, layout = [a], a, a.layout
         scalar = _scalar_for(a, b)
 
         def compute(x: torch.Tensor) -> torch.Tensor:
             x = _float(x)
-            return fn(x, torch.tensor(scalar, dtype=x.dtype))
+            return post(fn(pre_a(x), pre_b(torch.tensor(scalar, dtype=x.dtype))))
+    else:
+        rules.require(isinstance(b, Tensor), f"{name}: at least one operand must be a ttnn.Tensor")
+        rules.require_same_device(name, [b])
+        inputs, first, layout = [b], b, b.layout
+        scalar = _scalar_for(b, a)
+
+        def compute(y: torch.Tensor) -> torch.Tensor:
+            y = _float(y)
+            return post(fn(pre_a(torch.tensor(scalar, dtype=y.dtype)), pre_b(y)))
 
     rules.check_output_dtype(dtype, output_tensor.dtype if output_tensor is not None else None)
-    out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or a.dtype)
-    mc = memory_config or a.memory_config()
+    out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or first.dtype)
+    mc = memory_config or first.memory_config()
     result = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc)
     return into_output(result, output_tensor)
+
+
+def _activation_chain(activations: Sequence[Any] | None) -> Fn:
+    fns = [activation_fn(resolve_activation(a)) for a in activations or ()]
+
+    def chain(x: torch.Tensor) -> torch.Tensor:
+        for f in fns:
+            x = f(x)
+        return x
+
+    return chain
 
 
 def _named(op: Callable[..., Tensor], name: str, doc: str) -> Callable[..., Tensor]:
@@ -120,49 +147,118 @@ def _named(op: Callable[..., Tensor], name: str, doc: str) -> Callable[..., Tens
     return op
 
 
-def _binary_op(name: str, fn: Fn, doc: str) -> Callable[..., Tensor]:
-    def op(
-        input_tensor_a: Tensor,
-        input_tensor_b: Tensor | float,
-        *,
-        memory_config: MemoryConfig | None = None,
-        dtype: DataType | None = None,
-        output_tensor: Tensor | None = None,
-    ) -> Tensor:
-        return _binary(name, fn, input_tensor_a, input_tensor_b, dtype, memory_config, output_tensor)
+# Keyword sets of binary_ng ops as ttnn 0.81.1 binds them (binary_nanobind.cpp), by short token.
+_BINARY_KEYWORDS = {
+    "fast": ("fast_and_approximate_mode", False),
+    "rounding_mode": ("rounding_mode", None),
+    "dtype": ("dtype", None),
+    "mc": ("memory_config", None),
+    "out": ("output_tensor", None),
+    "acts": ("activations", None),
+    "a_acts": ("input_tensor_a_activations", None),
+    "b_acts": ("input_tensor_b_activations", None),
+    "scg": ("sub_core_grids", None),
+    "sdi": ("sub_device_id", None),
+}
+BINARY_FULL = "fast dtype mc out acts a_acts b_acts scg sdi"
+BINARY_COMPARE = "dtype mc out acts a_acts b_acts scg sdi"
 
-    return _named(op, name, doc)
+
+def binary_signature(
+    keywords: str, first: str = "input_tensor_a", second: str = "input_tensor_b"
+) -> inspect.Signature:
+    P = inspect.Parameter
+    params = [P(first, P.POSITIONAL_OR_KEYWORD), P(second, P.POSITIONAL_OR_KEYWORD)]
+    for token in keywords.split():
+        kw, default = _BINARY_KEYWORDS[token]
+        params.append(P(kw, P.KEYWORD_ONLY, default=default))
+    return inspect.Signature(params)
+
+
+def _binary_op(
+    name: str, fn: Fn | Callable[..., Fn], doc: str, keywords: str = BINARY_FULL, inplace: bool = False
+) -> Callable[..., Tensor]:
+    """A binary op with ttnn's keywords (`keywords`: tokens of _BINARY_KEYWORDS). With rounding_mode, `fn`
+    is a factory taking it. In-place ops (add_ ...) write the result into input_tensor_a."""
+    sig = binary_signature(keywords)
+
+    def op(*args: Any, **kwargs: Any) -> Tensor:
+        a = sig.bind(*args, **kwargs).arguments
+        x, y = a["input_tensor_a"], a["input_tensor_b"]
+        f = fn(a.get("rounding_mode")) if "rounding_mode" in keywords else fn
+        output = x if inplace else a.get("output_tensor")
+        if inplace:
+            rules.require(
+                isinstance(x, Tensor), f"{name}: input_tensor_a must be a ttnn.Tensor (written in place)"
+            )
+        acts = (
+            a.get("activations"),
+            a.get("input_tensor_a_activations"),
+            a.get("input_tensor_b_activations"),
+        )
+        return _binary(name, f, x, y, a.get("dtype"), a.get("memory_config"), output, *acts)
+
+    def golden(input_tensor_a: Any, input_tensor_b: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+        f = fn(kwargs.get("rounding_mode")) if "rounding_mode" in keywords else fn
+        x, y = (
+            v if isinstance(v, torch.Tensor) else torch.tensor(float(v))
+            for v in (input_tensor_a, input_tensor_b)
+        )
+        return f(x, y)
+
+    op.__signature__ = sig  # type: ignore[attr-defined]
+    return attach_golden_function(_named(op, name, doc), golden)
 
 
 def _compare(torch_fn: Fn) -> Fn:
     return lambda x, y: torch_fn(x, y).to(x.dtype)
 
 
+def _divide(rounding_mode: str | None) -> Fn:
+    rules.require(
+        rounding_mode in (None, "trunc", "floor"),
+        f"Incorrect rounding mode (expected None, 'trunc', or 'floor'), got {rounding_mode!r}",
+    )
+    return lambda x, y: torch.div(x, y, rounding_mode=rounding_mode)
+
+
 add = _binary_op("add", torch.add, "ttnn.add: a + b (tensor or scalar b), NumPy broadcasting.")
 subtract = _binary_op("subtract", torch.sub, "ttnn.subtract: a - b.")
 multiply = _binary_op("multiply", torch.mul, "ttnn.multiply: a * b.")
-divide = _binary_op("divide", torch.div, "ttnn.divide: a / b.")
-rsub = _binary_op("rsub", lambda x, y: y - x, "ttnn.rsub: b - a.")
-maximum = _binary_op("maximum", torch.maximum, "ttnn.maximum: elementwise max.")
-minimum = _binary_op("minimum", torch.minimum, "ttnn.minimum: elementwise min.")
-eq = _binary_op("eq", _compare(torch.eq), "ttnn.eq: 1.0 where a == b else 0.0.")
-ne = _binary_op("ne", _compare(torch.ne), "ttnn.ne: 1.0 where a != b else 0.0.")
-gt = _binary_op("gt", _compare(torch.gt), "ttnn.gt: 1.0 where a > b else 0.0.")
-ge = _binary_op("ge", _compare(torch.ge), "ttnn.ge: 1.0 where a >= b else 0.0.")
-lt = _binary_op("lt", _compare(torch.lt), "ttnn.lt: 1.0 where a < b else 0.0.")
-le = _binary_op("le", _compare(torch.le), "ttnn.le: 1.0 where a <= b else 0.0.")
+divide = _binary_op("divide", _divide, "ttnn.divide: a / b.", "fast rounding_mode " + BINARY_FULL[5:])
+rsub = _binary_op("rsub", lambda x, y: y - x, "ttnn.rsub: b - a.", "dtype mc out acts a_acts b_acts fast")
+maximum = _binary_op(
+    "maximum", torch.maximum, "ttnn.maximum: elementwise max.", "dtype mc out acts a_acts b_acts"
+)
+minimum = _binary_op(
+    "minimum", torch.minimum, "ttnn.minimum: elementwise min.", "dtype mc out acts a_acts b_acts"
+)
+eq = _binary_op("eq", _compare(torch.eq), "ttnn.eq: 1.0 where a == b else 0.0.", BINARY_COMPARE)
+ne = _binary_op("ne", _compare(torch.ne), "ttnn.ne: 1.0 where a != b else 0.0.", BINARY_COMPARE)
+gt = _binary_op("gt", _compare(torch.gt), "ttnn.gt: 1.0 where a > b else 0.0.", BINARY_COMPARE)
+ge = _binary_op("ge", _compare(torch.ge), "ttnn.ge: 1.0 where a >= b else 0.0.", BINARY_COMPARE)
+lt = _binary_op("lt", _compare(torch.lt), "ttnn.lt: 1.0 where a < b else 0.0.", BINARY_COMPARE)
+le = _binary_op("le", _compare(torch.le), "ttnn.le: 1.0 where a <= b else 0.0.", BINARY_COMPARE)
 
 
 def pow(
-    input_tensor: Tensor,
+    input_tensor: Tensor | float,
     exponent: Tensor | float,
     *,
-    memory_config: MemoryConfig | None = None,
     dtype: DataType | None = None,
+    memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
+    activations: Sequence[Any] | None = None,
+    input_tensor_a_activations: Sequence[Any] | None = None,
+    input_tensor_b_activations: Sequence[Any] | None = None,
 ) -> Tensor:
-    """ttnn.pow: input ** exponent (tensor or scalar exponent)."""
-    return _binary("pow", torch.pow, input_tensor, exponent, dtype, memory_config, output_tensor)
+    """ttnn.pow: input ** exponent: a tensor to a scalar or tensor power, or a scalar base to a tensor power
+    (`ttnn.pow(2.0, t)`, the overload real ttnn has)."""
+    acts = (activations, input_tensor_a_activations, input_tensor_b_activations)
+    return _binary("pow", torch.pow, input_tensor, exponent, dtype, memory_config, output_tensor, *acts)
+
+
+attach_golden_function(pow, lambda input_tensor, exponent, *args, **kwargs: torch.pow(input_tensor, exponent))
 
 
 # -- unary -------------------------------------------------------------------------------------------------
@@ -210,6 +306,7 @@ def _unary_op(name: str, doc: str) -> Callable[..., Tensor]:
         *,
         memory_config: MemoryConfig | None = None,
         output_tensor: Tensor | None = None,
+        sub_core_grids: Any = None,
     ) -> Tensor:
         return _unary(name, fn, input_tensor, memory_config, output_tensor)
 
@@ -227,6 +324,7 @@ def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
         fast_and_approximate_mode: bool = False,
         memory_config: MemoryConfig | None = None,
         output_tensor: Tensor | None = None,
+        sub_core_grids: Any = None,
     ) -> Tensor:
         return _unary(name, fn, input_tensor, memory_config, output_tensor)
 
@@ -236,13 +334,12 @@ def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
 neg = _unary_op("neg", "ttnn.neg: -x.")
 abs = _unary_op("abs", "ttnn.abs: |x|.")
 square = _unary_op("square", "ttnn.square: x * x.")
-log = _unary_op("log", "ttnn.log: natural logarithm.")
+log = _approx_unary_op("log", "ttnn.log: natural logarithm.")
 reciprocal = _unary_op("reciprocal", "ttnn.reciprocal: 1 / x.")
 sin = _unary_op("sin", "ttnn.sin.")
 cos = _unary_op("cos", "ttnn.cos.")
-tanh = _unary_op("tanh", "ttnn.tanh.")
+tanh = _approx_unary_op("tanh", "ttnn.tanh.")
 relu = _unary_op("relu", "ttnn.relu: max(x, 0).")
-sigmoid = _unary_op("sigmoid", "ttnn.sigmoid: 1 / (1 + exp(-x)).")
 silu = _unary_op("silu", "ttnn.silu: x * sigmoid(x).")
 exp = _approx_unary_op("exp", "ttnn.exp.")
 sqrt = _approx_unary_op("sqrt", "ttnn.sqrt.")
@@ -254,11 +351,44 @@ def gelu(
     input_tensor: Tensor,
     *,
     fast_and_approximate_mode: bool = False,
+    variant: Any = None,
     memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
 ) -> Tensor:
-    """ttnn.gelu: exact (erf) GELU, or the tanh approximation when fast_and_approximate_mode."""
-    return _unary("gelu", _gelu_fn(fast_and_approximate_mode), input_tensor, memory_config, output_tensor)
+    """ttnn.gelu: exact (erf) GELU, or the tanh approximation when fast_and_approximate_mode or
+    variant=GeluVariant.Tanh (the device's FastLut variant is computed exactly)."""
+    approx = fast_and_approximate_mode or getattr(variant, "name", None) == "Tanh"
+    return _unary("gelu", _gelu_fn(approx), input_tensor, memory_config, output_tensor)
+
+
+def sigmoid(
+    input_tensor: Tensor,
+    *,
+    vector_mode: int = 4,
+    mode: Any = None,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.sigmoid: 1 / (1 + exp(-x)) (every SigmoidMode computed exactly; vector_mode is the tile
+    face selection of the kernel, all faces by default)."""
+    return _unary("sigmoid", torch.sigmoid, input_tensor, memory_config, output_tensor)
+
+
+for _op in (neg, abs, square, log, reciprocal, sin, cos, tanh, relu, silu, exp, sqrt, rsqrt, erf, sigmoid):
+    attach_golden_function(
+        _op,
+        (lambda fn: lambda input_tensor, *args, **kwargs: fn(input_tensor))(
+            _UNARY_FNS.get(_op.__name__, torch.sigmoid)
+        ),
+    )
+attach_golden_function(
+    gelu,
+    lambda input_tensor, *args, fast_and_approximate_mode=False, **kwargs: _gelu_fn(
+        fast_and_approximate_mode
+    )(input_tensor),
+)
 
 
 # -- fused activations (matmul / linear `activation=`) ----------------------------------------------------

@@ -150,7 +150,9 @@ UNARY_FNS: dict[str, Unary] = {
     "gtz": Unary(_compare_zero(torch.gt), "1.0 where x > 0 else 0.0."),
     "hardmish": Unary(lambda x, **_: x * torch.clamp(x * 0.5 + 1.0, 0.0, 1.0), "x * clamp(x/2 + 1, 0, 1)."),
     "hardshrink": Unary(
-        lambda x, lambd, **_: torch.nn.functional.hardshrink(x, lambd), "hard shrink.", keywords=(("lambd", 0.5),)
+        lambda x, lambd, **_: torch.nn.functional.hardshrink(x, lambd),
+        "hard shrink.",
+        keywords=(("lambd", 0.5),),
     ),
     "hardsigmoid": Unary(_plain(torch.nn.functional.hardsigmoid), "hard sigmoid."),
     "hardswish": Unary(_plain(torch.nn.functional.hardswish), "hard swish."),
@@ -195,10 +197,16 @@ UNARY_FNS: dict[str, Unary] = {
     ),
     "nez": Unary(_compare_zero(torch.ne), "1.0 where x != 0 else 0.0."),
     "normalize_global": Unary(
-        _normalize_global, "(x - mean) / std over the whole tensor.", output_tensor=False, sub_core_grids=False
+        _normalize_global,
+        "(x - mean) / std over the whole tensor.",
+        output_tensor=False,
+        sub_core_grids=False,
     ),
     "normalize_hw": Unary(
-        _hw_moments("normalize"), "(x - mean) / std over the last two dims.", output_tensor=False, sub_core_grids=False
+        _hw_moments("normalize"),
+        "(x - mean) / std over the last two dims.",
+        output_tensor=False,
+        sub_core_grids=False,
     ),
     "polygamma": Unary(
         lambda x, k, **_: torch.special.polygamma(int(k), x),
@@ -240,18 +248,24 @@ UNARY_FNS: dict[str, Unary] = {
         positional=(("exponent", REQUIRED),),
     ),
     "selu": Unary(
-        lambda x, scale, alpha, **_: scale * (torch.clamp(x, min=0) + torch.clamp(alpha * torch.expm1(x), max=0)),
+        lambda x, scale, alpha, **_: (
+            scale * (torch.clamp(x, min=0) + torch.clamp(alpha * torch.expm1(x), max=0))
+        ),
         "SELU.",
         keywords=(("scale", 1.0507009873554804934193349852946), ("alpha", 1.6732632423543772848170429916717)),
     ),
     "sigmoid_accurate": Unary(
-        _plain(torch.sigmoid), "1 / (1 + exp(-x)), accurate variant.", positional=(("fast_and_approximate_mode", False),)
+        _plain(torch.sigmoid),
+        "1 / (1 + exp(-x)), accurate variant.",
+        positional=(("fast_and_approximate_mode", False),),
     ),
     "sign": Unary(_plain(torch.sign), "-1, 0 or 1."),
     "signbit": Unary(_predicate(torch.signbit), "1.0 where the sign bit is set (also -0.0)."),
     "sinh": Unary(_plain(torch.sinh), "hyperbolic sine."),
     "softcap": Unary(
-        lambda x, beta, **_: beta * torch.tanh(x / beta), "beta * tanh(x / beta).", positional=(("beta", REQUIRED),)
+        lambda x, beta, **_: beta * torch.tanh(x / beta),
+        "beta * tanh(x / beta).",
+        positional=(("beta", REQUIRED),),
     ),
     "softplus": Unary(
         lambda x, beta, threshold, **_: torch.nn.functional.softplus(x, beta, threshold),
@@ -259,11 +273,16 @@ UNARY_FNS: dict[str, Unary] = {
         keywords=(("beta", 1.0), ("threshold", 20.0)),
     ),
     "softshrink": Unary(
-        lambda x, lambd, **_: torch.nn.functional.softshrink(x, lambd), "soft shrink.", keywords=(("lambd", 0.5),)
+        lambda x, lambd, **_: torch.nn.functional.softshrink(x, lambd),
+        "soft shrink.",
+        keywords=(("lambd", 0.5),),
     ),
     "softsign": Unary(_plain(torch.nn.functional.softsign), "x / (1 + |x|)."),
     "std_hw": Unary(
-        _hw_moments("std"), "population std over the last two dims.", output_tensor=False, sub_core_grids=False
+        _hw_moments("std"),
+        "population std over the last two dims.",
+        output_tensor=False,
+        sub_core_grids=False,
     ),
     "swiglu": Unary(
         _glu(torch.nn.functional.silu),
@@ -281,16 +300,25 @@ UNARY_FNS: dict[str, Unary] = {
         positional=(("threshold", REQUIRED), ("value", REQUIRED)),
     ),
     "tril": Unary(
-        _tri(torch.tril), "lower triangle of the last two dims.", keywords=(("diagonal", 0),),
-        output_tensor=False, sub_core_grids=False,
+        _tri(torch.tril),
+        "lower triangle of the last two dims.",
+        keywords=(("diagonal", 0),),
+        output_tensor=False,
+        sub_core_grids=False,
     ),
     "triu": Unary(
-        _tri(torch.triu), "upper triangle of the last two dims.", keywords=(("diagonal", 0),),
-        output_tensor=False, sub_core_grids=False,
+        _tri(torch.triu),
+        "upper triangle of the last two dims.",
+        keywords=(("diagonal", 0),),
+        output_tensor=False,
+        sub_core_grids=False,
     ),
     "trunc": Unary(_plain(torch.trunc), "rounds toward zero."),
     "var_hw": Unary(
-        _hw_moments("var"), "population variance over the last two dims.", output_tensor=False, sub_core_grids=False
+        _hw_moments("var"),
+        "population variance over the last two dims.",
+        output_tensor=False,
+        sub_core_grids=False,
     ),
     "xielu": Unary(_xielu, "xIELU.", keywords=(("alpha_p", 0.8), ("alpha_n", 0.8))),
 }
@@ -313,7 +341,9 @@ def _param_names(spec: Unary) -> list[str]:
     return [n for n, _ in spec.positional] + [n for n, _ in spec.keywords]
 
 
-def _run(name: str, spec: Unary, x: Tensor, params: dict[str, Any], mc: MemoryConfig | None, out: Tensor | None) -> Tensor:
+def _run(
+    name: str, spec: Unary, x: Tensor, params: dict[str, Any], mc: MemoryConfig | None, out: Tensor | None
+) -> Tensor:
     rules.require_same_device(name, [x])
     out_dtype = out.dtype if out is not None else x.dtype
     mc = mc or x.memory_config()
@@ -331,11 +361,18 @@ def _make(name: str, spec: Unary) -> Callable[..., Tensor]:
         bound = sig.bind(*args, **kwargs)
         bound.apply_defaults()
         a = bound.arguments
-        return _run(name, spec, a["input_tensor"], {n: a[n] for n in names}, a["memory_config"], a.get("output_tensor"))
+        return _run(
+            name,
+            spec,
+            a["input_tensor"],
+            {n: a[n] for n in names},
+            a["memory_config"],
+            a.get("output_tensor"),
+        )
 
     def golden(input_tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         params = dict(spec.positional + spec.keywords)
-        params.update(zip([n for n, _ in spec.positional], args))
+        params.update(zip([n for n, _ in spec.positional], args, strict=False))
         params.update({k: v for k, v in kwargs.items() if k in params})
         return spec.fn(input_tensor, **params)
 

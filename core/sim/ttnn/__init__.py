@@ -7,6 +7,7 @@ helpers (stats, strict mode, boards) live in `core.sim`. Op modules are re-expor
 
 # ruff: noqa: F401 (every import here is a re-export)
 
+from ..ops.binary import *  # noqa: F403
 from ..ops.core import *  # noqa: F403
 from ..ops.data_movement import *  # noqa: F403
 from ..ops.device import *  # noqa: F403
@@ -18,8 +19,8 @@ from ..ops.matmul import *  # noqa: F403
 from ..ops.normalization import *  # noqa: F403
 from ..ops.pool import *  # noqa: F403
 from ..ops.reduction import *  # noqa: F403
-from ..ops.unary import *  # noqa: F403
 from ..ops.transformer import SDPAProgramConfig
+from ..ops.unary import *  # noqa: F403
 from ..runtime import Device, MeshDevice
 from ..tensor import TILE_SIZE, Shape, Tensor
 from ..types import (

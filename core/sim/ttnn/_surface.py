@@ -36,9 +36,13 @@ def not_simulated(path: str) -> Callable[[str], Any]:
         entry = real_names().get(path, {}).get(name)
         if entry is None or name.startswith("__"):
             raise AttributeError(f"module {path!r} has no attribute {name!r}", name=name)
+        what = (
+            "submodule"
+            if entry["kind"] == "module"
+            else f"{entry['kind']} (from its {entry['group']} module)"
+        )
         raise NotSimulatedError(
-            f"{path}.{name} is not simulated yet (real ttnn 0.81.1 has this {entry['kind']}, from its "
-            f"{entry['group']} module; the simulator does not)",
+            f"{path}.{name} is not simulated yet (real ttnn 0.81.1 has this {what}; the simulator does not)",
             name=name,
         )
 

@@ -1,7 +1,6 @@
 """ttnn.experimental on the simulator: re-exports core.sim.ops.experimental (its `__all__`)."""
 
 from ..ops.experimental import *  # noqa: F403
-
 from ._surface import not_simulated  # noqa: E402
 
 __getattr__ = not_simulated("ttnn.experimental")

@@ -8,5 +8,8 @@ from ...runtime import MeshDevice
 from .._surface import not_simulated, reexport
 from . import distributed
 
-__all__ = [*reexport(globals(), "ttnn.distributed", _distributed, _device, {"MeshDevice": MeshDevice}), "distributed"]
+__all__ = [
+    *reexport(globals(), "ttnn.distributed", _distributed, _device, {"MeshDevice": MeshDevice}),
+    "distributed",
+]
 __getattr__ = not_simulated("ttnn.distributed")

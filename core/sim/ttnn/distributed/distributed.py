@@ -5,5 +5,7 @@ from ...ops import distributed as _distributed
 from ...runtime import MeshDevice
 from .._surface import not_simulated, reexport
 
-__all__ = reexport(globals(), "ttnn.distributed.distributed", _distributed, _device, {"MeshDevice": MeshDevice})
+__all__ = reexport(
+    globals(), "ttnn.distributed.distributed", _distributed, _device, {"MeshDevice": MeshDevice}
+)
 __getattr__ = not_simulated("ttnn.distributed.distributed")
