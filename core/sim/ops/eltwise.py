@@ -164,11 +164,12 @@ BINARY_FULL = "fast dtype mc out acts a_acts b_acts scg sdi"
 BINARY_COMPARE = "dtype mc out acts a_acts b_acts scg sdi"
 
 
-def binary_signature(
-    keywords: str, first: str = "input_tensor_a", second: str = "input_tensor_b"
-) -> inspect.Signature:
+def binary_signature(keywords: str, positional_only: bool = False) -> inspect.Signature:
+    """input_tensor_a, input_tensor_b, then the keywords named by `keywords`. Most in-place ops name their
+    operands input_a / input_b, others input_tensor_a / input_tensor_b: there they are positional-only."""
     P = inspect.Parameter
-    params = [P(first, P.POSITIONAL_OR_KEYWORD), P(second, P.POSITIONAL_OR_KEYWORD)]
+    kind = P.POSITIONAL_ONLY if positional_only else P.POSITIONAL_OR_KEYWORD
+    params = [P("input_tensor_a", kind), P("input_tensor_b", kind)]
     for token in keywords.split():
         kw, default = _BINARY_KEYWORDS[token]
         params.append(P(kw, P.KEYWORD_ONLY, default=default))
@@ -180,7 +181,7 @@ def _binary_op(
 ) -> Callable[..., Tensor]:
     """A binary op with ttnn's keywords (`keywords`: tokens of _BINARY_KEYWORDS). With rounding_mode, `fn`
     is a factory taking it. In-place ops (add_ ...) write the result into input_tensor_a."""
-    sig = binary_signature(keywords)
+    sig = binary_signature(keywords, positional_only=inplace)
 
     def op(*args: Any, **kwargs: Any) -> Tensor:
         a = sig.bind(*args, **kwargs).arguments

@@ -54,7 +54,7 @@ from ..types import (
     WormholeComputeKernelConfig,
 )
 from . import experimental, kv_cache, transformer
-from ._surface import not_simulated
+from ._surface import not_simulated as _not_simulated
 
 bfloat16 = DataType.BFLOAT16
 float32 = DataType.FLOAT32
@@ -72,4 +72,4 @@ DEVICE_STORAGE_TYPE = StorageType.DEVICE
 # Submodules real ttnn has at these paths; `types` re-exports names defined above, so it comes last.
 from . import device, distributed, operations, types  # noqa: E402
 
-__getattr__ = not_simulated("ttnn")
+__getattr__ = _not_simulated("ttnn")

@@ -4,7 +4,8 @@ names the simulator has."""
 from ..ops import device as _device
 from ..runtime import Device
 from ..types import Arch, DispatchCoreAxis, DispatchCoreConfig, DispatchCoreType
-from ._surface import not_simulated, reexport
+from ._surface import not_simulated as _not_simulated
+from ._surface import reexport as _reexport
 
 _OWN = {
     "Arch": Arch,
@@ -13,5 +14,5 @@ _OWN = {
     "DispatchCoreConfig": DispatchCoreConfig,
     "DispatchCoreType": DispatchCoreType,
 }
-__all__ = reexport(globals(), "ttnn.device", _device, _OWN)
-__getattr__ = not_simulated("ttnn.device")
+__all__ = _reexport(globals(), "ttnn.device", _device, _OWN)
+__getattr__ = _not_simulated("ttnn.device")

@@ -1,6 +1,6 @@
 """ttnn.experimental on the simulator: re-exports core.sim.ops.experimental (its `__all__`)."""
 
 from ..ops.experimental import *  # noqa: F403
-from ._surface import not_simulated  # noqa: E402
+from ._surface import not_simulated as _not_simulated  # noqa: E402
 
-__getattr__ = not_simulated("ttnn.experimental")
+__getattr__ = _not_simulated("ttnn.experimental")

@@ -4,7 +4,8 @@ last)."""
 
 import sys
 
-from ._surface import not_simulated, reexport
+from ._surface import not_simulated as _not_simulated
+from ._surface import reexport as _reexport
 
-__all__ = reexport(globals(), "ttnn.types", sys.modules[__name__.rsplit(".", 1)[0]])
-__getattr__ = not_simulated("ttnn.types")
+__all__ = _reexport(globals(), "ttnn.types", sys.modules[__name__.rsplit(".", 1)[0]])
+__getattr__ = _not_simulated("ttnn.types")

@@ -5,11 +5,12 @@ ConcatMeshToTensor`)."""
 from ...ops import device as _device
 from ...ops import distributed as _distributed
 from ...runtime import MeshDevice
-from .._surface import not_simulated, reexport
+from .._surface import not_simulated as _not_simulated
+from .._surface import reexport as _reexport
 from . import distributed
 
 __all__ = [
-    *reexport(globals(), "ttnn.distributed", _distributed, _device, {"MeshDevice": MeshDevice}),
+    *_reexport(globals(), "ttnn.distributed", _distributed, _device, {"MeshDevice": MeshDevice}),
     "distributed",
 ]
-__getattr__ = not_simulated("ttnn.distributed")
+__getattr__ = _not_simulated("ttnn.distributed")

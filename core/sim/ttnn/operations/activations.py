@@ -8,7 +8,7 @@ from typing import Any
 
 from ...ops.eltwise import activation_fn, resolve_activation
 from ...ops.golden import get_golden_function
-from .._surface import not_simulated
+from .._surface import not_simulated as _not_simulated
 
 __all__ = ["get_golden_function", "get_golden_function_for_activation"]
 
@@ -21,4 +21,4 @@ def get_golden_function_for_activation(activation: Any) -> Callable[..., Any] | 
     return activation_fn(resolve_activation(activation))
 
 
-__getattr__ = not_simulated("ttnn.operations.activations")
+__getattr__ = _not_simulated("ttnn.operations.activations")
