@@ -18,7 +18,7 @@ import torch
 
 from .. import rules
 from ..numerics import formats
-from ..tensor import Tensor, device_op, read_values
+from ..tensor import Tensor, device_op, padded_shape_of, read_values
 from ..types import DataType, Layout, MemoryConfig, StorageType
 from .kv_cache import fill_cache, update_cache
 
@@ -27,6 +27,7 @@ __all__ = [
     "concat",
     "expand",
     "fill_cache",
+    "fill_implicit_tile_padding",
     "pad",
     "permute",
     "repeat",
@@ -39,6 +40,7 @@ __all__ = [
     "transpose",
     "unsqueeze",
     "untilize",
+    "untilize_with_unpadding",
     "update_cache",
 ]
 
@@ -84,16 +86,36 @@ def _infer_shape(volume: int, shape: Sequence[int]) -> list[int]:
 
 def reshape(
     input_tensor: Tensor,
-    shape: Sequence[int],
+    shape: Sequence[int] | None = None,
+    padded_shape: Sequence[int] | None = None,
     *,
+    logical_shape: Sequence[int] | None = None,
     memory_config: MemoryConfig | None = None,
     pad_value: float | None = None,
     reshape_tile_mode: Any = None,
     sub_core_grids: Any = None,
     skip_padding_fill: bool = False,
 ) -> Tensor:
-    """ttnn.reshape: same values in row-major order, same layout and dtype."""
+    """ttnn.reshape: same values in row-major order, same layout and dtype. The 3-argument overload
+    reshape(t, logical_shape, padded_shape) names the padded shape too; the simulator derives padding from
+    the layout, so it accepts the padded shape that layout gives (what model code passes) and says so
+    otherwise."""
+    shape = logical_shape if shape is None else shape
+    rules.require(shape is not None, "reshape: missing the shape (or logical_shape) argument")
     dims = _infer_shape(input_tensor.volume(), shape)
+    if padded_shape is not None:
+        padded = list(padded_shape)
+        rules.require(
+            len(padded) == len(dims) and all(p >= d for p, d in zip(padded, dims, strict=True)),
+            f"reshape: padded shape {padded} must have the rank of the logical shape {dims} and be at least as "
+            "large in every dim",
+        )
+        expected = list(padded_shape_of(dims, input_tensor.layout))
+        if padded != expected:
+            raise NotImplementedError(
+                f"simulator: reshape to padded shape {padded} is not modelled (the simulator keeps the "
+                f"{input_tensor.layout.name} layout's own padding, {expected})"
+            )
     return _apply("reshape", input_tensor, lambda v: v.reshape(dims), memory_config=memory_config)
 
 
@@ -331,20 +353,52 @@ def getitem(tensor: Tensor, key: Any) -> Tensor:
 
 def pad(
     input_tensor: Tensor,
-    padding: Sequence[Sequence[int]],
-    value: float,
-    *,
+    *args: Any,
+    padding: Sequence[Sequence[int]] | None = None,
+    output_padded_shape: Sequence[int] | None = None,
+    input_tensor_start: Sequence[int] | None = None,
+    value: float | None = None,
     use_multicore: bool = True,
     memory_config: MemoryConfig | None = None,
     sub_core_grids: Any = None,
 ) -> Tensor:
-    """ttnn.pad: `padding` lists (before, after) per dim from dim 0; a shorter list pads the trailing dims.
-    Rank > 4 tensors may only pad their lower 3 dims (pad_nanobind.cpp doc)."""
+    """ttnn.pad, both overloads: pad(t, padding, value) with (before, after) per dim from dim 0 (a shorter
+    list pads the trailing dims), or pad(t, output_padded_shape, input_tensor_start, value). Rank > 4
+    tensors may only pad their lower 3 dims (pad_nanobind.cpp doc); a TILE tensor on device cannot be
+    padded at the front (pad.cpp invoke_tile)."""
     rank = len(input_tensor.shape)
-    pairs = [tuple(int(x) for x in p) for p in padding]
-    rules.require(len(pairs) <= rank, "ttnn.pad: padding len can't be larger than input tensor rank")
-    pairs = [(0, 0)] * (rank - len(pairs)) + pairs
+    if len(args) > 3:
+        raise TypeError(f"pad() takes at most 4 positional arguments ({len(args) + 1} given)")
+    if len(args) == 3 or output_padded_shape is not None:
+        names = ("output_padded_shape", "input_tensor_start", "value")
+        given = {
+            "output_padded_shape": output_padded_shape,
+            "input_tensor_start": input_tensor_start,
+            "value": value,
+        }
+        given.update(zip(names, args, strict=False))
+        out_shape, value = list(given["output_padded_shape"]), given["value"]
+        start = list(given["input_tensor_start"] if given["input_tensor_start"] is not None else [0] * rank)
+        rules.require(
+            len(out_shape) == rank and len(start) == rank,
+            f"ttnn.pad: output_padded_shape {out_shape} and input_tensor_start {start} must have the input's rank "
+            f"{rank}",
+        )
+        pairs = [(b, o - i - b) for o, i, b in zip(out_shape, input_tensor.shape, start, strict=True)]
+    else:
+        given = {"padding": padding, "value": value}
+        given.update(zip(("padding", "value"), args, strict=False))
+        padding, value = given["padding"], given["value"]
+        rules.require(padding is not None, "ttnn.pad: missing the padding argument")
+        pairs = [tuple(int(x) for x in p) for p in padding]
+        rules.require(len(pairs) <= rank, "ttnn.pad: padding len can't be larger than input tensor rank")
+        pairs = [(0, 0)] * (rank - len(pairs)) + pairs
+    rules.require(value is not None, "ttnn.pad: missing the value argument")
     rules.require(all(b >= 0 and a >= 0 for b, a in pairs), "ttnn.pad: padding must be non-negative")
+    if input_tensor.layout == Layout.TILE and input_tensor.storage_type() == StorageType.DEVICE:
+        rules.require(
+            all(b == 0 for b, _ in pairs), "ttnn.pad: on device tile padding does not support front padding"
+        )
     if rank > 4:
         rules.require(
             all(p == (0, 0) for p in pairs[: rank - 3]),
@@ -457,3 +511,40 @@ def untilize(
         layout=Layout.ROW_MAJOR,
         dtype=dtype,
     )
+
+
+def untilize_with_unpadding(
+    input_tensor: Tensor,
+    output_tensor_end: Sequence[int],
+    *,
+    memory_config: MemoryConfig | None = None,
+    use_multicore: bool = True,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.untilize_with_unpadding: TILE -> ROW_MAJOR keeping [0, end] (inclusive) of every dim
+    (untilize_with_unpadding_op.cpp)."""
+    rules.require(input_tensor.layout == Layout.TILE, "Can only untilize tile major data")
+    shape = input_tensor.shape
+    end = [int(e) for e in output_tensor_end]
+    rules.require(
+        len(end) == len(shape) and all(0 <= e < d for e, d in zip(end, shape, strict=True)),
+        f"untilize_with_unpadding: output_tensor_end {end} must index inside the input shape {list(shape)}",
+    )
+    index = tuple(builtins.slice(0, e + 1) for e in end)
+    dtype = DataType.BFLOAT16 if input_tensor.dtype in formats.BLOCK_FLOAT_DTYPES else input_tensor.dtype
+    return _apply(
+        "untilize_with_unpadding",
+        input_tensor,
+        lambda v: v[index].contiguous(),
+        memory_config=memory_config,
+        layout=Layout.ROW_MAJOR,
+        dtype=dtype,
+    )
+
+
+def fill_implicit_tile_padding(
+    input_tensor: Tensor, fill_value: float, *, memory_config: MemoryConfig | None = None
+) -> Tensor:
+    """ttnn.fill_implicit_tile_padding: a copy whose TILE padding holds fill_value. The simulator keeps
+    padding as metadata (ops never read it), so the logical values are copied unchanged."""
+    return _apply("fill_implicit_tile_padding", input_tensor, lambda v: v, memory_config=memory_config)

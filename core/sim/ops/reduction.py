@@ -6,6 +6,7 @@ device's reduce-tile fidelity and Dst rounding of partial sums are not modelled.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ def _reduce(
     keepdim: bool,
     memory_config: MemoryConfig | None,
     scalar: float = 1.0,
+    output_layout: Layout | None = None,
 ) -> Tensor:
     rules.require_same_device(name, [x])
     dims = _dims(dim, len(x.shape))
@@ -47,10 +49,12 @@ def _reduce(
         return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in dims])
 
     mc = memory_config or x.memory_config()
-    return device_op(name, [x], compute, dtype=x.dtype, layout=x.layout, memory_config=mc)
+    layout = output_layout or x.layout
+    return device_op(name, [x], compute, dtype=x.dtype, layout=layout, memory_config=mc)
 
 
 def _reduction_op(name: str, fn: Callable[[torch.Tensor, list[int]], torch.Tensor], doc: str) -> Callable:
+    # reduction_nanobind.cpp (0.81.1): `correction` is std / var's; sum and mean also take output_layout.
     def op(
         input_tensor: Tensor,
         dim: int | Sequence[int] | None = None,
@@ -59,8 +63,17 @@ def _reduction_op(name: str, fn: Callable[[torch.Tensor, list[int]], torch.Tenso
         memory_config: MemoryConfig | None = None,
         compute_kernel_config: Any = None,
         scalar: float = 1.0,
+        correction: bool | None = None,
+        sub_core_grids: Any = None,
+        fast_and_approximate_mode: bool = False,
+        output_layout: Layout | None = None,
     ) -> Tensor:
-        return _reduce(name, fn, input_tensor, dim, keepdim, memory_config, scalar)
+        return _reduce(name, fn, input_tensor, dim, keepdim, memory_config, scalar, output_layout)
+
+    if name not in ("sum", "mean"):  # only they take output_layout
+        sig = inspect.signature(op)
+        params = [p for p in sig.parameters.values() if p.name != "output_layout"]
+        op.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -75,12 +88,13 @@ min = _reduction_op("min", lambda v, d: v.amin(dim=d, keepdim=True), "ttnn.min o
 
 def argmax(
     input_tensor: Tensor,
-    *,
     dim: int | None = None,
     keepdim: bool = False,
+    *,
     sub_core_grids: Any = None,
     memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
+    enable_secondary_dm: bool | None = None,
 ) -> Tensor:
     """ttnn.argmax: uint32 index of the (first) maximum along `dim`, or over the flattened tensor."""
     rules.require_same_device("argmax", [input_tensor])
@@ -110,6 +124,7 @@ def cumsum(
     reverse_order: bool = False,
     out: Tensor | None = None,
     memory_config: MemoryConfig | None = None,
+    disable_compensated_sum: bool = False,
 ) -> Tensor:
     """ttnn.cumsum along `dim` (from the end when reverse_order)."""
     rules.require_same_device("cumsum", [input])
