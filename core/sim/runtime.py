@@ -72,6 +72,9 @@ class Device:
         self._bank_used = {BufferType.DRAM: 0, BufferType.L1: 0}
         self._buffers: weakref.WeakSet[Buffer] = weakref.WeakSet()
         self._open = True
+        # Program cache: one entry per distinct (op, input specs, output specs), as ttnn hashes a device
+        # operation's attributes and tensor specs; on by default in current ttnn. None when disabled.
+        self._program_cache: set[object] | None = set()
 
     # -- ttnn.Device API -------------------------------------------------------------------------
     def id(self) -> int:
@@ -105,10 +108,23 @@ class Device:
         return MeshShape(1, 1)
 
     def enable_program_cache(self) -> None:
-        """Accepted for API parity: the simulator compiles nothing."""
+        if self._program_cache is None:
+            self._program_cache = set()
 
     def disable_and_clear_program_cache(self) -> None:
-        """Accepted for API parity: the simulator compiles nothing."""
+        self._program_cache = None
+
+    def clear_program_cache(self) -> None:
+        if self._program_cache is not None:
+            self._program_cache.clear()
+
+    def num_program_cache_entries(self) -> int:
+        """Programs "compiled" so far: distinct op / tensor-spec combinations run since the cache was enabled."""
+        return len(self._program_cache) if self._program_cache is not None else 0
+
+    def record_program(self, key: object) -> None:
+        if self._program_cache is not None:
+            self._program_cache.add(key)
 
     def is_open(self) -> bool:
         return self._open
@@ -226,10 +242,20 @@ class MeshDevice:
         return self._devices[0].dram_grid_size()
 
     def enable_program_cache(self) -> None:
-        """Accepted for API parity: the simulator compiles nothing."""
+        for d in self._devices:
+            d.enable_program_cache()
 
     def disable_and_clear_program_cache(self) -> None:
-        """Accepted for API parity: the simulator compiles nothing."""
+        for d in self._devices:
+            d.disable_and_clear_program_cache()
+
+    def clear_program_cache(self) -> None:
+        for d in self._devices:
+            d.clear_program_cache()
+
+    def num_program_cache_entries(self) -> int:
+        """One program per op and spec for the whole mesh (each chip runs the same one)."""
+        return self._devices[0].num_program_cache_entries()
 
     def is_open(self) -> bool:
         return all(d.is_open() for d in self._devices)

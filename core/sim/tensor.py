@@ -65,14 +65,18 @@ class Shape(tuple):
         return f"Shape({list(self)})"
 
 
-def padded_shape_of(shape: Sequence[int], layout: Layout) -> Shape:
-    """Probed on ttnn 0.81.1 (parity suite): TILE pads the last two dims up to multiples of 32 and ranks
-    below 2 gain leading dims ([7] -> [32, 32], [] -> [32, 32]); a 0 dim stays 0; a ROW_MAJOR scalar is [1]."""
+def padded_shape_of(
+    shape: Sequence[int], layout: Layout, tile_hw: tuple[int, int] = (TILE_SIZE, TILE_SIZE)
+) -> Shape:
+    """Probed on ttnn 0.81.1 (parity suite): TILE pads the last two dims up to multiples of the tile's
+    height / width (32 x 32 unless a ttnn.Tile says otherwise: a [16, 32] tile pads [.., 20, 64] to
+    [.., 32, 64]) and ranks below 2 gain leading dims ([7] -> [32, 32], [] -> [32, 32]); a 0 dim stays 0;
+    a ROW_MAJOR scalar is [1]."""
     if layout != Layout.TILE:
         return Shape(shape if len(shape) else [1])
     dims = [1] * max(0, 2 - len(shape)) + list(shape)
-    for i in (-1, -2):
-        dims[i] = math.ceil(dims[i] / TILE_SIZE) * TILE_SIZE
+    for i, size in ((-2, tile_hw[0]), (-1, tile_hw[1])):
+        dims[i] = math.ceil(dims[i] / size) * size
     return Shape(dims)
 
 
@@ -124,19 +128,34 @@ def _free_all(buffers: list[Buffer]) -> None:
 
 
 class Tensor:
-    """ttnn.Tensor. Construct through ttnn.from_torch / ops, not directly."""
+    """ttnn.Tensor. Construct through ttnn.from_torch / ops; `ttnn.Tensor(torch_tensor, data_type, device,
+    layout, mem_config, tile, ...)` works as real ttnn's torch constructor does (a from_torch)."""
 
     def __init__(
         self,
-        chip_values: list[torch.Tensor],
-        dtype: DataType,
-        layout: Layout,
-        device: Device | MeshDevice | None = None,
-        memory_config: MemoryConfig | None = None,
-        shared_buffers: list[Buffer] | None = None,
+        chip_values: list[torch.Tensor] | torch.Tensor,
+        dtype: Any = None,
+        layout: Any = None,
+        device: Any = None,
+        memory_config: Any = None,
+        shared_buffers: Any = None,
         /,
+        **torch_options: Any,
     ):
-        # Positional-only: real ttnn.Tensor's constructor takes other keywords (tensor=, data_type=, ...).
+        # The simulator's own constructor is positional-only (per-chip values, dtype, layout, device, memory
+        # config, shared buffers); real ttnn.Tensor's torch constructor takes (tensor, data_type, device,
+        # layout, mem_config, tile) positionally or by those keywords.
+        self._tile = None
+        if isinstance(chip_values, torch.Tensor):
+            positional = dict(
+                data_type=dtype, device=layout, layout=device, mem_config=memory_config, tile=shared_buffers
+            )
+            self._init_from_torch(
+                chip_values, {**{k: v for k, v in positional.items() if v is not None}, **torch_options}
+            )
+            return
+        if torch_options:
+            raise TypeError(f"Tensor() got unexpected keyword arguments {sorted(torch_options)}")
         self._chips = [storage_values(v, dtype) for v in chip_values]
         self._dtype = dtype
         self._layout = layout
@@ -153,6 +172,35 @@ class Tensor:
             self._buffers = shared_buffers
         elif device is not None:
             self._allocate()
+
+    def _init_from_torch(self, tensor: torch.Tensor, options: dict[str, Any]) -> None:
+        from .ops import core as _core
+
+        known = {
+            "data_type", "device", "layout", "mem_config", "tile", "cq_id", "pad_value", "mesh_mapper",
+            "preserve_nan_values", "col_tilize", "enable_bfloat_opt",
+        }  # fmt: skip
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"Tensor() got an unexpected keyword argument {unknown[0]!r}")
+        made = _core.from_torch(
+            tensor,
+            dtype=options.get("data_type"),
+            layout=options.get("layout"),
+            device=options.get("device"),
+            memory_config=options.get("mem_config"),
+            tile=options.get("tile"),
+            pad_value=options.get("pad_value"),
+            mesh_mapper=options.get("mesh_mapper"),
+            preserve_nan_values=options.get("preserve_nan_values", False),
+            col_tilize=options.get("col_tilize", False),
+            enable_bfloat_opt=options.get("enable_bfloat_opt", False),
+        )
+        if made._finalizer is not None:
+            made._finalizer.detach()
+        self.__dict__.update(made.__dict__)
+        if self._buffers:
+            self._finalizer = weakref.finalize(self, _free_all, self._buffers)
 
     # -- allocation ------------------------------------------------------------------------------
     def _allocate(self) -> None:
@@ -201,7 +249,15 @@ class Tensor:
 
     @property
     def padded_shape(self) -> Shape:
-        return padded_shape_of(self._chips[0].shape, self._layout)
+        hw = tuple(self._tile.tile_shape) if self._tile is not None else (TILE_SIZE, TILE_SIZE)
+        return padded_shape_of(self._chips[0].shape, self._layout, hw)
+
+    @property
+    def tile(self) -> Any:
+        """The tile shape of a TILE tensor (ttnn.Tile, 32x32 unless made with tile=)."""
+        from .types import Tile
+
+        return self._tile or Tile([TILE_SIZE, TILE_SIZE])
 
     @property
     def dtype(self) -> DataType:
@@ -384,9 +440,16 @@ def device_op(
     device = rules.require_same_device(name, inputs)
     read = (lambda v: v) if stored_inputs else compute_values
     per_chip = [compute(*(read(t._chips[i]) for t in inputs)) for i in range(len(chips(device)))]
+    multi = isinstance(per_chip[0], tuple)
+    program = (
+        name,
+        tuple((tuple(t.shape), t.dtype, t.layout, t.memory_config()) for t in inputs),
+        str(dtype),
+        str(layout),
+    )
     for chip in chips(device):
         chip.record_op(name)
-    multi = isinstance(per_chip[0], tuple)
+        chip.record_program(program)
     n_out = len(per_chip[0]) if multi else 1
     dtypes = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype] * n_out
     layouts = list(layout) if isinstance(layout, (list, tuple)) else [layout] * n_out

@@ -302,3 +302,43 @@ class UnaryWithParam:
             self.params = [float(self.params)]
         else:
             self.params = [float(p) for p in self.params]
+
+
+@dataclass
+class Tile:
+    """ttnn.Tile: a tile shape ([32, 32] by default; tiny tiles [16, 32], [8, 32] ... exist too). TILE tensors
+    made with tile= pad their last two dims to it."""
+
+    tile_shape: list[int]
+    transpose_tile: bool = False
+
+    def __post_init__(self) -> None:
+        self.tile_shape = [int(d) for d in self.tile_shape]
+
+    @property
+    def face_shape(self) -> list[int]:
+        return [min(16, self.tile_shape[0]), 16]
+
+    @property
+    def num_faces(self) -> int:
+        face = self.face_shape
+        return max(1, self.tile_shape[0] * self.tile_shape[1] // (face[0] * face[1]))
+
+    def get_tile_size(self, dtype: DataType) -> int:
+        """Bytes of one tile of `dtype` (block floats add one shared exponent per 16 values)."""
+        volume = self.tile_shape[0] * self.tile_shape[1]
+        if dtype == DataType.BFLOAT8_B:
+            return volume + volume // 16
+        if dtype == DataType.BFLOAT4_B:
+            return volume // 2 + volume // 16
+        sizes = {
+            DataType.FLOAT32: 4,
+            DataType.UINT32: 4,
+            DataType.INT32: 4,
+            DataType.UINT16: 2,
+            DataType.UINT8: 1,
+        }
+        return volume * sizes.get(dtype, 2)
+
+    def __repr__(self) -> str:
+        return f"Tile with shape: {self.tile_shape}"

@@ -127,6 +127,7 @@ def _upload(host: Tensor, device: Device | MeshDevice, memory_config: MemoryConf
         f"to_device: tensor holds {len(values)} device shards but {device!r} has {len(targets)} devices",
     )
     out = Tensor(list(values), host.dtype, host.layout, device, mc)
+    out._tile = host._tile
     for chip in targets:
         chip.record_write(out._nbytes())
     return out
@@ -183,6 +184,7 @@ def from_torch(
     shards = _mapper_of(mesh_mapper).map(tensor) if mesh_mapper is not None else [tensor]
     values = [_host_values(s, dtype, layout, pad_value) for s in shards]
     host = Tensor(values, dtype, layout, None, memory_config)
+    host._tile = tile if layout == Layout.TILE else None
     return _upload(host, device, memory_config) if device is not None else host
 
 

@@ -8,6 +8,7 @@ helpers (stats, strict mode, boards) live in `core.sim`. Op modules are re-expor
 # ruff: noqa: F401 (every import here is a re-export)
 
 from ..ops.binary import *  # noqa: F403
+from ..ops.comparison import *  # noqa: F403
 from ..ops.conv import *  # noqa: F403
 from ..ops.core import *  # noqa: F403
 from ..ops.data_movement import *  # noqa: F403
@@ -50,6 +51,7 @@ from ..types import (
     ShardStrategy,
     StorageType,
     TensorMemoryLayout,
+    Tile,
     UnaryOpType,
     UnaryWithParam,
     WormholeComputeKernelConfig,

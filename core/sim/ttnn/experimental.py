@@ -1,6 +1,7 @@
 """ttnn.experimental on the simulator: re-exports core.sim.ops.experimental (its `__all__`)."""
 
 from ..ops.experimental import *  # noqa: F403
+from ..ops.matmul import minimal_matmul  # noqa: F401 (re-export)
 from ._surface import not_simulated as _not_simulated  # noqa: E402
 
 __getattr__ = _not_simulated("ttnn.experimental")
