@@ -6,7 +6,6 @@ device's reduce-tile fidelity and Dst rounding of partial sums are not modelled.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -71,9 +70,21 @@ def _reduction_op(name: str, fn: Callable[[torch.Tensor, list[int]], torch.Tenso
         return _reduce(name, fn, input_tensor, dim, keepdim, memory_config, scalar, output_layout)
 
     if name not in ("sum", "mean"):  # only they take output_layout
-        sig = inspect.signature(op)
-        params = [p for p in sig.parameters.values() if p.name != "output_layout"]
-        op.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        full = op
+
+        def op(  # type: ignore[no-redef]
+            input_tensor: Tensor,
+            dim: int | Sequence[int] | None = None,
+            keepdim: bool = False,
+            *,
+            memory_config: MemoryConfig | None = None,
+            compute_kernel_config: Any = None,
+            scalar: float = 1.0,
+            correction: bool | None = None,
+            sub_core_grids: Any = None,
+            fast_and_approximate_mode: bool = False,
+        ) -> Tensor:
+            return full(input_tensor, dim, keepdim, memory_config=memory_config, scalar=scalar)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
