@@ -54,6 +54,15 @@ SIN = _rand(1, 1, 64, 64, seed=14)
 CACHE = _rand(2, 4, 64, 32, seed=15)
 STEP = _rand(1, 4, 32, 32, seed=16)
 POOL = _rand(1, 1, 2 * 8 * 8, 32, seed=17)
+UNIT = _rand(2, 1, 32, 64, seed=19, low=0.0) / 3.2 * 1.8 - 0.9  # (-0.9, 0.9)
+PROB = _rand(2, 1, 32, 64, seed=20, low=0.0) / 3.2 * 0.9 + 0.05  # (0.05, 0.95)
+SMALL = _rand(2, 1, 32, 64, seed=21, low=0.0) / 3.2 * 6 - 3  # exponents for ldexp
+CONV_X = _rand(1, 1, 2 * 6 * 6, 16, seed=22)  # N=2, H=W=6, C=16, channels-last
+CONV_W = _rand(32, 16, 3, 3, seed=23)
+CONV_B = _rand(1, 1, 1, 32, seed=24)
+GN_X = _rand(2, 1, 64, 64, seed=25)
+GN_W = _rand(1, 1, 2, 32, seed=26)  # 64 channels packed as create_group_norm_weight_bias_rm does
+MASK = _rand(2, 1, 1, 64, seed=27)
 RM = "ROW_MAJOR_LAYOUT"
 
 
@@ -67,7 +76,91 @@ def _binary(
     return name, lambda m, T: ((T(A), T(b)), {}), tol
 
 
+def _conv2d(m: ModuleType, T: Maker) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    kwargs = dict(
+        input_tensor=T(CONV_X, layout=RM), weight_tensor=T.host(CONV_W), bias_tensor=T.host(CONV_B),
+        device=T.device, in_channels=16, out_channels=32, batch_size=2, input_height=6, input_width=6,
+        kernel_size=(3, 3), stride=(1, 1), padding=(1, 1),
+    )  # fmt: skip
+    return (), kwargs
+
+
+def _group_norm(m: ModuleType, T: Maker) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    affine = {"weight": T(GN_W, layout=RM), "bias": T(-GN_W, layout=RM)}
+    return (T(GN_X),), {"num_groups": 4, "epsilon": 1e-5, "inplace": False, **affine}
+
+
+_UNARY_NEW = (
+    "atan asinh cbrt ceil celu cosh deg2rad elu erfc exp2 expm1 floor frac gez geglu glu gtz hardmish hardshrink "
+    "hardsigmoid hardswish hardtanh i0 i1 identity isfinite isinf isnan isneginf isposinf lez log_sigmoid "
+    "logical_not ltz mish nez normalize_global normalize_hw rad2deg reglu relu6 round selu sigmoid_accurate sign "
+    "signbit sinh softplus softshrink softsign std_hw swiglu swish tanhshrink tril triu trunc var_hw xielu eqz"
+).split()
+_BINARY_NEW = (
+    "atan2 hypot nextafter squared_difference logaddexp logaddexp2 logical_and logical_or logical_xor "
+    "bias_gelu mul sub"
+).split()
+_BINARY_POS = "div div_no_nan floor_div remainder fmod xlogy".split()
+_INPLACE = (
+    "mul_ multiply_ sub_ subtract_ rsub_ squared_difference_ logaddexp_ logaddexp2_ bias_gelu_ logical_and_ "
+    "logical_or_ logical_xor_"
+).split()
+_INPLACE_COMPARE = "eq_ ne_ gt_ ge_ lt_ le_".split()
+
 SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
+    *[_unary(n) for n in _UNARY_NEW],
+    *[_unary(n, UNIT) for n in ("asin", "atanh", "erfinv", "tan")],
+    *[_unary(n, POS) for n in ("digamma", "lgamma", "log10", "log1p", "log2")],
+    _unary("multigammaln", POS + 1.6),
+    _unary("acosh", POS + 1.0),
+    # float32: the golden computes in its input's dtype, and bfloat16 arithmetic is a step off near 0.5
+    ("logit", lambda m, T: ((T(PROB, "float32"),), {}), ELTWISE),
+    _unary("acos", UNIT),
+    *[
+        (name, (lambda a: lambda m, T: ((T(A), *a), {}))(args), ELTWISE)
+        for name, args in (
+            ("leaky_relu", (0.1,)),
+            ("threshold", (0.5, -1.0)),
+            ("relu_max", (0.5,)),
+            ("relu_min", (-0.5,)),
+            ("rpow", (2.0,)),
+            ("heaviside", (0.5,)),
+            ("fill", (2.0,)),
+            ("softcap", (2.0,)),
+        )
+    ],
+    ("rdiv", lambda m, T: ((T(POS), 3.0), {}), ELTWISE),
+    ("polygamma", lambda m, T: ((T(POS), 1), {}), ELTWISE),
+    ("unary_chain", lambda m, T: ((T(A), [m.UnaryWithParam(m.UnaryOpType.RELU)]), {}), ELTWISE),
+    ("logical_not_", lambda m, T: ((T(A),), {}), EXACT),
+    *[_binary(n) for n in _BINARY_NEW],
+    *[_binary(n, POS) for n in _BINARY_POS],
+    _binary("ldexp", SMALL),
+    _binary("ldexp_", SMALL),
+    *[_binary(n) for n in _INPLACE],
+    *[_binary(n, POS) for n in ("div_", "divide_")],
+    *[_binary(n, B, EXACT) for n in _INPLACE_COMPARE],
+    # half the elements equal, half a whole unit apart: no value sits on the tolerance boundary
+    ("isclose", lambda m, T: ((T(A), T(A + (B > 0).float())), {"rtol": 1e-3, "atol": 1e-3}), EXACT),
+    ("add_", lambda m, T: ((T(A), T(B)), {}), ELTWISE),
+    ("addalpha", lambda m, T: ((T(A), T(B), 0.5), {}), ELTWISE),
+    ("subalpha", lambda m, T: ((T(A), T(B), 0.5), {}), ELTWISE),
+    ("polyval", lambda m, T: ((T(A), [2.0, -1.0, 3.0]), {}), ELTWISE),
+    ("prelu", lambda m, T: ((T(A), 0.2), {}), ELTWISE),
+    ("pow (scalar base)", lambda m, T: ((2.0, T(A)), {}), ELTWISE),
+    ("scale_mask_softmax", lambda m, T: ((T(A), 0.5, T(MASK)), {}), ACCUM),
+    ("scale_mask_softmax_in_place", lambda m, T: ((T(A), 0.5, T(MASK)), {}), ACCUM),
+    ("softmax_in_place", lambda m, T: ((T(A),), {}), ACCUM),
+    ("untilize_with_unpadding", lambda m, T: ((T(A), (1, 0, 20, 49)), {}), EXACT),
+    ("fill_implicit_tile_padding", lambda m, T: ((T(A), 0.0), {}), EXACT),
+    ("pearson_correlation_coefficient", lambda m, T: ((T.torch(A), T(A)), {}), ACCUM),
+    ("conv2d", _conv2d, ACCUM),
+    ("group_norm", _group_norm, ACCUM),
+    (
+        "max_pool2d",
+        lambda m, T: ((T(POOL, layout=RM), 2, 8, 8, 32, (3, 3), (2, 2), (1, 1), (1, 1)), {}),
+        EXACT,
+    ),
     *[
         _unary(n)
         for n in (
@@ -169,6 +262,8 @@ NOT_COMPARABLE = {
     "load_tensor": "reads a file written by dump_tensor: the simulator's file format is its own",
     "sharded_to_interleaved": "a memory move; needs sharded inputs (values unchanged, like to_memory_config)",
     "interleaved_to_sharded": "a memory move (values unchanged, like to_memory_config)",
+    "outer": "the golden's einsum returns [1, 1, 1, N, M] for ttnn's [1, 1, 1, N] x [1, 1, 1, M] operands, the op "
+    "[1, 1, N, M]: values checked against torch.outer in tests/sim",
 }
 
 
@@ -230,6 +325,12 @@ def _run_specs(result: CheckResult, real: ModuleType, sim: ModuleType, device: A
     def t_gold(x: torch.Tensor, dtype: str = "bfloat16", layout: str = "TILE_LAYOUT") -> torch.Tensor:
         return sim.to_torch(sim.from_torch(x, dtype=getattr(sim, dtype), layout=getattr(sim, layout)))
 
+    # Host tensors (conv weights), torch tensors both sides get (pearson's `expected`), the device (conv2d).
+    t_sim.host = lambda x, dtype="bfloat16": sim.from_torch(x, dtype=getattr(sim, dtype))
+    t_gold.host = lambda x, dtype="bfloat16": t_gold(x, dtype, RM)
+    t_sim.torch = t_gold.torch = lambda x: t_gold(x)
+    t_sim.device, t_gold.device = device, None
+
     for name, spec, tol in SPECS:
         golden = real.get_golden_function(_resolve(real, name))
         s_args, s_kwargs = spec(sim, t_sim)
@@ -247,12 +348,21 @@ def _run_specs(result: CheckResult, real: ModuleType, sim: ModuleType, device: A
             result.case(False, f"{name}: simulator raised {type(exc).__name__}: {str(exc)[:200]}")
             continue
         outs = _flatten(out)
-        sim_out = [o if isinstance(o, torch.Tensor) else sim.to_torch(o) for o in outs]
+        sim_out = [_as_torch(sim, o) for o in outs]
         for o in outs:
             dtype_tol = DTYPE_TOLERANCE.get(getattr(getattr(o, "dtype", None), "name", ""), tol)
             tol = (max(tol[0], dtype_tol[0]), max(tol[1], dtype_tol[1]))
-        diff = _compare(name, sim_out, _flatten(gold), tol)
+        diff = _compare(name, sim_out, [_as_torch(sim, g) for g in _flatten(gold)], tol)
         result.case(not diff, f"{name}: {diff}")
+
+
+def _as_torch(sim: ModuleType, value: Any) -> torch.Tensor:
+    """An op's output as torch: ttnn tensors via to_torch, Python numbers (pearson's PCC) as 0-d tensors."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return torch.tensor(float(value))
+    return sim.to_torch(value)
 
 
 def _list_unchecked(result: CheckResult, real: ModuleType, sim: ModuleType) -> None:
