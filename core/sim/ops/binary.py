@@ -10,12 +10,13 @@ input_tensor_a, so the broadcast result must have its shape.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 from .. import rules
 from ..tensor import Tensor, device_op
-from ..types import MemoryConfig
+from ..types import DataType, MemoryConfig
 from .eltwise import (
     BINARY_COMPARE,
     BINARY_FULL,
@@ -261,3 +262,100 @@ attach_golden_function(
 )
 
 __all__ = sorted([*_TABLE, *_INPLACE_TABLE, "addalpha", "isclose", "outer", "polyval", "prelu", "subalpha"])
+
+
+# -- integer ops ---------------------------------------------------------------------------------------------
+
+_INT_BITS = {
+    DataType.INT32: (32, True),
+    DataType.UINT32: (32, False),
+    DataType.UINT16: (16, False),
+    DataType.UINT8: (8, False),
+}
+
+
+def _wrap(v: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    """Two's-complement wraparound of int64 results to the tensor's width."""
+    bits, signed = _INT_BITS[dtype]
+    v = v & ((1 << bits) - 1)
+    return torch.where(v >= (1 << (bits - 1)), v - (1 << bits), v) if signed else v
+
+
+def _integer_op(
+    name: str, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], doc: str
+) -> Callable[..., Tensor]:
+    def op(
+        input_tensor_a: Tensor,
+        input_tensor_b: Tensor | int,
+        *,
+        memory_config: MemoryConfig | None = None,
+        output_tensor: Tensor | None = None,
+        activations: Sequence[Any] | None = None,
+        input_tensor_a_activations: Sequence[Any] | None = None,
+        input_tensor_b_activations: Sequence[Any] | None = None,
+        sub_core_grids: Any = None,
+        sub_device_id: Any = None,
+    ) -> Tensor:
+        dtype = input_tensor_a.dtype
+        rules.require(
+            dtype in _INT_BITS,
+            f"{name}: input tensors must be INT32, UINT32, UINT16 or UINT8, got DataType::{dtype.name}",
+        )
+        return _binary(
+            name, lambda x, y: _wrap(fn(x.long(), y.long()), dtype).to(x.dtype), input_tensor_a, input_tensor_b,
+            None, memory_config, output_tensor,
+        )  # fmt: skip
+
+    attach_golden_function(
+        op, lambda a, b, *args, **kwargs: fn(a, b if isinstance(b, torch.Tensor) else torch.tensor(b))
+    )
+    return _named(op, name, f"ttnn.{name}: {doc}")
+
+
+def _shift_right_logical(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x & 0xFFFFFFFF) >> y
+
+
+bitwise_and = _integer_op("bitwise_and", torch.bitwise_and, "a & b on integer tensors.")
+bitwise_or = _integer_op("bitwise_or", torch.bitwise_or, "a | b on integer tensors.")
+bitwise_xor = _integer_op("bitwise_xor", torch.bitwise_xor, "a ^ b on integer tensors.")
+bitwise_left_shift = _integer_op(
+    "bitwise_left_shift", torch.bitwise_left_shift, "a << b, wrapped to the width."
+)
+bitwise_right_shift = _integer_op("bitwise_right_shift", torch.bitwise_right_shift, "a >> b, arithmetic.")
+logical_left_shift = _integer_op(
+    "logical_left_shift", torch.bitwise_left_shift, "a << b, wrapped to the width."
+)
+logical_right_shift = _integer_op("logical_right_shift", _shift_right_logical, "a >> b, zero-filling.")
+
+
+def _gcd_lcm(
+    name: str, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], doc: str
+) -> Callable[..., Tensor]:
+    def op(
+        input_tensor_a: Tensor,
+        input_tensor_b: Tensor,
+        *,
+        dtype: DataType | None = None,
+        memory_config: MemoryConfig | None = None,
+        output_tensor: Tensor | None = None,
+        activations: Sequence[Any] | None = None,
+        input_tensor_a_activations: Sequence[Any] | None = None,
+        input_tensor_b_activations: Sequence[Any] | None = None,
+    ) -> Tensor:
+        return _binary(
+            name, lambda x, y: fn(x.round().long(), y.round().long()).to(x.dtype), input_tensor_a, input_tensor_b,
+            dtype, memory_config, output_tensor,
+        )  # fmt: skip
+
+    attach_golden_function(op, lambda a, b, *args, **kwargs: fn(a.long(), b.long()))
+    return _named(op, name, f"ttnn.{name}: {doc}")
+
+
+gcd = _gcd_lcm("gcd", torch.gcd, "greatest common divisor of integer-valued tensors.")
+lcm = _gcd_lcm("lcm", torch.lcm, "least common multiple of integer-valued tensors.")
+
+__all__ += [
+    "bitwise_and", "bitwise_left_shift", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "gcd", "lcm",
+    "logical_left_shift", "logical_right_shift",
+]  # fmt: skip

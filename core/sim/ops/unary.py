@@ -21,7 +21,7 @@ import torch
 
 from .. import rules
 from ..tensor import Tensor, device_op
-from ..types import MemoryConfig
+from ..types import DataType, MemoryConfig
 from .eltwise import _float, _named, activation_fn, into_output, resolve_activation
 from .golden import attach_golden_function
 
@@ -405,6 +405,28 @@ def unary_chain(
     return _run("unary_chain", Unary(chain, ""), input_tensor, {}, memory_config, output_tensor)
 
 
+def bitwise_not(
+    input_tensor: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.bitwise_not: ~x of an integer tensor (INT32 signed; unsigned dtypes wrap to their width)."""
+    bits = {DataType.INT32: 0, DataType.UINT32: 32, DataType.UINT16: 16, DataType.UINT8: 8}
+    rules.require(
+        input_tensor.dtype in bits,
+        f"bitwise_not: input tensor must be INT32, UINT32, UINT16 or UINT8, got DataType::{input_tensor.dtype.name}",
+    )
+    width = bits[input_tensor.dtype]
+
+    def fn(x: torch.Tensor, **_: Any) -> torch.Tensor:
+        flipped = torch.bitwise_not(x.long())
+        return (flipped & ((1 << width) - 1) if width else flipped).to(x.dtype)
+
+    return _run("bitwise_not", Unary(fn, ""), input_tensor, {}, memory_config, output_tensor)
+
+
 def logical_not_(input_tensor: Tensor, *, memory_config: MemoryConfig | None = None) -> Tensor:
     """ttnn.logical_not_: logical_not written into the input tensor."""
     spec = UNARY_FNS["logical_not"]
@@ -413,6 +435,7 @@ def logical_not_(input_tensor: Tensor, *, memory_config: MemoryConfig | None = N
 
 attach_golden_function(unary_chain, lambda x, ops_chain, *a, **k: _chain_golden(x, ops_chain))
 attach_golden_function(logical_not_, lambda x, *a, **k: (x == 0).to(x.dtype))
+attach_golden_function(bitwise_not, lambda x, *a, **k: torch.bitwise_not(x))
 
 
 def _chain_golden(x: torch.Tensor, ops_chain: Sequence[Any]) -> torch.Tensor:
@@ -421,4 +444,4 @@ def _chain_golden(x: torch.Tensor, ops_chain: Sequence[Any]) -> torch.Tensor:
     return x
 
 
-__all__ = sorted([*UNARY_FNS, "logical_not_", "unary_chain"])
+__all__ = sorted([*UNARY_FNS, "bitwise_not", "logical_not_", "unary_chain"])

@@ -22,6 +22,7 @@ from ..ops.matmul import *  # noqa: F403
 from ..ops.normalization import *  # noqa: F403
 from ..ops.pool import *  # noqa: F403
 from ..ops.reduction import *  # noqa: F403
+from ..ops.ternary import *  # noqa: F403
 from ..ops.transformer import SDPAProgramConfig
 from ..ops.unary import *  # noqa: F403
 from ..runtime import Device, MeshDevice
