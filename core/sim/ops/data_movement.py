@@ -20,6 +20,7 @@ from .. import rules
 from ..numerics import formats
 from ..tensor import Tensor, device_op, padded_shape_of, read_values
 from ..types import DataType, Layout, MemoryConfig, StorageType
+from .eltwise import into_output
 from .kv_cache import fill_cache, update_cache
 
 __all__ = [
@@ -548,3 +549,269 @@ def fill_implicit_tile_padding(
     """ttnn.fill_implicit_tile_padding: a copy whose TILE padding holds fill_value. The simulator keeps
     padding as metadata (ops never read it), so the logical values are copied unchanged."""
     return _apply("fill_implicit_tile_padding", input_tensor, lambda v: v, memory_config=memory_config)
+
+
+# -- more data movement (ttnn 0.81.1 names) ------------------------------------------------------------------
+
+
+def stack(input_tensors: Sequence[Tensor], dim: int) -> Tensor:
+    """ttnn.stack: unsqueeze every tensor at `dim`, then concat (stack.cpp does the same)."""
+    rules.require(len(input_tensors) > 0, "stack: input_tensors must not be empty")
+    shape = list(input_tensors[0].shape)
+    for t in input_tensors[1:]:
+        rules.require(
+            list(t.shape) == shape,
+            f"stack: all tensors must have the same shape, got {list(t.shape)} and {shape}",
+        )
+    d = _dim(dim, len(shape) + 1, "stack")
+    return concat([unsqueeze(t, d) for t in input_tensors], d)
+
+
+def roll(
+    input_tensor: Tensor,
+    shifts: int | Sequence[int],
+    dim: int | Sequence[int] | None = None,
+    *,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    """ttnn.roll: torch.roll semantics (no dim: the flattened tensor rolls)."""
+    if isinstance(shifts, int) != (dim is None or isinstance(dim, int)):
+        rules.require(
+            not isinstance(shifts, int)
+            and not isinstance(dim, int)
+            and dim is not None
+            and len(shifts) == len(dim),
+            "roll: shifts and dim must both be ints or sequences of the same length",
+        )
+    return _apply("roll", input_tensor, lambda v: torch.roll(v, shifts, dim), memory_config=memory_config)
+
+
+def narrow(input_tensor: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """ttnn.narrow: `length` entries of `dim` from `start` (a slice)."""
+    rank = len(input_tensor.shape)
+    d = _dim(dim, rank, "narrow")
+    rules.require(
+        0 <= start and start + length <= input_tensor.shape[d],
+        f"narrow: start ({start}) + length ({length}) exceeds dimension size ({input_tensor.shape[d]})",
+    )
+    starts, ends = [0] * rank, list(input_tensor.shape)
+    starts[d], ends[d] = start, start + length
+    return slice(input_tensor, starts, ends)
+
+
+def view(input_tensor: Tensor, shape: Sequence[int]) -> Tensor:
+    """ttnn.view: a reshape that changes no memory; on device TILE tensors the last dim and the padded
+    second-last dim must stay (view.cpp), so such a view is free."""
+    dims = _infer_shape(input_tensor.volume(), shape)
+    if input_tensor.layout == Layout.TILE and input_tensor.storage_type() == StorageType.DEVICE:
+        old, new = input_tensor.padded_shape, padded_shape_of(dims, Layout.TILE)
+        rules.require(
+            old[-1] == new[-1] and old[-2] == new[-2],
+            "Changing the last two dimensions of a TILE tensor is not supported by view; use ttnn.reshape",
+        )
+    return reshape(input_tensor, dims)
+
+
+def gather(
+    input: Tensor,
+    dim: int,
+    index: Tensor,
+    *,
+    sparse_grad: bool = False,
+    memory_config: MemoryConfig | None = None,
+    out: Tensor | None = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.gather: torch.gather semantics; output shaped like `index`, in the input's dtype."""
+    rules.require_same_device("gather", [input, index])
+    rules.require(
+        index.dtype in (DataType.UINT32, DataType.UINT16, DataType.INT32),
+        f"gather: index tensor must be UINT32, UINT16 or INT32, got DataType::{index.dtype.name}",
+    )
+    d = _dim(dim, len(input.shape), "gather")
+    mc = memory_config or input.memory_config()
+    result = device_op(
+        "gather", [input, index], lambda v, i: torch.gather(v, d, i.long()), dtype=input.dtype, layout=input.layout,
+        memory_config=mc,
+    )  # fmt: skip
+    return into_output(result, out)
+
+
+def scatter(
+    input: Tensor,
+    dim: int,
+    index: Tensor,
+    src: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    reduce: str | None = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.scatter: torch.scatter (reduce None, "add" / "sum", "multiply" / "prod", "amax", "amin")."""
+    rules.require_same_device("scatter", [input, index, src])
+    d = _dim(dim, len(input.shape), "scatter")
+    modes = {
+        None: None,
+        "add": "sum",
+        "sum": "sum",
+        "multiply": "prod",
+        "prod": "prod",
+        "amax": "amax",
+        "amin": "amin",
+    }
+    rules.require(reduce in modes, f"scatter: unsupported reduce {reduce!r}")
+
+    def compute(v: torch.Tensor, i: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        if modes[reduce] is None:
+            return torch.scatter(v, d, i.long(), s.to(v.dtype))
+        return torch.scatter_reduce(v, d, i.long(), s.to(v.dtype), modes[reduce])
+
+    mc = memory_config or input.memory_config()
+    return device_op(
+        "scatter", [input, index, src], compute, dtype=input.dtype, layout=input.layout, memory_config=mc
+    )
+
+
+def sort(
+    input_tensor: Tensor,
+    dim: int = -1,
+    descending: bool = False,
+    stable: bool = False,
+    *,
+    memory_config: MemoryConfig | None = None,
+    out: Any = None,
+) -> list[Tensor]:
+    """ttnn.sort: sorted values and their uint16 indices along `dim`."""
+    rules.require_same_device("sort", [input_tensor])
+    d = _dim(dim, len(input_tensor.shape), "sort")
+
+    def compute(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        values, indices = torch.sort(v, dim=d, descending=descending, stable=True)
+        return values, indices
+
+    mc = memory_config or input_tensor.memory_config()
+    values, indices = device_op(
+        "sort", [input_tensor], compute, dtype=[input_tensor.dtype, DataType.UINT16],
+        layout=[input_tensor.layout, input_tensor.layout], memory_config=mc,
+    )  # fmt: skip
+    return [values, indices]
+
+
+def tilize_with_val_padding(
+    input_tensor: Tensor,
+    output_tensor_shape: Sequence[int],
+    pad_value: float,
+    *,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    use_multicore: bool = True,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.tilize_with_val_padding: ROW_MAJOR -> TILE, padded with pad_value up to output_tensor_shape
+    (whose last two dims must be tile multiples)."""
+    rules.require(input_tensor.layout == Layout.ROW_MAJOR, "Can only tilize row major data")
+    target = [int(s) for s in output_tensor_shape]
+    shape = list(input_tensor.shape)
+    rules.require(
+        len(target) == len(shape) and all(t >= s for t, s in zip(target, shape, strict=True)),
+        f"tilize_with_val_padding: output shape {target} must be at least the input shape {shape} in every dim",
+    )
+    rules.require(target[-1] % 32 == 0 and target[-2] % 32 == 0, "Output shape must be tilizable")
+    flat = [x for t, s in zip(reversed(target), reversed(shape), strict=True) for x in (0, t - s)]
+    return _apply(
+        "tilize_with_val_padding", input_tensor, lambda v: torch.nn.functional.pad(v, flat, value=float(pad_value)),
+        memory_config=memory_config, layout=Layout.TILE, dtype=dtype,
+    )  # fmt: skip
+
+
+def tilize_with_zero_padding(
+    input_tensor: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    output_dtype: DataType | None = None,
+    use_multicore: bool = True,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.tilize_with_zero_padding: ROW_MAJOR -> TILE with the last two dims zero-padded to tile multiples
+    (the padding becomes logical: the output shape is the padded one, as in tilize_with_val_padding)."""
+    shape = list(input_tensor.shape)
+    target = shape[:-2] + [math.ceil(d / 32) * 32 for d in shape[-2:]]
+    return tilize_with_val_padding(
+        input_tensor,
+        target,
+        0.0,
+        memory_config=memory_config,
+        dtype=output_dtype,
+        use_multicore=use_multicore,
+    )
+
+
+def copy(input_a: Tensor, input_b: Tensor) -> Tensor:
+    """ttnn.copy: input_a's values written into input_b (same shape), which is returned."""
+    rules.require_same_device("copy", [input_a, input_b])
+    rules.require(
+        list(input_a.shape) == list(input_b.shape),
+        f"copy: tensors must have the same shape, got {list(input_a.shape)} and {list(input_b.shape)}",
+    )
+    result = device_op(
+        "copy",
+        [input_a],
+        lambda v: v,
+        dtype=input_b.dtype,
+        layout=input_b.layout,
+        memory_config=input_b.memory_config(),
+    )
+    return into_output(result, input_b)
+
+
+def assign(
+    input_tensor: Tensor,
+    *args: Any,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.assign: assign(a, b) copies a into b; assign(a, memory_config=..., dtype=...) makes a copy."""
+    if args:
+        return copy(input_tensor, args[0])
+    result = _apply("assign", input_tensor, lambda v: v, memory_config=memory_config, dtype=dtype)
+    return into_output(result, output_tensor)
+
+
+def move(input_tensor: Tensor, *, memory_config: MemoryConfig | None = None) -> Tensor:
+    """ttnn.move: the tensor re-allocated (to memory_config); the old buffer is freed."""
+    out = _apply("move", input_tensor, lambda v: v, memory_config=memory_config)
+    input_tensor.deallocate()
+    return out
+
+
+def nonzero(input_tensor: Tensor, *, memory_config: MemoryConfig | None = None) -> list[Tensor]:
+    """ttnn.nonzero of a [1, 1, 1, N] ROW_MAJOR tensor: [count] and the indices of the nonzero entries,
+    both [1, 1, 1, N] uint32 (indices past count are 0), as nonzero_device_operation.cpp lays them out."""
+    shape = input_tensor.shape
+    rules.require(
+        len(shape) == 4 and shape[0] * shape[1] * shape[2] == 1,
+        f"Input should be 1D (shape [1, 1, 1, N]), got {list(shape)}",
+    )
+    rules.require(input_tensor.layout == Layout.ROW_MAJOR, "Currently only supporting row major layout")
+
+    def compute(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.nonzero(v.reshape(-1)).reshape(-1)
+        count = torch.zeros(1, 1, 1, shape[3])
+        count[..., 0] = idx.numel()
+        indices = torch.zeros(1, 1, 1, shape[3])
+        indices[..., : idx.numel()] = idx.to(indices.dtype)
+        return count, indices
+
+    mc = memory_config or input_tensor.memory_config()
+    count, indices = device_op(
+        "nonzero", [input_tensor], compute, dtype=[DataType.UINT32, DataType.UINT32],
+        layout=[Layout.ROW_MAJOR, Layout.ROW_MAJOR], memory_config=mc,
+    )  # fmt: skip
+    return [count, indices]
+
+
+__all__ += [
+    "assign", "copy", "gather", "move", "narrow", "nonzero", "roll", "scatter", "sort", "stack",
+    "tilize_with_val_padding", "tilize_with_zero_padding", "view",
+]  # fmt: skip
