@@ -342,3 +342,30 @@ class Tile:
 
     def __repr__(self) -> str:
         return f"Tile with shape: {self.tile_shape}"
+
+
+class GeluVariant(enum.Enum):
+    """ttnn.GeluVariant (gelu / geglu `variant=`): Accurate (erf), FastLut, Tanh."""
+
+    Accurate = 0  # noqa: N815 (ttnn's names)
+    FastLut = 1  # noqa: N815
+    Tanh = 2  # noqa: N815
+
+    __repr__ = _member_repr
+
+
+class SigmoidMode(enum.Enum):
+    """ttnn.SigmoidMode (sigmoid `mode=`)."""
+
+    Accurate = 0  # noqa: N815
+    AccurateWithFastExp = 1  # noqa: N815
+    FastApproximate = 2  # noqa: N815
+
+    __repr__ = _member_repr
+
+
+class QueueId(int):
+    """ttnn.QueueId: a command queue number (ttnn.QueueId(1))."""
+
+    def __repr__(self) -> str:
+        return f"QueueId({int(self)})"

@@ -21,7 +21,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import Device, MeshDevice, chips
-from ..tensor import Tensor, device_op, padded_shape_of, read_values
+from ..tensor import Tensor, compute_values, device_op, padded_shape_of, read_values
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -771,3 +771,50 @@ def as_tensor(
 def _mapper_of(mesh_mapper: Any) -> Any:
     """The mapper behind ReplicateTensorToMesh's wrapper (as from_torch unwraps it)."""
     return mesh_mapper.unwrap() if isinstance(mesh_mapper, ReplicateTensorToMeshWrapper) else mesh_mapper
+
+
+# -- small host helpers (ttnn/ttnn/core.py and the tensor bindings of 0.81.1) -----------------------------------
+
+
+def to_dtype(tensor: Tensor, dtype: DataType) -> Tensor:
+    """A host tensor converted to `dtype` on host (ROW_MAJOR, as ttnn's to_dtype returns it)."""
+    rules.require(tensor.storage_type() == StorageType.HOST, "to_dtype only supports host tensors")
+    values = [
+        formats.quantize(compute_values(v).float(), dtype, formats.HOST_ROW_MAJOR) for v in tensor._chips
+    ]
+    layout = Layout.TILE if dtype in formats.BLOCK_FLOAT_DTYPES else Layout.ROW_MAJOR
+    return Tensor(values, dtype, layout, None, tensor._memory_config)
+
+
+def unsqueeze_to_4D(tensor: Tensor) -> Tensor:  # noqa: N802 (ttnn's name)
+    """Leading 1s up to rank 4 ([3, 5] -> [1, 1, 3, 5])."""
+    rank = len(tensor.shape)
+    rules.require(rank <= 4, f"unsqueeze_to_4D: tensor rank {rank} is above 4")
+    from .data_movement import reshape
+
+    return reshape(tensor, [1] * (4 - rank) + list(tensor.shape))
+
+
+def has_tile_padding(tensor: Tensor, *, dim: int | None = None) -> bool:
+    """Whether a TILE tensor's last two dims (or `dim`) are padded."""
+    if tensor.layout != Layout.TILE:
+        return False
+    shape, padded = list(tensor.shape), list(tensor.padded_shape)
+    if dim is not None:
+        return shape[dim] != padded[dim]
+    return shape[-2:] != padded[-2:]
+
+
+def element_size(dtype: DataType) -> int:
+    """Bytes per element of a non-block-float dtype (block floats raise, as ttnn does)."""
+    if dtype in formats.BLOCK_FLOAT_DTYPES:
+        raise ValueError("datum for bfp2, bfp4, bfp8 is invalid")
+    return int(formats.element_size(dtype))
+
+
+def tile_size(dtype: DataType) -> int:
+    """Bytes of one 32x32 tile of `dtype` (bfloat8_b: 1088, with its 64 shared exponents)."""
+    return formats.tile_bytes(dtype)
+
+
+__all__ += ["element_size", "has_tile_padding", "tile_size", "to_dtype", "unsqueeze_to_4D"]

@@ -18,9 +18,11 @@ from ..ops.distributed import *  # noqa: F403
 from ..ops.eltwise import *  # noqa: F403
 from ..ops.embedding import *  # noqa: F403
 from ..ops.golden import *  # noqa: F403
+from ..ops.loss import *  # noqa: F403
 from ..ops.matmul import *  # noqa: F403
 from ..ops.normalization import *  # noqa: F403
 from ..ops.pool import *  # noqa: F403
+from ..ops.random import *  # noqa: F403
 from ..ops.reduction import *  # noqa: F403
 from ..ops.ternary import *  # noqa: F403
 from ..ops.transformer import SDPAProgramConfig
@@ -44,13 +46,16 @@ from ..types import (
     DispatchCoreConfig,
     DispatchCoreType,
     DumpTensorMode,
+    GeluVariant,
     Layout,
     MathFidelity,
     MemoryConfig,
     MeshShape,
+    QueueId,
     ShardOrientation,
     ShardSpec,
     ShardStrategy,
+    SigmoidMode,
     StorageType,
     TensorMemoryLayout,
     Tile,

@@ -1,0 +1,163 @@
+"""ttnn.transformer's head helpers on the simulator (split_query_key_value_and_split_heads,
+concatenate_heads, attention_softmax / attention_softmax_), also exported by ttnn.experimental as in ttnn.
+
+Shapes follow ttnn/ttnn/operations/transformer.py of the 0.81.1 wheel: a fused [B, S, (H + 2 Hkv) D] QKV
+projection splits into q [B, H, S, D], k [B, Hkv, D, S] (transposed by default) and v [B, Hkv, S, D];
+concatenate_heads is the inverse for [B, H, S, D] -> [B, S, H D]. These are data movement: values are copied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import rules
+from ..tensor import Tensor, device_op
+from ..types import Layout, MemoryConfig
+from .golden import attach_golden_function
+from .normalization import _scale_mask_softmax
+
+__all__ = [
+    "attention_softmax",
+    "attention_softmax_",
+    "concatenate_heads",
+    "split_query_key_value_and_split_heads",
+]
+
+
+def split_query_key_value_and_split_heads(
+    input_tensor: Tensor,
+    kv_input_tensor: Tensor | None = None,
+    *,
+    num_heads: int,
+    num_kv_heads: int | None = None,
+    transpose_key: bool = True,
+    memory_config: MemoryConfig | None = None,
+    use_falcon7b_backend: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Split a fused QKV projection [B, S, (H + 2 Hkv) D] (or q [B, S, H D] plus kv [B, S, 2 Hkv D]) into
+    heads."""
+    inputs = [input_tensor] + ([kv_input_tensor] if kv_input_tensor is not None else [])
+    rules.require_same_device("split_query_key_value_and_split_heads", inputs)
+    rules.require(
+        len(input_tensor.shape) == 3,
+        f"Input Tensor must have rank 3 [B, S, hidden], got {list(input_tensor.shape)}",
+    )
+    kv_heads = num_kv_heads or num_heads
+    hidden = input_tensor.shape[-1] + (kv_input_tensor.shape[-1] if kv_input_tensor is not None else 0)
+    rules.require(
+        hidden % (num_heads + 2 * kv_heads) == 0,
+        f"Hidden size ({hidden}) must be divisible by num_heads + 2 * num_kv_heads ({num_heads + 2 * kv_heads})",
+    )
+    head = hidden // (num_heads + 2 * kv_heads)
+
+    def compute(x: torch.Tensor, *kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        fused = torch.cat([x, *kv], dim=-1)
+        b, s, _ = fused.shape
+        q = fused[..., : num_heads * head].reshape(b, s, num_heads, head).permute(0, 2, 1, 3)
+        kv_part = fused[..., num_heads * head :].reshape(b, s, 2 * kv_heads, head).permute(0, 2, 1, 3)
+        k, v = kv_part[:, :kv_heads], kv_part[:, kv_heads:]
+        return q.contiguous(), (k.transpose(-1, -2) if transpose_key else k).contiguous(), v.contiguous()
+
+    mc = memory_config or input_tensor.memory_config()
+    return device_op(
+        "split_query_key_value_and_split_heads", inputs, compute, dtype=input_tensor.dtype, layout=Layout.TILE,
+        memory_config=mc,
+    )  # fmt: skip
+
+
+def concatenate_heads(input_tensor: Tensor, *, memory_config: MemoryConfig | None = None) -> Tensor:
+    """[B, H, S, D] -> [B, S, H D]."""
+    rules.require_same_device("concatenate_heads", [input_tensor])
+    rules.require(
+        len(input_tensor.shape) == 4,
+        f"Input Tensor must have rank 4 [B, H, S, D], got {list(input_tensor.shape)}",
+    )
+    b, h, s, d = input_tensor.shape
+    mc = memory_config or input_tensor.memory_config()
+    return device_op(
+        "concatenate_heads", [input_tensor], lambda x: x.permute(0, 2, 1, 3).reshape(b, s, h * d),
+        dtype=input_tensor.dtype, layout=input_tensor.layout, memory_config=mc,
+    )  # fmt: skip
+
+
+def _attention_softmax(
+    name: str,
+    tensor: Tensor,
+    head_size: int | None,
+    attention_mask: Tensor | None,
+    causal: bool,
+    mc: Any,
+    inplace: bool,
+) -> Tensor:
+    scale = 1.0 / head_size**0.5 if head_size is not None else None
+    if attention_mask is not None and not causal:
+        mask_shape = list(attention_mask.shape)
+        causal = mask_shape[-2:] == list(tensor.shape[-2:]) and mask_shape[-2] != 1
+    out = tensor if inplace else None
+    return _scale_mask_softmax(name, tensor, scale, attention_mask, causal, True, mc, out)
+
+
+def attention_softmax(
+    tensor: Tensor,
+    *,
+    head_size: int | None = None,
+    attention_mask: Tensor | None = None,
+    program_config: Any = None,
+    causal_mask: bool | None = False,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    """softmax(tensor / sqrt(head_size) + attention_mask) over the last dim."""
+    return _attention_softmax(
+        "attention_softmax", tensor, head_size, attention_mask, bool(causal_mask), memory_config, False
+    )
+
+
+def attention_softmax_(
+    tensor: Tensor,
+    *,
+    head_size: int | None = None,
+    attention_mask: Tensor | None = None,
+    program_config: Any = None,
+    causal_mask: bool | None = False,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    """attention_softmax written into `tensor`."""
+    return _attention_softmax(
+        "attention_softmax_", tensor, head_size, attention_mask, bool(causal_mask), memory_config, True
+    )
+
+
+def _split_golden(
+    input_tensor: torch.Tensor, kv_input_tensor: torch.Tensor | None = None, *, num_heads: int,
+    num_kv_heads: int | None = None, transpose_key: bool = True, **_: Any,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    fused = torch.cat([input_tensor, kv_input_tensor], -1) if kv_input_tensor is not None else input_tensor
+    kv_heads = num_kv_heads or num_heads
+    b, s, hidden = fused.shape
+    head = hidden // (num_heads + 2 * kv_heads)
+    q = fused[..., : num_heads * head].reshape(b, s, num_heads, head).permute(0, 2, 1, 3)
+    kv = fused[..., num_heads * head :].reshape(b, s, 2 * kv_heads, head).permute(0, 2, 1, 3)
+    k = kv[:, :kv_heads]
+    return q, k.transpose(-1, -2) if transpose_key else k, kv[:, kv_heads:]
+
+
+def _attention_softmax_golden(
+    tensor: torch.Tensor,
+    *,
+    head_size: int | None = None,
+    attention_mask: torch.Tensor | None = None,
+    **_: Any,
+) -> torch.Tensor:
+    x = tensor.float() * (1.0 / head_size**0.5 if head_size is not None else 1.0)
+    return torch.softmax(x + attention_mask.float() if attention_mask is not None else x, -1)
+
+
+attach_golden_function(split_query_key_value_and_split_heads, _split_golden)
+attach_golden_function(
+    concatenate_heads,
+    lambda x, **_: x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]),
+)
+attach_golden_function(attention_softmax, _attention_softmax_golden)
+attach_golden_function(attention_softmax_, _attention_softmax_golden)
