@@ -356,3 +356,34 @@ def minimal_matmul(
         core_grid=None,
         optional_output_tensor=None,
     )
+
+
+def addmm(
+    input_tensor: Tensor,
+    mat1_tensor: Tensor,
+    mat2_tensor: Tensor,
+    *,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    program_config: Any = None,
+    compute_kernel_config: WormholeComputeKernelConfig | None = None,
+    core_grid: CoreGrid | None = None,
+    output_tile: Any = None,
+    optional_output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.addmm: beta * input + alpha * (mat1 @ mat2): the matmul with its numerics, then the scaled add as
+    further device ops (addmm.cpp composes them the same way)."""
+    product = matmul(
+        mat1_tensor, mat2_tensor, memory_config=memory_config, dtype=dtype, program_config=program_config,
+        compute_kernel_config=compute_kernel_config, core_grid=core_grid,
+    )  # fmt: skip
+    if alpha != 1.0:
+        product = eltwise.multiply(product, alpha)
+    scaled = eltwise.multiply(input_tensor, beta) if beta != 1.0 else input_tensor
+    out = eltwise.add(product, scaled, memory_config=memory_config)
+    return eltwise.into_output(out, optional_output_tensor)
+
+
+__all__ += ["addmm"]

@@ -536,3 +536,103 @@ attach_golden_function(scale_mask_softmax, _scale_mask_softmax_golden)
 attach_golden_function(scale_mask_softmax_in_place, _scale_mask_softmax_golden)
 attach_golden_function(layer_norm, _norm_golden(False))
 attach_golden_function(rms_norm, _norm_golden(True))
+
+
+def batch_norm(
+    input: Tensor,
+    *,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    training: bool = False,
+    eps: float = 1e-05,
+    momentum: float = 0.1,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    output: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+) -> Tensor:
+    """ttnn.batch_norm of an NCHW [N, C, H, W] TILE tensor with [1, C, 1, 1] parameters: running statistics
+    in eval mode, the batch's (biased variance) in training mode, where running_mean / running_var are
+    updated in place with `momentum` (unbiased variance), as torch does."""
+    extras = [t for t in (running_mean, running_var, weight, bias) if t is not None]
+    rules.require_same_device("batch_norm", [input, *extras])
+    rules.require(
+        len(input.shape) == 4, f"batch_norm: input must be rank 4 [N, C, H, W], got {list(input.shape)}"
+    )
+    rules.require_tile("batch_norm", input)
+    if not training:
+        rules.require(
+            running_mean is not None and running_var is not None,
+            "running_mean and running_var must be defined in evaluation mode",
+        )
+    channels = input.shape[1]
+    for label, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None:
+            rules.require(
+                t.volume() == channels,
+                f"batch_norm: {label} must hold one value per channel ({channels}), got {list(t.shape)}",
+            )
+    slots = [t is not None for t in (running_mean, running_var, weight, bias)]
+    dims = (0, 2, 3)
+
+    def compute(x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+        it = iter(params)
+        rm, rv, w, b = (next(it).reshape(1, -1, 1, 1) if s else None for s in slots)
+        if training:
+            mean = x.mean(dim=dims, keepdim=True)
+            var = (x - mean).square().mean(dim=dims, keepdim=True)
+        else:
+            mean, var = rm, rv
+        y = (x - mean) * torch.rsqrt(var + eps)
+        if w is not None:
+            y = y * w
+        if b is not None:
+            y = y + b
+        return y
+
+    mc = memory_config or input.memory_config()
+    result = device_op(
+        "batch_norm", [input, *extras], compute, dtype=input.dtype, layout=Layout.TILE, memory_config=mc
+    )
+    if training and (running_mean is not None or running_var is not None):
+        _update_running_stats(input, running_mean, running_var, momentum)
+    return into_output(result, output)
+
+
+def _update_running_stats(
+    x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, momentum: float
+) -> None:
+    """running = (1 - momentum) * running + momentum * batch statistic (unbiased variance), in place."""
+    from ..numerics import formats
+    from ..tensor import compute_values
+
+    for i, values in enumerate(x._chips):
+        v = compute_values(values).float()
+        n = v.numel() // v.shape[1]
+        mean = v.mean(dim=(0, 2, 3))
+        var = v.var(dim=(0, 2, 3), correction=1 if n > 1 else 0)
+        for t, stat in ((running_mean, mean), (running_var, var)):
+            if t is None:
+                continue
+            old = compute_values(t._chips[i]).float()
+            new = ((1 - momentum) * old.reshape(-1) + momentum * stat).reshape(old.shape)
+            t.writable_chip(i)
+            t._chips[i] = formats.quantize(new, t.dtype)
+            t._owned.add(i)
+
+
+attach_golden_function(
+    batch_norm,
+    lambda input, *, running_mean=None, running_var=None, training=False, eps=1e-05, momentum=0.1, weight=None,
+    bias=None, **_: torch.nn.functional.batch_norm(
+        input.float(), *(p.reshape(-1).float() if p is not None else None for p in (running_mean, running_var)),
+        *(p.reshape(-1).float() if p is not None else None for p in (weight, bias)), training, momentum, eps,
+    ),
+)  # fmt: skip
+__all__ += ["batch_norm"]

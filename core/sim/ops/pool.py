@@ -20,7 +20,7 @@ from ..tensor import Tensor, device_op
 from ..types import DataType, Layout, MemoryConfig, StorageType
 from .golden import attach_golden_function
 
-__all__ = ["avg_pool2d", "max_pool2d"]
+__all__ = ["avg_pool2d", "global_avg_pool2d", "max_pool2d", "upsample"]
 
 _POOL_DTYPES = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32)
 
@@ -237,3 +237,91 @@ def _avg_pool2d_golden(
 
 attach_golden_function(max_pool2d, _max_pool2d_golden)
 attach_golden_function(avg_pool2d, _avg_pool2d_golden)
+
+
+def global_avg_pool2d(
+    input_tensor: Tensor, *, memory_config: MemoryConfig | None = None, dtype: DataType | None = None
+) -> Tensor:
+    """ttnn.global_avg_pool2d: the mean over H and W of an NHWC [N, H, W, C] tensor, as a TILE [N, 1, 1, C]
+    in `dtype` (bfloat16 by default), as ttnn/ttnn/operations/pool.py routes it through avg_pool2d."""
+    rules.require(
+        input_tensor.storage_type() == StorageType.DEVICE, "global_avg_pool2d: input tensor must be on device"
+    )
+    shape = input_tensor.shape
+    rules.require(
+        len(shape) in (2, 3, 4), f"global_avg_pool2d expects rank 2, 3, or 4 input, got rank {len(shape)}"
+    )
+    mc = memory_config or input_tensor.memory_config()
+
+    def compute(x: torch.Tensor) -> torch.Tensor:
+        nhwc = x.reshape([1] * (4 - x.dim()) + list(x.shape)).float()
+        return nhwc.mean(dim=(1, 2), keepdim=True)
+
+    return device_op(
+        "global_avg_pool2d",
+        [input_tensor],
+        compute,
+        dtype=dtype or DataType.BFLOAT16,
+        layout=Layout.TILE,
+        memory_config=mc,
+    )
+
+
+def upsample(
+    input_tensor: Tensor,
+    scale_factor: int | Sequence[int] | float | Sequence[float],
+    *,
+    mode: str = "nearest",
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+) -> Tensor:
+    """ttnn.upsample of an NHWC [N, H, W, C] tensor by integer (h, w) factors, mode "nearest" or "bilinear"
+    (half-pixel centres, as torch's align_corners=False)."""
+    rules.require(
+        mode in ("nearest", "bilinear"), f"Upsample only supports nearest and bilinear mode, got {mode!r}"
+    )
+    rules.require(
+        len(input_tensor.shape) == 4, f"upsample: input must be [N, H, W, C], got {list(input_tensor.shape)}"
+    )
+    factors = [scale_factor] * 2 if isinstance(scale_factor, (int, float)) else list(scale_factor)
+    rules.require(
+        len(factors) == 2, f"upsample: scale_factor must be a number or (h, w), got {scale_factor!r}"
+    )
+    rules.require(
+        all(float(f).is_integer() and f >= 1 for f in factors),
+        f"upsample: scale factors must be whole numbers, got {factors}",
+    )
+    sh, sw = int(factors[0]), int(factors[1])
+    mc = memory_config or input_tensor.memory_config()
+
+    def compute(x: torch.Tensor) -> torch.Tensor:
+        nchw = x.permute(0, 3, 1, 2).float()
+        if mode == "nearest":
+            out = torch.nn.functional.interpolate(nchw, scale_factor=(sh, sw), mode="nearest")
+        else:
+            out = torch.nn.functional.interpolate(
+                nchw, scale_factor=(sh, sw), mode="bilinear", align_corners=False
+            )
+        return out.permute(0, 2, 3, 1)
+
+    return device_op(
+        "upsample",
+        [input_tensor],
+        compute,
+        dtype=input_tensor.dtype,
+        layout=input_tensor.layout,
+        memory_config=mc,
+    )
+
+
+attach_golden_function(
+    global_avg_pool2d,
+    lambda x, **_: x.float().reshape([1] * (4 - x.dim()) + list(x.shape)).mean(dim=(1, 2), keepdim=True),
+)
+attach_golden_function(
+    upsample,
+    lambda x, scale_factor, *, mode="nearest", **_: torch.nn.functional.interpolate(
+        x.permute(0, 3, 1, 2).float(), scale_factor=scale_factor, mode=mode,
+        **({"align_corners": False} if mode == "bilinear" else {}),
+    ).permute(0, 2, 3, 1),
+)  # fmt: skip
