@@ -63,6 +63,21 @@ CONV_B = _rand(1, 1, 1, 32, seed=24)
 GN_X = _rand(2, 1, 64, 64, seed=25)
 GN_W = _rand(1, 1, 2, 32, seed=26)  # 64 channels packed as create_group_norm_weight_bias_rm does
 MASK = _rand(2, 1, 1, 64, seed=27)
+_int = torch.Generator().manual_seed(28)
+IA = torch.randint(-1000, 1000, (1, 1, 32, 64), generator=_int, dtype=torch.int32)
+IB = torch.randint(0, 8, (1, 1, 32, 64), generator=_int, dtype=torch.int32)
+IDX = torch.randint(0, 64, (2, 1, 32, 16), generator=_int, dtype=torch.int32)
+PERM = torch.argsort(torch.rand(2, 1, 32, 64, generator=_int), dim=-1).to(
+    torch.int32
+)  # unique scatter targets
+NEAR_ONE = 0.95 + _rand(2, 1, 32, 64, seed=29, low=0.0) / 30  # cumulative products stay finite
+NHWC = _rand(1, 4, 4, 32, seed=30)
+BN_X = _rand(2, 4, 32, 32, seed=31)
+BN_MEAN = _rand(1, 4, 1, 1, seed=32)
+BN_VAR = _rand(1, 4, 1, 1, seed=33, low=0.5)
+QKV = _rand(2, 64, 3 * 4 * 32, seed=34)
+SCORES = _rand(2, 4, 32, 64, seed=35)
+NONZERO = torch.tensor([[[[0.0, 1.5, 0.0, -2.0, 3.0, 0.0, 0.0, 4.0] * 4]]])
 RM = "ROW_MAJOR_LAYOUT"
 
 
@@ -156,6 +171,86 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
     ("pearson_correlation_coefficient", lambda m, T: ((T.torch(A), T(A)), {}), ACCUM),
     ("conv2d", _conv2d, ACCUM),
     ("group_norm", _group_norm, ACCUM),
+    ("addcmul", lambda m, T: ((T(A), T(B), T(B)), {"value": 0.5}), ELTWISE),
+    ("addcdiv", lambda m, T: ((T(A), T(B), T(POS)), {"value": 0.5}), ELTWISE),
+    ("lerp", lambda m, T: ((T(A), T(B), 0.3), {}), ELTWISE),
+    ("mac", lambda m, T: ((T(A), T(B), T(POS)), {}), ELTWISE),
+    ("clamp", lambda m, T: ((T(A), -0.5, 0.5), {}), EXACT),
+    ("clip", lambda m, T: ((T(A), -0.5, 0.5), {}), EXACT),
+    (
+        "addmm",
+        lambda m, T: (
+            (T(B[0, 0, :, :32]), T(A[0, 0]), T(W[:, :32])),
+            {"alpha": 0.5, "beta": 2.0},
+        ),  # torch.addmm: 2-D
+        ACCUM,
+    ),
+    *[
+        (name, lambda m, T: ((T(IA, "int32"), T(IB, "int32")), {}), EXACT)
+        for name in (
+            "bitwise_and",
+            "bitwise_or",
+            "bitwise_xor",
+            "bitwise_left_shift",
+            "bitwise_right_shift",
+            "logical_left_shift",
+            "logical_right_shift",
+        )
+    ],
+    ("bitwise_not", lambda m, T: ((T(IA, "int32"),), {}), EXACT),
+    ("gcd", lambda m, T: ((T(IA.abs() + 1, "int32"), T(IB + 1, "int32")), {}), EXACT),
+    ("lcm", lambda m, T: ((T(IA.abs() % 50 + 1, "int32"), T(IB + 1, "int32")), {}), EXACT),
+    ("std", lambda m, T: ((T(A), 3), {}), ACCUM),
+    ("var", lambda m, T: ((T(A), 3), {}), ACCUM),
+    ("prod", lambda m, T: ((T(NEAR_ONE), 3), {}), ACCUM),
+    ("cumprod", lambda m, T: ((T(NEAR_ONE), 3), {}), ACCUM),
+    ("topk", lambda m, T: ((T(A, "float32"), 5), {}), EXACT),
+    ("sort", lambda m, T: ((T(A, "float32"), -1), {}), EXACT),
+    ("stack", lambda m, T: (([T(A), T(B)], 0), {}), EXACT),
+    ("roll", lambda m, T: ((T(A), 3, 3), {}), EXACT),
+    ("narrow", lambda m, T: ((T(A), 3, 4, 16), {}), EXACT),
+    ("view", lambda m, T: ((T(A), [2, 32, 64]), {}), EXACT),
+    ("gather", lambda m, T: ((T(A), 3, T(IDX, "uint32")), {}), EXACT),
+    ("scatter", lambda m, T: ((T(A), 3, T(PERM, "uint32"), T(B)), {}), EXACT),
+    ("nonzero", lambda m, T: ((T(NONZERO, layout=RM),), {}), EXACT),
+    ("copy", lambda m, T: ((T(A), T(B)), {}), EXACT),
+    ("assign", lambda m, T: ((T(A),), {"memory_config": m.L1_MEMORY_CONFIG}), EXACT),
+    ("move", lambda m, T: ((T(A),), {}), EXACT),
+    (
+        "tilize_with_val_padding",
+        lambda m, T: ((T(A[..., :20, :50], layout=RM), [2, 1, 32, 64], -1.0), {}),
+        EXACT,
+    ),
+    ("tilize_with_zero_padding", lambda m, T: ((T(A[..., :20, :50], layout=RM),), {}), EXACT),
+    ("to_dtype", lambda m, T: ((T.host(A), m.float32), {}), EXACT),
+    ("unsqueeze_to_4D", lambda m, T: ((T(A[0, 0]),), {}), EXACT),
+    ("l1_loss", lambda m, T: ((T(A), T(B)), {}), ELTWISE),
+    ("mse_loss", lambda m, T: ((T(A), T(B)), {}), ELTWISE),
+    ("mse_loss (mean)", lambda m, T: ((T(A), T(B)), {"reduction": m.LossReductionMode.MEAN}), ACCUM),
+    ("global_avg_pool2d", lambda m, T: ((T(NHWC),), {}), ACCUM),
+    ("upsample", lambda m, T: ((T(NHWC, layout=RM), 2), {}), EXACT),
+    ("upsample (bilinear)", lambda m, T: ((T(NHWC, layout=RM), 2), {"mode": "bilinear"}), ACCUM),
+    (
+        "batch_norm",
+        lambda m, T: (
+            (T(BN_X),),
+            {"running_mean": T(BN_MEAN), "running_var": T(BN_VAR), "weight": T(BN_MEAN), "bias": T(BN_VAR)},
+        ),
+        ACCUM,
+    ),
+    ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),
+    ("transformer.concatenate_heads", lambda m, T: ((T(Q),), {}), EXACT),
+    ("experimental.concatenate_heads", lambda m, T: ((T(Q),), {}), EXACT),
+    (
+        "transformer.attention_softmax",
+        lambda m, T: ((T(SCORES),), {"head_size": 32, "attention_mask": T(MASK)}),
+        ACCUM,
+    ),
+    (
+        "transformer.attention_softmax_",
+        lambda m, T: ((T(SCORES),), {"head_size": 32, "attention_mask": T(MASK)}),
+        ACCUM,
+    ),
     (
         "max_pool2d",
         lambda m, T: ((T(POOL, layout=RM), 2, 8, 8, 32, (3, 3), (2, 2), (1, 1), (1, 1)), {}),
@@ -262,6 +357,9 @@ NOT_COMPARABLE = {
     "load_tensor": "reads a file written by dump_tensor: the simulator's file format is its own",
     "sharded_to_interleaved": "a memory move; needs sharded inputs (values unchanged, like to_memory_config)",
     "interleaved_to_sharded": "a memory move (values unchanged, like to_memory_config)",
+    "rand": "random values: the simulator draws from torch's generator, not the device RNG (tests/sim checks range)",
+    "randn": "random values: the simulator draws from torch's generator, not the device RNG (tests/sim checks moments)",
+    "uniform": "random values: the simulator draws from torch's generator, not the device RNG (tests/sim checks range)",
     "outer": "the golden's einsum returns [1, 1, 1, N, M] for ttnn's [1, 1, 1, N] x [1, 1, 1, M] operands, the op "
     "[1, 1, N, M]: values checked against torch.outer in tests/sim",
 }

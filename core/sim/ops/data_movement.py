@@ -707,8 +707,9 @@ def tilize_with_val_padding(
     use_multicore: bool = True,
     sub_core_grids: Any = None,
 ) -> Tensor:
-    """ttnn.tilize_with_val_padding: ROW_MAJOR -> TILE, padded with pad_value up to output_tensor_shape
-    (whose last two dims must be tile multiples)."""
+    """ttnn.tilize_with_val_padding: ROW_MAJOR -> TILE whose padded shape is output_tensor_shape (tile
+    multiples) filled with pad_value; the logical shape stays the input's (the 0.81.1 golden's contract).
+    The simulator keeps padding as metadata, so it models the tile-rounded padded shape only."""
     rules.require(input_tensor.layout == Layout.ROW_MAJOR, "Can only tilize row major data")
     target = [int(s) for s in output_tensor_shape]
     shape = list(input_tensor.shape)
@@ -717,11 +718,20 @@ def tilize_with_val_padding(
         f"tilize_with_val_padding: output shape {target} must be at least the input shape {shape} in every dim",
     )
     rules.require(target[-1] % 32 == 0 and target[-2] % 32 == 0, "Output shape must be tilizable")
-    flat = [x for t, s in zip(reversed(target), reversed(shape), strict=True) for x in (0, t - s)]
+    natural = list(padded_shape_of(shape, Layout.TILE))
+    if target != natural:
+        raise NotImplementedError(
+            f"simulator: tilize_with_val_padding to padded shape {target} is not modelled (a TILE tensor of shape "
+            f"{shape} is padded to {natural} here)"
+        )
     return _apply(
-        "tilize_with_val_padding", input_tensor, lambda v: torch.nn.functional.pad(v, flat, value=float(pad_value)),
-        memory_config=memory_config, layout=Layout.TILE, dtype=dtype,
-    )  # fmt: skip
+        "tilize_with_val_padding",
+        input_tensor,
+        lambda v: v,
+        memory_config=memory_config,
+        layout=Layout.TILE,
+        dtype=dtype,
+    )
 
 
 def tilize_with_zero_padding(
@@ -732,10 +742,8 @@ def tilize_with_zero_padding(
     use_multicore: bool = True,
     sub_core_grids: Any = None,
 ) -> Tensor:
-    """ttnn.tilize_with_zero_padding: ROW_MAJOR -> TILE with the last two dims zero-padded to tile multiples
-    (the padding becomes logical: the output shape is the padded one, as in tilize_with_val_padding)."""
-    shape = list(input_tensor.shape)
-    target = shape[:-2] + [math.ceil(d / 32) * 32 for d in shape[-2:]]
+    """ttnn.tilize_with_zero_padding: ROW_MAJOR -> TILE, the tile padding zero-filled; logical shape kept."""
+    target = list(padded_shape_of(input_tensor.shape, Layout.TILE))
     return tilize_with_val_padding(
         input_tensor,
         target,
@@ -786,21 +794,19 @@ def move(input_tensor: Tensor, *, memory_config: MemoryConfig | None = None) -> 
 
 
 def nonzero(input_tensor: Tensor, *, memory_config: MemoryConfig | None = None) -> list[Tensor]:
-    """ttnn.nonzero of a [1, 1, 1, N] ROW_MAJOR tensor: [count] and the indices of the nonzero entries,
-    both [1, 1, 1, N] uint32 (indices past count are 0), as nonzero_device_operation.cpp lays them out."""
+    """ttnn.nonzero of a rank-4 tensor (0.81.1): a uint32 [1, 1, 1, 8] count (the number of nonzero
+    elements at [0, 0, 0, 0]) and uint32 [1, 1, 1, 4 * volume] indices holding one (n, c, h, w) tuple per
+    nonzero element in row-major order, zero beyond them (the golden's layout)."""
     shape = input_tensor.shape
-    rules.require(
-        len(shape) == 4 and shape[0] * shape[1] * shape[2] == 1,
-        f"Input should be 1D (shape [1, 1, 1, N]), got {list(shape)}",
-    )
-    rules.require(input_tensor.layout == Layout.ROW_MAJOR, "Currently only supporting row major layout")
+    rules.require(len(shape) == 4, f"nonzero requires a rank-4 input, got rank {len(shape)}")
+    volume = input_tensor.volume()
 
     def compute(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.nonzero(v.reshape(-1)).reshape(-1)
-        count = torch.zeros(1, 1, 1, shape[3])
-        count[..., 0] = idx.numel()
-        indices = torch.zeros(1, 1, 1, shape[3])
-        indices[..., : idx.numel()] = idx.to(indices.dtype)
+        coordinates = torch.nonzero(v, as_tuple=False).reshape(-1)
+        count = torch.zeros(1, 1, 1, 8)
+        count[..., 0] = coordinates.numel() // 4
+        indices = torch.zeros(1, 1, 1, 4 * volume)
+        indices[..., : coordinates.numel()] = coordinates.to(indices.dtype)
         return count, indices
 
     mc = memory_config or input_tensor.memory_config()
