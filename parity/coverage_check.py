@@ -1,6 +1,7 @@
 """Check 5: coverage. Real ttnn's public callables (functions, operations and classes of `ttnn`,
 `ttnn.experimental`, `ttnn.transformer`, `ttnn.kv_cache`, read from the wheel) against the simulator's
-mirror: how many it has under the same name, how many of those accept every keyword the real one accepts,
+mirror: how many it has under the same name, how many of those accept every optional keyword the real one accepts (parameters
+with a default or keyword-only: what callers pass by name),
 and which are missing, grouped by the ttnn module that registers them (unary, binary, data_movement ...).
 
 The figure is printed, not judged; the check's cases are the stored surface file
@@ -15,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from . import surface
-from .api_check import ANY, _py_keywords, real_keywords
+from .api_check import ANY, _nb_keywords, _py_keywords, _split_params
 from .result import CheckResult
 
 NAMESPACES = ("ttnn", "ttnn.experimental", "ttnn.transformer", "ttnn.kv_cache")
@@ -28,6 +29,45 @@ def _sim_module(sim: ModuleType, path: str) -> ModuleType | None:
         if not isinstance(module, ModuleType):
             return None
     return module
+
+
+def optional_keywords(obj: Any) -> set[str] | None:
+    """The real callable's keywords in the sense callers use them: parameters with a default or after `*`
+    in any overload (operands such as input_tensor_b / input_b are positional in practice and excluded);
+    ANY when it takes **kwargs or cannot be introspected."""
+    import inspect
+    import re
+
+    fn = getattr(obj, "function", None) if type(obj).__name__ in ("FastOperation", "Operation") else None
+    target = fn if fn is not None else obj
+    sigs = None
+    if inspect.isclass(target):
+        sigs = getattr(target.__init__, "__nb_signature__", None)
+    elif hasattr(target, "__nb_signature__"):
+        sigs = target.__nb_signature__
+    elif callable(target) and hasattr(type(target).__call__, "__nb_signature__"):
+        sigs = type(target).__call__.__nb_signature__
+    if sigs is None:
+        try:
+            params = inspect.signature(target).parameters.values()
+        except (TypeError, ValueError):
+            return ANY
+        if any(p.kind == p.VAR_KEYWORD for p in params):
+            return ANY
+        return {p.name for p in params if p.kind == p.KEYWORD_ONLY or p.default is not p.empty} - {"self"}
+    if _nb_keywords(sigs) is ANY:
+        return ANY
+    names: set[str] = set()
+    for overload in sigs:
+        match = re.match(r"\s*def\s+\w+\((.*)\)(\s*->.*)?\s*$", overload[0], re.S)
+        keyword_only = False
+        for param in _split_params(match.group(1)) if match else []:
+            name = re.split(r"[:=]", param, maxsplit=1)[0].strip()
+            if name == "*":
+                keyword_only = True
+            elif name not in ("self", "/") and not name.startswith("*") and (keyword_only or "=" in param):
+                names.add(name)
+    return names
 
 
 def measure(real: ModuleType, sim: ModuleType) -> dict[str, Any]:
@@ -48,7 +88,7 @@ def measure(real: ModuleType, sim: ModuleType) -> dict[str, Any]:
                 missing[surface.group(obj)].append(where)
                 continue
             named += 1
-            accepted, sim_accepted = real_keywords(obj), _py_keywords(sim_obj)
+            accepted, sim_accepted = optional_keywords(obj), _py_keywords(sim_obj)
             lacking = [] if ANY in (accepted, sim_accepted) else sorted(accepted - sim_accepted)
             if lacking:
                 gaps[where] = lacking

@@ -240,7 +240,7 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
     ),
     ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),
     ("transformer.concatenate_heads", lambda m, T: ((T(Q),), {}), EXACT),
-    ("experimental.concatenate_heads", lambda m, T: ((T(Q),), {}), EXACT),
+    ("experimental.concatenate_heads", lambda m, T: ((T(Q), m.CoreCoord(8, 8)), {}), EXACT),
     (
         "transformer.attention_softmax",
         lambda m, T: ((T(SCORES),), {"head_size": 32, "attention_mask": T(MASK)}),

@@ -229,6 +229,7 @@ class WormholeComputeKernelConfig:
     fp32_dest_acc_en: bool = False
     packer_l1_acc: bool = False
     dst_full_sync_en: bool = False
+    throttle_level: Any = None  # ttnn.ThrottleLevel: slows the matrix engine down; changes no values
 
 
 BlackholeComputeKernelConfig = WormholeComputeKernelConfig

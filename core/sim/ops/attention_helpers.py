@@ -82,6 +82,23 @@ def concatenate_heads(input_tensor: Tensor, *, memory_config: MemoryConfig | Non
     )  # fmt: skip
 
 
+def experimental_concatenate_heads(
+    input_tensor: Tensor,
+    compute_with_storage_grid_size: Any,
+    *,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.experimental.concatenate_heads: concatenate_heads with a compute grid (work split only) and an
+    optional preallocated output."""
+    from .eltwise import into_output
+
+    return into_output(concatenate_heads(input_tensor, memory_config=memory_config), output_tensor)
+
+
+experimental_concatenate_heads.__name__ = experimental_concatenate_heads.__qualname__ = "concatenate_heads"
+
+
 def _attention_softmax(
     name: str,
     tensor: Tensor,
@@ -158,6 +175,10 @@ attach_golden_function(split_query_key_value_and_split_heads, _split_golden)
 attach_golden_function(
     concatenate_heads,
     lambda x, **_: x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]),
+)
+attach_golden_function(
+    experimental_concatenate_heads,
+    lambda x, *a, **_: x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]),
 )
 attach_golden_function(attention_softmax, _attention_softmax_golden)
 attach_golden_function(attention_softmax_, _attention_softmax_golden)

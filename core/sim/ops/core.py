@@ -247,8 +247,9 @@ def to_layout(
     dtype: DataType | None = None,
     memory_config: MemoryConfig | None = None,
     sub_core_grids: CoreRangeSet | None = None,
+    pad_value: float | None = None,
 ) -> Tensor:
-    """Tilize / untilize. As in to_layout_op.cpp: a tensor already in `layout` is returned unchanged (dtype and
+    """Tilize / untilize (pad_value fills TILE padding, which the simulator keeps as metadata). As in to_layout_op.cpp: a tensor already in `layout` is returned unchanged (dtype and
     memory_config are then ignored); on host no dtype conversion happens."""
     if tensor.layout == layout:
         return tensor

@@ -420,6 +420,7 @@ def repeat(
     repeat_dims: Sequence[int],
     *,
     memory_config: MemoryConfig | None = None,
+    optional_output_tensor: Tensor | None = None,
 ) -> Tensor:
     """ttnn.repeat: torch.Tensor.repeat semantics (a longer vector adds leading dims)."""
     reps = [int(r) for r in repeat_dims]
@@ -428,7 +429,10 @@ def repeat(
         "ttnn.repeat: repetition vector must have at least as many entries as the input rank",
     )
     rules.require(all(r > 0 for r in reps), "ttnn.repeat: repetition vector entries must be positive")
-    return _apply("repeat", input_tensor, lambda v: v.repeat(*reps), memory_config=memory_config)
+    return into_output(
+        _apply("repeat", input_tensor, lambda v: v.repeat(*reps), memory_config=memory_config),
+        optional_output_tensor,
+    )
 
 
 def repeat_interleave(
@@ -479,6 +483,8 @@ def tilize(
     dtype: DataType | None = None,
     use_multicore: bool = True,
     sub_core_grids: Any = None,
+    tile: Any = None,
+    use_low_perf: bool = False,
 ) -> Tensor:
     """ttnn.tilize: ROW_MAJOR -> TILE; the last two dims must already be tile multiples (tilize_op.cpp)."""
     rules.require(input_tensor.layout == Layout.ROW_MAJOR, "Can only tilize row major data")

@@ -471,6 +471,7 @@ def where(
     *,
     memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
 ) -> Tensor:
     """ttnn.where: true_value where predicate != 0 else false_value (tensors or scalars, broadcast)."""
     tensors = [t for t in (predicate, true_value, false_value) if isinstance(t, Tensor)]

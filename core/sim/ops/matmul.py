@@ -63,6 +63,7 @@ class MatmulMultiCoreReuseProgramConfig:
     out_subblock_w: int
     per_core_M: int
     per_core_N: int
+    allowed_worker_cores: CoreRangeSet | None = None  # placement only
 
     def __post_init__(self) -> None:
         self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
@@ -81,6 +82,7 @@ class MatmulMultiCoreReuseMultiCastProgramConfig:
     transpose_mcast: bool
     fused_activation: UnaryWithParam | None = None
     fuse_batch: bool = True
+    allowed_worker_cores: CoreRangeSet | None = None  # placement only
 
     __post_init__ = _multicast_post_init
 
@@ -102,6 +104,8 @@ class MatmulMultiCoreReuseMultiCast1DProgramConfig:
     hop_cores: CoreRangeSet | None = None
     num_global_cb_receivers: int = 1
     untilize_out: bool = False
+    allowed_worker_cores: CoreRangeSet | None = None  # placement only
+    stream_in1: bool = False  # data movement only
 
     __post_init__ = _multicast_post_init
 
@@ -112,6 +116,7 @@ class MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig:
     per_core_M: int
     per_core_N: int
     fused_activation: UnaryWithParam | None = None
+    num_workers_per_dram_bank: int | None = None  # placement only
 
 
 _FUSE_BATCH_CONFIGS = (

@@ -165,8 +165,10 @@ def layer_norm(
     residual_input_tensor: Tensor | None = None,
     program_config: Any = None,
     compute_kernel_config: Any = None,
+    recip_tensor: Tensor | None = None,
 ) -> Tensor:
-    """ttnn.layer_norm over the last dim (biased variance); the residual is added first."""
+    """ttnn.layer_norm over the last dim (biased variance); the residual is added first. recip_tensor is the
+    Welford kernel's table of 1/n (create_layer_norm_reciprocals): it changes no values here."""
     return _norm(
         "layer_norm", False, input_tensor, epsilon, weight, bias, residual_input_tensor, memory_config
     )

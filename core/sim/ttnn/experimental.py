@@ -1,6 +1,6 @@
 """ttnn.experimental on the simulator: re-exports core.sim.ops.experimental (its `__all__`)."""
 
-from ..ops.attention_helpers import concatenate_heads  # noqa: F401 (re-export)
+from ..ops.attention_helpers import experimental_concatenate_heads as concatenate_heads  # noqa: F401
 from ..ops.experimental import *  # noqa: F403
 from ..ops.matmul import minimal_matmul  # noqa: F401 (re-export)
 from ._surface import not_simulated as _not_simulated  # noqa: E402
