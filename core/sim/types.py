@@ -370,3 +370,26 @@ class QueueId(int):
 
     def __repr__(self) -> str:
         return f"QueueId({int(self)})"
+
+
+class ShardDistributionStrategy(enum.Enum):
+    """ttnn.ShardDistributionStrategy: how an NdShardSpec's shards are spread over its cores."""
+
+    ROUND_ROBIN_1D = 0
+    GRID_2D = 1
+
+    __repr__ = _member_repr
+
+
+@dataclass
+class NdShardSpec:
+    """ttnn.NdShardSpec: an N-dimensional shard shape over a core range set. The simulator keeps it as a
+    description (a MemoryConfig with an nd_shard_spec is not modelled)."""
+
+    shard_shape: Any
+    grid: Any
+    orientation: ShardOrientation = ShardOrientation.ROW_MAJOR
+    shard_distribution_strategy: ShardDistributionStrategy = ShardDistributionStrategy.ROUND_ROBIN_1D
+
+    def __post_init__(self) -> None:
+        self.shard_shape = [int(d) for d in self.shard_shape]

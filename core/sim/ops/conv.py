@@ -377,3 +377,237 @@ def _conv2d_golden(
 
 
 attach_golden_function(conv2d, _conv2d_golden)
+
+
+# -- conv1d / conv_transpose2d --------------------------------------------------------------------------------
+
+
+Conv1dConfig = Conv2dConfig  # same fields in ttnn 0.81.1 (conv1d runs as a conv2d over [L, 1])
+
+
+def conv1d(
+    *,
+    input_tensor: Tensor,
+    weight_tensor: Tensor,
+    device: Any,
+    in_channels: int,
+    out_channels: int,
+    batch_size: int,
+    input_length: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int | Sequence[int] = 0,
+    dilation: int = 1,
+    groups: int = 1,
+    dtype: DataType | None = None,
+    bias_tensor: Tensor | None = None,
+    conv_config: Conv2dConfig | None = None,
+    compute_config: Any = None,
+    memory_config: MemoryConfig | None = None,
+    slice_config: Any = None,
+    return_output_dim: bool = False,
+    return_weights_and_bias: bool = False,
+) -> Any:
+    """ttnn.conv1d of a channels-last [1, 1, N*L, C] (or [N, L, C]) activation: conv2d over an [L, 1] image
+    (conv1d.cpp), host weights [Cout, Cin/groups, K]. Returns like conv2d, with the output length for
+    return_output_dim."""
+    pad = (padding, padding) if isinstance(padding, int) else tuple(int(p) for p in padding)
+    rules.require(len(pad) == 2, f"conv1d: padding must be an int or (left, right), got {padding!r}")
+    if weight_tensor.storage_type() == StorageType.HOST and len(weight_tensor.shape) == 3:
+        from .data_movement import reshape
+
+        weight_tensor = reshape(weight_tensor, [*weight_tensor.shape, 1])
+    if len(input_tensor.shape) == 3:
+        from .data_movement import reshape
+
+        input_tensor = reshape(
+            input_tensor, [1, 1, input_tensor.shape[0] * input_tensor.shape[1], input_tensor.shape[2]]
+        )
+    out, (length, _), params = conv2d(
+        input_tensor=input_tensor, weight_tensor=weight_tensor, device=device, in_channels=in_channels,
+        out_channels=out_channels, batch_size=batch_size, input_height=input_length, input_width=1,
+        kernel_size=(kernel_size, 1), stride=(stride, 1), padding=(pad[0], pad[1], 0, 0), dilation=(dilation, 1),
+        groups=groups, dtype=dtype, bias_tensor=bias_tensor, conv_config=conv_config, memory_config=memory_config,
+        return_output_dim=True, return_weights_and_bias=True,
+    )  # fmt: skip
+    if return_output_dim and return_weights_and_bias:
+        return out, length, params
+    if return_output_dim:
+        return out, length
+    if return_weights_and_bias:
+        return out, params
+    return out
+
+
+def _transpose_to_conv(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """ConvTranspose2d weights [Cin, Cout/g, kh, kw] -> the equivalent conv2d weights [Cout, Cin/g, kh, kw]
+    (channels swapped per group, kernel mirrored), as prepare_conv_transpose2d_weights lays them out."""
+    cin, cout_g, kh, kw = weight.shape
+    w = weight.reshape(groups, cin // groups, cout_g, kh, kw).transpose(1, 2)
+    return w.reshape(groups * cout_g, cin // groups, kh, kw).flip(2, 3)
+
+
+def _conv_to_transpose(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    cout, cin_g, kh, kw = weight.shape
+    w = weight.flip(2, 3).reshape(groups, cout // groups, cin_g, kh, kw).transpose(1, 2)
+    return w.reshape(groups * cin_g, cout // groups, kh, kw)
+
+
+def conv_transpose2d(
+    *,
+    input_tensor: Tensor,
+    weight_tensor: Tensor,
+    device: Any,
+    in_channels: int,
+    out_channels: int,
+    batch_size: int,
+    input_height: int,
+    input_width: int,
+    kernel_size: Sequence[int],
+    stride: Sequence[int] = (1, 1),
+    padding: Sequence[int] = (0, 0),
+    output_padding: Sequence[int] = (0, 0),
+    dilation: Sequence[int] = (1, 1),
+    groups: int = 1,
+    dtype: DataType | None = None,
+    bias_tensor: Tensor | None = None,
+    conv_config: Conv2dConfig | None = None,
+    compute_config: Any = None,
+    memory_config: MemoryConfig | None = None,
+    dram_slice_config: Any = None,
+    mirror_kernel: bool = True,
+    return_output_dim: bool = False,
+    return_weights_and_bias: bool = False,
+) -> Any:
+    """ttnn.conv_transpose2d of a channels-last activation with host weights in torch's ConvTranspose2d
+    layout [Cin, Cout/groups, kh, kw] (prepared on device as the equivalent mirrored conv2d weights).
+    Output [1, 1, N*Ho*Wo, Cout], Ho = (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1."""
+    kernel, strides, dil = (
+        _pair(kernel_size, "kernel_size"),
+        _pair(stride, "stride"),
+        _pair(dilation, "dilation"),
+    )
+    pads, out_pad = _pair(padding, "padding"), _pair(output_padding, "output_padding")
+    rules.require(mirror_kernel, "simulator: conv_transpose2d(mirror_kernel=False) is not modelled")
+    rules.require(
+        in_channels % groups == 0 and out_channels % groups == 0,
+        f"conv_transpose2d: channels must be divisible by groups ({groups})",
+    )
+    shape = list(input_tensor.shape)
+    rows = batch_size * input_height * input_width
+    rules.require(
+        (
+            len(shape) == 4
+            and shape[:3] == [1, 1, rows]
+            or shape[:3] == [batch_size, input_height, input_width]
+        )
+        and shape[3] >= in_channels,
+        f"conv_transpose2d: input tensor must be [1, 1, {rows}, {in_channels}] or [{batch_size}, {input_height}, "
+        f"{input_width}, {in_channels}], got {shape}",
+    )
+    ho = (input_height - 1) * strides[0] - 2 * pads[0] + dil[0] * (kernel[0] - 1) + out_pad[0] + 1
+    wo = (input_width - 1) * strides[1] - 2 * pads[1] + dil[1] * (kernel[1] - 1) + out_pad[1] + 1
+    rules.require(ho > 0 and wo > 0, f"conv_transpose2d: output size {ho}x{wo} is not positive")
+    if input_tensor.storage_type() == StorageType.HOST:
+        input_tensor = to_device(input_tensor, device)
+    if not _is_prepared(weight_tensor, out_channels):
+        _validate_host_weights(weight_tensor)
+        expected = [in_channels, out_channels // groups, kernel[0], kernel[1]]
+        rules.require(
+            list(weight_tensor.shape) == expected,
+            f"conv_transpose2d: weight tensor shape {list(weight_tensor.shape)} does not match [in_channels, "
+            f"out_channels / groups, kernel_h, kernel_w] = {expected}",
+        )
+        dtype_w = _weights_dtype(conv_config)
+        values = [
+            _prepared_values(_transpose_to_conv(compute_values(v).float(), groups))
+            for v in weight_tensor._chips
+        ]
+        weight_tensor = to_device(
+            Tensor([formats.quantize(v, dtype_w) for v in values], dtype_w, Layout.TILE), device
+        )
+    if bias_tensor is not None and bias_tensor.storage_type() == StorageType.HOST:
+        _validate_host_bias(bias_tensor)
+        dtype_w = _weights_dtype(conv_config)
+        bias_values = [formats.quantize(compute_values(v).float(), dtype_w) for v in bias_tensor._chips]
+        bias_tensor = to_device(Tensor(bias_values, dtype_w, Layout.TILE), device)
+    activation = conv_config.activation if conv_config is not None else None
+    act = activation_fn(resolve_activation(activation)) if activation is not None else None
+    cin_g = in_channels // groups
+    inputs = [input_tensor, weight_tensor] + ([bias_tensor] if bias_tensor is not None else [])
+
+    def compute(x: torch.Tensor, w: torch.Tensor, *b: torch.Tensor) -> torch.Tensor:
+        nchw = (
+            x.reshape(batch_size, input_height, input_width, -1)[..., :in_channels]
+            .permute(0, 3, 1, 2)
+            .float()
+        )
+        weight = _conv_to_transpose(_oihw(w.float(), cin_g, kernel, out_channels), groups)
+        bias = b[0].reshape(-1)[:out_channels].float() if b else None
+        y = torch.nn.functional.conv_transpose2d(
+            nchw,
+            weight,
+            bias,
+            stride=strides,
+            padding=pads,
+            output_padding=out_pad,
+            groups=groups,
+            dilation=dil,
+        )
+        y = act(y) if act is not None else y
+        return y.permute(0, 2, 3, 1).reshape(1, 1, -1, out_channels)
+
+    out_layout = conv_config.output_layout if conv_config is not None else Layout.TILE
+    mc = memory_config or input_tensor.memory_config()
+    out = device_op(
+        "conv_transpose2d",
+        inputs,
+        compute,
+        dtype=dtype or input_tensor.dtype,
+        layout=out_layout,
+        memory_config=mc,
+    )
+    if return_output_dim and return_weights_and_bias:
+        return out, [ho, wo], [weight_tensor, bias_tensor]
+    if return_output_dim:
+        return out, [ho, wo]
+    if return_weights_and_bias:
+        return out, [weight_tensor, bias_tensor]
+    return out
+
+
+def _conv1d_golden(
+    input_tensor: torch.Tensor, weight_tensor: torch.Tensor, in_channels: int, out_channels: int, batch_size: int,
+    input_length: int, kernel_size: int, stride: int = 1, padding: Any = 0, dilation: int = 1, groups: int = 1,
+    bias_tensor: torch.Tensor | None = None, **_: Any,
+) -> torch.Tensor:  # fmt: skip
+    pad = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    ncl = input_tensor.reshape(batch_size, input_length, -1)[..., :in_channels].permute(0, 2, 1).float()
+    ncl = torch.nn.functional.pad(ncl, pad)
+    bias = bias_tensor.reshape(-1).float() if bias_tensor is not None else None
+    y = torch.nn.functional.conv1d(
+        ncl, weight_tensor.reshape(out_channels, -1, kernel_size).float(), bias, stride, 0, dilation, groups
+    )
+    return y.permute(0, 2, 1).reshape(1, 1, -1, out_channels)
+
+
+def _conv_transpose2d_golden(
+    input_tensor: torch.Tensor, weight_tensor: torch.Tensor, in_channels: int, out_channels: int, batch_size: int,
+    input_height: int, input_width: int, kernel_size: Sequence[int], stride: Sequence[int] = (1, 1),
+    padding: Sequence[int] = (0, 0), output_padding: Sequence[int] = (0, 0), dilation: Sequence[int] = (1, 1),
+    groups: int = 1, bias_tensor: torch.Tensor | None = None, **_: Any,
+) -> torch.Tensor:  # fmt: skip
+    nchw = input_tensor.reshape(batch_size, input_height, input_width, -1)[..., :in_channels].permute(
+        0, 3, 1, 2
+    )
+    bias = bias_tensor.reshape(-1).float() if bias_tensor is not None else None
+    y = torch.nn.functional.conv_transpose2d(
+        nchw.float(), weight_tensor.float(), bias, stride=tuple(stride), padding=tuple(padding),
+        output_padding=tuple(output_padding), groups=groups, dilation=tuple(dilation),
+    )  # fmt: skip
+    return y.permute(0, 2, 3, 1).reshape(1, 1, -1, out_channels)
+
+
+attach_golden_function(conv1d, _conv1d_golden)
+attach_golden_function(conv_transpose2d, _conv_transpose2d_golden)
+__all__ += ["Conv1dConfig", "conv1d", "conv_transpose2d"]

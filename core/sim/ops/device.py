@@ -22,12 +22,17 @@ from ..types import (
 )
 
 __all__ = [
+    "GetDefaultDevice",
     "GetNumAvailableDevices",
     "GetNumPCIeDevices",
+    "ReadDeviceProfiler",
+    "SetDefaultDevice",
     "close_device",
     "close_mesh_device",
     "create_mesh_device",
     "get_arch_name",
+    "get_dram_alignment",
+    "get_l1_alignment",
     "get_num_devices",
     "get_num_pcie_devices",
     "init_device_compute_kernel_config",
@@ -181,3 +186,32 @@ def init_device_compute_kernel_config(
         packer_l1_acc=packer_l1_acc,
         dst_full_sync_en=dst_full_sync_en,
     )
+
+
+_default_device: list[Device | None] = [None]
+
+
+def SetDefaultDevice(device: Device) -> None:  # noqa: N802 (ttnn's name)
+    """Remember `device` as the default one (what GetDefaultDevice returns)."""
+    _default_device[0] = device
+
+
+def GetDefaultDevice() -> Device | None:  # noqa: N802
+    return _default_device[0]
+
+
+def ReadDeviceProfiler(device: Device | MeshDevice) -> None:  # noqa: N802
+    """Flush the device profiler's buffers to the profiler logs. The simulator has no device profiler (its
+    counters are core.sim.stats), so there is nothing to read; the device must still be open."""
+    for chip in device.get_devices() if isinstance(device, MeshDevice) else [device]:
+        rules.require_open(chip, "ReadDeviceProfiler")
+
+
+def get_l1_alignment() -> int:
+    """L1 buffer alignment in bytes (16 on Wormhole and Blackhole)."""
+    return 16
+
+
+def get_dram_alignment() -> int:
+    """DRAM buffer alignment in bytes: 32 on Wormhole, 64 on Blackhole."""
+    return 64 if get_board().arch == "blackhole" else 32
