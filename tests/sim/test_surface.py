@@ -18,7 +18,7 @@ from core.sim.ttnn._surface import NotSimulatedError, real_names
     [
         (ttnn, "moreh_sum", "ttnn.moreh_sum"),
         (ttnn.experimental, "conv3d", "ttnn.experimental.conv3d"),
-        (ttnn.device, "ReadDeviceProfiler", "ttnn.device.ReadDeviceProfiler"),
+        (ttnn.device, "get_memory_view", "ttnn.device.get_memory_view"),
         (ttnn.distributed, "visualize_tensor", "ttnn.distributed.visualize_tensor"),
         (ttnn, "graph", "ttnn.graph"),
     ],
@@ -162,3 +162,22 @@ def test_program_configs_take_ttnn_keywords():
     assert soft.block_h == 2
     with pytest.raises(TypeError):
         ttnn.SoftmaxShardedMultiCoreProgramConfig(grid, 1, 2, 3)  # keyword-only, as bound by nanobind
+
+
+def test_device_helpers(device):
+    assert (
+        ttnn.ReadDeviceProfiler(device) is None and ttnn.device.ReadDeviceProfiler is ttnn.ReadDeviceProfiler
+    )
+    assert ttnn.get_l1_alignment() == 16 and ttnn.get_dram_alignment() == 32  # Wormhole
+    ttnn.SetDefaultDevice(device)
+    assert ttnn.GetDefaultDevice() is device
+    ttnn.close_device(device)
+    with pytest.raises(RuntimeError, match="ReadDeviceProfiler: .* is closed"):
+        ttnn.ReadDeviceProfiler(device)
+
+
+def test_nd_shard_spec_describes_a_shard():
+    grid = ttnn.CoreRangeSet([ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(1, 1))])
+    spec = ttnn.NdShardSpec([2, 32, 64], grid)
+    assert spec.shard_shape == [2, 32, 64] and spec.orientation == ttnn.ShardOrientation.ROW_MAJOR
+    assert spec.shard_distribution_strategy == ttnn.ShardDistributionStrategy.ROUND_ROBIN_1D
