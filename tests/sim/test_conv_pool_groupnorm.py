@@ -248,7 +248,7 @@ def test_conv_transpose2d_matches_torch(device):
         _bf16(x), _bf16(weight), _bf16(bias), stride=2, padding=1, output_padding=(1, 0), groups=groups
     )
     assert (ho, wo) == tuple(ref.shape[2:]) == (10, 11)
-    torch.testing.assert_close(ttnn.to_torch(out).float(), _bf16(_nhwc_flat(ref)), rtol=2**-8, atol=1e-5)
+    torch.testing.assert_close(ttnn.to_torch(out).float(), _bf16(_nhwc_flat(ref)), rtol=2**-7, atol=1e-5)
     with pytest.raises(
         TTFatal, match=r"does not match \[in_channels, out_channels / groups, kernel_h, kernel_w\]"
     ):
