@@ -24,6 +24,7 @@ from core.compare import comp_pcc, error_summary, to_torch
 from core.errors import UserError
 from core.port import Component, Output, Port, RunContext
 from core.report import ComponentResult, RunReport
+from core.sim.records import signpost
 
 Progress = Callable[[str], None]
 
@@ -126,7 +127,7 @@ def _run_component(
     """The port side of one component, compared with its reference; a port exception becomes a failure."""
     pcc, error, port_seconds = None, None, 0.0
     try:
-        with torch.no_grad():
+        with torch.no_grad(), signpost(component.name):
             actual, port_seconds = _timed(component.port, ctx)
         pcc, error = compare_outputs(reference, actual, component.threshold)
     except UserError:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from . import rules
 from .boards import Board, get_board
+from .records import OpRecord
 from .types import Arch, BufferType, CoreCoord, CoreGrid, MeshShape
 
 # DRAM pages are aligned to 32 B, L1 pages to 16 B (tt_metal/hw/inc/.../dev_mem_map.h alignments).
@@ -32,6 +33,8 @@ class Stats:
     peak_dram_bytes: int = 0
     peak_l1_bytes: int = 0
     ops_by_name: dict[str, int] = field(default_factory=dict)
+    # One record per op that ran (core/sim/records.py): what numerics, projection and reports read.
+    op_records: list[OpRecord] = field(default_factory=list)
 
     def reset(self) -> None:
         """Zero the event counters and restart the peaks from what is allocated now."""
@@ -39,6 +42,7 @@ class Stats:
         self.device_to_host = self.device_to_host_bytes = 0
         self.peak_dram_bytes, self.peak_l1_bytes = self.dram_bytes, self.l1_bytes
         self.ops_by_name = {}
+        self.op_records = []
 
 
 class Buffer:
@@ -190,9 +194,12 @@ class Device:
             s.peak_l1_bytes = max(s.peak_l1_bytes, s.l1_bytes)
 
     # -- accounting -----------------------------------------------------------------------------
-    def record_op(self, name: str) -> None:
+    def record_op(self, name: str, record: OpRecord | None = None) -> None:
+        """Count one op that ran on this chip, keeping its record (see core/sim/records.py)."""
         self.stats.device_ops += 1
         self.stats.ops_by_name[name] = self.stats.ops_by_name.get(name, 0) + 1
+        if record is not None:
+            self.stats.op_records.append(record)
 
     def record_write(self, nbytes: int) -> None:
         """One host -> device transfer of `nbytes` to this chip."""
@@ -288,6 +295,7 @@ def stats(device: Device | MeshDevice) -> Stats:
         total.l1_bytes += s.l1_bytes
         for k, v in s.ops_by_name.items():
             total.ops_by_name[k] = total.ops_by_name.get(k, 0) + v
+        total.op_records.extend(s.op_records)
     total.peak_dram_bytes = max(s.peak_dram_bytes for s in per_chip)
     total.peak_l1_bytes = max(s.peak_l1_bytes for s in per_chip)
     return total

@@ -22,6 +22,7 @@ import torch
 
 from . import rules
 from .numerics import formats
+from .records import OpConfig, OpRecord, TensorInfo, current_signpost
 from .runtime import Buffer, Device, MeshDevice, chips
 from .types import DRAM_MEMORY_CONFIG, DataType, Layout, MemoryConfig, StorageType
 
@@ -225,6 +226,23 @@ class Tensor:
         num_pages, page_size = _pages(self.padded_shape, self._dtype, self._layout)
         return num_pages * page_size
 
+    def info(self, chip: int = 0) -> TensorInfo:
+        """This tensor as chip `chip` holds it, for op records (core/sim/records.py)."""
+        mc = self.memory_config()
+        shard = mc.shard_spec.shape if mc.is_sharded() and mc.shard_spec is not None else None
+        buffer = self._buffers[chip] if chip < len(self._buffers) else None
+        return TensorInfo(
+            shape=tuple(self._chips[min(chip, len(self._chips) - 1)].shape),
+            padded_shape=tuple(self.padded_shape),
+            dtype=self._dtype.name,
+            layout=self._layout.name,
+            buffer_type=mc.buffer_type.name,
+            memory_layout=mc.memory_layout.name,
+            shard_shape=tuple(shard) if shard is not None else None,
+            num_bytes=self._nbytes(),
+            address=getattr(buffer, "address", None),
+        )
+
     def writable_chip(self, i: int) -> torch.Tensor:
         """Chip `i`'s values for an in-place op (kv-cache updates). Values are otherwise immutable and may be
         shared between tensors, chips or broadcast views, so the first write makes a private copy."""
@@ -426,6 +444,7 @@ def device_op(
     memory_config: MemoryConfig | None = None,
     rounding: str = formats.PACKER,
     stored_inputs: bool = False,
+    config: OpConfig | None = None,
 ) -> Any:
     """Run one device op: check inputs (on device, same device, allocated), call `compute` once per chip on
     the inputs' per-chip values, round each output to its dtype the way the packer does, allocate it.
@@ -433,6 +452,9 @@ def device_op(
     `compute(*values)` returns a torch tensor or a tuple of them (then `dtype`/`layout` may be sequences).
     It gets float32 values for float inputs; with `stored_inputs` it gets the stored ones (bfloat16 for
     bfloat16-based dtypes) and widens what it reads itself (embedding: a few rows of a large table).
+    `config` says how the op computes (fidelity, Dst mode, program config, cores): it goes into the op's
+    record on every chip (core/sim/records.py) with the operands' and results' shapes and memory. Only ops
+    that complete are counted.
     """
     for t in inputs:
         if t.device() is not None:
@@ -441,15 +463,6 @@ def device_op(
     read = (lambda v: v) if stored_inputs else compute_values
     per_chip = [compute(*(read(t._chips[i]) for t in inputs)) for i in range(len(chips(device)))]
     multi = isinstance(per_chip[0], tuple)
-    program = (
-        name,
-        tuple((tuple(t.shape), t.dtype, t.layout, t.memory_config()) for t in inputs),
-        str(dtype),
-        str(layout),
-    )
-    for chip in chips(device):
-        chip.record_op(name)
-        chip.record_program(program)
     n_out = len(per_chip[0]) if multi else 1
     dtypes = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype] * n_out
     layouts = list(layout) if isinstance(layout, (list, tuple)) else [layout] * n_out
@@ -460,4 +473,33 @@ def device_op(
         rules.check_dtype_layout(dtypes[j], layouts[j])
         values = [formats.quantize(v, dtypes[j], rounding) for v in values]
         outs.append(Tensor(values, dtypes[j], layouts[j], device, mc))
+    _record(name, device, inputs, outs, config or OpConfig())
     return tuple(outs) if multi else outs[0]
+
+
+def _record(
+    name: str, device: Device | MeshDevice, inputs: Sequence[Tensor], outputs: Sequence[Tensor], config: OpConfig
+) -> None:
+    """Count the op on every chip it ran on, with its record, and its program in the program cache (one
+    entry per op and input / output specs)."""
+    signpost = current_signpost()
+    program = (
+        name,
+        tuple((tuple(t.shape), t.dtype, t.layout, t.memory_config()) for t in inputs),
+        tuple((tuple(t.shape), t.dtype, t.layout) for t in outputs),
+    )
+    for i, chip in enumerate(chips(device)):
+        chip.record_program(program)
+        s = chip.stats
+        record = OpRecord(
+            index=len(s.op_records),
+            name=name,
+            chip=chip.id(),
+            inputs=tuple(t.info(i) for t in inputs),
+            outputs=tuple(t.info(i) for t in outputs),
+            config=config,
+            signpost=signpost,
+            dram_bytes=s.dram_bytes,
+            l1_bytes=s.l1_bytes,
+        )
+        chip.record_op(name, record)

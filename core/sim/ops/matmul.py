@@ -15,6 +15,7 @@ import torch
 
 from .. import rules
 from ..numerics import fidelity
+from ..records import OpConfig
 from ..tensor import Tensor, device_op
 from ..types import (
     DRAM_MEMORY_CONFIG,
@@ -137,6 +138,13 @@ def _is_batched(shape: Any) -> bool:
     return any(d > 1 for d in list(shape)[:-2])
 
 
+def _cores(program_config: Any, core_grid: CoreGrid | None) -> int | None:
+    """Worker cores fixed by the caller (a program config's compute grid, or core_grid); None when ttnn
+    picks the grid itself."""
+    grid = getattr(program_config, "compute_with_storage_grid_size", None) or core_grid
+    return None if grid is None else int(grid.x) * int(grid.y)
+
+
 def _post_process_bias(program_config: Any, core_grid: Any, mc: MemoryConfig, a: Tensor, b: Tensor) -> bool:
     """matmul.cpp get_post_process_bias: when ttnn adds the bias as a separate ttnn.add after the matmul."""
     if program_config is not None or core_grid is not None:
@@ -237,7 +245,15 @@ def _bound_matmul(
     inputs = [a, b] + ([bias] if fused_bias else [])
     untilize = getattr(program_config, "untilize_out", False)
     layout = Layout.ROW_MAJOR if untilize else Layout.TILE
-    out = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc)
+    config = OpConfig(
+        math_fidelity=numerics.math_fidelity.name,
+        fp32_dest_acc_en=numerics.fp32_dest_acc_en,
+        packer_l1_acc=getattr(compute_kernel_config, "packer_l1_acc", None),
+        program_config=type(program_config).__name__ if program_config is not None else None,
+        cores=_cores(program_config, core_grid),
+        attributes={"transpose_a": transpose_a, "transpose_b": transpose_b, "program_config": program_config},
+    )
+    out = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, config=config)
     if post_bias:
         out = eltwise.add(out, bias, memory_config=mc)
     if post_activation is not None:

@@ -35,6 +35,7 @@ import torch
 
 from .. import rules
 from ..numerics import fidelity, formats
+from ..records import OpConfig
 from ..tensor import Tensor, device_op
 from ..types import (
     DRAM_MEMORY_CONFIG,
@@ -367,4 +368,11 @@ def scaled_dot_product_attention(
         dtype=input_tensor_q.dtype,
         layout=Layout.TILE,
         memory_config=memory_config or DRAM_MEMORY_CONFIG,
+        config=OpConfig(
+            math_fidelity=numerics.math_fidelity.name,
+            fp32_dest_acc_en=numerics.fp32_dest_acc_en,
+            math_approx_mode=getattr(compute_kernel_config, "math_approx_mode", None),
+            program_config=type(program_config).__name__ if program_config is not None else None,
+            attributes={"is_causal": is_causal, "k_chunk_size": k_chunk, "program_config": program_config},
+        ),
     )
