@@ -77,6 +77,10 @@ BN_MEAN = _rand(1, 4, 1, 1, seed=32)
 BN_VAR = _rand(1, 4, 1, 1, seed=33, low=0.5)
 QKV = _rand(2, 64, 3 * 4 * 32, seed=34)
 SCORES = _rand(2, 4, 32, 64, seed=35)
+DQ = _rand(1, 2, 8, 64, seed=39)  # decode query [1, B, NH, D]
+DK = _rand(2, 2, 128, 64, seed=40)  # KV cache [B, NKV, S, D]
+DV = _rand(2, 2, 128, 64, seed=41)
+DMASK = torch.where(torch.arange(128) < 90, 0.0, -1e9).expand(2, 1, 8, 128).contiguous()
 NONZERO = torch.tensor([[[[0.0, 1.5, 0.0, -2.0, 3.0, 0.0, 0.0, 4.0] * 4]]])
 RM = "ROW_MAJOR_LAYOUT"
 
@@ -236,6 +240,21 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
             (T(BN_X),),
             {"running_mean": T(BN_MEAN), "running_var": T(BN_VAR), "weight": T(BN_MEAN), "bias": T(BN_VAR)},
         ),
+        ACCUM,
+    ),
+    (
+        "transformer.scaled_dot_product_attention_decode",
+        lambda m, T: ((T(DQ), T(DK), T(DV)), {"cur_pos": [5, 100]}),
+        ACCUM,
+    ),
+    (
+        "transformer.scaled_dot_product_attention_decode (mask)",
+        lambda m, T: ((T(DQ), T(DK), T(DV)), {"is_causal": False, "attn_mask": T(DMASK)}),
+        ACCUM,
+    ),
+    (
+        "transformer.scaled_dot_product_attention_decode (sliding window)",
+        lambda m, T: ((T(DQ), T(DK), T(DV)), {"cur_pos": [60, 127], "sliding_window_size": 16}),
         ACCUM,
     ),
     ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),

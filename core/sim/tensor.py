@@ -478,7 +478,11 @@ def device_op(
 
 
 def _record(
-    name: str, device: Device | MeshDevice, inputs: Sequence[Tensor], outputs: Sequence[Tensor], config: OpConfig
+    name: str,
+    device: Device | MeshDevice,
+    inputs: Sequence[Tensor],
+    outputs: Sequence[Tensor],
+    config: OpConfig,
 ) -> None:
     """Count the op on every chip it ran on, with its record, and its program in the program cache (one
     entry per op and input / output specs)."""

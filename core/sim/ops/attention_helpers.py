@@ -1,5 +1,6 @@
 """ttnn.transformer's head helpers on the simulator (split_query_key_value_and_split_heads,
-concatenate_heads, attention_softmax / attention_softmax_), also exported by ttnn.experimental as in ttnn.
+concatenate_heads, attention_softmax / attention_softmax_, scaled_dot_product_attention_decode);
+experimental.concatenate_heads is ttnn.experimental's own variant.
 
 Shapes follow ttnn/ttnn/operations/transformer.py of the 0.81.1 wheel: a fused [B, S, (H + 2 Hkv) D] QKV
 projection splits into q [B, H, S, D], k [B, Hkv, D, S] (transposed by default) and v [B, Hkv, S, D];
@@ -8,6 +9,8 @@ concatenate_heads is the inverse for [B, H, S, D] -> [B, S, H D]. These are data
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -146,6 +149,87 @@ def attention_softmax_(
     )
 
 
+def scaled_dot_product_attention_decode(
+    input_tensor_q: Tensor,
+    input_tensor_k: Tensor,
+    input_tensor_v: Tensor,
+    *,
+    is_causal: bool = True,
+    attn_mask: Tensor | None = None,
+    cur_pos: Sequence[int] = (),
+    cur_pos_tensor: Tensor | None = None,
+    attention_sink: Tensor | None = None,
+    scale: float | None = None,
+    sliding_window_size: int | None = None,
+    memory_config: MemoryConfig | None = None,
+    program_config: Any = None,
+    compute_kernel_config: Any = None,
+    share_cache: bool | None = None,
+) -> Tensor:
+    """ttnn.transformer.scaled_dot_product_attention_decode: one new query token per user against a KV cache.
+    q [1, B, NH, D], k / v [B (or 1 when shared), NKV, S, D]; user b attends to cache positions
+    0..cur_pos[b] (causal; a negative position gives zeros), or to every position with `attn_mask`
+    [B, 1, NH, S] when not causal; a sliding window keeps the last `sliding_window_size` positions. Output
+    [1, B, NH, D]. Numerics: float32 softmax of the rounded inputs, rounded once (the decode kernel's
+    chunked flash numerics are not modelled here, unlike scaled_dot_product_attention)."""
+    q_shape, k_shape, v_shape = input_tensor_q.shape, input_tensor_k.shape, input_tensor_v.shape
+    inputs = [input_tensor_q, input_tensor_k, input_tensor_v]
+    extras = [t for t in (attn_mask, cur_pos_tensor) if t is not None]
+    rules.require_same_device("scaled_dot_product_attention_decode", inputs + extras)
+    rules.require(
+        attention_sink is None,
+        "simulator: scaled_dot_product_attention_decode(attention_sink=) is not modelled",
+    )
+    rules.require(
+        len(q_shape) == 4 and q_shape[0] == 1, f"Decode query must be [1, B, NH, D], got {list(q_shape)}"
+    )
+    rules.require(
+        len(k_shape) == 4 and list(k_shape) == list(v_shape),
+        f"K and V caches must be [B, NKV, S, D] of the same shape, got {list(k_shape)} and {list(v_shape)}",
+    )
+    batch, heads, head_dim = q_shape[1], q_shape[2], q_shape[3]
+    rules.require(k_shape[3] == head_dim, f"Q head dim {head_dim} does not match K head dim {k_shape[3]}")
+    rules.require(k_shape[0] in (1, batch) or share_cache, f"K cache batch {k_shape[0]} must be 1 or {batch}")
+    rules.require(
+        heads % k_shape[1] == 0, f"num q heads ({heads}) must be a multiple of num kv heads ({k_shape[1]})"
+    )
+    if not is_causal:
+        rules.require(attn_mask is not None, "Non-causal SDPA decode requires an attention mask")
+    elif attn_mask is not None:
+        raise rules.fatal("Causal SDPA decode does not take an attention mask; pass is_causal=False")
+    positions = list(cur_pos)
+    factor = scale if scale is not None else 1.0 / math.sqrt(head_dim)
+    groups = heads // k_shape[1]
+    has_mask, has_pos_tensor = attn_mask is not None, cur_pos_tensor is not None
+
+    def compute(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        it = iter(rest)
+        mask = next(it) if has_mask else None
+        pos = next(it).reshape(-1).long().tolist() if has_pos_tensor else positions
+        if not pos:
+            pos = [k.shape[2] - 1] * batch
+        out = torch.zeros(1, batch, heads, head_dim)
+        for b in range(batch):
+            p = int(pos[b % len(pos)]) if is_causal else k.shape[2] - 1
+            if p < 0:
+                continue
+            cb = 0 if share_cache or k.shape[0] == 1 else b
+            start = max(0, p + 1 - sliding_window_size) if sliding_window_size else 0
+            keys = k[cb, :, start : p + 1].repeat_interleave(groups, dim=0)  # [NH, n, D]
+            values = v[cb, :, start : p + 1].repeat_interleave(groups, dim=0)
+            scores = torch.einsum("hd,hnd->hn", q[0, b], keys) * factor
+            if mask is not None:
+                scores = scores + mask[b % mask.shape[0], 0, :, start : p + 1]
+            out[0, b] = torch.einsum("hn,hnd->hd", torch.softmax(scores, dim=-1), values)
+        return out
+
+    mc = memory_config or input_tensor_q.memory_config()
+    return device_op(
+        "scaled_dot_product_attention_decode", inputs + extras, compute, dtype=input_tensor_q.dtype,
+        layout=Layout.TILE, memory_config=mc,
+    )  # fmt: skip
+
+
 def _split_golden(
     input_tensor: torch.Tensor, kv_input_tensor: torch.Tensor | None = None, *, num_heads: int,
     num_kv_heads: int | None = None, transpose_key: bool = True, **_: Any,
@@ -182,3 +266,31 @@ attach_golden_function(
 )
 attach_golden_function(attention_softmax, _attention_softmax_golden)
 attach_golden_function(attention_softmax_, _attention_softmax_golden)
+
+
+def _decode_golden(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, is_causal: bool = True, attn_mask: Any = None,
+    cur_pos: Sequence[int] = (), cur_pos_tensor: Any = None, scale: float | None = None,
+    sliding_window_size: int | None = None, share_cache: bool | None = None, **_: Any,
+) -> torch.Tensor:  # fmt: skip
+    batch, heads, head_dim = q.shape[1], q.shape[2], q.shape[3]
+    positions = cur_pos_tensor.reshape(-1).tolist() if cur_pos_tensor is not None else list(cur_pos)
+    positions = positions or [k.shape[2] - 1] * batch
+    out = torch.zeros(1, batch, heads, head_dim)
+    groups = heads // k.shape[1]
+    for b in range(batch):
+        p = int(positions[b % len(positions)]) if is_causal else k.shape[2] - 1
+        if p < 0:
+            continue
+        cb = 0 if share_cache or k.shape[0] == 1 else b
+        start = max(0, p + 1 - sliding_window_size) if sliding_window_size else 0
+        keys = k[cb, :, start : p + 1].float().repeat_interleave(groups, 0)
+        values = v[cb, :, start : p + 1].float().repeat_interleave(groups, 0)
+        scores = torch.einsum("hd,hnd->hn", q[0, b].float(), keys) * (scale or 1.0 / math.sqrt(head_dim))
+        if attn_mask is not None:
+            scores = scores + attn_mask[b % attn_mask.shape[0], 0, :, start : p + 1].float()
+        out[0, b] = torch.einsum("hn,hnd->hd", torch.softmax(scores, -1), values)
+    return out
+
+
+attach_golden_function(scaled_dot_product_attention_decode, _decode_golden)

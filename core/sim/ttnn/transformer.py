@@ -4,6 +4,7 @@ from ..ops.attention_helpers import (
     attention_softmax,
     attention_softmax_,
     concatenate_heads,
+    scaled_dot_product_attention_decode,
     split_query_key_value_and_split_heads,
 )
 from ..ops.transformer import scaled_dot_product_attention
@@ -14,6 +15,7 @@ __all__ = [
     "attention_softmax_",
     "concatenate_heads",
     "scaled_dot_product_attention",
+    "scaled_dot_product_attention_decode",
     "split_query_key_value_and_split_heads",
 ]
 __getattr__ = _not_simulated("ttnn.transformer")
