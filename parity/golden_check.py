@@ -81,6 +81,7 @@ DQ = _rand(1, 2, 8, 64, seed=39)  # decode query [1, B, NH, D]
 DK = _rand(2, 2, 128, 64, seed=40)  # KV cache [B, NKV, S, D]
 DV = _rand(2, 2, 128, 64, seed=41)
 DMASK = torch.where(torch.arange(128) < 90, 0.0, -1e9).expand(2, 1, 8, 128).contiguous()
+FOLD_X = _rand(2, 6, 8, 16, seed=42)  # NHWC
 NONZERO = torch.tensor([[[[0.0, 1.5, 0.0, -2.0, 3.0, 0.0, 0.0, 4.0] * 4]]])
 RM = "ROW_MAJOR_LAYOUT"
 
@@ -93,6 +94,13 @@ def _binary(
     name: str, b: torch.Tensor = B, tol: tuple[float, float] = ELTWISE
 ) -> tuple[str, Spec, tuple[float, float]]:
     return name, lambda m, T: ((T(A), T(b)), {}), tol
+
+
+def _bcast(op: str, dim: str) -> tuple[str, Spec, tuple[float, float]]:
+    def spec(m: ModuleType, T: Maker) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (T(A), T(B), getattr(m.BcastOpMath, op), getattr(m.BcastOpDim, dim)), {}
+
+    return f"bcast ({op} {dim})", spec, ELTWISE
 
 
 def _conv2d(m: ModuleType, T: Maker) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -257,6 +265,20 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
         lambda m, T: ((T(DQ), T(DK), T(DV)), {"cur_pos": [60, 127], "sliding_window_size": 16}),
         ACCUM,
     ),
+    ("fold", lambda m, T: ((T(FOLD_X, layout=RM), 2, 2), {"padding": [1, 1]}), EXACT),
+    ("fold (collapse)", lambda m, T: ((T(FOLD_X, layout=RM), 2, 4), {"collapse_output": True}), EXACT),
+    ("index_fill", lambda m, T: ((T(A), 3, T(torch.tensor([1, 5, 9]), "uint32", RM), 2.5), {}), EXACT),
+    ("indexed_fill", lambda m, T: ((T(torch.tensor([1]), "uint32", RM), T(A), T(B[:1])), {}), EXACT),
+    *[_bcast(op, dim) for op in ("ADD", "SUB", "MUL") for dim in ("H", "W", "HW")],
+    # float32 inputs: the golden divides in its input's dtype, and bfloat16 division is a step off
+    ("quantize", lambda m, T: ((T(A, "float32"), 0.05, 3), {}), EXACT),
+    (
+        "quantize (per axis)",
+        lambda m, T: ((T(A, "float32"), T(POS[0, 0, 0], "float32"), 0), {"axis": 3}),
+        EXACT,
+    ),
+    ("dequantize", lambda m, T: ((T(IA, "int32"), 0.05, 3), {}), ELTWISE),
+    ("requantize", lambda m, T: ((T(IA, "int32"), 0.05, 3, 0.2, -1), {}), EXACT),
     ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),
     ("transformer.concatenate_heads", lambda m, T: ((T(Q),), {}), EXACT),
     ("experimental.concatenate_heads", lambda m, T: ((T(Q), m.CoreCoord(8, 8)), {}), EXACT),
@@ -376,6 +398,7 @@ NOT_COMPARABLE = {
     "load_tensor": "reads a file written by dump_tensor: the simulator's file format is its own",
     "sharded_to_interleaved": "a memory move; needs sharded inputs (values unchanged, like to_memory_config)",
     "interleaved_to_sharded": "a memory move (values unchanged, like to_memory_config)",
+    "reshard": "a memory move between sharded configs (values unchanged, like to_memory_config)",
     "rand": "random values: the simulator draws from torch's generator, not the device RNG (tests/sim checks range)",
     "randn": "random values: the simulator draws from torch's generator, not the device RNG (tests/sim checks moments)",
     "uniform": "random values: the simulator draws from torch's generator, not the device RNG (tests/sim checks range)",

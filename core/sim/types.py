@@ -393,3 +393,23 @@ class NdShardSpec:
 
     def __post_init__(self) -> None:
         self.shard_shape = [int(d) for d in self.shard_shape]
+
+
+class BcastOpMath(enum.Enum):
+    """ttnn.BcastOpMath (ttnn.bcast's operation)."""
+
+    ADD = 0
+    SUB = 1
+    MUL = 2
+
+    __repr__ = _member_repr
+
+
+class BcastOpDim(enum.Enum):
+    """ttnn.BcastOpDim: which of b's dims ttnn.bcast broadcasts (H: its first row, W: its first column)."""
+
+    H = 0
+    W = 1
+    HW = 2
+
+    __repr__ = _member_repr

@@ -230,3 +230,60 @@ def test_host_helpers():
     converted = ttnn.to_dtype(ttnn.from_torch(torch.randn(2, 3), dtype=ttnn.bfloat16), ttnn.float32)
     assert converted.dtype == ttnn.float32 and converted.layout == ttnn.ROW_MAJOR_LAYOUT
     assert repr(ttnn.QueueId(1)) == "QueueId(1)" and ttnn.GeluVariant.Tanh.name == "Tanh"
+
+
+def test_fold_is_space_to_depth(device):
+    x = torch.randn(2, 6, 8, 16)
+    rm = _dev(device, x, layout=ttnn.ROW_MAJOR_LAYOUT)
+    out = ttnn.fold(rm, 2, 2, padding=[1, 0])
+    padded = torch.nn.functional.pad(x, (0, 0, 0, 0, 1, 1))
+    ref = padded.reshape(2, 4, 2, 4, 2, 16).permute(0, 1, 3, 2, 4, 5).reshape(2, 4, 4, 64)
+    assert torch.equal(_host(out), ref)
+    flat = ttnn.fold(rm, 2, 4, collapse_output=True)
+    assert flat.shape == [1, 1, 2 * 3 * 2, 128]
+    with pytest.raises(
+        TTFatal, match=r"fold: padded height 6 and width 8 must be divisible by stride \(4, 2\)"
+    ):
+        ttnn.fold(rm, 4, 2)
+
+
+def test_index_fill_indexed_fill_and_bcast(device):
+    x = _dev(device, X)
+    idx = ttnn.from_torch(torch.tensor([0, 7, 63]), dtype=ttnn.uint32, device=device)
+    assert torch.equal(
+        _host(ttnn.index_fill(x, 3, idx, -4.0)), torch.index_fill(X, 3, torch.tensor([0, 7, 63]), -4.0)
+    )
+    a, b = torch.randn(3, 1, 32, 32), torch.randn(2, 1, 32, 32)
+    ids = ttnn.from_torch(torch.tensor([2, 0]), dtype=ttnn.uint32, device=device)
+    filled = _host(ttnn.indexed_fill(ids, _dev(device, a), _dev(device, b)))
+    assert torch.equal(filled[2], b[0]) and torch.equal(filled[0], b[1]) and torch.equal(filled[1], a[1])
+    y = _dev(device, Y)
+    assert torch.equal(_host(ttnn.bcast(x, y, ttnn.BcastOpMath.ADD, ttnn.BcastOpDim.H)), X + Y[..., :1, :])
+    assert torch.equal(_host(ttnn.bcast(x, y, ttnn.BcastOpMath.MUL, ttnn.BcastOpDim.W)), X * Y[..., :1])
+    assert torch.equal(_host(ttnn.bcast(x, y, ttnn.BcastOpMath.SUB, ttnn.BcastOpDim.HW)), X - Y[..., :1, :1])
+
+
+def test_quantization_round_trip(device):
+    x = _dev(device, X)
+    q = ttnn.quantize(x, 0.05, 3)
+    assert q.dtype == ttnn.int32 and torch.equal(_host(q), torch.round(X / 0.05 + 3).to(torch.int32))
+    d = ttnn.dequantize(q, 0.05, 3)
+    assert d.dtype == ttnn.bfloat16
+    expected_d = ((torch.round(X / 0.05 + 3) - 3) * 0.05).to(torch.bfloat16)
+    assert torch.equal(_host(d), expected_d)  # (q - zero_point) * scale, rounded once to bfloat16
+    r = ttnn.requantize(q, 0.05, 3, 0.1, -2)
+    expected = torch.round((torch.round(X / 0.05 + 3) - 3) * 0.5 - 2).to(torch.int32)
+    assert torch.equal(_host(r), expected)
+    scales = POS[0, 0, 0]
+    per_axis = ttnn.quantize(x, _dev(device, scales), 0, axis=3)
+    assert torch.equal(_host(per_axis), torch.round(X / scales).to(torch.int32))
+    with pytest.raises(
+        TTFatal, match=r"quantize: a per-axis scale / zero point needs 64 values \(axis 3\), got 32"
+    ):
+        ttnn.quantize(x, _dev(device, scales[:32]), 0, axis=3)
+
+
+def test_reshard_needs_sharded_tensors(device):
+    x = _dev(device, X)
+    with pytest.raises(TTFatal, match="reshard: input tensor must be sharded"):
+        ttnn.reshard(x, ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)

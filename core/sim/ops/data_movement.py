@@ -827,3 +827,133 @@ __all__ += [
     "assign", "copy", "gather", "move", "narrow", "nonzero", "roll", "scatter", "sort", "stack",
     "tilize_with_val_padding", "tilize_with_zero_padding", "view",
 ]  # fmt: skip
+
+
+def fold(
+    input: Tensor,
+    stride_h: int,
+    stride_w: int,
+    use_transpose_as_fold: bool = False,
+    output_shape: Sequence[int] | None = None,
+    padding: Sequence[int] = (0, 0),
+    grid_size: Any = None,
+    override_memory_config: MemoryConfig | None = None,
+    collapse_output: bool = False,
+) -> Tensor:
+    """ttnn.fold: space-to-depth of an NHWC [N, H, W, C] tensor, zero-padded first ([ph, pw], [top, bottom,
+    left, right] or with channel padding [.., c_front, c_back]), to [N, H/sh, W/sw, C*sh*sw] (or flattened
+    to [1, 1, N*H/sh*W/sw, C*sh*sw] with collapse_output); each output pixel holds its sh x sw window
+    row-major, channels innermost (fold_device_op.cpp / the 0.81.1 golden)."""
+    rules.require(not use_transpose_as_fold, "simulator: fold(use_transpose_as_fold=True) is not modelled")
+    shape = list(input.shape)
+    rules.require(len(shape) == 4, f"fold: input must be NHWC [N, H, W, C], got {list(shape)}")
+    pads = [int(p) for p in padding]
+    if len(pads) == 2:
+        pads = [pads[0], pads[0], pads[1], pads[1], 0, 0]
+    elif len(pads) == 4:
+        pads = pads + [0, 0]
+    rules.require(len(pads) == 6, f"fold: padding must have 2, 4 or 6 entries, got {list(padding)}")
+    top, bottom, left, right, c_front, c_back = pads
+    n, h, w, c = shape[0], shape[1] + top + bottom, shape[2] + left + right, shape[3] + c_front + c_back
+    rules.require(
+        h % stride_h == 0 and w % stride_w == 0,
+        f"fold: padded height {h} and width {w} must be divisible by stride ({stride_h}, {stride_w})",
+    )
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        v = torch.nn.functional.pad(v, (c_front, c_back, left, right, top, bottom))
+        out = v.reshape(n, h // stride_h, stride_h, w // stride_w, stride_w, c).permute(0, 1, 3, 2, 4, 5)
+        out = out.reshape(n, h // stride_h, w // stride_w, c * stride_h * stride_w)
+        return out.reshape(1, 1, -1, out.shape[-1]) if collapse_output else out
+
+    return _apply("fold", input, compute, memory_config=override_memory_config)
+
+
+def index_fill(
+    input: Tensor, dim: int, index: Tensor, value: float, *, memory_config: MemoryConfig | None = None
+) -> Tensor:
+    """ttnn.index_fill: `value` written at the entries of `dim` listed in `index` (torch.index_fill)."""
+    rules.require_same_device("index_fill", [input, index])
+    d = _dim(dim, len(input.shape), "index_fill")
+    rules.require(len(index.shape) == 1, f"index_fill: index must be 1-D, got {list(index.shape)}")
+    mc = memory_config or input.memory_config()
+    return device_op(
+        "index_fill", [input, index], lambda v, i: torch.index_fill(v, d, i.long(), float(value)),
+        dtype=input.dtype, layout=input.layout, memory_config=mc,
+    )  # fmt: skip
+
+
+def indexed_fill(
+    batch_id: Tensor,
+    input_tensor_a: Tensor,
+    input_tensor_b: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    dim: int = 0,
+) -> Tensor:
+    """ttnn.indexed_fill: input_tensor_a with its batch entries batch_id[i] replaced by input_tensor_b's entry
+    i (dim 0)."""
+    rules.require_same_device("indexed_fill", [batch_id, input_tensor_a, input_tensor_b])
+    rules.require(dim == 0, "indexed_fill: only dim 0 is supported")
+    rules.require(
+        list(input_tensor_a.shape[1:]) == list(input_tensor_b.shape[1:]),
+        f"indexed_fill: input tensors must match beyond dim 0, got {list(input_tensor_a.shape)} and "
+        f"{list(input_tensor_b.shape)}",
+    )
+
+    def compute(ids: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        out = a.clone()
+        for source, target in enumerate(ids.reshape(-1).long().tolist()):
+            out[target] = b[source]
+        return out
+
+    mc = memory_config or input_tensor_a.memory_config()
+    return device_op(
+        "indexed_fill", [batch_id, input_tensor_a, input_tensor_b], compute, dtype=input_tensor_a.dtype,
+        layout=input_tensor_a.layout, memory_config=mc,
+    )  # fmt: skip
+
+
+def reshard(
+    input_tensor: Tensor, output_memory_config: MemoryConfig, output_tensor: Tensor | None = None
+) -> Tensor:
+    """ttnn.reshard: a sharded tensor moved to another sharded memory config (values unchanged)."""
+    rules.require(input_tensor.is_sharded(), "reshard: input tensor must be sharded")
+    rules.require(output_memory_config.is_sharded(), "reshard: output memory config must be sharded")
+    rules.check_sharded_memory_config(output_memory_config, "reshard")
+    result = _apply("reshard", input_tensor, lambda v: v, memory_config=output_memory_config)
+    return into_output(result, output_tensor)
+
+
+def bcast(
+    input_a: Tensor,
+    input_b: Tensor,
+    math_op: Any,
+    dim: Any,
+    *,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.bcast: a (+ - *) b where b's first row (dim H), first column (W) or first element (HW) is
+    broadcast over a (the device reads only that row / column / element of b's tile)."""
+    rules.require_same_device("bcast", [input_a, input_b])
+    ops = {"ADD": torch.add, "SUB": torch.sub, "MUL": torch.mul}
+    kind = getattr(dim, "name", str(dim))
+    rules.require(kind in ("H", "W", "HW"), f"bcast: invalid dim {dim!r}")
+    op = ops[getattr(math_op, "name", str(math_op))]
+
+    def compute(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if kind in ("W", "HW"):
+            b = b[..., :1]
+        if kind in ("H", "HW"):
+            b = b[..., :1, :]
+        return op(a, b)
+
+    mc = memory_config or input_a.memory_config()
+    result = device_op(
+        "bcast", [input_a, input_b], compute, dtype=input_a.dtype, layout=input_a.layout, memory_config=mc
+    )
+    return into_output(result, output_tensor)
+
+
+__all__ += ["bcast", "fold", "index_fill", "indexed_fill", "reshard"]

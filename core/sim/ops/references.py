@@ -139,6 +139,48 @@ def _untilize_with_unpadding(
     return input_tensor[tuple(slice(0, e + 1) for e in output_tensor_end)]
 
 
+def _fold(
+    input: torch.Tensor,
+    stride_h: int,
+    stride_w: int,
+    *args: Any,
+    padding: Any = (0, 0),
+    collapse_output: bool = False,
+    **_: Any,
+) -> torch.Tensor:
+    pads = list(padding)
+    pads = (
+        [pads[0], pads[0], pads[1], pads[1], 0, 0]
+        if len(pads) == 2
+        else pads + [0, 0]
+        if len(pads) == 4
+        else pads
+    )
+    x = torch.nn.functional.pad(input, (pads[4], pads[5], pads[2], pads[3], pads[0], pads[1]))
+    n, h, w, c = x.shape
+    out = x.reshape(n, h // stride_h, stride_h, w // stride_w, stride_w, c).permute(0, 1, 3, 2, 4, 5)
+    out = out.reshape(n, h // stride_h, w // stride_w, -1)
+    return out.reshape(1, 1, -1, out.shape[-1]) if collapse_output else out
+
+
+def _indexed_fill(
+    batch_id: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *args: Any, **_: Any
+) -> torch.Tensor:
+    out = a.clone()
+    for source, target in enumerate(batch_id.reshape(-1).long().tolist()):
+        out[target] = b[source]
+    return out
+
+
+def _bcast(a: torch.Tensor, b: torch.Tensor, math_op: Any, dim: Any, *args: Any, **_: Any) -> torch.Tensor:
+    kind = getattr(dim, "name", str(dim))
+    b = b[..., :1] if kind in ("W", "HW") else b
+    b = b[..., :1, :] if kind in ("H", "HW") else b
+    return {"ADD": torch.add, "SUB": torch.sub, "MUL": torch.mul}[getattr(math_op, "name", str(math_op))](
+        a, b
+    )
+
+
 def _identity(input_tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     return input_tensor
 
@@ -173,6 +215,14 @@ _GOLDENS: list[tuple[Any, Any]] = [
     (data_movement.tilize, _identity),
     (data_movement.untilize, _identity),
     (data_movement.fill_implicit_tile_padding, _identity),
+    (data_movement.reshard, _identity),
+    (data_movement.fold, _fold),
+    (
+        data_movement.index_fill,
+        lambda input, dim, index, value, **_: torch.index_fill(input, dim, index.long(), value),
+    ),
+    (data_movement.indexed_fill, _indexed_fill),
+    (data_movement.bcast, _bcast),
     (core.to_layout, _identity),
     (core.clone, _identity),
     (core.to_memory_config, _identity),

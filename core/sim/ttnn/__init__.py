@@ -22,6 +22,7 @@ from ..ops.loss import *  # noqa: F403
 from ..ops.matmul import *  # noqa: F403
 from ..ops.normalization import *  # noqa: F403
 from ..ops.pool import *  # noqa: F403
+from ..ops.quantization import *  # noqa: F403
 from ..ops.random import *  # noqa: F403
 from ..ops.reduction import *  # noqa: F403
 from ..ops.ternary import *  # noqa: F403
@@ -36,6 +37,8 @@ from ..types import (
     L1_MEMORY_CONFIG,
     L1_WIDTH_SHARDED_MEMORY_CONFIG,
     Arch,
+    BcastOpDim,
+    BcastOpMath,
     BufferType,
     CoreCoord,
     CoreGrid,
