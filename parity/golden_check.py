@@ -81,6 +81,9 @@ DQ = _rand(1, 2, 8, 64, seed=39)  # decode query [1, B, NH, D]
 DK = _rand(2, 2, 128, 64, seed=40)  # KV cache [B, NKV, S, D]
 DV = _rand(2, 2, 128, 64, seed=41)
 DMASK = torch.where(torch.arange(128) < 90, 0.0, -1e9).expand(2, 1, 8, 128).contiguous()
+PAGED_K = _rand(8, 2, 32, 64, seed=43)  # [blocks, NKV, block_size, D]
+PAGED_V = _rand(8, 2, 32, 64, seed=44)
+PAGE_TABLE = torch.tensor([[3, 0, 6, 1], [7, 2, 5, 4]], dtype=torch.int32)
 FOLD_X = _rand(2, 6, 8, 16, seed=42)  # NHWC
 NONZERO = torch.tensor([[[[0.0, 1.5, 0.0, -2.0, 3.0, 0.0, 0.0, 4.0] * 4]]])
 RM = "ROW_MAJOR_LAYOUT"
@@ -279,6 +282,14 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
     ),
     ("dequantize", lambda m, T: ((T(IA, "int32"), 0.05, 3), {}), ELTWISE),
     ("requantize", lambda m, T: ((T(IA, "int32"), 0.05, 3, 0.2, -1), {}), EXACT),
+    (
+        "transformer.paged_scaled_dot_product_attention_decode",
+        lambda m, T: (
+            (T(DQ), T(PAGED_K), T(PAGED_V), T(PAGE_TABLE, "int32", RM)),
+            {"cur_pos_tensor": T(torch.tensor([40, 127], dtype=torch.int32), "int32", RM)},
+        ),
+        ACCUM,
+    ),
     ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),
     ("transformer.concatenate_heads", lambda m, T: ((T(Q),), {}), EXACT),
     ("experimental.concatenate_heads", lambda m, T: ((T(Q), m.CoreCoord(8, 8)), {}), EXACT),

@@ -7,6 +7,7 @@ from ..ops.attention_helpers import (
     scaled_dot_product_attention_decode,
     split_query_key_value_and_split_heads,
 )
+from ..ops.paged import paged_scaled_dot_product_attention_decode
 from ..ops.transformer import scaled_dot_product_attention
 from ._surface import not_simulated as _not_simulated
 
@@ -14,6 +15,7 @@ __all__ = [
     "attention_softmax",
     "attention_softmax_",
     "concatenate_heads",
+    "paged_scaled_dot_product_attention_decode",
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_decode",
     "split_query_key_value_and_split_heads",
