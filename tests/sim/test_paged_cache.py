@@ -86,3 +86,23 @@ def test_paged_decode_equals_the_contiguous_decode(device):
         ttnn.transformer.paged_scaled_dot_product_attention_decode(
             _dev(device, q), _dev(device, k), _dev(device, v), bad
         )
+
+
+def test_decode_head_helpers(device):
+    fused = torch.randn(1, 1, 32, (8 + 2 * 2) * 64)
+    q, k, v = ttnn.experimental.nlp_create_qkv_heads_decode(_dev(device, fused), num_heads=8, num_kv_heads=2)
+    assert q.shape == [1, 32, 8, 64] and k.shape == [1, 32, 2, 64] and v.shape == [1, 32, 2, 64]
+    assert torch.equal(ttnn.to_torch(q), fused[0, 0, :, :512].reshape(1, 32, 8, 64))
+    assert torch.equal(ttnn.to_torch(k), fused[0, 0, :, 512:640].reshape(1, 32, 2, 64))
+    assert torch.equal(ttnn.to_torch(v), fused[0, 0, :, 640:].reshape(1, 32, 2, 64))
+    offset = ttnn.from_torch(torch.tensor([8], dtype=torch.int32), dtype=ttnn.int32, device=device)
+    q8, _, _ = ttnn.experimental.nlp_create_qkv_heads_decode(
+        _dev(device, fused), num_heads=8, num_kv_heads=2, batch_offset=offset, slice_size=8
+    )
+    assert torch.equal(ttnn.to_torch(q8), fused[0, 0, 8:16, :512].reshape(1, 8, 8, 64))
+    merged = ttnn.experimental.nlp_concat_heads_decode(q, num_heads=8)
+    assert merged.shape == [1, 1, 32, 512] and torch.equal(ttnn.to_torch(merged), fused[..., :512])
+    with pytest.raises(TTFatal, match=r"Head dim \(48\) must be a multiple of 32"):
+        ttnn.experimental.nlp_create_qkv_heads_decode(
+            _dev(device, torch.randn(1, 1, 32, 12 * 48)), num_heads=8, num_kv_heads=2
+        )

@@ -294,3 +294,90 @@ def _decode_golden(
 
 
 attach_golden_function(scaled_dot_product_attention_decode, _decode_golden)
+
+
+def nlp_create_qkv_heads_decode(
+    input_tensor: Tensor,
+    *,
+    num_heads: int,
+    num_kv_heads: int | None = None,
+    output_tensors: Sequence[Tensor] | None = None,
+    overlap_qk_coregrid: bool | None = True,
+    batch_offset: Tensor | None = None,
+    slice_size: int | None = None,
+    memory_config: MemoryConfig | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """ttnn.experimental.nlp_create_qkv_heads_decode: a fused decode QKV projection [1, 1, B, (NH + 2 NKV) D]
+    -> q [1, B, NH, D], k [1, B, NKV, D], v [1, B, NKV, D] (the "1BQD" / "1BKD" tensors of tt-metal's LLM
+    decode); with batch_offset / slice_size only users [offset, offset + slice_size) are taken. On a card
+    the outputs are height-sharded; the simulator keeps the given (or input's) memory config."""
+    rules.require(
+        output_tensors is None, "simulator: nlp_create_qkv_heads_decode(output_tensors=) is not modelled"
+    )
+    inputs = [input_tensor] + ([batch_offset] if batch_offset is not None else [])
+    rules.require_same_device("nlp_create_qkv_heads_decode", inputs)
+    shape = input_tensor.shape
+    rules.require(
+        len(shape) == 4 and shape[0] == 1 and shape[1] == 1,
+        f"Input tensor must be [1, 1, batch, hidden], got {list(shape)}",
+    )
+    kv_heads = num_kv_heads or num_heads
+    rules.require(
+        shape[3] % (num_heads + 2 * kv_heads) == 0,
+        f"Hidden size ({shape[3]}) must be divisible by num_heads + 2 * num_kv_heads ({num_heads + 2 * kv_heads})",
+    )
+    head = shape[3] // (num_heads + 2 * kv_heads)
+    rules.require(head % 32 == 0, f"Head dim ({head}) must be a multiple of 32")
+    rules.require(
+        (batch_offset is None) == (slice_size is None), "batch_offset and slice_size must be given together"
+    )
+
+    def compute(x: torch.Tensor, *offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = x[0, 0]
+        if offset:
+            start = int(offset[0].reshape(-1)[0])
+            rows = rows[start : start + slice_size]
+        users = rows.shape[0]
+        q = rows[:, : num_heads * head].reshape(1, users, num_heads, head)
+        k = rows[:, num_heads * head : (num_heads + kv_heads) * head].reshape(1, users, kv_heads, head)
+        v = rows[:, (num_heads + kv_heads) * head :].reshape(1, users, kv_heads, head)
+        return q, k, v
+
+    mc = memory_config or input_tensor.memory_config()
+    return device_op(
+        "nlp_create_qkv_heads_decode",
+        inputs,
+        compute,
+        dtype=input_tensor.dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+    )
+
+
+def nlp_concat_heads_decode(
+    input_tensor: Tensor,
+    *,
+    num_heads: int,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.experimental.nlp_concat_heads_decode: attention output [1, B, H (>= num_heads, padded), D] ->
+    [1, 1, B, num_heads * D], the first num_heads heads of every user side by side."""
+    from .eltwise import into_output
+
+    rules.require_same_device("nlp_concat_heads_decode", [input_tensor])
+    shape = input_tensor.shape
+    rules.require(
+        len(shape) == 4 and shape[0] == 1,
+        f"Input tensor must be [1, batch, heads, head_dim], got {list(shape)}",
+    )
+    rules.require(shape[2] >= num_heads, f"num_heads ({num_heads}) exceeds the input's {shape[2]} heads")
+    users, head = shape[1], shape[3]
+    mc = memory_config or input_tensor.memory_config()
+    result = device_op(
+        "nlp_concat_heads_decode", [input_tensor],
+        lambda x: x[0, :, :num_heads, :].reshape(1, 1, users, num_heads * head),
+        dtype=input_tensor.dtype, layout=Layout.TILE, memory_config=mc,
+    )  # fmt: skip
+    return into_output(result, output_tensor)
