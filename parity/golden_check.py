@@ -290,6 +290,19 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
         ),
         ACCUM,
     ),
+    (
+        "transformer.joint_scaled_dot_product_attention",
+        lambda m, T: (
+            (T(Q), T(K), T(V), T(Q[:, :, :32]), T(K[:, :, :32]), T(V[:, :, :32])),
+            {
+                "joint_strategy": "rear",
+                "program_config": m.SDPAProgramConfig(
+                    compute_with_storage_grid_size=m.CoreCoord(8, 8), q_chunk_size=32, k_chunk_size=32
+                ),
+            },
+        ),
+        ACCUM,
+    ),
     ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),
     ("transformer.concatenate_heads", lambda m, T: ((T(Q),), {}), EXACT),
     ("experimental.concatenate_heads", lambda m, T: ((T(Q), m.CoreCoord(8, 8)), {}), EXACT),

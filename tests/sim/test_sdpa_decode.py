@@ -72,3 +72,33 @@ def test_decode_rules(device):
     kv = _dev(device, torch.randn(2, 2, 64, 32))
     with pytest.raises(TTFatal, match="Non-causal SDPA decode requires an attention mask"):
         ttnn.transformer.scaled_dot_product_attention_decode(q, kv, kv, is_causal=False)
+
+
+def test_joint_attention_is_attention_over_both_sequences(device):
+    q, k, v = (torch.randn(1, 4, 64, 64) for _ in range(3))
+    jq, jk, jv = (torch.randn(1, 4, 32, 64) for _ in range(3))
+    bf = [
+        ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+        for x in (q, k, v, jq, jk, jv)
+    ]
+    config = ttnn.SDPAProgramConfig(
+        compute_with_storage_grid_size=ttnn.CoreCoord(8, 8), q_chunk_size=32, k_chunk_size=32
+    )
+    out, joint = ttnn.transformer.joint_scaled_dot_product_attention(
+        *bf, joint_strategy="rear", program_config=config
+    )
+    assert out.shape == [1, 4, 64, 64] and joint.shape == [1, 4, 32, 64]
+    cat = [
+        ttnn.from_torch(torch.cat([a, b], -2), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+        for a, b in ((q, jq), (k, jk), (v, jv))
+    ]
+    whole = ttnn.to_torch(
+        ttnn.transformer.scaled_dot_product_attention(*cat, is_causal=False, program_config=config)
+    )
+    assert torch.equal(ttnn.to_torch(out), whole[..., :64, :]) and torch.equal(
+        ttnn.to_torch(joint), whole[..., 64:, :]
+    )
+    with pytest.raises(TTFatal, match="Only joint_strategy='rear' is supported"):
+        ttnn.transformer.joint_scaled_dot_product_attention(
+            *bf, joint_strategy="front", program_config=config
+        )

@@ -381,3 +381,88 @@ def nlp_concat_heads_decode(
         dtype=input_tensor.dtype, layout=Layout.TILE, memory_config=mc,
     )  # fmt: skip
     return into_output(result, output_tensor)
+
+
+def joint_scaled_dot_product_attention(
+    input_tensor_q: Tensor,
+    input_tensor_k: Tensor,
+    input_tensor_v: Tensor,
+    joint_tensor_q: Tensor,
+    joint_tensor_k: Tensor,
+    joint_tensor_v: Tensor,
+    *,
+    joint_strategy: str,
+    program_config: Any,
+    scale: float | None = None,
+    compute_kernel_config: Any = None,
+) -> tuple[Tensor, Tensor]:
+    """ttnn.transformer.joint_scaled_dot_product_attention (MM-DiT attention of SD3 / Flux in tt_dit): the
+    joint sequence is appended behind the spatial one ("rear"), one non-causal attention runs over both,
+    and the result is split back into (spatial, joint) outputs. Numerics: those of
+    scaled_dot_product_attention (flash attention over k_chunk_size chunks of the concatenated keys)."""
+    from . import transformer as _sdpa  # the flash-attention numerics live with scaled_dot_product_attention
+
+    inputs = [input_tensor_q, input_tensor_k, input_tensor_v, joint_tensor_q, joint_tensor_k, joint_tensor_v]
+    rules.require_same_device("joint_scaled_dot_product_attention", inputs)
+    rules.require(
+        joint_strategy == "rear", f"Only joint_strategy='rear' is supported, got {joint_strategy!r}"
+    )
+    for t in inputs:
+        rules.require_tile("joint_scaled_dot_product_attention", t)
+        rules.require(
+            len(t.shape) == 4,
+            f"joint_scaled_dot_product_attention: inputs must be rank 4, got {list(t.shape)}",
+        )
+    q, jq = input_tensor_q.shape, joint_tensor_q.shape
+    for a, b in (
+        (input_tensor_q, input_tensor_k),
+        (input_tensor_q, input_tensor_v),
+        (joint_tensor_q, joint_tensor_k),
+        (joint_tensor_q, joint_tensor_v),
+    ):
+        rules.require(
+            list(a.shape) == list(b.shape),
+            f"joint_scaled_dot_product_attention: Q, K and V must have the same shape, got {list(a.shape)} and "
+            f"{list(b.shape)}",
+        )
+    rules.require(
+        q[0] == jq[0] and q[1] == jq[1] and q[3] == jq[3],
+        f"joint_scaled_dot_product_attention: joint tensors must match batch, heads and head dim of the inputs, got "
+        f"{list(q)} and {list(jq)}",
+    )
+    factor = 1.0 / math.sqrt(input_tensor_q.padded_shape[-1]) if scale is None else float(scale)
+    k_chunk = program_config.k_chunk_size
+    numerics = (
+        _sdpa._DEFAULT_NUMERICS
+        if compute_kernel_config is None
+        else _sdpa.fidelity.numerics_from_config(compute_kernel_config)
+    )
+    dtypes = (input_tensor_q.dtype, input_tensor_k.dtype, input_tensor_v.dtype)
+    n = q[2]
+
+    def compute(*values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        qq, kk, vv = (torch.cat([values[i], values[i + 3]], dim=-2) for i in range(3))
+        out = _sdpa._flash_attention(
+            qq, kk, vv, None, scale=factor, is_causal=False, sliding_window=None, k_chunk=k_chunk, dtypes=dtypes,
+            numerics=numerics,
+        )  # fmt: skip
+        return out[..., :n, :].contiguous(), out[..., n:, :].contiguous()
+
+    out, joint = device_op(
+        "joint_scaled_dot_product_attention", inputs, compute, dtype=input_tensor_q.dtype, layout=Layout.TILE,
+        memory_config=input_tensor_q.memory_config(),
+    )  # fmt: skip
+    return out, joint
+
+
+def _joint_golden(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, jq: torch.Tensor, jk: torch.Tensor, jv: torch.Tensor, *,
+    joint_strategy: str = "rear", scale: float | None = None, **_: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    n = q.shape[-2]
+    qq, kk, vv = (torch.cat([a.float(), b.float()], dim=-2) for a, b in ((q, jq), (k, jk), (v, jv)))
+    out = torch.nn.functional.scaled_dot_product_attention(qq, kk, vv, scale=scale)
+    return out[..., :n, :], out[..., n:, :]
+
+
+attach_golden_function(joint_scaled_dot_product_attention, _joint_golden)

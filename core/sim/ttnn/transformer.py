@@ -4,6 +4,7 @@ from ..ops.attention_helpers import (
     attention_softmax,
     attention_softmax_,
     concatenate_heads,
+    joint_scaled_dot_product_attention,
     scaled_dot_product_attention_decode,
     split_query_key_value_and_split_heads,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "attention_softmax",
     "attention_softmax_",
     "concatenate_heads",
+    "joint_scaled_dot_product_attention",
     "paged_scaled_dot_product_attention_decode",
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_decode",
