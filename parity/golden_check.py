@@ -63,6 +63,17 @@ CONV_B = _rand(1, 1, 1, 32, seed=24)
 GN_X = _rand(2, 1, 64, 64, seed=25)
 GN_W = _rand(1, 1, 2, 32, seed=26)  # 64 channels packed as create_group_norm_weight_bias_rm does
 MASK = _rand(2, 1, 1, 64, seed=27)
+
+
+def _stats(x: torch.Tensor, include_sum: bool) -> torch.Tensor:
+    """pre_all_gather statistics: sum(x^2) in column 0 (and sum(x) in column 32) of tile-wide blocks."""
+    stats = torch.zeros(*x.shape[:-1], 64 if include_sum else 32)
+    stats[..., 0] = x.square().sum(-1)
+    if include_sum:
+        stats[..., 32] = x.sum(-1)
+    return stats
+
+
 _int = torch.Generator().manual_seed(28)
 IA = torch.randint(-1000, 1000, (1, 1, 32, 64), generator=_int, dtype=torch.int32)
 IB = torch.randint(0, 8, (1, 1, 32, 64), generator=_int, dtype=torch.int32)
@@ -84,6 +95,9 @@ DMASK = torch.where(torch.arange(128) < 90, 0.0, -1e9).expand(2, 1, 8, 128).cont
 PAGED_K = _rand(8, 2, 32, 64, seed=43)  # [blocks, NKV, block_size, D]
 PAGED_V = _rand(8, 2, 32, 64, seed=44)
 PAGE_TABLE = torch.tensor([[3, 0, 6, 1], [7, 2, 5, 4]], dtype=torch.int32)
+# all-gathered statistics of two devices' halves (A is one of them, a shifted copy the other)
+STATS2 = torch.cat([_stats(A, True), _stats(A + 0.5, True)], dim=-1)
+STATS1 = torch.cat([_stats(A, False), _stats(A * 2, False)], dim=-1)
 FOLD_X = _rand(2, 6, 8, 16, seed=42)  # NHWC
 NONZERO = torch.tensor([[[[0.0, 1.5, 0.0, -2.0, 3.0, 0.0, 0.0, 4.0] * 4]]])
 RM = "ROW_MAJOR_LAYOUT"
@@ -301,6 +315,18 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
                 ),
             },
         ),
+        ACCUM,
+    ),
+    ("layer_norm_pre_all_gather", lambda m, T: ((T(A),), {}), ACCUM),
+    ("rms_norm_pre_all_gather", lambda m, T: ((T(A),), {"residual_input_tensor": T(B)}), ACCUM),
+    (
+        "layer_norm_post_all_gather",
+        lambda m, T: ((T(A), T(STATS2, "float32")), {"epsilon": 1e-5, "weight": T(GAMMA), "bias": T(BETA)}),
+        ACCUM,
+    ),
+    (
+        "rms_norm_post_all_gather",
+        lambda m, T: ((T(A), T(STATS1, "float32")), {"epsilon": 1e-5, "weight": T(GAMMA)}),
         ACCUM,
     ),
     ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),

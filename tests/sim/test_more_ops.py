@@ -287,3 +287,27 @@ def test_reshard_needs_sharded_tensors(device):
     x = _dev(device, X)
     with pytest.raises(TTFatal, match="reshard: input tensor must be sharded"):
         ttnn.reshard(x, ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)
+
+
+@pytest.mark.parametrize("rms", [False, True])
+def test_distributed_norm_over_two_halves_equals_the_whole_norm(device, rms):
+    x = torch.randn(1, 1, 32, 128)
+    gamma = torch.randn(1, 1, 1, 128)
+    halves = [_dev(device, h) for h in x.chunk(2, dim=-1)]
+    pre = ttnn.rms_norm_pre_all_gather if rms else ttnn.layer_norm_pre_all_gather
+    post = ttnn.rms_norm_post_all_gather if rms else ttnn.layer_norm_post_all_gather
+    stats = [pre(h, dtype=ttnn.float32) for h in halves]
+    assert stats[0].shape == [1, 1, 32, 32 if rms else 64]
+    gathered = ttnn.concat(stats, dim=-1)  # what the all-gather between the two devices delivers
+    outs = [
+        post(h, gathered, epsilon=1e-5, weight=_dev(device, g))
+        for h, g in zip(halves, gamma.chunk(2, -1), strict=True)
+    ]
+    whole = torch.cat([_host(o) for o in outs], dim=-1)
+    if rms:
+        ref = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + 1e-5) * gamma
+    else:
+        ref = torch.nn.functional.layer_norm(x, (128,), eps=1e-5) * gamma
+    torch.testing.assert_close(whole, ref, rtol=1e-4, atol=1e-4)
+    with pytest.raises(TTFatal, match="stats width"):
+        post(halves[0], _dev(device, torch.zeros(1, 1, 32, 48)))

@@ -638,3 +638,171 @@ attach_golden_function(
     ),
 )  # fmt: skip
 __all__ += ["batch_norm"]
+
+
+# -- distributed layer / rms norm: per-device statistics, then normalization with the gathered ones ----------
+
+_STAT = 32  # one tile column per statistic
+
+
+def _pre_all_gather(
+    name: str, include_sum: bool, x: Tensor, residual: Tensor | None, dtype: DataType, mc: Any
+) -> Tensor:
+    inputs = [x] + ([residual] if residual is not None else [])
+    rules.require_same_device(name, inputs)
+    rules.require_tile(name, x)
+    width = 2 * _STAT if include_sum else _STAT
+
+    def compute(v: torch.Tensor, *res: torch.Tensor) -> torch.Tensor:
+        if res:
+            v = v + res[0]
+        stats = torch.zeros(*v.shape[:-1], width)
+        stats[..., 0] = v.square().sum(dim=-1)
+        if include_sum:
+            stats[..., _STAT] = v.sum(dim=-1)
+        return stats
+
+    return device_op(
+        name, inputs, compute, dtype=dtype, layout=Layout.TILE, memory_config=mc or x.memory_config()
+    )
+
+
+def layer_norm_pre_all_gather(
+    input_tensor: Tensor,
+    *,
+    dtype: DataType = DataType.BFLOAT16,
+    residual_input_tensor: Tensor | None = None,
+    compute_kernel_config: Any = None,
+    program_config: Any = None,
+    memory_config: MemoryConfig | None = None,
+    recip_tensor: Tensor | None = None,
+    fast_and_approximate_mode: bool = False,
+) -> Tensor:
+    """This device's layer-norm statistics of its slice of the hidden dim: [..., 64] with sum(x^2) in column 0
+    and sum(x) in column 32 (one tile each; the other columns are 0 here, undefined on a card)."""
+    return _pre_all_gather(
+        "layer_norm_pre_all_gather", True, input_tensor, residual_input_tensor, dtype, memory_config
+    )
+
+
+def rms_norm_pre_all_gather(
+    input_tensor: Tensor,
+    *,
+    dtype: DataType = DataType.BFLOAT16,
+    residual_input_tensor: Tensor | None = None,
+    compute_kernel_config: Any = None,
+    program_config: Any = None,
+    memory_config: MemoryConfig | None = None,
+    use_2d_core_grid: bool | None = None,
+    fast_and_approximate_mode: bool = False,
+) -> Tensor:
+    """This device's rms-norm statistic: [..., 32] with sum(x^2) in column 0."""
+    return _pre_all_gather(
+        "rms_norm_pre_all_gather", False, input_tensor, residual_input_tensor, dtype, memory_config
+    )
+
+
+def _post_all_gather(
+    name: str,
+    include_sum: bool,
+    x: Tensor,
+    stats: Tensor,
+    epsilon: float,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    dtype: DataType | None,
+    mc: Any,
+) -> Tensor:
+    extras = [t for t in (weight, bias) if t is not None]
+    rules.require_same_device(name, [x, stats, *extras])
+    rules.require_tile(name, x)
+    block = 2 * _STAT if include_sum else _STAT
+    rules.require(
+        stats.shape[-1] % block == 0,
+        f"{name}: stats width ({stats.shape[-1]}) must be a multiple of {block} (one block per device)",
+    )
+    devices = stats.shape[-1] // block
+    width = x.shape[-1]
+    has_w, has_b = weight is not None, bias is not None
+
+    def compute(v: torch.Tensor, s: torch.Tensor, *affine: torch.Tensor) -> torch.Tensor:
+        total = width * devices
+        ex2 = sum(s[..., d * block] for d in range(devices)) / total
+        if include_sum:
+            ex = sum(s[..., d * block + _STAT] for d in range(devices)) / total
+            y = (v - ex.unsqueeze(-1)) * torch.rsqrt((ex2 - ex * ex).unsqueeze(-1) + epsilon)
+        else:
+            y = v * torch.rsqrt(ex2.unsqueeze(-1) + epsilon)
+        it = iter(affine)
+        if has_w:
+            y = y * next(it).reshape(-1)[:width]
+        if has_b:
+            y = y + next(it).reshape(-1)[:width]
+        return y
+
+    return device_op(
+        name,
+        [x, stats, *extras],
+        compute,
+        dtype=dtype or x.dtype,
+        layout=Layout.TILE,
+        memory_config=mc or x.memory_config(),
+    )
+
+
+def layer_norm_post_all_gather(
+    input_tensor: Tensor,
+    stats: Tensor,
+    *,
+    epsilon: float = 1e-12,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+    program_config: Any = None,
+    dtype: DataType | None = None,
+) -> Tensor:
+    """Layer norm of this device's slice with the statistics of every device (the all-gathered [..., 64 n])."""
+    return _post_all_gather(
+        "layer_norm_post_all_gather", True, input_tensor, stats, epsilon, weight, bias, dtype, memory_config
+    )
+
+
+def rms_norm_post_all_gather(
+    input_tensor: Tensor,
+    stats: Tensor,
+    *,
+    epsilon: float = 1e-12,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+    program_config: Any = None,
+    dtype: DataType | None = None,
+    use_2d_core_grid: bool | None = None,
+) -> Tensor:
+    """RMS norm of this device's slice with the statistics of every device (the all-gathered [..., 32 n])."""
+    return _post_all_gather(
+        "rms_norm_post_all_gather", False, input_tensor, stats, epsilon, weight, bias, dtype, memory_config
+    )
+
+
+def _stats_golden(include_sum: bool) -> Any:
+    def golden(
+        x: torch.Tensor, *, residual_input_tensor: torch.Tensor | None = None, **_: Any
+    ) -> torch.Tensor:
+        x = x.float() + (residual_input_tensor.float() if residual_input_tensor is not None else 0)
+        stats = torch.zeros(*x.shape[:-1], 2 * _STAT if include_sum else _STAT)
+        stats[..., 0] = x.square().sum(-1)
+        if include_sum:
+            stats[..., _STAT] = x.sum(-1)
+        return stats
+
+    return golden
+
+
+attach_golden_function(layer_norm_pre_all_gather, _stats_golden(True))
+attach_golden_function(rms_norm_pre_all_gather, _stats_golden(False))
+__all__ += [
+    "layer_norm_post_all_gather", "layer_norm_pre_all_gather", "rms_norm_post_all_gather", "rms_norm_pre_all_gather",
+]  # fmt: skip
