@@ -120,6 +120,26 @@ def _bcast(op: str, dim: str) -> tuple[str, Spec, tuple[float, float]]:
     return f"bcast ({op} {dim})", spec, ELTWISE
 
 
+# unary backward ops, each on inputs in its forward's domain (float32: the goldens run autograd in their
+# input's dtype)
+_UNARY_BW = {
+    **{n: A for n in (
+        "abs asinh atan ceil cos cosh deg2rad erf erfc exp2 exp expm1 floor frac hardsigmoid hardswish i0 "
+        "log_sigmoid neg rad2deg relu6 relu round selu sigmoid sign silu sin sinh softsign square tanh tanhshrink trunc"
+    ).split()},
+    **{n: UNIT for n in ("acos", "asin", "atanh", "erfinv", "tan")},
+    **{n: POS for n in ("digamma", "lgamma", "log10", "log1p", "log2", "log", "reciprocal", "rsqrt", "sqrt")},
+    "acosh": POS + 1.0,
+    "multigammaln": POS + 1.6,
+    "logit": PROB,
+}  # fmt: skip
+
+
+def _backward(name: str) -> tuple[str, Spec, tuple[float, float]]:
+    x = _UNARY_BW[name]
+    return f"{name}_bw", lambda m, T: ((T(B, "float32"), T(x, "float32")), {}), ELTWISE
+
+
 def _conv2d(m: ModuleType, T: Maker) -> tuple[tuple[Any, ...], dict[str, Any]]:
     kwargs = dict(
         input_tensor=T(CONV_X, layout=RM), weight_tensor=T.host(CONV_W), bias_tensor=T.host(CONV_B),
@@ -329,6 +349,31 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
         lambda m, T: ((T(A), T(STATS1, "float32")), {"epsilon": 1e-5, "weight": T(GAMMA)}),
         ACCUM,
     ),
+    *[_backward(n) for n in _UNARY_BW],
+    *[
+        (f"{n}_bw", lambda m, T: ((T(A, "float32"), T(A, "float32"), T(POS, "float32")), {}), ELTWISE)
+        for n in (
+            "atan2",
+            "fmod",
+            "hypot",
+            "ldexp",
+            "logaddexp2",
+            "logaddexp",
+            "max",
+            "min",
+            "remainder",
+            "squared_difference",
+            "xlogy",
+        )
+    ],
+    *[
+        (f"{n}_bw", lambda m, T: ((T(A, "float32"), T(A, "float32"), T(POS, "float32")), {}), ELTWISE)
+        for n in ("add", "sub", "mul", "div")
+    ],
+    *[
+        (f"{n}_bw (scalar)", lambda m, T: ((T(A, "float32"), T(A, "float32"), 0.7), {}), ELTWISE)
+        for n in ("add", "sub", "mul", "div")
+    ],
     ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),
     ("transformer.concatenate_heads", lambda m, T: ((T(Q),), {}), EXACT),
     ("experimental.concatenate_heads", lambda m, T: ((T(Q), m.CoreCoord(8, 8)), {}), EXACT),

@@ -8,6 +8,7 @@ helpers (stats, strict mode, boards) live in `core.sim`. Op modules are re-expor
 # ruff: noqa: F401 (every import here is a re-export)
 
 from ..ops import references as _references  # golden functions of the older ops (side effect)
+from ..ops.backward import *  # noqa: F403
 from ..ops.binary import *  # noqa: F403
 from ..ops.comparison import *  # noqa: F403
 from ..ops.conv import *  # noqa: F403
