@@ -137,7 +137,26 @@ _UNARY_BW = {
 
 def _backward(name: str) -> tuple[str, Spec, tuple[float, float]]:
     x = _UNARY_BW[name]
-    return f"{name}_bw", lambda m, T: ((T(B, "float32"), T(x, "float32")), {}), ELTWISE
+    return f"{name}_bw", lambda m, T: ((T(B, "float32"), T.grad(x)), {}), ELTWISE
+
+
+# unary backward ops with parameters: (name, input, positional args, keyword args)
+_PARAM_BW = [
+    ("celu", A, (), {"alpha": 0.5}), ("elu", A, (), {}), ("hardshrink", A, (), {"lambd": 0.3}),
+    ("softshrink", A, (), {}), ("hardtanh", A, (), {"min": -0.5, "max": 0.5}), ("leaky_relu", A, (), {}),
+    ("softplus", A, (), {"beta": 2.0}), ("logiteps", PROB, (), {"eps": 0.1}), ("polygamma", POS, (1,), {}),
+    ("pow", POS, (2.5,), {}), ("rpow", A, (2.0,), {}), ("rdiv", POS, (3.0,), {}), ("div_no_nan", A, (4.0,), {}),
+    ("threshold", A, (0.2, -1.0), {}), ("clamp", A, (-0.5, 0.5), {}), ("clip", A, (-0.5, None), {}),
+    ("fill_zero", A, (), {}), ("gelu", A, (), {}), ("prod", NEAR_ONE[:1, :1, :2, :8], (), {"dim": 3}),
+]  # fmt: skip
+
+
+def _backward_param(
+    name: str, x: torch.Tensor, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[str, Spec, tuple[float, float]]:
+    width = 1 if name == "prod" else x.shape[-1]  # prod_bw's gradient is the reduced output's
+    grad = B[: x.shape[0], : x.shape[1], : x.shape[-2], :width]
+    return f"{name}_bw", lambda m, T: ((T(grad, "float32"), T.grad(x), *args), kwargs), ELTWISE
 
 
 def _conv2d(m: ModuleType, T: Maker) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -350,8 +369,9 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
         ACCUM,
     ),
     *[_backward(n) for n in _UNARY_BW],
+    *[_backward_param(*case) for case in _PARAM_BW],
     *[
-        (f"{n}_bw", lambda m, T: ((T(A, "float32"), T(A, "float32"), T(POS, "float32")), {}), ELTWISE)
+        (f"{n}_bw", lambda m, T: ((T(B, "float32"), T.grad(A), T.grad(POS)), {}), ELTWISE)
         for n in (
             "atan2",
             "fmod",
@@ -364,14 +384,14 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
             "remainder",
             "squared_difference",
             "xlogy",
+            "add",
+            "sub",
+            "mul",
+            "div",
         )
     ],
     *[
-        (f"{n}_bw", lambda m, T: ((T(A, "float32"), T(A, "float32"), T(POS, "float32")), {}), ELTWISE)
-        for n in ("add", "sub", "mul", "div")
-    ],
-    *[
-        (f"{n}_bw (scalar)", lambda m, T: ((T(A, "float32"), T(A, "float32"), 0.7), {}), ELTWISE)
+        (f"{n}_bw (scalar)", lambda m, T: ((T(B, "float32"), T.grad(A), 0.7), {}), ELTWISE)
         for n in ("add", "sub", "mul", "div")
     ],
     ("transformer.split_query_key_value_and_split_heads", lambda m, T: ((T(QKV),), {"num_heads": 4}), EXACT),
@@ -565,6 +585,9 @@ def _run_specs(result: CheckResult, real: ModuleType, sim: ModuleType, device: A
     t_gold.host = lambda x, dtype="bfloat16": t_gold(x, dtype, RM)
     t_sim.torch = t_gold.torch = lambda x: t_gold(x)
     t_sim.device, t_gold.device = device, None
+    # Backward goldens run autograd: their forward inputs must require grad (as tt-metal's tests set them).
+    t_sim.grad = lambda x: t_sim(x, "float32")
+    t_gold.grad = lambda x: t_gold(x, "float32").requires_grad_(True)
 
     for name, spec, tol in SPECS:
         golden = real.get_golden_function(_resolve(real, name))

@@ -29,6 +29,7 @@ DERIVATIVES = {
     "floor_bw": torch.zeros_like,
     "lgamma_bw": torch.digamma,
     "i0_bw": torch.special.i1,
+    "acosh_bw": lambda x: 1 / torch.sqrt((x + 1) ** 2 - 1),  # on x + 1 (see the test)
 }
 
 
@@ -38,9 +39,25 @@ def _dev(device, x):
 
 @pytest.mark.parametrize("name", sorted(DERIVATIVES))
 def test_unary_backward_is_grad_times_derivative(device, name):
-    out = getattr(ttnn, name)(_dev(device, GRAD), _dev(device, X))
+    x = X + 1 if name == "acosh_bw" else X  # acosh needs x > 1
+    out = getattr(ttnn, name)(_dev(device, GRAD), _dev(device, x))
     assert isinstance(out, list) and len(out) == 1
     torch.testing.assert_close(ttnn.to_torch(out[0]), GRAD * DERIVATIVES[name](X), rtol=1e-5, atol=1e-6)
+
+
+def test_backward_ops_with_parameters(device):
+    g, x = _dev(device, GRAD), _dev(device, X - 1)  # (-0.5, 0.5)
+    [out] = ttnn.leaky_relu_bw(g, x, negative_slope=0.2)
+    torch.testing.assert_close(ttnn.to_torch(out), GRAD * torch.where(X - 1 > 0, 1.0, 0.2))
+    [out] = ttnn.hardtanh_bw(g, x, min=-0.25, max=0.25)
+    torch.testing.assert_close(ttnn.to_torch(out), GRAD * ((X - 1).abs() < 0.25).float())
+    [out] = ttnn.pow_bw(g, _dev(device, X), 3.0)
+    torch.testing.assert_close(ttnn.to_torch(out), GRAD * 3 * X**2, rtol=1e-5, atol=1e-5)
+    [out] = ttnn.prod_bw(_dev(device, GRAD[..., :1]), _dev(device, X), dim=3)
+    expected = GRAD[..., :1] * X.prod(3, keepdim=True) / X
+    torch.testing.assert_close(ttnn.to_torch(out), expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(TypeError, match="exponent"):
+        ttnn.pow_bw(g, x)
 
 
 def test_binary_backward_returns_both_gradients(device):

@@ -171,6 +171,8 @@ def _arith_bw(name: str, forward: Callable[..., Fn], rounding: bool) -> Callable
         input_grad: Tensor | None = None,
         other_grad: Tensor | None = None,
     ) -> list[Tensor | None]:
+        if not rounding and rounding_mode is not None:
+            raise TypeError(f"{name}_bw() got an unexpected keyword argument 'rounding_mode'")
         if args:  # div_bw(grad, a, scalar, rounding_mode) takes it positionally
             rules.require(
                 rounding and len(args) == 1 and not isinstance(other, Tensor),
@@ -233,3 +235,81 @@ mul_bw = _arith_bw("mul", lambda _: torch.mul, False)
 div_bw = _arith_bw("div", _div, True)
 
 __all__ = sorted([f"{n}_bw" for n in (*UNARY_FORWARD, *BINARY_FORWARD, "add", "sub", "mul", "div")])
+
+
+# unary backward ops with parameters: name -> (forward(x, **params), positional params, keyword params, input_grad)
+REQUIRED = inspect.Parameter.empty
+PARAM_FORWARD: dict[str, tuple[Fn, tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...], bool]] = {
+    "celu": (lambda x, alpha: torch.celu(x, alpha), (), (("alpha", 1.0),), False),
+    "elu": (lambda x, alpha: torch.nn.functional.elu(x, alpha), (), (("alpha", 1.0),), False),
+    "hardshrink": (lambda x, lambd: torch.nn.functional.hardshrink(x, lambd), (), (("lambd", 0.5),), False),
+    "softshrink": (lambda x, lambd: torch.nn.functional.softshrink(x, lambd), (), (("lambd", 0.5),), False),
+    "hardtanh": (lambda x, min, max: torch.clamp(x, min, max), (), (("min", -1.0), ("max", 1.0)), False),
+    "leaky_relu": (
+        lambda x, negative_slope: torch.nn.functional.leaky_relu(x, negative_slope), (), (("negative_slope", 0.01),), False,
+    ),
+    "softplus": (
+        lambda x, beta, threshold: torch.nn.functional.softplus(x, beta, threshold), (), (("beta", 1.0), ("threshold", 20.0)), False,
+    ),
+    "logiteps": (lambda x, eps: torch.logit(x, eps), (), (("eps", 0.0),), False),
+    "polygamma": (lambda x, n: torch.special.polygamma(int(n), x), (("n", REQUIRED),), (), False),
+    "pow": (lambda x, exponent: torch.pow(x, exponent), (("exponent", REQUIRED),), (), True),
+    "rpow": (lambda x, exponent: torch.pow(torch.full_like(x, float(exponent)), x), (("exponent", REQUIRED),), (), False),
+    "rdiv": (lambda x, scalar, rounding_mode: float(scalar) / x, (("scalar", REQUIRED),), (("rounding_mode", None),), False),
+    "div_no_nan": (lambda x, scalar: x * 0 if scalar == 0 else x / scalar, (("scalar", REQUIRED),), (), False),
+    "threshold": (lambda x, min, max: torch.nn.functional.threshold(x, min, max), (("min", REQUIRED), ("max", REQUIRED)), (), False),
+    "clamp": (lambda x, min, max: torch.clamp(x, min, max), (("min", None), ("max", None)), (), False),
+    "clip": (lambda x, min, max: torch.clamp(x, min, max), (("min", None), ("max", None)), (), False),
+    "fill_zero": (lambda x: x * 0, (), (), False),
+    "gelu": (
+        lambda x, variant: torch.nn.functional.gelu(x, approximate="tanh" if getattr(variant, "name", "") == "Tanh" else "none"),
+        (), (("variant", None),), True,
+    ),
+    "prod": (lambda x, dim: x.prod() if dim is None else x.prod(dim=dim, keepdim=True), (), (("dim", None),), False),
+}  # fmt: skip
+
+
+def _param_bw(name: str, spec: tuple[Fn, tuple, tuple, bool]) -> Callable[..., list[Tensor]]:
+    fn, positional, keywords, with_input_grad = spec
+    P = inspect.Parameter
+    params = [P("grad_tensor", P.POSITIONAL_OR_KEYWORD), P("input_tensor", P.POSITIONAL_OR_KEYWORD)]
+    params += [P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in positional]
+    params += [P(n, P.KEYWORD_ONLY, default=d) for n, d in keywords]
+    params.append(P("memory_config", P.KEYWORD_ONLY, default=None))
+    if with_input_grad:
+        params.append(P("input_grad", P.KEYWORD_ONLY, default=None))
+    sig = inspect.Signature(params)
+    names = [n for n, _ in positional] + [n for n, _ in keywords]
+
+    def op(*args: Any, **kwargs: Any) -> list[Tensor]:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        values = {n: a[n] for n in names}
+        forward = lambda x: fn(x, **values)  # noqa: E731
+        return _run(
+            f"{name}_bw",
+            forward,
+            a["grad_tensor"],
+            [a["input_tensor"]],
+            [True],
+            a["memory_config"],
+            [a.get("input_grad")],
+        )
+
+    def golden(grad: torch.Tensor, x: torch.Tensor, *args: Any, **kwargs: Any) -> list[torch.Tensor]:
+        values = dict(positional + keywords)
+        values.update(zip([n for n, _ in positional], args, strict=False))
+        values.update({k: v for k, v in kwargs.items() if k in values})
+        return _grads(lambda v: fn(v, **values), grad, [x], [True])
+
+    op.__signature__ = sig  # type: ignore[attr-defined]
+    attach_golden_function(op, golden)
+    return _named(
+        op, f"{name}_bw", f"ttnn.{name}_bw: the gradient of ttnn.{name} w.r.t. its input, as [grad_input]."
+    )
+
+
+for _n, _spec in PARAM_FORWARD.items():
+    globals()[f"{_n}_bw"] = _param_bw(_n, _spec)
+__all__ = sorted([*__all__, *(f"{n}_bw" for n in PARAM_FORWARD)])
