@@ -391,6 +391,18 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
         )
     ],
     *[
+        (f"{n}_bw", lambda m, T: ((T(B, "float32"), T.grad(A), T.grad(POS)), {}), ELTWISE)
+        for n in ("addalpha", "subalpha", "rsub", "assign", "bias_gelu")
+    ],
+    ("addalpha_bw (alpha)", lambda m, T: ((T(B, "float32"), T.grad(A), T.grad(POS), 0.5), {}), ELTWISE),
+    ("concat_bw", lambda m, T: ((T(torch.cat([A, B], 3), "float32"), T.grad(A), T.grad(B), 3), {}), EXACT),
+    (
+        "repeat_bw",
+        lambda m, T: ((T(B, "float32"), T.grad(A[:1]), [2, 1, 1, 1]), {}),
+        ELTWISE,
+    ),
+    ("fill_bw", lambda m, T: ((T(B, "float32"), T.grad(A)), {}), EXACT),
+    *[
         (f"{n}_bw (scalar)", lambda m, T: ((T(B, "float32"), T.grad(A), 0.7), {}), ELTWISE)
         for n in ("add", "sub", "mul", "div")
     ],

@@ -89,3 +89,19 @@ def test_required_outputs_and_preallocated_grads(device):
         ttnn.div_bw(g, x, 2.0, "ceil")
     with pytest.raises(TypeError, match="input_grad"):
         ttnn.abs_bw(g, x, input_grad=out)
+
+
+def test_structural_backward_ops(device):
+    g, x, y = _dev(device, GRAD), _dev(device, X), _dev(device, Y)
+    ga, gb = ttnn.addalpha_bw(g, x, y, 0.5)
+    assert torch.equal(ttnn.to_torch(ga), GRAD) and torch.equal(ttnn.to_torch(gb), GRAD * 0.5)
+    ga, gb = ttnn.rsub_bw(g, x, y)
+    assert torch.equal(ttnn.to_torch(ga), -GRAD) and torch.equal(ttnn.to_torch(gb), GRAD)
+    ga, gb = ttnn.concat_bw(_dev(device, torch.cat([GRAD, 2 * GRAD], 3)), x, y, 3)
+    assert torch.equal(ttnn.to_torch(ga), GRAD) and torch.equal(ttnn.to_torch(gb), 2 * GRAD)
+    [gr] = ttnn.repeat_bw(_dev(device, torch.cat([GRAD, GRAD], 0)), x, [2, 1, 1, 1])
+    assert torch.equal(ttnn.to_torch(gr), 2 * GRAD)
+    [gf] = ttnn.fill_bw(g, x)
+    assert not ttnn.to_torch(gf).any()  # fill's output does not depend on its input
+    [ga] = ttnn.assign_bw(g, x)
+    assert torch.equal(ttnn.to_torch(ga), GRAD)

@@ -74,9 +74,10 @@ def _run(
     wanted: Sequence[bool],
     memory_config: MemoryConfig | None,
     outputs: Sequence[Tensor | None],
+    elementwise: bool = True,
 ) -> list[Tensor | None]:
     rules.require_same_device(name, [grad, *tensors])
-    for t in tensors:
+    for t in tensors if elementwise else ():  # concat_bw / repeat_bw: the gradient has the output's shape
         rules.check_binary_broadcast(grad.shape, t.shape)
     picked = [t for t, w in zip(tensors, wanted, strict=True) if w]
     if not picked:
@@ -261,6 +262,8 @@ PARAM_FORWARD: dict[str, tuple[Fn, tuple[tuple[str, Any], ...], tuple[tuple[str,
     "clamp": (lambda x, min, max: torch.clamp(x, min, max), (("min", None), ("max", None)), (), False),
     "clip": (lambda x, min, max: torch.clamp(x, min, max), (("min", None), ("max", None)), (), False),
     "fill_zero": (lambda x: x * 0, (), (), False),
+    "fill": (lambda x: x * 0, (), (), True),
+    "repeat": (lambda x, shape: x.repeat(*shape), (("shape", REQUIRED),), (), False),
     "gelu": (
         lambda x, variant: torch.nn.functional.gelu(x, approximate="tanh" if getattr(variant, "name", "") == "Tanh" else "none"),
         (), (("variant", None),), True,
@@ -295,6 +298,7 @@ def _param_bw(name: str, spec: tuple[Fn, tuple, tuple, bool]) -> Callable[..., l
             [True],
             a["memory_config"],
             [a.get("input_grad")],
+            name != "repeat",
         )
 
     def golden(grad: torch.Tensor, x: torch.Tensor, *args: Any, **kwargs: Any) -> list[torch.Tensor]:
@@ -313,3 +317,160 @@ def _param_bw(name: str, spec: tuple[Fn, tuple, tuple, bool]) -> Callable[..., l
 for _n, _spec in PARAM_FORWARD.items():
     globals()[f"{_n}_bw"] = _param_bw(_n, _spec)
 __all__ = sorted([*__all__, *(f"{n}_bw" for n in PARAM_FORWARD)])
+
+
+def _pair_bw(
+    name: str,
+    forward: Callable[..., Fn],
+    extra: tuple[tuple[str, Any], ...],
+    grad_names: tuple[str, str],
+) -> Callable[..., list[Tensor | None]]:
+    """addalpha_bw / subalpha_bw / rsub_bw / assign_bw / concat_bw: two tensor inputs, an optional positional
+    parameter (alpha, dim), are_required_outputs and preallocated gradients named as in ttnn's binding."""
+    P = inspect.Parameter
+    params = [P(n, P.POSITIONAL_OR_KEYWORD) for n in ("grad_tensor", "input_tensor_a", "input_tensor_b")]
+    params += [P(n, P.POSITIONAL_OR_KEYWORD, default=d) for n, d in extra]
+    params += [
+        P("are_required_outputs", P.KEYWORD_ONLY, default=(True, True)),
+        P("memory_config", P.KEYWORD_ONLY, default=None),
+        P(grad_names[0], P.KEYWORD_ONLY, default=None),
+        P(grad_names[1], P.KEYWORD_ONLY, default=None),
+    ]
+    sig = inspect.Signature(params)
+
+    def op(*args: Any, **kwargs: Any) -> list[Tensor | None]:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        fn = forward(*(a[n] for n, _ in extra))
+        wanted = [bool(w) for w in a["are_required_outputs"]]
+        outs = [a[grad_names[0]], a[grad_names[1]]]
+        return _run(
+            f"{name}_bw",
+            fn,
+            a["grad_tensor"],
+            [a["input_tensor_a"], a["input_tensor_b"]],
+            wanted,
+            a["memory_config"],
+            outs,
+            name != "concat",
+        )
+
+    def golden(grad: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *args: Any, **kwargs: Any) -> list:
+        values = [kwargs.get(n, args[i] if i < len(args) else d) for i, (n, d) in enumerate(extra)]
+        return _grads(forward(*values), grad, [x, y], [True, True])
+
+    op.__signature__ = sig  # type: ignore[attr-defined]
+    attach_golden_function(op, golden)
+    return _named(op, f"{name}_bw", f"ttnn.{name}_bw: the gradients of ttnn.{name} w.r.t. both inputs.")
+
+
+addalpha_bw = _pair_bw(
+    "addalpha", lambda alpha: lambda a, b: a + alpha * b, (("alpha", 1.0),), ("input_a_grad", "input_b_grad")
+)
+subalpha_bw = _pair_bw(
+    "subalpha", lambda alpha: lambda a, b: a - alpha * b, (("alpha", 1.0),), ("input_grad", "other_grad")
+)
+rsub_bw = _pair_bw("rsub", lambda: lambda a, b: b - a, (), ("input_grad", "other_grad"))
+concat_bw = _pair_bw(
+    "concat", lambda dim: lambda a, b: torch.cat([a, b], dim), (("dim", 0),), ("input_a_grad", "input_b_grad")
+)
+
+
+def assign_bw(
+    grad_tensor: Tensor,
+    input_tensor_a: Tensor,
+    input_tensor_b: Tensor | None = None,
+    *,
+    are_required_outputs: Sequence[bool] = (True, True),
+    memory_config: MemoryConfig | None = None,
+    input_a_grad: Tensor | None = None,
+    input_b_grad: Tensor | None = None,
+) -> list[Tensor | None]:
+    """ttnn.assign_bw: assign copies its input, so the gradient passes through, to both inputs of the
+    two-tensor form (as the 0.81.1 golden gives)."""
+    identity = lambda a, b: a + b  # noqa: E731  (d/da = d/db = 1)
+    if input_tensor_b is None:
+        return _run(
+            "assign_bw",
+            lambda a: a.clone(),
+            grad_tensor,
+            [input_tensor_a],
+            [True],
+            memory_config,
+            [input_a_grad],
+        )
+    wanted = [bool(w) for w in are_required_outputs]
+    return _run(
+        "assign_bw",
+        identity,
+        grad_tensor,
+        [input_tensor_a, input_tensor_b],
+        wanted,
+        memory_config,
+        [input_a_grad, input_b_grad],
+    )
+
+
+def bias_gelu_bw(
+    grad_tensor: Tensor,
+    input_tensor_a: Tensor,
+    input_tensor_b: Tensor | float,
+    *,
+    variant: Any = None,
+    approximate: str | None = None,
+    memory_config: MemoryConfig | None = None,
+) -> list[Tensor]:
+    """ttnn.bias_gelu_bw: the gradients of gelu(a + b) (b a tensor or a float bias)."""
+    mode = approximate or ("tanh" if getattr(variant, "name", "") == "Tanh" else "none")
+    fn = lambda a, b: torch.nn.functional.gelu(a + b, approximate=mode)  # noqa: E731
+    if isinstance(input_tensor_b, Tensor):
+        return _run(
+            "bias_gelu_bw",
+            fn,
+            grad_tensor,
+            [input_tensor_a, input_tensor_b],
+            [True, True],
+            memory_config,
+            [None, None],
+        )
+    bias = float(input_tensor_b)
+    return _run(
+        "bias_gelu_bw", lambda a: fn(a, bias), grad_tensor, [input_tensor_a], [True], memory_config, [None]
+    )
+
+
+attach_golden_function(
+    assign_bw,
+    lambda grad, a, b=None, *args, **kw: _grads(
+        lambda x, *r: x.clone() + sum(v * 0 for v in r),
+        grad,
+        [a] + ([b] if b is not None else []),
+        [True] * (1 if b is None else 2),
+    ),
+)
+attach_golden_function(
+    bias_gelu_bw,
+    lambda grad, a, b, *args, approximate="none", **kw: (
+        _grads(
+            lambda x, y: torch.nn.functional.gelu(x + y, approximate=approximate), grad, [a, b], [True, True]
+        )
+        if isinstance(b, torch.Tensor)
+        else _grads(
+            lambda x: torch.nn.functional.gelu(x + float(b), approximate=approximate), grad, [a], [True]
+        )
+    ),
+)
+__all__ = sorted(
+    [
+        *__all__,
+        "fill_bw",
+        "repeat_bw",
+        "addalpha_bw",
+        "subalpha_bw",
+        "rsub_bw",
+        "concat_bw",
+        "assign_bw",
+        "bias_gelu_bw",
+    ]
+)
