@@ -517,6 +517,8 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
     ),
 ]
 
+RANDOM = {"rand", "randn", "uniform"}  # goldens draw random values: only their shapes are compared
+
 # Ops whose golden function cannot serve as a reference here, with the reason (checked to still hold).
 NOT_COMPARABLE = {
     "from_torch": "takes a torch tensor and returns one: covered bit for bit by the formats check",
@@ -622,8 +624,23 @@ def _run_specs(result: CheckResult, real: ModuleType, sim: ModuleType, device: A
         for o in outs:
             dtype_tol = DTYPE_TOLERANCE.get(getattr(getattr(o, "dtype", None), "name", ""), tol)
             tol = (max(tol[0], dtype_tol[0]), max(tol[1], dtype_tol[1]))
-        diff = _compare(name, sim_out, [_as_torch(sim, g) for g in _flatten(gold)], tol)
+        gold_out = [_as_torch(sim, g) for g in _flatten(gold)]
+        diff = _compare(name, sim_out, gold_out, tol)
         result.case(not diff, f"{name}: {diff}")
+        # The simulator's own golden (what tests get from ttnn.get_golden_function) against real ttnn's.
+        sim_golden = sim.get_golden_function(_resolve(sim, name))
+        o_args, o_kwargs = spec(sim, t_gold)
+        try:
+            own = [_as_torch(sim, g) for g in _flatten(sim_golden(*o_args, **o_kwargs))]
+        except Exception as exc:  # a golden that cannot take the call tt-metal's tests make is a mismatch
+            result.case(False, f"{name}: simulator golden raised {type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        if name.split(" ")[0] in RANDOM:
+            own, gold_out = [o.shape for o in own], [g.shape for g in gold_out]
+            result.case(own == gold_out, f"{name}: simulator golden shapes {own}, real {gold_out}")
+            continue
+        diff = _compare(name, [o.detach() for o in own], [g.detach() for g in gold_out], tol)
+        result.case(not diff, f"{name}: simulator golden vs real golden: {diff}")
 
 
 def _as_torch(sim: ModuleType, value: Any) -> torch.Tensor:
@@ -655,6 +672,13 @@ def _list_unchecked(result: CheckResult, real: ModuleType, sim: ModuleType) -> N
                 result.case(
                     False, f"{name}: real ttnn has a golden function but the parity suite has no spec"
                 )
+            # tt-metal's tests call ttnn.get_golden_function(ttnn.<op>): the simulated op must have one too
+            try:
+                sim.get_golden_function(_resolve(sim, name))
+                has_own = True
+            except RuntimeError:
+                has_own = False
+            result.case(has_own, f"{name}: real ttnn has a golden function, the simulator's op has none")
     result.notes.append(
         f"{len(without)} simulator ops have no golden function in real ttnn: {', '.join(without)}"
     )

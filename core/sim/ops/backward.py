@@ -442,11 +442,10 @@ def bias_gelu_bw(
 
 attach_golden_function(
     assign_bw,
-    lambda grad, a, b=None, *args, **kw: _grads(
-        lambda x, *r: x.clone() + sum(v * 0 for v in r),
-        grad,
-        [a] + ([b] if b is not None else []),
-        [True] * (1 if b is None else 2),
+    lambda grad, a, b=None, *args, **kw: (
+        _grads(lambda x: x.clone(), grad, [a], [True])
+        if b is None
+        else _grads(lambda x, y: x + y, grad, [a, b], [True, True])  # the gradient reaches both inputs
     ),
 )
 attach_golden_function(

@@ -306,9 +306,12 @@ def _integer_op(
             None, memory_config, output_tensor,
         )  # fmt: skip
 
-    attach_golden_function(
-        op, lambda a, b, *args, **kwargs: fn(a, b if isinstance(b, torch.Tensor) else torch.tensor(b))
-    )
+    def golden(a: torch.Tensor, b: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+        other = b.long() if isinstance(b, torch.Tensor) else torch.tensor(int(b))
+        width = {torch.int32: DataType.INT32, torch.uint32: DataType.UINT32, torch.uint16: DataType.UINT16}
+        return _wrap(fn(a.long(), other), width.get(a.dtype, DataType.INT32))
+
+    attach_golden_function(op, golden)
     return _named(op, name, f"ttnn.{name}: {doc}")
 
 

@@ -13,7 +13,20 @@ from typing import Any
 
 import torch
 
-from . import core, data_movement, eltwise, embedding, matmul, reduction
+from . import (
+    comparison,
+    core,
+    data_movement,
+    eltwise,
+    embedding,
+    experimental,
+    kv_cache,
+    matmul,
+    normalization,
+    random,
+    reduction,
+    transformer,
+)
 from .golden import attach_golden_function
 
 
@@ -181,6 +194,132 @@ def _bcast(a: torch.Tensor, b: torch.Tensor, math_op: Any, dim: Any, *args: Any,
     )
 
 
+def _addmm(
+    input_tensor: torch.Tensor,
+    mat1: torch.Tensor,
+    mat2: torch.Tensor,
+    *,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    **_: Any,
+) -> torch.Tensor:
+    return beta * input_tensor.float() + alpha * (mat1.float() @ mat2.float())
+
+
+def _moment(sqrt: bool) -> Any:
+    def golden(
+        x: torch.Tensor, dim: Any = None, keepdim: bool = False, *, correction: bool = True, **_: Any
+    ) -> torch.Tensor:
+        dims = _dims(dim, x.dim())
+        out = x.float().var(dim=dims, keepdim=keepdim, correction=1 if correction else 0)
+        return out.sqrt() if sqrt else out
+
+    return golden
+
+
+def _prod(x: torch.Tensor, dim: int | None = None, keepdim: bool = False, **_: Any) -> torch.Tensor:
+    return x.float().prod() if dim is None else x.float().prod(dim=dim, keepdim=keepdim)
+
+
+def _nonzero(x: torch.Tensor, **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    coordinates = torch.nonzero(x, as_tuple=False).reshape(-1)
+    count = torch.zeros(1, 1, 1, 8, dtype=torch.int64)
+    count[..., 0] = coordinates.numel() // 4
+    indices = torch.zeros(1, 1, 1, 4 * x.numel(), dtype=torch.int64)
+    indices[..., : coordinates.numel()] = coordinates
+    return count, indices
+
+
+def _post_all_gather(include_sum: bool) -> Any:
+    def golden(
+        x: torch.Tensor,
+        stats: torch.Tensor,
+        *,
+        epsilon: float = 1e-12,
+        weight: Any = None,
+        bias: Any = None,
+        **_: Any,
+    ) -> torch.Tensor:
+        block = 64 if include_sum else 32
+        devices = stats.shape[-1] // block
+        total = x.shape[-1] * devices
+        ex2 = sum(stats[..., d * block] for d in range(devices)).float() / total
+        if include_sum:
+            ex = sum(stats[..., d * block + 32] for d in range(devices)).float() / total
+            y = (x.float() - ex.unsqueeze(-1)) * torch.rsqrt((ex2 - ex * ex).unsqueeze(-1) + epsilon)
+        else:
+            y = x.float() * torch.rsqrt(ex2.unsqueeze(-1) + epsilon)
+        width = x.shape[-1]
+        y = y * weight.float().reshape(-1)[:width] if weight is not None else y
+        return y + bias.float().reshape(-1)[:width] if bias is not None else y
+
+    return golden
+
+
+def _sdpa(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    attn_mask: Any = None,
+    is_causal: bool = True,
+    scale: float | None = None,
+    **_: Any,
+) -> torch.Tensor:
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.float().repeat_interleave(groups, 1), v.float().repeat_interleave(groups, 1)
+    mask = attn_mask.float() if attn_mask is not None else None
+    return torch.nn.functional.scaled_dot_product_attention(
+        q.float(), k, v, attn_mask=mask, is_causal=is_causal and mask is None, scale=scale
+    )
+
+
+def _rotary(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, token_index: int | None = None, **_: Any
+) -> torch.Tensor:
+    rows = x.shape[-2]
+    c, s = (
+        t[..., token_index : token_index + 1, :] if token_index is not None else t[..., :rows, :]
+        for t in (cos, sin)
+    )
+    x1, x2 = x.float().chunk(2, dim=-1)
+    return x.float() * c + torch.cat([-x2, x1], dim=-1) * s
+
+
+def _fill_cache(
+    cache: torch.Tensor, input: torch.Tensor, batch_idx: int, *args: Any, **_: Any
+) -> torch.Tensor:
+    out = cache.clone()
+    out[batch_idx, :, : input.shape[-2], :] = input[0]
+    return out
+
+
+def _update_cache(
+    cache: torch.Tensor, input: torch.Tensor, update_idx: int, *args: Any, batch_offset: int = 0, **_: Any
+) -> torch.Tensor:
+    out = cache.clone()
+    users = cache.shape[0]
+    out[:, :, update_idx, :] = input[0, :, batch_offset : batch_offset + users, :].transpose(0, 1)
+    return out
+
+
+def _random(kind: str) -> Any:
+    def golden(shape: Any, *args: Any, low: float = 0.0, high: float = 1.0, **_: Any) -> torch.Tensor:
+        if kind == "randn":
+            return torch.randn(tuple(shape))
+        return low + (high - low) * torch.rand(tuple(shape))
+
+    return golden
+
+
+def _full(shape: Any, fill_value: float, dtype: Any = None, *args: Any, **_: Any) -> torch.Tensor:
+    """torch.full rounded to the op's dtype (bfloat16 unless given), as the device tensor holds it."""
+    values = torch.full(tuple(shape), float(fill_value))
+    if dtype is None or getattr(dtype, "name", "") == "BFLOAT16":
+        return values.to(torch.bfloat16)
+    return values
+
+
 def _identity(input_tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     return input_tensor
 
@@ -216,6 +355,64 @@ _GOLDENS: list[tuple[Any, Any]] = [
     (data_movement.untilize, _identity),
     (data_movement.fill_implicit_tile_padding, _identity),
     (data_movement.reshard, _identity),
+    (matmul.addmm, _addmm),
+    (core.as_tensor, _identity),
+    (core.from_torch, _identity),
+    (core.to_device, _identity),
+    (core.from_device, _identity),
+    (core.to_torch, _identity),
+    (core.reallocate, _identity),
+    (core.load_tensor, _identity),
+    (core.sharded_to_interleaved, _identity),
+    (core.interleaved_to_sharded, _identity),
+    (core.to_dtype, _identity),
+    (core.unsqueeze_to_4D, lambda tensor, **_: tensor.reshape([1] * (4 - tensor.dim()) + list(tensor.shape))),
+    (data_movement.assign, _identity),
+    (data_movement.copy, lambda input_a, input_b, **_: input_a.clone()),
+    (data_movement.move, _identity),
+    (data_movement.view, lambda input_tensor, shape, **_: input_tensor.reshape(tuple(shape))),
+    (
+        data_movement.narrow,
+        lambda input_tensor, dim, start, length, **_: input_tensor.narrow(dim, start, length),
+    ),
+    (data_movement.stack, lambda input_tensors, dim, **_: torch.stack(list(input_tensors), dim)),
+    (data_movement.roll, lambda input_tensor, shifts, dim=None, **_: torch.roll(input_tensor, shifts, dim)),
+    (data_movement.gather, lambda input, dim, index, **_: torch.gather(input, dim, index.long())),
+    (
+        data_movement.scatter,
+        lambda input, dim, index, src, **_: torch.scatter(input, dim, index.long(), src.to(input.dtype)),
+    ),
+    (
+        data_movement.sort,
+        lambda input_tensor, dim=-1, descending=False, *a, **_: tuple(
+            torch.sort(input_tensor, dim=dim, descending=descending, stable=True)
+        ),
+    ),
+    (data_movement.tilize_with_val_padding, _identity),
+    (data_movement.tilize_with_zero_padding, _identity),
+    (data_movement.nonzero, _nonzero),
+    (reduction.cumprod, lambda input_tensor, dim, **_: torch.cumprod(input_tensor.float(), dim=dim)),
+    (reduction.prod, _prod),
+    (reduction.std, _moment(True)),
+    (reduction.var, _moment(False)),
+    (
+        reduction.topk,
+        lambda input_tensor, k=32, dim=-1, largest=True, sorted=True, **_: tuple(
+            torch.topk(input_tensor, k, dim, largest, sorted)
+        ),
+    ),
+    (normalization.layer_norm_post_all_gather, _post_all_gather(True)),
+    (normalization.rms_norm_post_all_gather, _post_all_gather(False)),
+    (comparison.pearson_correlation_coefficient, comparison.pearson_correlation_coefficient),
+    (random.rand, _random("rand")),
+    (random.randn, _random("randn")),
+    (random.uniform, lambda input, *args, **_: torch.rand_like(input.float())),
+    (transformer.scaled_dot_product_attention, _sdpa),
+    (experimental.rotary_embedding, _rotary),
+    (kv_cache.fill_cache, _fill_cache),
+    (kv_cache.update_cache, _update_cache),
+    (kv_cache.fill_cache_for_user_, _fill_cache),
+    (kv_cache.update_cache_for_token_, _update_cache),
     (data_movement.fold, _fold),
     (
         data_movement.index_fill,
@@ -227,7 +424,7 @@ _GOLDENS: list[tuple[Any, Any]] = [
     (core.clone, _identity),
     (core.to_memory_config, _identity),
     (core.typecast, _identity),
-    (core.full, lambda shape, fill_value, *a, **k: torch.full(tuple(shape), float(fill_value))),
+    (core.full, _full),
     (core.zeros, lambda shape, *a, **k: torch.zeros(tuple(shape))),
     (core.ones, lambda shape, *a, **k: torch.ones(tuple(shape))),
     (core.full_like, lambda tensor, fill_value, *a, **k: torch.full_like(tensor, float(fill_value))),
