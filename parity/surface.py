@@ -38,6 +38,11 @@ MODULES = (
 )
 
 
+# Classes whose members model code reaches on objects (t.to_torch(), device.num_program_cache_entries()):
+# their public attributes are stored as "ttnn.Tensor" / "ttnn.MeshDevice" entries.
+CLASSES = ("ttnn.Tensor", "ttnn.MeshDevice")
+
+
 def kind(obj: Any) -> str:
     if isinstance(obj, ModuleType):
         return "module"
@@ -102,6 +107,13 @@ def collect(ttnn: ModuleType, keywords: bool = False) -> dict[str, dict[str, dic
                 entry["keywords"] = None if accepted is None else sorted(accepted)
             entries[name] = entry
         surface[path] = entries
+    for path in CLASSES:
+        cls = getattr(ttnn, path.split(".")[1])
+        surface[path] = {
+            name: {"kind": "property" if isinstance(getattr(cls, name), property) else "member", "group": path[5:]}
+            for name in sorted(dir(cls))
+            if not name.startswith("_")
+        }
     return surface
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import rules
 from .boards import Board, get_board
@@ -142,6 +143,12 @@ class Device:
     def __repr__(self) -> str:
         return f"<Simulated {self.board.name} device {self._id}>"
 
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes the class lacks: real ttnn.MeshDevice members get "not simulated yet"
+        from .real_surface import missing
+
+        raise missing("ttnn.MeshDevice", name, "'Device' object")
+
     # -- allocator ------------------------------------------------------------------------------
     def _banks(self, buffer_type: BufferType) -> tuple[int, int]:
         """(number of banks, usable bytes per bank). open_device's l1_small_size is carved out of every
@@ -273,6 +280,11 @@ class MeshDevice:
 
     def __repr__(self) -> str:
         return f"<Simulated MeshDevice {self._shape.rows}x{self._shape.cols} of {self.board.name}>"
+
+    def __getattr__(self, name: str) -> Any:
+        from .real_surface import missing
+
+        raise missing("ttnn.MeshDevice", name, "'MeshDevice' object")
 
 
 def chips(device: Device | MeshDevice) -> list[Device]:

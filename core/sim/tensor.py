@@ -420,6 +420,12 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes the class lacks: real ttnn.Tensor members get "not simulated yet"
+        from .real_surface import missing
+
+        raise missing("ttnn.Tensor", name, "'Tensor' object")
+
     def __getitem__(self, key: Any) -> Tensor:
         from .ops import data_movement
 

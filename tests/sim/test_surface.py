@@ -181,3 +181,15 @@ def test_nd_shard_spec_describes_a_shard():
     spec = ttnn.NdShardSpec([2, 32, 64], grid)
     assert spec.shard_shape == [2, 32, 64] and spec.orientation == ttnn.ShardOrientation.ROW_MAJOR
     assert spec.shard_distribution_strategy == ttnn.ShardDistributionStrategy.ROUND_ROBIN_1D
+
+
+def test_missing_tensor_and_device_members_name_themselves(device):
+    t = ttnn.from_torch(torch.randn(2, 3))
+    with pytest.raises(NotSimulatedError, match=r"^ttnn\.Tensor\.to_numpy is not simulated yet"):
+        t.to_numpy()
+    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'no_such_member'") as info:
+        t.no_such_member  # noqa: B018
+    assert not isinstance(info.value, NotSimulatedError)
+    assert not hasattr(t, "pad_to_tile") and device.num_program_cache_entries() == 0
+    with pytest.raises(NotSimulatedError, match=r"^ttnn\.MeshDevice\.sfpu_eps is not simulated yet"):
+        device.sfpu_eps()
