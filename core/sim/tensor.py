@@ -420,6 +420,20 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def item(self) -> float | int:
+        """The value of a one-element tensor, as a Python number (read from the device if needed)."""
+        values = self.to_torch()
+        if values.numel() != 1:
+            raise RuntimeError(f"item() needs a tensor with one element, got shape {list(self.shape)}")
+        return values.reshape(()).item()
+
+    def to_list(self) -> list[Any]:
+        """The values as nested Python lists (read from the device if needed)."""
+        return self.to_torch().float().tolist() if formats.is_float(self._dtype) else self.to_torch().tolist()
+
+    def get_tile(self) -> Any:
+        return self.tile
+
     def __getattr__(self, name: str) -> Any:
         # only reached for attributes the class lacks: real ttnn.Tensor members get "not simulated yet"
         from .real_surface import missing

@@ -193,3 +193,13 @@ def test_missing_tensor_and_device_members_name_themselves(device):
     assert not hasattr(t, "pad_to_tile") and device.num_program_cache_entries() == 0
     with pytest.raises(NotSimulatedError, match=r"^ttnn\.MeshDevice\.sfpu_eps is not simulated yet"):
         device.sfpu_eps()
+
+
+def test_tensor_item_to_list_and_get_tile(device):
+    assert ttnn.from_torch(torch.tensor([3.5])).item() == 3.5
+    on_device = ttnn.from_torch(torch.tensor([[7]], dtype=torch.int32), dtype=ttnn.int32, device=device)
+    assert on_device.item() == 7
+    assert ttnn.from_torch(torch.arange(6.0).reshape(2, 3)).to_list() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert ttnn.from_torch(torch.randn(2, 2), layout=ttnn.TILE_LAYOUT).get_tile().tile_shape == [32, 32]
+    with pytest.raises(RuntimeError, match="item\\(\\) needs a tensor with one element"):
+        ttnn.from_torch(torch.randn(2)).item()
