@@ -94,7 +94,15 @@ def measure(real: ModuleType, sim: ModuleType) -> dict[str, Any]:
                 gaps[where] = lacking
             else:
                 full += 1
-    return {"total": total, "named": named, "keywords": full, "missing": dict(missing), "keyword_gaps": gaps}
+    members = {}
+    for path, sim_cls in (("ttnn.Tensor", sim.Tensor), ("ttnn.MeshDevice", sim.MeshDevice)):
+        names = sorted(n for n in dir(getattr(real, path.split(".")[1])) if not n.startswith("_"))
+        have = [n for n in names if n in dir(sim_cls)]
+        members[path] = (len(have), len(names), [n for n in names if n not in have])
+    return {
+        "total": total, "named": named, "keywords": full, "missing": dict(missing), "keyword_gaps": gaps,
+        "members": members,
+    }  # fmt: skip
 
 
 def report(figures: dict[str, Any]) -> list[str]:
@@ -103,6 +111,8 @@ def report(figures: dict[str, Any]) -> list[str]:
         f"coverage: {named}/{total} real ttnn 0.81.1 public callables simulated by name "
         f"({100 * named / total:.1f}%), {full}/{total} with every real keyword ({100 * full / total:.1f}%)"
     ]
+    for path, (have, count, lacking) in figures["members"].items():
+        lines.append(f"coverage: {path} members {have}/{count}; missing: {', '.join(lacking)}")
     by_size = sorted(figures["missing"].items(), key=lambda kv: (-len(kv[1]), kv[0]))
     for grp, names in by_size:
         lines.append(f"coverage: missing {grp} ({len(names)}): {', '.join(names)}")

@@ -110,7 +110,10 @@ def collect(ttnn: ModuleType, keywords: bool = False) -> dict[str, dict[str, dic
     for path in CLASSES:
         cls = getattr(ttnn, path.split(".")[1])
         surface[path] = {
-            name: {"kind": "property" if isinstance(getattr(cls, name), property) else "member", "group": path[5:]}
+            name: {
+                "kind": "property" if isinstance(getattr(cls, name), property) else "member",
+                "group": path[5:],
+            }
             for name in sorted(dir(cls))
             if not name.startswith("_")
         }
