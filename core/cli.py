@@ -62,8 +62,8 @@ def _listing() -> dict[str, Any]:
                 "description": port.description,
                 "mesh_shape": list(port.mesh_shape) if port.mesh_shape else None,
                 "presets": {
-                    preset: [{"name": c.name, "threshold": c.threshold} for c in port.components(preset)]
-                    for preset in port.presets
+                    preset: [{"name": c.name, "threshold": float(c.threshold)} for c in components]
+                    for preset, components in registry.components[name].items()
                 },
             }
         )

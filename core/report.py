@@ -4,6 +4,7 @@ never sees half a report."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -14,12 +15,15 @@ from typing import Any
 @dataclass
 class ComponentResult:
     name: str
-    pcc: float | None  # None when the port raised or returned the wrong shape
+    pcc: float | None  # None when the port raised or the PCC is undefined (non-finite, constant, empty)
     threshold: float
     passed: bool
     reference_seconds: float
     port_seconds: float
-    error: str | None = None
+    error: str | None = None  # why it failed: one line (core.compare.compare), or the port's traceback
+    #: the second metric, independent of the PCC: ||port - reference|| / ||reference|| and max |port - reference|
+    rel_rms_error: float | None = None
+    max_abs_error: float | None = None
 
 
 @dataclass
@@ -53,7 +57,22 @@ class RunReport:
         raise KeyError(f"{self.model} has no component {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
+        """JSON-ready: a float that is not finite becomes None (valid JSON; the reason is in `error`)."""
+        return _finite({**asdict(self), "passed": self.passed})
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
@@ -74,13 +93,15 @@ def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
 
 def format_table(report: RunReport) -> str:
     """The human summary the CLI prints: one row per component, then the totals."""
-    header = ("component", "PCC", "threshold", "pass", "reference s", "port s")
+    header = ("component", "PCC", "threshold", "pass", "rel RMS err", "max abs err", "reference s", "port s")
     rows = [
         (
             c.name,
-            "error" if c.pcc is None else f"{c.pcc:.6f}",
+            _number(c.pcc, ".6f"),
             f"{c.threshold:g}",
             "PASS" if c.passed else "FAIL",
+            _number(c.rel_rms_error, ".2e"),
+            _number(c.max_abs_error, ".2e"),
             f"{c.reference_seconds:.3f}",
             f"{c.port_seconds:.3f}",
         )

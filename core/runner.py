@@ -8,6 +8,7 @@ figures of the rest; errors in the reference or in building the model are bugs a
 
 from __future__ import annotations
 
+import functools
 import resource
 import sys
 import time
@@ -20,7 +21,7 @@ import torch
 
 from core import backend
 from core import device as devices
-from core.compare import comp_pcc, error_summary, to_torch
+from core.compare import compare_outputs
 from core.errors import UserError
 from core.port import Component, Output, Port, RunContext
 from core.report import ComponentResult, RunReport
@@ -39,32 +40,27 @@ def peak_rss_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def _as_list(output: Output) -> list[Any]:
-    return list(output) if isinstance(output, (tuple, list)) else [output]
-
-
-def compare_outputs(reference: Output, actual: Output, threshold: float) -> tuple[float | None, str | None]:
-    """(lowest PCC over the outputs, error text) of a component; PCC None if the outputs don't line up."""
-    refs, acts = _as_list(reference), [to_torch(a) for a in _as_list(actual)]
-    if len(refs) != len(acts):
-        return None, f"port returned {len(acts)} outputs, reference {len(refs)}"
-    lowest = 1.0
-    for i, (r, a) in enumerate(zip(refs, acts, strict=True)):
-        if r.shape != a.shape:
-            return None, f"output {i}: shape mismatch; {error_summary(r, a)}"
-        passed, value = comp_pcc(r, a, threshold)
-        lowest = min(lowest, value)
-        if not passed:
-            return lowest, f"output {i}: PCC {value:.6f} < {threshold}; {error_summary(r, a)}"
-    return lowest, None
-
-
 def _timed(fn: Callable[[RunContext], Output], ctx: RunContext) -> tuple[Output, float]:
     start = time.perf_counter()
     out = fn(ctx)
     return out, time.perf_counter() - start
 
 
+def _port_cannot_exit(run: Callable[..., RunReport]) -> Callable[..., RunReport]:
+    """A SystemExit from port code (sys.exit in a plugin) becomes an error: it must not end the run
+    with the plugin's exit status and no report. KeyboardInterrupt still stops the program."""
+
+    @functools.wraps(run)
+    def guarded(*args: Any, **kwargs: Any) -> RunReport:
+        try:
+            return run(*args, **kwargs)
+        except SystemExit as exc:
+            raise RuntimeError(f"port code called sys.exit({exc.code!r}) during the run") from exc
+
+    return guarded
+
+
+@_port_cannot_exit
 def run_port(
     port: Port,
     preset: str = "tiny",
@@ -111,7 +107,7 @@ def run_port(
             reference, reference_seconds = expected.pop(component.name)
             result = _run_component(component, ctx, reference, reference_seconds)
             report.components.append(result)
-            shown = "error" if result.pcc is None else f"{result.pcc:.6f}"
+            shown = "n/a" if result.pcc is None else f"{result.pcc:.6f}"
             verdict = "PASS" if result.passed else "FAIL"
             say(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
         if backend_name == "sim":
@@ -124,25 +120,27 @@ def run_port(
 def _run_component(
     component: Component, ctx: RunContext, reference: Output, reference_seconds: float
 ) -> ComponentResult:
-    """The port side of one component, compared with its reference; a port exception becomes a failure."""
-    pcc, error, port_seconds = None, None, 0.0
+    """The port side of one component, compared with its reference (core.compare.compare_outputs: the
+    one verdict, PCC plus the checks the PCC cannot make); a port exception becomes a failure."""
+    threshold = float(component.threshold)  # a numpy scalar from a plugin must not break the JSON report
+    result = ComponentResult(component.name, None, threshold, False, reference_seconds, 0.0)
     try:
         with torch.no_grad(), signpost(component.name):
-            actual, port_seconds = _timed(component.port, ctx)
-        pcc, error = compare_outputs(reference, actual, component.threshold)
+            actual, result.port_seconds = _timed(component.port, ctx)
+        verdict = compare_outputs(reference, actual, threshold)
     except UserError:
         raise
-    except Exception:
-        error = traceback.format_exc()
-    return ComponentResult(
-        name=component.name,
-        pcc=pcc,
-        threshold=component.threshold,
-        passed=error is None,
-        reference_seconds=reference_seconds,
-        port_seconds=port_seconds,
-        error=error,
-    )
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # SystemExit from port code too: it must not end the run with exit 0
+        result.error = traceback.format_exc()
+        return result
+    result.pcc, result.passed = verdict.pcc, verdict.passed
+    result.rel_rms_error, result.max_abs_error = verdict.rel_rms_error, verdict.max_abs_error
+    if not verdict.passed:
+        prefix = "" if verdict.index is None else f"output {verdict.index}: "
+        result.error = prefix + (verdict.failure or "failed")
+    return result
 
 
 def _record_counters(report: RunReport, device: Any) -> None:

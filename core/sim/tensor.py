@@ -128,6 +128,31 @@ def _free_all(buffers: list[Buffer]) -> None:
         b.free()
 
 
+def allocate_buffers(
+    shape: Sequence[int], dtype: DataType, layout: Layout, device: Device | MeshDevice, mc: MemoryConfig
+) -> list[Buffer]:
+    """One buffer per chip for a tensor of logical `shape`, or the allocator's out-of-memory error (then
+    nothing stays allocated)."""
+    num_pages, page_size = _pages(padded_shape_of(shape, layout), dtype, layout)
+    pages_per_bank = None
+    if mc.is_sharded() and mc.shard_spec is not None:
+        # A sharded buffer holds one shard per core at the same address in every bank (buffer.cpp).
+        shard_h, shard_w = mc.shard_spec.shape
+        if layout == Layout.TILE:
+            pages_per_bank = math.ceil(shard_h / TILE_SIZE) * math.ceil(shard_w / TILE_SIZE)
+        else:
+            pages_per_bank = shard_h
+            page_size = max(1, int(shard_w * formats.element_size(dtype)))
+    buffers: list[Buffer] = []
+    try:
+        for chip in chips(device):
+            buffers.append(chip.allocate(mc.buffer_type, num_pages, page_size, pages_per_bank))
+    except BaseException:
+        _free_all(buffers)
+        raise
+    return buffers
+
+
 class Tensor:
     """ttnn.Tensor. Construct through ttnn.from_torch / ops; `ttnn.Tensor(torch_tensor, data_type, device,
     layout, mem_config, tile, ...)` works as real ttnn's torch constructor does (a from_torch)."""
@@ -205,21 +230,32 @@ class Tensor:
 
     # -- allocation ------------------------------------------------------------------------------
     def _allocate(self) -> None:
-        mc = self._memory_config or DRAM_MEMORY_CONFIG
-        self._memory_config = mc
-        num_pages, page_size = _pages(self.padded_shape, self._dtype, self._layout)
-        pages_per_bank = None
-        if mc.is_sharded() and mc.shard_spec is not None:
-            # A sharded buffer holds one shard per core at the same address in every bank (buffer.cpp).
-            shard_h, shard_w = mc.shard_spec.shape
-            if self._layout == Layout.TILE:
-                pages_per_bank = math.ceil(shard_h / TILE_SIZE) * math.ceil(shard_w / TILE_SIZE)
-            else:
-                pages_per_bank = shard_h
-                page_size = max(1, int(shard_w * formats.element_size(self._dtype)))
-        for chip in chips(self._device):
-            self._buffers.append(chip.allocate(mc.buffer_type, num_pages, page_size, pages_per_bank))
+        self._memory_config = self._memory_config or DRAM_MEMORY_CONFIG
+        self._own(
+            allocate_buffers(
+                self._chips[0].shape, self._dtype, self._layout, self._device, self._memory_config
+            )
+        )
+
+    def _own(self, buffers: list[Buffer]) -> None:
+        self._buffers = buffers
         self._finalizer = weakref.finalize(self, _free_all, self._buffers)
+
+    @classmethod
+    def _on_buffers(
+        cls,
+        chip_values: list[torch.Tensor],
+        dtype: DataType,
+        layout: Layout,
+        device: Device | MeshDevice,
+        memory_config: MemoryConfig,
+        buffers: list[Buffer],
+    ) -> Tensor:
+        """A device tensor owning `buffers`, allocated (by `allocate_buffers`) before its values existed."""
+        tensor = cls(chip_values, dtype, layout, None, memory_config)
+        tensor._device = device
+        tensor._own(buffers)
+        return tensor
 
     def _nbytes(self) -> int:
         """Bytes of one chip's buffer (what a transfer of this tensor to or from one chip moves)."""
@@ -454,6 +490,46 @@ def read_values(tensor: Tensor, op: str) -> list[torch.Tensor]:
     return [compute_values(v) for v in tensor._chips]
 
 
+Shapes = tuple[tuple[int, ...], ...]
+
+
+def same_shape(first: tuple[int, ...], *_: tuple[int, ...]) -> tuple[int, ...]:
+    """`output_shapes` of an op whose result has its first input's shape (unary, norms, copies)."""
+    return first
+
+
+def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """`output_shapes` of an elementwise op over broadcast inputs."""
+    return tuple(torch.broadcast_shapes(*shapes))
+
+
+def _meta(v: torch.Tensor) -> torch.Tensor:
+    """A data-less stand-in for `v` (same shape, strides and dtype) on torch's "meta" device."""
+    return torch.empty_strided(v.shape, v.stride(), dtype=v.dtype, device="meta")
+
+
+def _output_shapes(
+    compute: Callable[..., Any],
+    values: Sequence[torch.Tensor],
+    read: Callable[[torch.Tensor], torch.Tensor],
+    declared: Callable[..., Any] | None,
+) -> Shapes | None:
+    """The shapes `compute` will return for chip values `values`, known without computing: from the op's
+    declaration (`output_shapes(*input_shapes)`) or from running `compute` on meta tensors; None if the
+    computation cannot run on meta tensors (it reads values: `.item()`, data-dependent shapes). Frequent ops
+    declare their shapes: torch's meta kernels cost about a millisecond per op, more than small ops do."""
+    if declared is not None:
+        shapes = declared(*(tuple(v.shape) for v in values))
+        single = not shapes or isinstance(shapes[0], int)
+        return (tuple(shapes),) if single else tuple(tuple(sh) for sh in shapes)
+    try:
+        with torch.device("meta"):  # what compute creates itself (torch.zeros, arange ...) is meta too
+            out = compute(*(read(_meta(v)) for v in values))
+    except Exception:  # it reads values: compute first, allocate after (device_op)
+        return None
+    return tuple(tuple(o.shape) for o in out) if isinstance(out, tuple) else (tuple(out.shape),)
+
+
 def device_op(
     name: str,
     inputs: Sequence[Tensor],
@@ -465,9 +541,17 @@ def device_op(
     rounding: str = formats.PACKER,
     stored_inputs: bool = False,
     config: OpConfig | None = None,
+    output_shapes: Callable[..., Any] | None = None,
 ) -> Any:
-    """Run one device op: check inputs (on device, same device, allocated), call `compute` once per chip on
-    the inputs' per-chip values, round each output to its dtype the way the packer does, allocate it.
+    """Run one device op: check inputs (on device, same device, allocated), allocate the outputs, call
+    `compute` once per chip on the inputs' per-chip values, round each output to its dtype the way the
+    packer does.
+
+    The outputs are allocated *before* anything is computed, as on the device (the program's buffers exist
+    before it runs): an output that does not fit fails with the allocator's out-of-memory error without the
+    host computing a result it has no room for. Their shapes come from running `compute` on torch "meta"
+    tensors (no data, no work), or from `output_shapes(*input_shapes)` where an op declares them; if neither
+    is possible the op computes first and allocates after.
 
     `compute(*values)` returns a torch tensor or a tuple of them (then `dtype`/`layout` may be sequences).
     It gets float32 values for float inputs; with `stored_inputs` it gets the stored ones (bfloat16 for
@@ -481,20 +565,61 @@ def device_op(
             rules.require_open(t.device(), name)
     device = rules.require_same_device(name, inputs)
     read = (lambda v: v) if stored_inputs else compute_values
-    per_chip = [compute(*(read(t._chips[i]) for t in inputs)) for i in range(len(chips(device)))]
-    multi = isinstance(per_chip[0], tuple)
-    n_out = len(per_chip[0]) if multi else 1
-    dtypes = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype] * n_out
-    layouts = list(layout) if isinstance(layout, (list, tuple)) else [layout] * n_out
     mc = memory_config or DRAM_MEMORY_CONFIG
-    outs = []
-    for j in range(n_out):
-        values = [(out[j] if multi else out) for out in per_chip]
-        rules.check_dtype_layout(dtypes[j], layouts[j])
-        values = [formats.quantize(v, dtypes[j], rounding) for v in values]
-        outs.append(Tensor(values, dtypes[j], layouts[j], device, mc))
+    n_chips = len(chips(device))
+    shapes = _output_shapes(compute, [t._chips[0] for t in inputs], read, output_shapes)
+    per_output: list[list[Buffer]] = []  # per output, one buffer per chip
+    try:
+        if shapes is not None:
+            per_output = _allocate_outputs(shapes, dtype, layout, device, mc)
+        per_chip = [compute(*(read(t._chips[i]) for t in inputs)) for i in range(n_chips)]
+        multi = isinstance(per_chip[0], tuple)
+        results = [list(out) if multi else [out] for out in per_chip]
+        computed = tuple(tuple(v.shape) for v in results[0])
+        if shapes != computed and output_shapes is not None:
+            raise RuntimeError(f"simulator bug: {name} declared output shapes {shapes}, computed {computed}")
+        if shapes != computed:  # not runnable on meta tensors (or mispredicted): allocate for the result
+            _free_all([b for buffers in per_output for b in buffers])
+            per_output = []
+            per_output = _allocate_outputs(computed, dtype, layout, device, mc)
+        dtypes, layouts = _per_output(dtype, layout, len(computed))
+        outs = []
+        for j, (dt, lay) in enumerate(zip(dtypes, layouts, strict=True)):
+            values = [formats.quantize(chip_results[j], dt, rounding) for chip_results in results]
+            outs.append(Tensor._on_buffers(values, dt, lay, device, mc, per_output[j]))
+    except BaseException:
+        _free_all([b for buffers in per_output for b in buffers])
+        raise
     _record(name, device, inputs, outs, config or OpConfig())
     return tuple(outs) if multi else outs[0]
+
+
+def _per_output(
+    dtype: DataType | Sequence[DataType], layout: Layout | Sequence[Layout], n_out: int
+) -> tuple[list[DataType], list[Layout]]:
+    dtypes = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype] * n_out
+    layouts = list(layout) if isinstance(layout, (list, tuple)) else [layout] * n_out
+    return dtypes, layouts
+
+
+def _allocate_outputs(
+    shapes: Shapes,
+    dtype: DataType | Sequence[DataType],
+    layout: Layout | Sequence[Layout],
+    device: Device | MeshDevice,
+    mc: MemoryConfig,
+) -> list[list[Buffer]]:
+    """Buffers for every output (validated dtype / layout first), or none and the allocator's error."""
+    dtypes, layouts = _per_output(dtype, layout, len(shapes))
+    per_output: list[list[Buffer]] = []
+    try:
+        for shape, dt, lay in zip(shapes, dtypes, layouts, strict=True):
+            rules.check_dtype_layout(dt, lay)
+            per_output.append(allocate_buffers(shape, dt, lay, device, mc))
+    except BaseException:
+        _free_all([b for buffers in per_output for b in buffers])
+        raise
+    return per_output
 
 
 def _record(

@@ -30,6 +30,9 @@ from core.port import Component, Port
 from core.weights import DtypePolicy, convert_state_dict, linear_bias, linear_weight
 
 
+POISON = False
+
+
 class MLP(torch.nn.Module):
     def __init__(self, dim: int):
         super().__init__()
@@ -68,7 +71,11 @@ class MlpPort(Port):
 
     def build_reference(self, preset, weights, seed):
         torch.manual_seed(seed)
-        return MLP(self.presets[preset]).eval()
+        model = MLP(self.presets[preset]).eval()
+        if POISON:  # one NaN weight, as in a damaged checkpoint
+            with torch.no_grad():
+                model.fc1.weight[0, 0] = float("nan")
+        return model
 
     def make_inputs(self, preset, seed, reference):
         g = torch.Generator().manual_seed(seed)
@@ -93,6 +100,9 @@ def ttport_ports():
 
 BROKEN_PLUGINS = {
     "import_error": "import not_a_module_anywhere_12345\n",
+    "exit_at_import": "import sys\n\nsys.exit(0)\n",
+    "exit_in_hook": "import sys\nfrom core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    sys.exit(3)\n",
+    "interrupt_at_import": "raise KeyboardInterrupt\n",
     "raises": "from core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    raise RuntimeError('boom')\n",
     "garbage": "from core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    return ['not a port']\n",
     "no_hook": "def ttport_ports():\n    return []\n",
@@ -120,15 +130,24 @@ def plugin_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_plugin(plugin_dir: Path) -> PluginFactory:
-    """make_plugin(entry_name, kind="mlp" | one of BROKEN_PLUGINS, port_name=entry_name) -> entry name."""
+    """make_plugin(entry_name, kind="mlp" | "mlp_nan" (a NaN weight) | one of BROKEN_PLUGINS,
+    port_name=entry_name, replace={text of MLP_PLUGIN: substitute}) -> entry name."""
 
-    def make(entry_name: str, kind: str = "mlp", port_name: str | None = None) -> str:
+    def make(
+        entry_name: str,
+        kind: str = "mlp",
+        port_name: str | None = None,
+        replace: dict[str, str] | None = None,
+    ) -> str:
         package = f"ttport_throwaway_{uuid.uuid4().hex[:10]}"
-        text = (
-            MLP_PLUGIN.replace('"NAME"', repr(port_name or entry_name))
-            if kind == "mlp"
-            else BROKEN_PLUGINS[kind]
-        )
+        if kind in ("mlp", "mlp_nan"):
+            text = MLP_PLUGIN.replace('"NAME"', repr(port_name or entry_name))
+            text = text.replace("POISON = False", f"POISON = {kind == 'mlp_nan'}")
+            for old, new in (replace or {}).items():
+                assert old in text, old
+                text = text.replace(old, new)
+        else:
+            text = BROKEN_PLUGINS[kind]
         _write_dist(plugin_dir, package, entry_name, text)
         return entry_name
 

@@ -21,7 +21,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import Device, MeshDevice, chips
-from ..tensor import Tensor, compute_values, device_op, padded_shape_of, read_values
+from ..tensor import Tensor, compute_values, device_op, padded_shape_of, read_values, same_shape
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -273,6 +273,7 @@ def to_layout(
         dtype=out_dtype,
         layout=layout,
         memory_config=memory_config or tensor.memory_config(),
+        output_shapes=same_shape,
     )
 
 
@@ -299,6 +300,7 @@ def _copy(name: str, tensor: Tensor, dtype: DataType | None, memory_config: Memo
         dtype=dtype if dtype is not None else tensor.dtype,
         layout=tensor.layout,
         memory_config=memory_config or tensor.memory_config(),
+        output_shapes=same_shape,
     )
 
 
@@ -392,6 +394,7 @@ def typecast(
         dtype=target,
         layout=input_tensor.layout,
         memory_config=memory_config or input_tensor.memory_config(),
+        output_shapes=same_shape,
     )
     return into_output(result, output_tensor)
 

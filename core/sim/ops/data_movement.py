@@ -221,6 +221,7 @@ def concat(
         dtype=first.dtype,
         layout=first.layout,
         memory_config=mc,
+        output_shapes=lambda *shapes: (*shapes[0][:d], sum(sh[d] for sh in shapes), *shapes[0][d + 1 :]),
     )
 
 

@@ -17,7 +17,7 @@ import torch
 
 from .. import rules
 from ..numerics import formats
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, broadcast_shape, device_op, same_shape
 from ..types import DataType, Layout, MemoryConfig, UnaryOpType, UnaryWithParam
 from .golden import attach_golden_function
 
@@ -125,7 +125,9 @@ def _binary(
     rules.check_output_dtype(dtype, output_tensor.dtype if output_tensor is not None else None)
     out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or first.dtype)
     mc = memory_config or first.memory_config()
-    result = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc)
+    result = device_op(
+        name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, output_shapes=broadcast_shape
+    )
     return into_output(result, output_tensor)
 
 
@@ -271,7 +273,15 @@ def _unary(
     rules.require_same_device(name, [x])
     out_dtype = output_tensor.dtype if output_tensor is not None else x.dtype
     mc = memory_config or x.memory_config()
-    result = device_op(name, [x], lambda v: fn(_float(v)), dtype=out_dtype, layout=x.layout, memory_config=mc)
+    result = device_op(
+        name,
+        [x],
+        lambda v: fn(_float(v)),
+        dtype=out_dtype,
+        layout=x.layout,
+        memory_config=mc,
+        output_shapes=same_shape,
+    )
     return into_output(result, output_tensor)
 
 
@@ -493,5 +503,13 @@ def where(
         return torch.where(cond != 0, picked[0], picked[1])
 
     mc = memory_config or predicate.memory_config()
-    result = device_op("where", tensors, compute, dtype=out_dtype, layout=layout, memory_config=mc)
+    result = device_op(
+        "where",
+        tensors,
+        compute,
+        dtype=out_dtype,
+        layout=layout,
+        memory_config=mc,
+        output_shapes=broadcast_shape,
+    )
     return into_output(result, output_tensor)

@@ -203,6 +203,7 @@ def rotary_embedding(
         dtype=input_tensor.dtype,
         layout=input_tensor.layout,
         memory_config=mc,
+        output_shapes=lambda *_: out_shape,  # the packing reads values (not runnable on meta tensors)
     )
 
 
@@ -282,4 +283,5 @@ def rotary_embedding_llama(
         dtype=input_tensor.dtype,
         layout=Layout.TILE,
         memory_config=mc,
+        output_shapes=lambda x, *_: x,  # like the input; the packing reads values
     )

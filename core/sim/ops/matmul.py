@@ -253,7 +253,22 @@ def _bound_matmul(
         cores=_cores(program_config, core_grid),
         attributes={"transpose_a": transpose_a, "transpose_b": transpose_b, "program_config": program_config},
     )
-    out = device_op(name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, config=config)
+
+    def output_shape(a_in: tuple[int, ...], b_in: tuple[int, ...], *_: tuple[int, ...]) -> tuple[int, ...]:
+        """[*broadcast batch, M, N] of the (transposed) operands, as torch.matmul gives it."""
+        a_dims, b_dims = _swap_last(a_in, transpose_a), _swap_last(b_in, transpose_b)
+        return (*torch.broadcast_shapes(tuple(a_dims[:-2]), tuple(b_dims[:-2])), a_dims[-2], b_dims[-1])
+
+    out = device_op(
+        name,
+        inputs,
+        compute,
+        dtype=out_dtype,
+        layout=layout,
+        memory_config=mc,
+        config=config,
+        output_shapes=output_shape,
+    )
     if post_bias:
         out = eltwise.add(out, bias, memory_config=mc)
     if post_activation is not None:

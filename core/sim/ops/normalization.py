@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .. import rules
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, device_op, same_shape
 from ..types import CoreCoord, DataType, Layout, MemoryConfig, StorageType, TensorMemoryLayout
 from .eltwise import into_output
 from .golden import attach_golden_function
@@ -100,7 +100,13 @@ def softmax(
 
     mc = memory_config or input_tensor.memory_config()
     return device_op(
-        "softmax", [input_tensor], compute, dtype=input_tensor.dtype, layout=Layout.TILE, memory_config=mc
+        "softmax",
+        [input_tensor],
+        compute,
+        dtype=input_tensor.dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        output_shapes=same_shape,
     )
 
 
@@ -152,7 +158,15 @@ def _norm(
         return y
 
     mc = memory_config or x.memory_config()
-    return device_op(name, [x, *extras], compute, dtype=x.dtype, layout=Layout.TILE, memory_config=mc)
+    return device_op(
+        name,
+        [x, *extras],
+        compute,
+        dtype=x.dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        output_shapes=same_shape,
+    )
 
 
 def layer_norm(

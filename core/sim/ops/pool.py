@@ -87,9 +87,17 @@ def avg_pool2d(
     )
     mc = memory_config or input_tensor.memory_config()
 
+    args = dict(kernel_size=(kh, kw), stride=(sh, sw), padding=(ph, pw), ceil_mode=ceil_mode)
+
+    def output_shape(_: tuple[int, ...]) -> tuple[int, ...]:
+        """[1, 1, batch * out_h * out_w, channels], out_h / out_w as torch's pooling gives them."""
+        out_h, out_w = torch.nn.functional.avg_pool2d(
+            torch.empty(1, 1, input_h, input_w, device="meta"), **args
+        ).shape[-2:]
+        return (1, 1, batch_size * out_h * out_w, channels)
+
     def compute(x: torch.Tensor) -> torch.Tensor:
         nchw = x.reshape(batch_size, input_h, input_w, channels).permute(0, 3, 1, 2).float()
-        args = dict(kernel_size=(kh, kw), stride=(sh, sw), padding=(ph, pw), ceil_mode=ceil_mode)
         sums = torch.nn.functional.avg_pool2d(nchw, divisor_override=1, **args)
         ones = torch.ones(1, 1, input_h, input_w)
         valid = torch.nn.functional.avg_pool2d(ones, divisor_override=1, **args)
@@ -99,7 +107,13 @@ def avg_pool2d(
         return out.permute(0, 2, 3, 1).reshape(1, 1, -1, channels)
 
     return device_op(
-        "avg_pool2d", [input_tensor], compute, dtype=dtype, layout=output_layout, memory_config=mc
+        "avg_pool2d",
+        [input_tensor],
+        compute,
+        dtype=dtype,
+        layout=output_layout,
+        memory_config=mc,
+        output_shapes=output_shape,  # the divisor's bfloat16 rounding reads values
     )
 
 

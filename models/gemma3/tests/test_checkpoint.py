@@ -157,3 +157,32 @@ def test_preset_mismatch_in_text_hidden_size(tmp_path: Path, saved: tuple[Path, 
     _copy_config(saved[0], tmp_path, text_config__hidden_size=256)
     with pytest.raises(UserError, match="text_config.hidden_size = 256 does not match the preset's 128"):
         build_reference(TINY, tmp_path, seed=0)
+
+
+def test_nan_weight_fails_the_run_with_one_line(
+    tmp_path: Path, saved: tuple[Path, dict[str, torch.Tensor]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One NaN in one fc1 weight: every reference output from block 0 on is all NaN, which tt-metal's
+    comp_pcc calls a perfect match. `ttport run` must fail, naming the cause in one line per component,
+    and write a valid JSON report with no PCC for those components."""
+    from core.cli import main
+
+    directory, expected = saved
+    _copy_config(directory, tmp_path)
+    poisoned = {k: v.clone() for k, v in expected.items()}
+    poisoned["vision_tower.encoder.layers.0.mlp.fc1.weight"][3, 5] = float("nan")
+    save_file(poisoned, str(tmp_path / "model.safetensors"))
+    report_path = tmp_path / "report.json"
+    code = main(["run", "gemma3", "--weights", str(tmp_path), "--json", str(report_path)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    results = {c["name"]: c for c in json.loads(report_path.read_text())["components"]}
+    assert results["patch"]["passed"] and results["embeddings"]["passed"]
+    for name in ("block 0", "block 1", "tower", "projector", "tower + projector"):
+        result = results[name]
+        assert not result["passed"] and result["pcc"] is None, (name, result)
+        assert result["error"].startswith("reference output is not finite (") and result["error"].endswith(
+            " values): the checkpoint or the inputs are broken"
+        ), result["error"]
+        assert f"{name}: {result['error']}\n" in out
+    assert "FAIL: gemma3 [tiny]" in out

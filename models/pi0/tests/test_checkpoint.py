@@ -3,6 +3,7 @@ mismatched checkpoint is a UserError."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -116,3 +117,34 @@ def test_weights_not_fitting_their_config(
     (tmp_path / "config.json").write_text((saved[0] / "config.json").read_text())
     with pytest.raises(UserError, match="vision_tower weights do not fit the model"):
         build_reference(tiny, tmp_path, seed=0)
+
+
+def test_nan_weight_fails_the_run_with_one_line(
+    saved: tuple[Path, PI0ForConditionalGeneration], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One NaN in one fc1 weight: the reference from block 0 on is all NaN, which tt-metal's comp_pcc
+    calls a perfect match (both sides all NaN -> 1.0). The run must fail, naming the cause, and its JSON
+    report must stay valid with no PCC for those components."""
+    from core.cli import main
+
+    _, model = saved
+    poisoned = copy.deepcopy(model)
+    with torch.no_grad():
+        poisoned.model.vlm.vision_tower.encoder.layers[0].mlp.fc1.weight[3, 5] = float("nan")
+    poisoned.save_pretrained(tmp_path / "nan")
+    report_path = tmp_path / "report.json"
+    code = main(["run", "pi0", "--weights", str(tmp_path / "nan"), "--json", str(report_path)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    report = json.loads(report_path.read_text())
+    results = {c["name"]: c for c in report["components"]}
+    block = results["block 0"]
+    assert block["passed"] is False and block["pcc"] is None and block["error"].startswith(
+        "reference output is not finite ("
+    )
+    assert block["error"].endswith("the checkpoint or the inputs are broken")
+    assert f"block 0: {block['error']}\n" in out
+    assert results["patch embedding"]["passed"] and results["position embedding"]["passed"]
+    for name in ("block 0", "block 1", "tower", "tower + projector", "actions"):
+        assert not results[name]["passed"] and results[name]["pcc"] is None, name
+    assert "FAIL: pi0 [tiny]" in out and report["passed"] is False
