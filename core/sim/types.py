@@ -413,3 +413,40 @@ class BcastOpDim(enum.Enum):
     HW = 2
 
     __repr__ = _member_repr
+
+
+class ThrottleLevel(enum.Enum):
+    """ttnn.ThrottleLevel (WormholeComputeKernelConfig.throttle_level): slows the matrix engine; no values
+    change."""
+
+    NO_THROTTLE = 0
+    LEVEL_1 = 1
+    LEVEL_2 = 2
+    LEVEL_3 = 3
+    LEVEL_4 = 4
+    LEVEL_5 = 5
+
+    __repr__ = _member_repr
+
+
+class PaddingMode(enum.Enum):
+    """ttnn.PaddingMode (Conv2dConfig.padding_mode). The simulator's conv pads with zeros only."""
+
+    Zeros = 0  # noqa: N815 (ttnn's names)
+    Replicate = 1  # noqa: N815
+
+    __repr__ = _member_repr
+
+
+class ReduceType(enum.Enum):
+    """ttnn.ReduceType."""
+
+    Sum = 0  # noqa: N815
+    Mean = 1  # noqa: N815
+    Max = 2  # noqa: N815
+    Min = 3  # noqa: N815
+    Std = 4  # noqa: N815
+    Var = 5  # noqa: N815
+    Prod = 6  # noqa: N815
+
+    __repr__ = _member_repr

@@ -311,3 +311,34 @@ def test_distributed_norm_over_two_halves_equals_the_whole_norm(device, rms):
     torch.testing.assert_close(whole, ref, rtol=1e-4, atol=1e-4)
     with pytest.raises(TTFatal, match="stats width"):
         post(halves[0], _dev(device, torch.zeros(1, 1, 32, 48)))
+
+
+def test_bitcast_snake_beta_scatter_add_and_norm_configs(device):
+    x = _dev(device, X)
+    as_int = ttnn.bitcast(x, ttnn.int32)
+    assert as_int.dtype == ttnn.int32 and torch.equal(_host(as_int), X.view(torch.int32))
+    assert torch.equal(_host(ttnn.bitcast(as_int, ttnn.float32)), X)
+    with pytest.raises(TTFatal, match="bitcast: input and output dtypes must have the same bit width"):
+        ttnn.bitcast(x, ttnn.uint16)
+    alpha, beta = torch.rand(1, 1, 1, 64) + 0.5, torch.rand(1, 1, 1, 64) + 0.5
+    out = ttnn.snake_beta(x, _dev(device, alpha), _dev(device, beta))
+    torch.testing.assert_close(_host(out), X + torch.sin(alpha * X) ** 2 / beta)
+    idx = torch.randint(0, 64, (1, 1, 32, 16), generator=G)
+    src = torch.randn(1, 1, 32, 16, generator=G)
+    added = ttnn.scatter_add(x, 3, _dev(device, idx, ttnn.uint32), _dev(device, src))
+    torch.testing.assert_close(_host(added), torch.scatter_add(X, 3, idx, src))
+    config = ttnn.layernorm_default_compute_config(ttnn.Arch.WORMHOLE_B0)  # probed on ttnn 0.81.1
+    assert (
+        config.math_fidelity == ttnn.MathFidelity.HiFi4
+        and config.fp32_dest_acc_en
+        and not config.math_approx_mode
+    )
+    rms = ttnn.rmsnorm_default_compute_config(ttnn.Arch.BLACKHOLE)
+    assert rms.math_approx_mode and not rms.fp32_dest_acc_en
+    with pytest.raises(TTFatal, match="padding_mode Replicate is not modelled"):
+        ttnn.conv2d(
+            input_tensor=_dev(device, torch.randn(1, 1, 16, 32), ttnn.bfloat16, ttnn.ROW_MAJOR_LAYOUT),
+            weight_tensor=ttnn.from_torch(torch.randn(32, 32, 3, 3), dtype=ttnn.bfloat16), device=device,
+            in_channels=32, out_channels=32, batch_size=1, input_height=4, input_width=4, kernel_size=(3, 3),
+            conv_config=ttnn.Conv2dConfig(padding_mode=ttnn.PaddingMode.Replicate),
+        )  # fmt: skip

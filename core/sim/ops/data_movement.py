@@ -958,3 +958,19 @@ def bcast(
 
 
 __all__ += ["bcast", "fold", "index_fill", "indexed_fill", "reshard"]
+
+
+def scatter_add(
+    input: Tensor,
+    dim: int,
+    index: Tensor,
+    src: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.scatter_add: torch.scatter_add (src values summed into input at index along dim)."""
+    return scatter(input, dim, index, src, memory_config=memory_config, reduce="add")
+
+
+__all__ += ["scatter_add"]

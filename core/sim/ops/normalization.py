@@ -17,7 +17,16 @@ import torch
 
 from .. import rules
 from ..tensor import Tensor, device_op, same_shape
-from ..types import CoreCoord, DataType, Layout, MemoryConfig, StorageType, TensorMemoryLayout
+from ..types import (
+    CoreCoord,
+    DataType,
+    Layout,
+    MathFidelity,
+    MemoryConfig,
+    StorageType,
+    TensorMemoryLayout,
+    WormholeComputeKernelConfig,
+)
 from .eltwise import into_output
 from .golden import attach_golden_function
 
@@ -820,3 +829,22 @@ attach_golden_function(rms_norm_pre_all_gather, _stats_golden(False))
 __all__ += [
     "layer_norm_post_all_gather", "layer_norm_pre_all_gather", "rms_norm_post_all_gather", "rms_norm_pre_all_gather",
 ]  # fmt: skip
+
+
+def layernorm_default_compute_config(arch: Any) -> WormholeComputeKernelConfig:
+    """The compute config layer_norm uses when none is given (0.81.1, both archs): HiFi4, no approximation,
+    fp32 accumulation."""
+    return WormholeComputeKernelConfig(
+        math_fidelity=MathFidelity.HiFi4, math_approx_mode=False, fp32_dest_acc_en=True, packer_l1_acc=False
+    )
+
+
+def rmsnorm_default_compute_config(arch: Any) -> WormholeComputeKernelConfig:
+    """The compute config rms_norm uses when none is given (0.81.1, both archs): HiFi4, approximation on,
+    bfloat16 accumulation."""
+    return WormholeComputeKernelConfig(
+        math_fidelity=MathFidelity.HiFi4, math_approx_mode=True, fp32_dest_acc_en=False, packer_l1_acc=False
+    )
+
+
+__all__ += ["layernorm_default_compute_config", "rmsnorm_default_compute_config"]

@@ -383,6 +383,10 @@ _GOLDENS: list[tuple[Any, Any]] = [
         lambda input, dim, index, src, **_: torch.scatter(input, dim, index.long(), src.to(input.dtype)),
     ),
     (
+        data_movement.scatter_add,
+        lambda input, dim, index, src, **_: torch.scatter_add(input, dim, index.long(), src.to(input.dtype)),
+    ),
+    (
         data_movement.sort,
         lambda input_tensor, dim=-1, descending=False, *a, **_: tuple(
             torch.sort(input_tensor, dim=dim, descending=descending, stable=True)

@@ -19,7 +19,7 @@ from ..types import Layout, MemoryConfig
 from .eltwise import _float, into_output
 from .golden import attach_golden_function
 
-__all__ = ["addcdiv", "addcmul", "clamp", "clip", "lerp", "mac"]
+__all__ = ["addcdiv", "addcmul", "clamp", "clip", "lerp", "mac", "snake_beta"]
 
 
 def _ternary(
@@ -171,3 +171,20 @@ attach_golden_function(lerp, lambda a, e, w, *args, **kw: torch.lerp(a, e, w))
 attach_golden_function(mac, lambda a, b, c, *args, **kw: a.float() * b + c)
 attach_golden_function(clamp, _clamp_golden)
 attach_golden_function(clip, _clamp_golden)
+
+
+def snake_beta(
+    input_tensor: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.snake_beta (BigVGAN's Snake activation): x + sin(alpha x)^2 / beta, alpha and beta broadcast
+    (per channel)."""
+    fn = lambda x, a, b: x + torch.sin(a * x).square() / b  # noqa: E731
+    return _ternary("snake_beta", fn, (input_tensor, alpha, beta), memory_config, output_tensor)
+
+
+attach_golden_function(snake_beta, lambda x, a, b, *args, **kw: x + torch.sin(a * x) ** 2 / b)

@@ -427,6 +427,45 @@ def bitwise_not(
     return _run("bitwise_not", Unary(fn, ""), input_tensor, {}, memory_config, output_tensor)
 
 
+_BITCAST_PAIRS = {
+    frozenset((DataType.FLOAT32, DataType.INT32)), frozenset((DataType.FLOAT32, DataType.UINT32)),
+    frozenset((DataType.INT32, DataType.UINT32)), frozenset((DataType.BFLOAT16, DataType.UINT16)),
+}  # fmt: skip
+_TORCH_BITS = {
+    DataType.FLOAT32: torch.float32, DataType.INT32: torch.int32, DataType.UINT32: torch.uint32,
+    DataType.BFLOAT16: torch.bfloat16, DataType.UINT16: torch.uint16,
+}  # fmt: skip
+
+
+def bitcast(
+    input_tensor: Tensor,
+    dtype: DataType,
+    *,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.bitcast: the same bits read as `dtype` of the same width (float32 <-> int32 / uint32,
+    bfloat16 <-> uint16)."""
+    source = input_tensor.dtype
+    rules.require(
+        source == dtype or frozenset((source, dtype)) in _BITCAST_PAIRS,
+        f"bitcast: input and output dtypes must have the same bit width, got DataType::{source.name} and "
+        f"DataType::{dtype.name}",
+    )
+    rules.require_same_device("bitcast", [input_tensor])
+
+    def fn(v: torch.Tensor) -> torch.Tensor:
+        bits = v.to(_TORCH_BITS[source]).view(_TORCH_BITS[dtype])
+        return bits.to(torch.float32) if bits.is_floating_point() else bits.to(torch.int64)
+
+    mc = memory_config or input_tensor.memory_config()
+    result = device_op(
+        "bitcast", [input_tensor], fn, dtype=dtype, layout=input_tensor.layout, memory_config=mc
+    )
+    return into_output(result, output_tensor)
+
+
 def logical_not_(input_tensor: Tensor, *, memory_config: MemoryConfig | None = None) -> Tensor:
     """ttnn.logical_not_: logical_not written into the input tensor."""
     spec = UNARY_FNS["logical_not"]
@@ -436,6 +475,7 @@ def logical_not_(input_tensor: Tensor, *, memory_config: MemoryConfig | None = N
 attach_golden_function(unary_chain, lambda x, ops_chain, *a, **k: _chain_golden(x, ops_chain))
 attach_golden_function(logical_not_, lambda x, *a, **k: (x == 0).to(x.dtype))
 attach_golden_function(bitwise_not, lambda x, *a, **k: torch.bitwise_not(x))
+attach_golden_function(bitcast, lambda x, dtype, *a, **k: x.view(_TORCH_BITS[dtype]))
 
 
 def _chain_golden(x: torch.Tensor, ops_chain: Sequence[Any]) -> torch.Tensor:
@@ -444,4 +484,4 @@ def _chain_golden(x: torch.Tensor, ops_chain: Sequence[Any]) -> torch.Tensor:
     return x
 
 
-__all__ = sorted([*UNARY_FNS, "bitwise_not", "logical_not_", "unary_chain"])
+__all__ = sorted([*UNARY_FNS, "bitcast", "bitwise_not", "logical_not_", "unary_chain"])
