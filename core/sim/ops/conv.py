@@ -269,7 +269,9 @@ def conv2d(
     dil = _pair(dilation, "dilation")
     pad = _padding4(padding)
     mode = getattr(getattr(conv_config, "padding_mode", None), "name", "Zeros")
-    rules.require(mode == "Zeros", f"simulator: conv2d padding_mode {mode} is not modelled (only zero padding)")
+    rules.require(
+        mode == "Zeros", f"simulator: conv2d padding_mode {mode} is not modelled (only zero padding)"
+    )
     rules.require(
         groups >= 1 and in_channels % groups == 0,
         f"conv2d: in_channels ({in_channels}) must be divisible by groups ({groups})",
