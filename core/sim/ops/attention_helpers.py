@@ -437,14 +437,20 @@ def joint_scaled_dot_product_attention(
         if compute_kernel_config is None
         else _sdpa.fidelity.numerics_from_config(compute_kernel_config)
     )
+    # the SFPU side exactly as scaled_dot_product_attention sets it up (exp approximation, reciprocal)
+    kernel = _sdpa.tile_math.from_compute_config(
+        compute_kernel_config, _sdpa._DEFAULT_KERNEL, input_tensor_q.device().arch()
+    )
+    exp_approx = True if program_config.exp_approx_mode is None else bool(program_config.exp_approx_mode)
+    softmax = _sdpa._Softmax(_sdpa._bf16_truncated(factor), exp_approx, kernel)
     dtypes = (input_tensor_q.dtype, input_tensor_k.dtype, input_tensor_v.dtype)
     n = q[2]
 
     def compute(*values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         qq, kk, vv = (torch.cat([values[i], values[i + 3]], dim=-2) for i in range(3))
         out = _sdpa._flash_attention(
-            qq, kk, vv, None, scale=factor, is_causal=False, sliding_window=None, k_chunk=k_chunk, dtypes=dtypes,
-            numerics=numerics,
+            qq, kk, vv, None, is_causal=False, sliding_window=None, k_chunk=k_chunk, dtypes=dtypes,
+            numerics=numerics, softmax=softmax,
         )  # fmt: skip
         return out[..., :n, :].contiguous(), out[..., n:, :].contiguous()
 

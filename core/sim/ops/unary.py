@@ -394,7 +394,9 @@ def unary_chain(
 ) -> Tensor:
     """ttnn.unary_chain: the activations of `ops_chain` (UnaryWithParam / UnaryOpType) applied in order, as one
     device op."""
-    fns = [activation_fn(resolve_activation(a)) for a in ops_chain]
+    fp32 = input_tensor.dtype == DataType.FLOAT32  # Dst is 32-bit for float32 inputs
+    arch = input_tensor.device().arch() if input_tensor.device() is not None else "wormhole_b0"
+    fns = [activation_fn(resolve_activation(a), fp32_dest=fp32, arch=arch) for a in ops_chain]
     rules.require(len(fns) > 0, "Op chain cannot be empty")
 
     def chain(x: torch.Tensor, **_: Any) -> torch.Tensor:
