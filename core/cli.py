@@ -46,6 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--weights", type=Path, help="local checkpoint directory (default: random weights)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--json", type=Path, dest="json_path", metavar="FILE", help="write the report here")
+    execute = sub.add_parser(
+        "exec",
+        help="run a command (python, pytest ...) in which `import ttnn` is the simulator",
+        description="Run CMD with `import ttnn` / `tt_lib` resolving to the simulator in every Python process it "
+        "starts, and tt-metal's model-test fixtures (device, mesh_device, device_params, reset_seeds ...) "
+        "available to pytest. The program's files are not touched.",
+    )
+    execute.add_argument(
+        "--board", choices=sorted(BOARDS), help="simulated board (default: $TTPORT_BOARD or n150)"
+    )
+    execute.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS ...]")
     return parser
 
 
@@ -110,9 +121,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if report.passed else EXIT_FAILED
 
 
+def cmd_exec(args: argparse.Namespace) -> int:
+    from core.compat import execute
+
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not command:
+        raise UserError("exec needs a command: ttport exec -- python my_model.py | pytest tests/...")
+    try:
+        return execute.run(command, board=args.board)
+    except FileNotFoundError:
+        raise UserError(f"exec: command not found: {command[0]}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "exec":
+            return cmd_exec(args)
         return cmd_list(args) if args.command == "list" else cmd_run(args)
     except (UserError, backend.BackendError) as exc:
         _stderr(f"ttport: error: {exc}")

@@ -13,7 +13,9 @@ from typing import Any
 
 from . import rules
 from .boards import Board, get_board
+from .dispatch import Dispatch
 from .records import OpRecord
+from .subdevices import SubDeviceManagers
 from .types import Arch, BufferType, CoreCoord, CoreGrid, MeshShape
 
 # DRAM pages are aligned to 32 B, L1 pages to 16 B (tt_metal/hw/inc/.../dev_mem_map.h alignments).
@@ -66,7 +68,7 @@ class OutOfMemoryError(rules.TTFatal):
     """The allocator's TT_FATAL when a buffer does not fit (a RuntimeError, as in ttnn)."""
 
 
-class Device:
+class Device(SubDeviceManagers):
     """One simulated chip. Mirrors the parts of ttnn.Device / a 1x1 ttnn.MeshDevice that ports touch."""
 
     def __init__(self, device_id: int = 0, board: Board | None = None, **options: object):
@@ -77,9 +79,10 @@ class Device:
         self._bank_used = {BufferType.DRAM: 0, BufferType.L1: 0}
         self._buffers: weakref.WeakSet[Buffer] = weakref.WeakSet()
         self._open = True
-        # Program cache: one entry per distinct (op, input specs, output specs), as ttnn hashes a device
-        # operation's attributes and tensor specs; on by default in current ttnn. None when disabled.
-        self._program_cache: set[object] | None = set()
+        self.dispatch = Dispatch(
+            self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0
+        )
+        self._init_sub_devices()
 
     # -- ttnn.Device API -------------------------------------------------------------------------
     def id(self) -> int:
@@ -113,23 +116,18 @@ class Device:
         return MeshShape(1, 1)
 
     def enable_program_cache(self) -> None:
-        if self._program_cache is None:
-            self._program_cache = set()
+        """The simulator compiles nothing, but keeps the cache's keys: trace capture needs warm programs."""
+        self.dispatch.program_cache_enabled = True
 
     def disable_and_clear_program_cache(self) -> None:
-        self._program_cache = None
+        self.dispatch.program_cache_enabled = False
+        self.dispatch.program_cache.clear()
 
     def clear_program_cache(self) -> None:
-        if self._program_cache is not None:
-            self._program_cache.clear()
+        self.dispatch.program_cache.clear()
 
     def num_program_cache_entries(self) -> int:
-        """Programs "compiled" so far: distinct op / tensor-spec combinations run since the cache was enabled."""
-        return len(self._program_cache) if self._program_cache is not None else 0
-
-    def record_program(self, key: object) -> None:
-        if self._program_cache is not None:
-            self._program_cache.add(key)
+        return len(self.dispatch.program_cache)
 
     def is_open(self) -> bool:
         return self._open
@@ -219,15 +217,31 @@ class Device:
         self.stats.device_to_host_bytes += nbytes
 
 
-class MeshDevice:
+class MeshDevice(SubDeviceManagers):
     """A rows x cols mesh of simulated chips (row-major order); ops on mesh tensors run once per chip."""
 
-    def __init__(self, mesh_shape: MeshShape, board: Board | None = None, **options: object):
+    def __init__(
+        self,
+        mesh_shape: MeshShape,
+        board: Board | None = None,
+        devices: list[Device] | None = None,
+        **options: object,
+    ):
         self._shape = mesh_shape
         board = board or get_board()
-        self._devices = [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
+        # A submesh views chips of its parent (same allocators); a mesh opened by open_mesh_device owns new ones.
+        self._devices = (
+            devices
+            if devices is not None
+            else [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
+        )
         self.board = board
         self.options = options
+        self.dispatch = Dispatch(
+            self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0
+        )
+        self._init_sub_devices()
+        self._submeshes: list[MeshDevice] = []
 
     @property
     def shape(self) -> MeshShape:
@@ -255,24 +269,49 @@ class MeshDevice:
     def dram_grid_size(self) -> CoreCoord:
         return self._devices[0].dram_grid_size()
 
-    def enable_program_cache(self) -> None:
-        for d in self._devices:
-            d.enable_program_cache()
-
-    def disable_and_clear_program_cache(self) -> None:
-        for d in self._devices:
-            d.disable_and_clear_program_cache()
-
-    def clear_program_cache(self) -> None:
-        for d in self._devices:
-            d.clear_program_cache()
-
-    def num_program_cache_entries(self) -> int:
-        """One program per op and spec for the whole mesh (each chip runs the same one)."""
-        return self._devices[0].num_program_cache_entries()
+    enable_program_cache = Device.enable_program_cache
+    disable_and_clear_program_cache = Device.disable_and_clear_program_cache
+    clear_program_cache = Device.clear_program_cache
+    num_program_cache_entries = Device.num_program_cache_entries
 
     def is_open(self) -> bool:
         return all(d.is_open() for d in self._devices)
+
+    # -- submeshes (tt_metal/distributed/mesh_device.cpp) ---------------------------------------------
+    def create_submesh(self, submesh_shape: MeshShape, offset: Any = None) -> MeshDevice:
+        """A mesh over a rectangle of this mesh's chips (row-major), sharing their memory."""
+        rows, cols = tuple(submesh_shape)
+        if rows <= 0 or cols <= 0:
+            raise rules.fatal(f"Invalid submesh shape: ({rows}, {cols}). All dimensions must be positive.")
+        r0, c0 = tuple(offset) if offset is not None else (0, 0)
+        if r0 + rows > self._shape.rows or c0 + cols > self._shape.cols or r0 < 0 or c0 < 0:
+            raise rules.fatal(
+                f"Submesh shape MeshShape([{rows}, {cols}]) and offset MeshCoordinate([{r0}, {c0}]) does not fit "
+                f"within parent mesh (MeshShape([{self._shape.rows}, {self._shape.cols}]))."
+            )
+        chosen = [
+            self._devices[(r0 + r) * self._shape.cols + c0 + c] for r in range(rows) for c in range(cols)
+        ]
+        sub = MeshDevice(MeshShape(rows, cols), self.board, devices=chosen, **self.options)
+        self._submeshes.append(sub)
+        return sub
+
+    def create_submeshes(self, submesh_shape: MeshShape) -> list[MeshDevice]:
+        rows, cols = tuple(submesh_shape)
+        for dim, (n, k) in enumerate(zip(tuple(self._shape), (rows, cols), strict=True)):
+            if k <= 0 or n % k:
+                raise rules.fatal(
+                    f"Shape MeshShape([{self._shape.rows}, {self._shape.cols}]) is not divisible by submesh shape "
+                    f"MeshShape([{rows}, {cols}]) along dimension {dim}"
+                )
+        return [
+            self.create_submesh(submesh_shape, (r, c))
+            for r in range(0, self._shape.rows, rows)
+            for c in range(0, self._shape.cols, cols)
+        ]
+
+    def get_submeshes(self) -> list[MeshDevice]:
+        return list(self._submeshes)
 
     def close(self) -> None:
         for d in self._devices:

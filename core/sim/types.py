@@ -365,13 +365,6 @@ class SigmoidMode(enum.Enum):
     __repr__ = _member_repr
 
 
-class QueueId(int):
-    """ttnn.QueueId: a command queue number (ttnn.QueueId(1))."""
-
-    def __repr__(self) -> str:
-        return f"QueueId({int(self)})"
-
-
 class ShardDistributionStrategy(enum.Enum):
     """ttnn.ShardDistributionStrategy: how an NdShardSpec's shards are spread over its cores."""
 
@@ -450,3 +443,17 @@ class ReduceType(enum.Enum):
     Prod = 6  # noqa: N815
 
     __repr__ = _member_repr
+
+
+class MeshCoordinate(tuple):
+    """ttnn.MeshCoordinate(r, c) or MeshCoordinate((r, c)): a chip's position in a mesh (a submesh offset)."""
+
+    def __new__(cls, *coords: Any):
+        values = coords[0] if len(coords) == 1 and isinstance(coords[0], (tuple, list)) else coords
+        return super().__new__(cls, (int(c) for c in values))
+
+    def dims(self) -> int:
+        return len(self)
+
+    def __repr__(self) -> str:
+        return f"MeshCoordinate([{', '.join(str(c) for c in self)}])"

@@ -97,10 +97,9 @@ def reshape(
     sub_core_grids: Any = None,
     skip_padding_fill: bool = False,
 ) -> Tensor:
-    """ttnn.reshape: same values in row-major order, same layout and dtype. The 3-argument overload
-    reshape(t, logical_shape, padded_shape) names the padded shape too; the simulator derives padding from
-    the layout, so it accepts the padded shape that layout gives (what model code passes) and says so
-    otherwise."""
+    """ttnn.reshape: same values in row-major order, same layout and dtype. The (shape, padded_shape)
+    overload gives the padded shape too: the simulator derives padding from the layout, so it only checks that
+    the padded shape has the same rank and covers the logical one."""
     shape = logical_shape if shape is None else shape
     rules.require(shape is not None, "reshape: missing the shape (or logical_shape) argument")
     dims = _infer_shape(input_tensor.volume(), shape)
@@ -108,15 +107,8 @@ def reshape(
         padded = list(padded_shape)
         rules.require(
             len(padded) == len(dims) and all(p >= d for p, d in zip(padded, dims, strict=True)),
-            f"reshape: padded shape {padded} must have the rank of the logical shape {dims} and be at least as "
-            "large in every dim",
+            f"reshape: padded shape {padded} does not cover logical shape {dims}",
         )
-        expected = list(padded_shape_of(dims, input_tensor.layout))
-        if padded != expected:
-            raise NotImplementedError(
-                f"simulator: reshape to padded shape {padded} is not modelled (the simulator keeps the "
-                f"{input_tensor.layout.name} layout's own padding, {expected})"
-            )
     return _apply("reshape", input_tensor, lambda v: v.reshape(dims), memory_config=memory_config)
 
 

@@ -57,6 +57,22 @@ def _multicast_post_init(config: Any) -> None:
 
 # Keyword names and defaults from matmul_nanobind.cpp (all keyword-only there too).
 @dataclass(kw_only=True)
+class MinimalMatmulConfig:
+    """ttnn.MinimalMatmulConfig: the blocking (in tiles) of ttnn.experimental.minimal_matmul."""
+
+    M_block_size: int = 1
+    K_block_size: int = 1
+    N_block_size: int = 1
+    subblock_h: int = 1
+    subblock_w: int = 1
+    compute_with_storage_grid_size: Any = None
+
+    def __post_init__(self) -> None:
+        if self.compute_with_storage_grid_size is not None:
+            self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
+
+
+@dataclass(kw_only=True)
 class MatmulMultiCoreReuseProgramConfig:
     compute_with_storage_grid_size: CoreCoord
     in0_block_w: int
@@ -356,53 +372,6 @@ def linear(
         compute_kernel_config=compute_kernel_config,
         core_grid=core_grid,
         optional_output_tensor=optional_output_tensor,
-    )
-
-
-@dataclass(kw_only=True)
-class MinimalMatmulConfig:
-    """ttnn.MinimalMatmulConfig: block sizes of experimental.minimal_matmul (change no values)."""
-
-    M_block_size: int = 1  # noqa: N815 (ttnn's name)
-    K_block_size: int = 1  # noqa: N815
-    N_block_size: int = 1  # noqa: N815
-    subblock_h: int = 1
-    subblock_w: int = 1
-    compute_with_storage_grid_size: CoreCoord | None = None
-
-
-def minimal_matmul(
-    input_tensor: Tensor | list[Tensor],
-    weight_tensor: Tensor,
-    *,
-    bias_tensor: Tensor | None = None,
-    fused_activation: Any = None,
-    config: MinimalMatmulConfig | None = None,
-    memory_config: MemoryConfig | None = None,
-    dtype: DataType | None = None,
-    compute_kernel_config: WormholeComputeKernelConfig | None = None,
-    fuse_swiglu: bool = False,
-) -> Tensor:
-    """ttnn.experimental.minimal_matmul: input @ weight (+ bias, then the fused activation) with linear's
-    rules and numerics; the block config only tiles the work."""
-    if not isinstance(input_tensor, Tensor) or fuse_swiglu:
-        raise NotImplementedError(
-            "simulator: experimental.minimal_matmul with a list of inputs or fuse_swiglu=True is not modelled"
-        )
-    return _bound_matmul(
-        "minimal_matmul",
-        input_tensor,
-        weight_tensor,
-        bias_tensor,
-        transpose_a=False,
-        transpose_b=False,
-        memory_config=memory_config,
-        dtype=dtype,
-        program_config=None,
-        activation=fused_activation,
-        compute_kernel_config=compute_kernel_config,
-        core_grid=None,
-        optional_output_tensor=None,
     )
 
 

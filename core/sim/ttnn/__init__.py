@@ -2,7 +2,7 @@
 
 Only names that real ttnn exports at the same path belong here (a parity check enforces it). Simulator-only
 helpers (stats, strict mode, boards) live in `core.sim`. Op modules are re-exported through their `__all__`;
-`transformer`, `experimental` and `kv_cache` are submodules, as in ttnn.
+`transformer`, `experimental`, `kv_cache` and `distributed` are submodules, as in ttnn.
 """
 
 # ruff: noqa: F401 (every import here is a re-export)
@@ -10,6 +10,7 @@ helpers (stats, strict mode, boards) live in `core.sim`. Op modules are re-expor
 from ..ops import references as _references  # golden functions of the older ops (side effect)
 from ..ops.backward import *  # noqa: F403
 from ..ops.binary import *  # noqa: F403
+from ..ops.command_queue import *  # noqa: F403
 from ..ops.comparison import *  # noqa: F403
 from ..ops.conv import *  # noqa: F403
 from ..ops.core import *  # noqa: F403
@@ -18,6 +19,7 @@ from ..ops.device import *  # noqa: F403
 from ..ops.distributed import *  # noqa: F403
 from ..ops.eltwise import *  # noqa: F403
 from ..ops.embedding import *  # noqa: F403
+from ..ops.fabric import *  # noqa: F403
 from ..ops.golden import *  # noqa: F403
 from ..ops.loss import *  # noqa: F403
 from ..ops.matmul import *  # noqa: F403
@@ -54,10 +56,10 @@ from ..types import (
     Layout,
     MathFidelity,
     MemoryConfig,
+    MeshCoordinate,
     MeshShape,
     NdShardSpec,
     PaddingMode,
-    QueueId,
     ReduceType,
     ShardDistributionStrategy,
     ShardOrientation,

@@ -3,7 +3,6 @@
 from ..ops.attention_helpers import experimental_concatenate_heads as concatenate_heads  # noqa: F401
 from ..ops.attention_helpers import nlp_concat_heads_decode, nlp_create_qkv_heads_decode  # noqa: F401
 from ..ops.experimental import *  # noqa: F403
-from ..ops.matmul import minimal_matmul  # noqa: F401 (re-export)
 from ..ops.paged import paged_fill_cache, paged_update_cache  # noqa: F401 (re-export)
 from ._surface import not_simulated as _not_simulated  # noqa: E402
 
