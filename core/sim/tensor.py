@@ -502,7 +502,8 @@ def _spec(t: Tensor) -> tuple:
 
 def program_key(name: str, inputs: Sequence[Tensor], *extra: Any) -> tuple:
     """What the program cache keys an op by here: its name, its inputs' specs and its output attributes."""
-    return (name, tuple(_spec(t) for t in inputs), *extra)
+    hashable = (tuple(e) if isinstance(e, list) else e for e in extra)  # multi-output ops pass dtype lists
+    return (name, tuple(_spec(t) for t in inputs), *hashable)
 
 
 def _garbage(v: torch.Tensor) -> torch.Tensor:

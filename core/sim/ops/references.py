@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from . import (
+    command_queue,
     comparison,
     core,
     data_movement,
@@ -440,6 +441,12 @@ _GOLDENS: list[tuple[Any, Any]] = [
             torch.arange(start, end, step) if end is not None else torch.arange(start)
         ),
     ),
+]
+# host <-> device copies into existing tensors and allocation: the golden is the data that lands there
+_GOLDENS += [
+    (command_queue.copy_host_to_device_tensor, lambda host_tensor, *args, **_: host_tensor),
+    (command_queue.copy_device_to_host_tensor, lambda device_tensor, *args, **_: device_tensor),
+    (command_queue.allocate_tensor_on_device, lambda shape, *args, **_: torch.zeros(tuple(shape))),
 ]
 for _op, _golden in _GOLDENS:
     attach_golden_function(_op, _golden)

@@ -43,7 +43,9 @@ def CreateDevice(  # noqa: N802 (ttnn's name)
                          worker_l1_size)  # fmt: skip
 
 
-CloseDevice = close_device
+def CloseDevice(device: Device, /) -> None:  # noqa: N802 (ttnn's name; positional-only as bound)
+    close_device(device)
+
 
 # Every other name real ttnn.device has that the simulator provides; the rest fail as "not simulated yet".
 from ..ops import device as _device_ops  # noqa: E402
