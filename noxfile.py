@@ -1,4 +1,5 @@
-"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip` (one port), `nox -s lint`,
+"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip` (one port), `nox -s lint`, `nox -s numerics`
+(exact matmul numerics vs wolfpine),
 `nox -s run -- MODEL [ttport run options]` (the CLI on the simulator).
 
 Every session installs torch 2.13.0 first: that CPU build is the one the project is tested with (and a
@@ -63,6 +64,15 @@ def _port_session(name: str) -> None:
 
 for _name in PORTS:
     _port_session(_name)
+
+
+@nox.session(python=PYTHON)
+def numerics(session: nox.Session) -> None:
+    """The exact matrix-engine mode bit for bit against wolfpine's MatrixUnit (ttsim's FPU model ported to
+    Python): fidelity x Dst width x operand dtypes x shapes (parity/fpu_oracle.py; `-- --quick` for 3 shapes)."""
+    install(session)
+    session.install("wolfpine==2.2")
+    session.run("python", "-m", "parity.fpu_oracle", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -25,6 +25,7 @@ from .eltwise import (
     _binary_op,
     _compare,
     _divide,
+    _multiply_fn,
     _named,
 )
 from .golden import attach_golden_function
@@ -107,7 +108,8 @@ _INPLACE_TABLE: dict[str, tuple[Fn | Callable[..., Fn], str]] = {
 }
 
 for _name, (_fn, _keywords, _doc) in _TABLE.items():
-    globals()[_name] = _binary_op(_name, _fn, f"ttnn.{_name}: {_doc}", _keywords)
+    _choose = _multiply_fn if _name == "mul" else None  # mul is multiply, numerics included
+    globals()[_name] = _binary_op(_name, _fn, f"ttnn.{_name}: {_doc}", _keywords, choose=_choose)
 for _name, (_fn, _keywords) in _INPLACE_TABLE.items():
     globals()[_name] = _binary_op(
         _name, _fn, f"ttnn.{_name}: ttnn.{_name[:-1]} written into input_tensor_a.", _keywords, inplace=True

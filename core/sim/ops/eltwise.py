@@ -185,7 +185,12 @@ def binary_signature(keywords: str, positional_only: bool = False) -> inspect.Si
 
 
 def _binary_op(
-    name: str, fn: Fn | Callable[..., Fn], doc: str, keywords: str = BINARY_FULL, inplace: bool = False
+    name: str,
+    fn: Fn | Callable[..., Fn],
+    doc: str,
+    keywords: str = BINARY_FULL,
+    inplace: bool = False,
+    choose: Callable[[Any, Any, DataType], Fn] | None = None,
 ) -> Callable[..., Tensor]:
     """A binary op with ttnn's keywords (`keywords`: tokens of _BINARY_KEYWORDS). With rounding_mode, `fn`
     is a factory taking it. In-place ops (add_ ...) write the result into input_tensor_a."""
@@ -200,6 +205,10 @@ def _binary_op(
             rules.require(
                 isinstance(x, Tensor), f"{name}: input_tensor_a must be a ttnn.Tensor (written in place)"
             )
+        if choose is not None:  # numerics that depend on the dtypes (multiply's bfloat16 rounding)
+            first = x if isinstance(x, Tensor) else y
+            out_dtype = output.dtype if output is not None else (a.get("dtype") or first.dtype)
+            f = choose(x, y, out_dtype)
         acts = (
             a.get("activations"),
             a.get("input_tensor_a_activations"),
@@ -233,7 +242,25 @@ def _divide(rounding_mode: str | None) -> Fn:
 
 add = _binary_op("add", torch.add, "ttnn.add: a + b (tensor or scalar b), NumPy broadcasting.")
 subtract = _binary_op("subtract", torch.sub, "ttnn.subtract: a - b.")
-multiply = _binary_op("multiply", torch.mul, "ttnn.multiply: a * b.")
+
+
+def _multiply_bf16(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """x * y as the device's bfloat16 multiply rounds it before the packer: the float32 product rounded to
+    bfloat16 nearest-even, and 0 * anything = 0 (tt_metal/hw/ckernels/{wormhole_b0,blackhole}/metal/llk_api/
+    llk_sfpu/ckernel_sfpu_binary.h, calculate_sfpu_binary_mul: float32_to_bf16_rne "to match FPU behavior"
+    when fp32_dest_acc_en is off). 87 * 3 = 261 is a tie: 260, not the packer's ties-away 262."""
+    out = formats.round_bfloat16(x * y, formats.HOST)
+    return out.masked_fill_((x == 0) | (y == 0), 0.0)
+
+
+def _multiply_fn(a: Tensor | float, b: Tensor | float, out_dtype: DataType) -> Fn:
+    """The bfloat16 rounding applies when no operand or output is float32 (then Dst is 16-bit)."""
+    bf16 = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+    dtypes = [out_dtype] + [t.dtype for t in (a, b) if isinstance(t, Tensor)]
+    return _multiply_bf16 if all(d in bf16 for d in dtypes) else torch.mul
+
+
+multiply = _binary_op("multiply", torch.mul, "ttnn.multiply: a * b.", choose=_multiply_fn)
 divide = _binary_op("divide", _divide, "ttnn.divide: a / b.", "fast rounding_mode " + BINARY_FULL[5:])
 rsub = _binary_op("rsub", lambda x, y: y - x, "ttnn.rsub: b - a.", "dtype mc out acts a_acts b_acts fast")
 maximum = _binary_op(
