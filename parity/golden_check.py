@@ -352,6 +352,10 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
                 "program_config": m.SDPAProgramConfig(
                     compute_with_storage_grid_size=m.CoreCoord(8, 8), q_chunk_size=32, k_chunk_size=32
                 ),
+                # the configuration tt_dit runs joint attention with (HiFi4, fp32 accumulation)
+                "compute_kernel_config": m.WormholeComputeKernelConfig(
+                    math_fidelity=m.MathFidelity.HiFi4, math_approx_mode=False, fp32_dest_acc_en=True
+                ),
             },
         ),
         ACCUM,
