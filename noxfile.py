@@ -92,8 +92,8 @@ def _pyenv_or(version: str) -> str:
 @nox.session(python=_pyenv_or("3.12"))
 def parity(session: nox.Session) -> None:
     """The simulator against real ttnn 0.81.1 (wheels for CPython 3.10 / 3.12 only) without a card: host
-    conversions bit for bit, host-side errors, ops vs golden functions, API names and keywords
-    (`python -m parity`, see parity/__init__.py). PyPI's torch for 3.12 is the CUDA build; the project's
+    conversions bit for bit, host-side errors, ops vs golden functions, API names and keywords, and the
+    coverage figure of real ttnn's public callables (`python -m parity`, see parity/__init__.py). PyPI's torch for 3.12 is the CUDA build; the project's
     own dependencies (transformers ...) are not needed, so the repository is installed without them."""
     session.install("ttnn==0.81.1", "torch==2.13.0", "pyyaml")
     session.install("--no-deps", "-e", ".")

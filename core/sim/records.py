@@ -63,7 +63,7 @@ class OpConfig:
 
 
 def fidelity_name(fidelity: MathFidelity | str) -> str:
-    """"HiFi2" for MathFidelity.HiFi2 (the op profiler's spelling)."""
+    """ "HiFi2" for MathFidelity.HiFi2 (the op profiler's spelling)."""
     return fidelity if isinstance(fidelity, str) else fidelity.name
 
 
