@@ -54,7 +54,6 @@ __all__ = [
     "sigmoid",
     "silu",
     "sin",
-    "softplus",
     "sqrt",
     "square",
     "subtract",
@@ -460,20 +459,6 @@ attach_golden_function(
         input_tensor, approximate="tanh" if fast_and_approximate_mode else "none"
     ),
 )
-
-
-def softplus(
-    input_tensor: Tensor,
-    *,
-    beta: float = 1.0,
-    threshold: float = 20.0,
-    memory_config: MemoryConfig | None = None,
-    output_tensor: Tensor | None = None,
-) -> Tensor:
-    """ttnn.softplus: log(1 + exp(beta * x)) / beta, x itself where beta * x > threshold (torch's
-    definition, which real ttnn's golden function uses)."""
-    fn = lambda v: torch.nn.functional.softplus(v, beta=beta, threshold=threshold)  # noqa: E731
-    return _unary("softplus", fn, input_tensor, memory_config, output_tensor)
 
 
 # -- fused activations (matmul / linear `activation=`) ----------------------------------------------------
