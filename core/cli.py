@@ -1,7 +1,14 @@
 """`ttport list` and `ttport run`: the command line of the project.
 
-Exit codes: 0 every component passed; 1 a component failed; 2 bad input (unknown model, preset, board or
-backend, missing or unusable checkpoint): one line on stderr, no traceback.
+exit codes:
+  0  every component passed
+  1  a component failed (its PCC is below the threshold, or the port raised)
+  2  bad input, refused before the expensive work where it can be: unknown model, preset, board or
+     backend; --seed out of range; a --json destination that cannot be written; a missing or unusable
+     checkpoint; an unusable TTPORT_CACHE; a device that cannot be opened (one line on stderr)
+  3  internal error: a bug in ttport or in a port (one line on stderr; the traceback with --verbose)
+  130 interrupted (Ctrl-C)
+  (`ttport exec` returns its command's own exit code)
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,10 +26,25 @@ from core.errors import UserError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message on one line (transformers' and ttnn's messages span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def quiet_libraries() -> None:
+    """transformers' LOAD REPORT table, warnings and progress bars stay out of stderr (see --verbose)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
 
 
 def _progress(line: str) -> None:
@@ -32,11 +55,26 @@ def _progress(line: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     from core.sim.boards import BOARDS
 
-    parser = argparse.ArgumentParser(prog="ttport", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="ttport",
+        description=__doc__.split("\n")[0],
+        epilog=__doc__[__doc__.index("exit codes:") :],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show tracebacks of internal errors and transformers' load reports and progress bars",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="registered ports, presets, components and broken plugins")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
-    run = sub.add_parser("run", help="run a port against its reference and report PCC per component")
+    run = sub.add_parser(
+        "run",
+        help="run a port against its reference and report PCC per component",
+        epilog=__doc__[__doc__.index("exit codes:") :],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("model")
     run.add_argument("--preset", default="tiny")
     run.add_argument("--backend", choices=backend.BACKENDS, help=f"default: ${backend.ENV_VAR} or sim")
@@ -44,8 +82,14 @@ def _parser() -> argparse.ArgumentParser:
         "--board", choices=sorted(BOARDS), help="simulated board (default: $TTPORT_BOARD or n150)"
     )
     run.add_argument("--weights", type=Path, help="local checkpoint directory (default: random weights)")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--json", type=Path, dest="json_path", metavar="FILE", help="write the report here")
+    run.add_argument("--seed", type=int, default=0, help="seed of weights and inputs, 0 to 2**32 - 1")
+    run.add_argument(
+        "--json",
+        dest="json_path",
+        metavar="FILE",
+        help="write the report here (atomically onto a regular file; into a device or FIFO directly)",
+    )
+    run.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="as ttport --verbose")
     run.add_argument(
         "--perf-csv",
         type=Path,
@@ -79,7 +123,10 @@ def _listing() -> dict[str, Any]:
                 "description": port.description,
                 "mesh_shape": list(port.mesh_shape) if port.mesh_shape else None,
                 "presets": {
-                    preset: [{"name": c.name, "threshold": float(c.threshold)} for c in components]
+                    preset: [
+                        {"name": c.name, "threshold": float(c.threshold), "metric": c.metric}
+                        for c in components
+                    ]
                     for preset, components in registry.components[name].items()
                 },
             }
@@ -107,13 +154,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from core import device
+    from core import device, weights
     from core.plugins.registry import load_registry
     from core.report import format_table, write_json
-    from core.runner import run_port
+    from core.runner import check_seed, run_port
+    from core.safe_write import check_destination
 
+    check_seed(args.seed)
+    if args.json_path is not None:
+        check_destination(args.json_path)
     backend.select_backend(args.backend)
     device.select_board(args.board)
+    cache = weights.cache_from_env()
     line = backend.describe()
     if backend.is_simulator():
         line += f", board {device.simulated_board().name}"
@@ -122,14 +174,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.perf_csv is not None and not backend.is_simulator():
         raise UserError("--perf-csv needs the simulator backend (on a card, use tt-metal's profiler)")
     report = run_port(
-        port, args.preset, seed=args.seed, weights=args.weights, progress=_progress, perf_csv=args.perf_csv
+        port,
+        args.preset,
+        seed=args.seed,
+        weights=args.weights,
+        progress=_progress,
+        cache=cache,
+        perf_csv=args.perf_csv,
     )
-    print(format_table(report))
+    print(format_table(report), flush=True)
     if report.perf_csv:
         print(f"op-profiler CSV written to {report.perf_csv}")
-    if args.json_path:
-        write_json(report, args.json_path)
-        print(f"report written to {args.json_path}")
+    if args.json_path is not None:
+        written = write_json(report, args.json_path)
+        print(f"report written to {written}")
     return 0 if report.passed else EXIT_FAILED
 
 
@@ -147,13 +205,26 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not args.verbose and args.command != "exec":  # exec's command runs in its own processes
+        quiet_libraries()
     try:
         if args.command == "exec":
             return cmd_exec(args)
         return cmd_list(args) if args.command == "list" else cmd_run(args)
     except (UserError, backend.BackendError) as exc:
-        _stderr(f"ttport: error: {exc}")
+        _stderr(f"ttport: error: {str(exc).strip() if args.verbose else one_line(exc)}")
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        _stderr("ttport: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: its own exit code, never confused with "a component failed"
+        if args.verbose:
+            traceback.print_exc()
+        _stderr(
+            f"ttport: internal error: {type(exc).__name__}: {one_line(exc)}"
+            + ("" if args.verbose else " (run with --verbose for the traceback)")
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

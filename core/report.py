@@ -1,21 +1,24 @@
-"""The run report: one JSON document per run, written atomically (temp file + os.replace) so a reader
-never sees half a report."""
+"""The run report: one JSON document per run, written with core.safe_write (atomically onto a regular
+file, so a reader never sees half a report; directly into a device or FIFO, which is never replaced)."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from core.safe_write import write_bytes
 
 
 @dataclass
 class ComponentResult:
     name: str
-    pcc: float | None  # None when the port raised or the PCC is undefined (non-finite, constant, empty)
+    #: the score: PCC unless `metric` says otherwise; None when the port raised or the PCC is undefined
+    #: (non-finite, constant, empty)
+    pcc: float | None
     threshold: float
     passed: bool
     reference_seconds: float
@@ -24,6 +27,8 @@ class ComponentResult:
     #: the second metric, independent of the PCC: ||port - reference|| / ||reference|| and max |port - reference|
     rel_rms_error: float | None = None
     max_abs_error: float | None = None
+    #: what `pcc` holds: "pcc", or the name of a component's own score (Component.metric)
+    metric: str = "pcc"
 
 
 @dataclass
@@ -49,6 +54,8 @@ class RunReport:
     projection: dict[str, Any] | None = None
     projection_seconds: float = 0.0  # what computing the projection added to the run
     perf_csv: str | None = None  # the op-profiler CSV written, if any
+    #: core.weights.WeightCache.summary() of the run (directory, hits, misses, seconds), None without cache
+    weight_cache: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -80,19 +87,10 @@ def _number(value: float | None, spec: str) -> str:
 
 
 def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
-    """Write `report` to `path` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(report.to_dict(), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write `report` to `path` (core.safe_write rules); returns the path written. A destination that
+    cannot be written raises core.safe_write.DestinationError (a UserError)."""
+    text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+    return write_bytes(path, text.encode())
 
 
 def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
@@ -148,7 +146,7 @@ def format_table(report: RunReport) -> str:
     rows = [
         (
             c.name,
-            _number(c.pcc, ".6f"),
+            _number(c.pcc, ".6f") + ("" if c.metric == "pcc" else f" ({c.metric})"),
             f"{c.threshold:g}",
             "PASS" if c.passed else "FAIL",
             _number(c.rel_rms_error, ".2e"),
@@ -175,9 +173,20 @@ def format_table(report: RunReport) -> str:
         )
     if report.projection is not None:
         lines.extend(format_projection(report.projection))
+    if report.weight_cache is not None:
+        lines.append(format_cache(report.weight_cache))
     lines.append(f"peak RSS {report.peak_rss_bytes / 2**20:.0f} MiB, total {report.total_seconds:.2f} s")
     verdict = "PASS" if report.passed else "FAIL"
     lines.append(
         f"{verdict}: {report.model} [{report.preset}] on {report.backend} ({report.board}, {report.arch})"
     )
     return "\n".join(lines)
+
+
+def format_cache(summary: dict[str, Any]) -> str:
+    """One line about the weight cache of a run: hits, misses and where the build time went."""
+    return (
+        f"weight cache {summary['directory']}: {summary['hits']} hits, {summary['misses']} misses "
+        f"(load {summary['load_seconds']:.2f} s, convert {summary['convert_seconds']:.2f} s, "
+        f"store {summary['store_seconds']:.2f} s)"
+    )

@@ -1,9 +1,13 @@
 """Run one port end to end (the flow documented in core/port.py) and measure it.
 
-Every reference output is computed before the device is opened, so a port may drop the reference model
-in `build_model` and the full-size run never holds both copies. A component whose port raises is recorded
-as failed with its error and the run goes on to the next component, so one broken op does not hide the
-figures of the rest; errors in the reference or in building the model are bugs and propagate.
+Everything that can be refused is refused before the expensive work: the preset, the seed, the checkpoint
+directory, the weight cache directory (TTPORT_CACHE) and the device itself (opened first, so a card that
+cannot be opened fails in seconds, not after every reference has run). Every reference output is computed
+before the TTNN model is built, so a port may drop the reference model in `build_model` and the full-size
+run never holds both copies. The model is built with the weight cache of the run (core.weights.use_cache,
+entries scoped by the port's name). A component whose port raises is recorded as failed with its error
+and the run goes on to the next component, so one broken op does not hide the figures of the rest; errors
+in the reference or in building the model are bugs and propagate.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import resource
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +26,29 @@ import torch
 
 from core import backend
 from core import device as devices
+from core import weights as weight_cache
 from core.compare import compare_outputs
 from core.errors import UserError
 from core.port import Component, Output, Port, RunContext
-from core.report import ComponentResult, RunReport
+from core.report import ComponentResult, RunReport, format_cache
 from core.sim.records import signpost
 
 Progress = Callable[[str], None]
+
+#: --seed range: ports derive more seeds by adding small offsets (seed + 1000 ...), and torch.manual_seed
+#: takes at most 2**64 - 1; 2**32 - 1 leaves every offset room and is what numpy-style seeds accept.
+MAX_SEED = 2**32 - 1
+
+
+class DeviceOpenError(UserError):
+    """The selected backend's device cannot be opened (no card, card busy, driver error)."""
+
+
+def check_seed(seed: object) -> int:
+    """`seed` as an int in [0, MAX_SEED], else a UserError naming the range."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UserError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
 
 
 def _quiet(_: str) -> None:
@@ -68,43 +89,51 @@ def run_port(
     seed: int = 0,
     weights: Path | None = None,
     progress: Progress | None = None,
+    cache: weight_cache.WeightCache | None = None,
     perf_csv: Path | None = None,
 ) -> RunReport:
-    """Run every component of `port` on `preset` through the selected backend; returns the report. On the
-    simulator the report carries the projected device time (core/sim/projection), and with `perf_csv` an
-    op-profiler CSV of the run is written into that directory."""
+    """Run every component of `port` on `preset` through the selected backend; returns the report.
+    The weight cache is `cache` when given (None: TTPORT_CACHE, if set). On the simulator the report carries
+    the projected device time (core/sim/projection), and with `perf_csv` an op-profiler CSV of the run is
+    written into that directory."""
     say = progress or _quiet
     if preset not in port.presets:
         raise UserError(f"unknown preset {preset!r} for {port.name}; presets: {', '.join(port.presets)}")
+    check_seed(seed)
     if weights is not None and not Path(weights).is_dir():
         raise UserError(f"checkpoint directory not found: {weights}")
+    cache = cache if cache is not None else weight_cache.cache_from_env()
     started = time.perf_counter()
     backend_name = backend.backend_name()
-    torch.manual_seed(seed)
-    ctx = RunContext(port=port, preset=preset, seed=seed, weights=Path(weights) if weights else None)
-    say(f"{port.name} [{preset}]: building the reference")
-    ctx.reference = port.build_reference(preset, ctx.weights, seed)
-    ctx.inputs = port.make_inputs(preset, seed, ctx.reference)
-    components = port.components(preset)
-    expected: dict[str, tuple[Output, float]] = {}
-    for component in components:
-        say(f"{port.name}: reference {component.name}")
-        with torch.no_grad():
-            expected[component.name] = _timed(component.reference, ctx)
-
     report = RunReport(model=port.name, preset=preset, backend=backend_name, arch="", seed=seed)
-    with devices.board_for(port.mesh_shape) as note, devices.open_for(port.mesh_shape) as device:
+    with devices.board_for(port.mesh_shape) as note, _open_device(port) as device:
         if note:
             say(f"{port.name}: {note}")
         info = devices.device_info(device)
         report.arch, report.board = info["arch"], info["board"]
+        torch.manual_seed(seed)
+        ctx = RunContext(port=port, preset=preset, seed=seed, weights=Path(weights) if weights else None)
+        say(f"{port.name} [{preset}]: building the reference")
+        ctx.reference = port.build_reference(preset, ctx.weights, seed)
+        ctx.inputs = port.make_inputs(preset, seed, ctx.reference)
+        components = port.components(preset)
+        expected: dict[str, tuple[Output, float]] = {}
+        for component in components:
+            say(f"{port.name}: reference {component.name}")
+            with torch.no_grad():
+                expected[component.name] = _timed(component.reference, ctx)
+
         ctx.device = device
         say(
             f"{port.name}: building the TTNN model on {info['board']} ({info['arch']}, {info['chips']} chip(s))"
         )
         build_start = time.perf_counter()
-        ctx.model = port.build_model(ctx)
+        with weight_cache.use_cache(cache, scope=port.name):
+            ctx.model = port.build_model(ctx)
         report.build_seconds = time.perf_counter() - build_start
+        if cache is not None:
+            report.weight_cache = cache.summary()
+            say(f"{port.name}: {format_cache(report.weight_cache)}")
         for component in components:
             say(f"{port.name}: port {component.name}")
             reference, reference_seconds = expected.pop(component.name)
@@ -121,6 +150,22 @@ def run_port(
     return report
 
 
+@contextmanager
+def _open_device(port: Port) -> Iterator[Any]:
+    """The device `port` runs on, opened before any reference work; failing to open it is a
+    DeviceOpenError (one line), not a traceback after minutes of reference computation."""
+    stack = ExitStack()
+    try:
+        device = stack.enter_context(devices.open_for(port.mesh_shape))
+    except UserError:
+        raise
+    except Exception as exc:  # ttnn raises RuntimeError (TT_FATAL / TT_THROW) and friends
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DeviceOpenError(f"cannot open the {backend.backend_name()} device: {first}") from exc
+    with stack:
+        yield device
+
+
 def _run_component(
     component: Component, ctx: RunContext, reference: Output, reference_seconds: float
 ) -> ComponentResult:
@@ -128,10 +173,11 @@ def _run_component(
     one verdict, PCC plus the checks the PCC cannot make); a port exception becomes a failure."""
     threshold = float(component.threshold)  # a numpy scalar from a plugin must not break the JSON report
     result = ComponentResult(component.name, None, threshold, False, reference_seconds, 0.0)
+    result.metric = component.metric
     try:
         with torch.no_grad(), signpost(component.name):
             actual, result.port_seconds = _timed(component.port, ctx)
-        verdict = compare_outputs(reference, actual, threshold)
+        verdict = (component.compare or compare_outputs)(reference, actual, threshold)
     except UserError:
         raise
     except KeyboardInterrupt:

@@ -82,7 +82,9 @@ class Device(SubDeviceManagers):
         self._bank_used = {BufferType.DRAM: 0, BufferType.L1: 0}
         self._buffers: weakref.WeakSet[Buffer] = weakref.WeakSet()
         self._open = True
-        self.dispatch = Dispatch(self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0)
+        self.dispatch = Dispatch(
+            self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0
+        )
         self._init_sub_devices()
 
     # -- ttnn.Device API -------------------------------------------------------------------------
@@ -141,6 +143,12 @@ class Device(SubDeviceManagers):
 
     def __repr__(self) -> str:
         return f"<Simulated {self.board.name} device {self._id}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes the class lacks: real ttnn.MeshDevice members get "not simulated yet"
+        from .real_surface import missing
+
+        raise missing("ttnn.MeshDevice", name, "'Device' object")
 
     # -- allocator ------------------------------------------------------------------------------
     def _banks(self, buffer_type: BufferType) -> tuple[int, int]:
@@ -227,10 +235,16 @@ class MeshDevice(SubDeviceManagers):
         self._shape = mesh_shape
         board = board or get_board()
         # A submesh views chips of its parent (same allocators); a mesh opened by open_mesh_device owns new ones.
-        self._devices = devices if devices is not None else [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
+        self._devices = (
+            devices
+            if devices is not None
+            else [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
+        )
         self.board = board
         self.options = options
-        self.dispatch = Dispatch(self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0)
+        self.dispatch = Dispatch(
+            self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0
+        )
         self._init_sub_devices()
         self._submeshes: list[MeshDevice] = []
 
@@ -280,7 +294,9 @@ class MeshDevice(SubDeviceManagers):
                 f"Submesh shape MeshShape([{rows}, {cols}]) and offset MeshCoordinate([{r0}, {c0}]) does not fit "
                 f"within parent mesh (MeshShape([{self._shape.rows}, {self._shape.cols}]))."
             )
-        chosen = [self._devices[(r0 + r) * self._shape.cols + c0 + c] for r in range(rows) for c in range(cols)]
+        chosen = [
+            self._devices[(r0 + r) * self._shape.cols + c0 + c] for r in range(rows) for c in range(cols)
+        ]
         sub = MeshDevice(MeshShape(rows, cols), self.board, devices=chosen, **self.options)
         self._submeshes.append(sub)
         return sub
@@ -308,6 +324,11 @@ class MeshDevice(SubDeviceManagers):
 
     def __repr__(self) -> str:
         return f"<Simulated MeshDevice {self._shape.rows}x{self._shape.cols} of {self.board.name}>"
+
+    def __getattr__(self, name: str) -> Any:
+        from .real_surface import missing
+
+        raise missing("ttnn.MeshDevice", name, "'MeshDevice' object")
 
 
 def chips(device: Device | MeshDevice) -> list[Device]:

@@ -19,8 +19,9 @@ from models.siglip.common import precise_compute_config, row_vector
 class Gemma3RMSNorm:
     """RMSNorm over the last dim with the reference's `weight` [dim] and `eps`."""
 
-    def __init__(self, weight: torch.Tensor, eps: float, device: Any):
-        self.weight = row_vector(1.0 + weight.detach().float(), device)
+    def __init__(self, name: str, weight: torch.Tensor, eps: float, device: Any):
+        """`name`: the weight's full parameter path (its (1 + weight) is what the weight cache keeps)."""
+        self.weight = row_vector(f"{name}[1 + w]", 1.0 + weight.detach().float(), device)
         self.eps = float(eps)
         self.compute_kernel_config = precise_compute_config()
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.cli import main
 
-PROGRAM = '''
+PROGRAM = """
 import os
 import subprocess
 import sys
@@ -48,7 +48,7 @@ except ModuleNotFoundError as exc:
 else:
     raise AssertionError("a missing submodule must fail")
 print("PROGRAM OK", VALUE)
-'''
+"""
 
 
 def _tree(root: Path) -> dict[str, bytes]:

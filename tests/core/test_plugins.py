@@ -173,7 +173,7 @@ def test_numpy_threshold_is_a_number(make_plugin, cli, tmp_path: Path) -> None:
     listing = cli("list", "--json")
     assert listing.returncode == 0, listing.stderr
     [port] = [p for p in json.loads(listing.stdout)["ports"] if p["name"] == "tp_np"]
-    assert port["presets"]["tiny"][0] == {"name": "fc1", "threshold": 0.5}
+    assert port["presets"]["tiny"][0] == {"name": "fc1", "threshold": 0.5, "metric": "pcc"}
     out = cli("run", "tp_np", "--json", str(tmp_path / "r.json"))
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads((tmp_path / "r.json").read_text())["components"][0]["threshold"] == 0.5
@@ -241,7 +241,10 @@ def test_cli_list_json_shows_port_and_broken_plugin(make_plugin, cli) -> None:
     assert out.returncode == 0, out.stderr
     listing = json.loads(out.stdout)
     [port] = [p for p in listing["ports"] if p["name"] == "tp_mlp"]
-    assert port["presets"]["tiny"] == [{"name": "fc1", "threshold": 0.99}, {"name": "mlp", "threshold": 0.99}]
+    assert port["presets"]["tiny"] == [
+        {"name": "fc1", "threshold": 0.99, "metric": "pcc"},
+        {"name": "mlp", "threshold": 0.99, "metric": "pcc"},
+    ]
     [bad] = [b for b in listing["broken"] if b["name"] == "tp_bad"]
     assert bad["error"].startswith("ModuleNotFoundError")
 
@@ -294,7 +297,8 @@ def test_shared_templates_cover_the_throwaway_port(make_plugin, child_env) -> No
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "PASSED shared_tests/test_ports.py::test_component_pcc[tp_mlp-fc1]" in out.stdout
     assert "PASSED shared_tests/test_ports.py::test_component_pcc[tp_mlp-mlp]" in out.stdout
-    assert "3 passed" in out.stdout
+    assert "PASSED shared_tests/test_ports.py::test_weight_cache_serves_every_weight[tp_mlp]" in out.stdout
+    assert "4 passed" in out.stdout
 
 
 def test_shared_templates_fail_a_port_with_a_nan_weight(make_plugin, child_env) -> None:

@@ -62,8 +62,8 @@ def release_trace(mesh_device: Handle, trace_id: MeshTraceId) -> None:
     mesh_device.dispatch.release(trace_id)
 
 
-def is_trace_capture_active(mesh_device: Handle) -> bool:
-    return mesh_device.dispatch.capturing is not None
+def is_trace_capture_active(device: Handle) -> bool:
+    return device.dispatch.capturing is not None
 
 
 def record_event(

@@ -72,7 +72,7 @@ def test_rms_norm_applies_one_plus_weight(device: Any) -> None:
     x = torch.randn(2, 9, dim, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         expected = reference(x)
-    actual = ttnn.to_torch(Gemma3RMSNorm(reference.weight, 1e-6, device)(to_device(x, device)))
+    actual = ttnn.to_torch(Gemma3RMSNorm("norm.weight", reference.weight, 1e-6, device)(to_device(x, device)))
     assert_quality(expected, actual, 0.999, name="rms_norm")
 
 
