@@ -33,11 +33,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.sim.boards import BOARDS, Board  # noqa: E402
-from core.sim.ops.matmul import MatmulMultiCoreReuseMultiCastProgramConfig  # noqa: E402
-from core.sim.projection import calibration as cal_module  # noqa: E402
-from core.sim.projection.matmul import TILE, MatmulProblem, project_matmul  # noqa: E402
-from core.sim.types import CoreCoord  # noqa: E402
+from ttport.sim.boards import BOARDS, Board  # noqa: E402
+from ttport.sim.ops.matmul import MatmulMultiCoreReuseMultiCastProgramConfig  # noqa: E402
+from ttport.sim.projection import calibration as cal_module  # noqa: E402
+from ttport.sim.projection.matmul import TILE, MatmulProblem, project_matmul  # noqa: E402
+from ttport.sim.types import CoreCoord  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "gemm_flops.csv"
 SOURCE_COMMIT = "06bd3735f7df2921d8195d732c14eba433e4a32d"  # tenstorrent/tt-metal, GEMM_FLOPS.md as read

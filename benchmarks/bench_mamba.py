@@ -7,7 +7,7 @@ Prefill = the preset's prompt (ids in -> logits of every position out, recurrent
 the id upload and the logits download are included; for the reference, MambaForCausalLM(use_cache=True) in
 fp32 (transformers' torch path). Decode = one greedy step after that prefill (token in -> logits out, state
 advanced), median over --steps steps. Prints the medians and their ratios (goal <= 1.5 for prefill), the
-prefill logits' PCC, what one decode step did on the device (core.sim.stats: uploads, downloads, device ops
+prefill logits' PCC, what one decode step did on the device (ttport.sim.stats: uploads, downloads, device ops
 by name) and the peak RSS.
 """
 
@@ -32,15 +32,15 @@ from benchmarks.common import (  # noqa: E402
     print_timings,
     timing_figures,
 )
-from core import sim  # noqa: E402
-from core.backend import is_simulator, ttnn  # noqa: E402
-from core.compare import comp_pcc  # noqa: E402
-from core.device import open_device  # noqa: E402
-from core.runner import peak_rss_bytes  # noqa: E402
-from models.mamba.inputs import make_inputs  # noqa: E402
-from models.mamba.model import MambaTTNN  # noqa: E402
-from models.mamba.presets import PRESETS  # noqa: E402
-from models.mamba.reference import build_reference  # noqa: E402
+from ttport import sim  # noqa: E402
+from ttport.backend import is_simulator, ttnn  # noqa: E402
+from ttport.compare import comp_pcc  # noqa: E402
+from ttport.device import open_device  # noqa: E402
+from ttport.models.mamba.inputs import make_inputs  # noqa: E402
+from ttport.models.mamba.model import MambaTTNN  # noqa: E402
+from ttport.models.mamba.presets import PRESETS  # noqa: E402
+from ttport.models.mamba.reference import build_reference  # noqa: E402
+from ttport.runner import peak_rss_bytes  # noqa: E402
 
 
 def _step_times(step: Any, tokens: torch.Tensor) -> list[float]:

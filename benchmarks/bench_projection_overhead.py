@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.plugins.registry import load_registry  # noqa: E402
-from core.runner import run_port  # noqa: E402
+from ttport.plugins.registry import load_registry  # noqa: E402
+from ttport.runner import run_port  # noqa: E402
 
 GOAL = 0.05
 

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core import backend
-from core.errors import UserError
+from ttport import backend
+from ttport.errors import UserError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -53,7 +53,7 @@ def _progress(line: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from core.sim.boards import BOARDS
+    from ttport.sim.boards import BOARDS
 
     parser = argparse.ArgumentParser(
         prog="ttport",
@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _listing() -> dict[str, Any]:
-    from core.plugins.registry import load_registry
+    from ttport.plugins.registry import load_registry
 
     registry = load_registry()
     ports = []
@@ -154,11 +154,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from core import device, weights
-    from core.plugins.registry import load_registry
-    from core.report import format_table, write_json
-    from core.runner import check_seed, run_port
-    from core.safe_write import check_destination
+    from ttport import device, weights
+    from ttport.plugins.registry import load_registry
+    from ttport.report import format_table, write_json
+    from ttport.runner import check_seed, run_port
+    from ttport.safe_write import check_destination
 
     check_seed(args.seed)
     if args.json_path is not None:
@@ -192,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from core.compat import execute
+    from ttport.compat import execute
 
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not command:

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from core.compare import Comparison
+    from ttport.compare import Comparison
 
 Output = torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]
-#: (reference output, port output, threshold) -> a core.compare.Comparison whose `pcc` holds the score; the
-#: runner's default is core.compare.compare_outputs (the lowest PCC over the outputs)
+#: (reference output, port output, threshold) -> a ttport.compare.Comparison whose `pcc` holds the score; the
+#: runner's default is ttport.compare.compare_outputs (the lowest PCC over the outputs)
 Compare = Callable[[Output, Output, float], "Comparison"]
 
 
@@ -81,7 +81,7 @@ class Port:
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:
         """The transformers reference: random weights from the preset's config (seeded), or loaded
-        from a local checkpoint directory. Raise `core.errors.UserError` for a bad directory."""
+        from a local checkpoint directory. Raise `ttport.errors.UserError` for a bad directory."""
         raise NotImplementedError
 
     def make_inputs(self, preset: str, seed: int, reference: torch.nn.Module) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The run report: one JSON document per run, written with core.safe_write (atomically onto a regular
+"""The run report: one JSON document per run, written with ttport.safe_write (atomically onto a regular
 file, so a reader never sees half a report; directly into a device or FIFO, which is never replaced)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.safe_write import write_bytes
+from ttport.safe_write import write_bytes
 
 
 @dataclass
@@ -23,7 +23,7 @@ class ComponentResult:
     passed: bool
     reference_seconds: float
     port_seconds: float
-    error: str | None = None  # why it failed: one line (core.compare.compare), or the port's traceback
+    error: str | None = None  # why it failed: one line (ttport.compare.compare), or the port's traceback
     #: the second metric, independent of the PCC: ||port - reference|| / ||reference|| and max |port - reference|
     rel_rms_error: float | None = None
     max_abs_error: float | None = None
@@ -54,7 +54,7 @@ class RunReport:
     projection: dict[str, Any] | None = None
     projection_seconds: float = 0.0  # what computing the projection added to the run
     perf_csv: str | None = None  # the op-profiler CSV written, if any
-    #: core.weights.WeightCache.summary() of the run (directory, hits, misses, seconds), None without cache
+    #: ttport.weights.WeightCache.summary() of the run (directory, hits, misses, seconds), None without cache
     weight_cache: dict[str, Any] | None = None
 
     @property
@@ -87,8 +87,8 @@ def _number(value: float | None, spec: str) -> str:
 
 
 def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
-    """Write `report` to `path` (core.safe_write rules); returns the path written. A destination that
-    cannot be written raises core.safe_write.DestinationError (a UserError)."""
+    """Write `report` to `path` (ttport.safe_write rules); returns the path written. A destination that
+    cannot be written raises ttport.safe_write.DestinationError (a UserError)."""
     text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
     return write_bytes(path, text.encode())
 

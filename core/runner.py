@@ -4,7 +4,7 @@ Everything that can be refused is refused before the expensive work: the preset,
 directory, the weight cache directory (TTPORT_CACHE) and the device itself (opened first, so a card that
 cannot be opened fails in seconds, not after every reference has run). Every reference output is computed
 before the TTNN model is built, so a port may drop the reference model in `build_model` and the full-size
-run never holds both copies. The model is built with the weight cache of the run (core.weights.use_cache,
+run never holds both copies. The model is built with the weight cache of the run (ttport.weights.use_cache,
 entries scoped by the port's name). A component whose port raises is recorded as failed with its error
 and the run goes on to the next component, so one broken op does not hide the figures of the rest; errors
 in the reference or in building the model are bugs and propagate.
@@ -24,14 +24,14 @@ from typing import Any
 
 import torch
 
-from core import backend
-from core import device as devices
-from core import weights as weight_cache
-from core.compare import compare_outputs
-from core.errors import UserError
-from core.port import Component, Output, Port, RunContext
-from core.report import ComponentResult, RunReport, format_cache
-from core.sim.records import signpost
+from ttport import backend
+from ttport import device as devices
+from ttport import weights as weight_cache
+from ttport.compare import compare_outputs
+from ttport.errors import UserError
+from ttport.port import Component, Output, Port, RunContext
+from ttport.report import ComponentResult, RunReport, format_cache
+from ttport.sim.records import signpost
 
 Progress = Callable[[str], None]
 
@@ -169,7 +169,7 @@ def _open_device(port: Port) -> Iterator[Any]:
 def _run_component(
     component: Component, ctx: RunContext, reference: Output, reference_seconds: float
 ) -> ComponentResult:
-    """The port side of one component, compared with its reference (core.compare.compare_outputs: the
+    """The port side of one component, compared with its reference (ttport.compare.compare_outputs: the
     one verdict, PCC plus the checks the PCC cannot make); a port exception becomes a failure."""
     threshold = float(component.threshold)  # a numpy scalar from a plugin must not break the JSON report
     result = ComponentResult(component.name, None, threshold, False, reference_seconds, 0.0)
@@ -194,8 +194,8 @@ def _run_component(
 
 
 def _record_counters(report: RunReport, device: Any) -> None:
-    """Simulator accounting (core.sim.stats): ops, transfers, peak allocation per chip."""
-    from core import sim
+    """Simulator accounting (ttport.sim.stats): ops, transfers, peak allocation per chip."""
+    from ttport import sim
 
     stats = sim.stats(device)
     report.device_ops = stats.device_ops
@@ -209,9 +209,9 @@ def _record_counters(report: RunReport, device: Any) -> None:
 def _record_projection(report: RunReport, device: Any, perf_csv: Path | None) -> None:
     """Projected device time of every op the run recorded (core/sim/projection), per component and in total;
     the op-profiler CSV when asked. Timed, since projection must stay a small share of a run."""
-    from core import sim
-    from core.sim import projection
-    from core.sim.perf_csv import write_perf_csv
+    from ttport import sim
+    from ttport.sim import projection
+    from ttport.sim.perf_csv import write_perf_csv
 
     start = time.perf_counter()
     stats = sim.stats(device)

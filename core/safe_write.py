@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import UserError
+from ttport.errors import UserError
 
 #: temporary files whose writer cannot be checked (another host, an older ttport) are removed after this
 FOREIGN_TMP_AGE_SECONDS = 24 * 3600

@@ -13,7 +13,7 @@ values, their dtype and shape, the target dtype, layout and tile padding, the me
 CONVERSION_VERSION and the backend's conversion code (the simulator's number-format sources, or the ttnn
 version). Entries are `<name>.<key digest>.tensorbin` plus a `.json` holding the key and the sha256 of the
 tensor file; an entry is used only when both match, so a stale or corrupt entry is converted again.
-Files are written with core.safe_write (atomically, temporary names carrying the pid, orphans of killed
+Files are written with ttport.safe_write (atomically, temporary names carrying the pid, orphans of killed
 runs removed when the cache is opened); only regular files are ever opened as entries.
 
 A cache directory that cannot be used (a file, not creatable, not writable) is a CacheError (a UserError:
@@ -39,10 +39,10 @@ from typing import Any
 
 import torch
 
-from core import backend
-from core.backend import ttnn
-from core.errors import UserError
-from core.safe_write import remove_orphans, replace_atomically, temp_path, write_data
+from ttport import backend
+from ttport.backend import ttnn
+from ttport.errors import UserError
+from ttport.safe_write import remove_orphans, replace_atomically, temp_path, write_data
 
 CACHE_FORMAT = 2
 #: bump when ttport's own conversion of a weight (what `to_device` does before ttnn) changes
@@ -100,8 +100,8 @@ def _conversion_code() -> str:
     """What, besides this module, decides converted bytes: the simulator's host conversion sources (a
     change to its rounding invalidates every entry), or the real ttnn's version."""
     if backend.is_simulator():
-        from core.sim.numerics import formats
-        from core.sim.ops import core as sim_core
+        from ttport.sim.numerics import formats
+        from ttport.sim.ops import core as sim_core
 
         digest = hashlib.sha256()
         for module in (formats, sim_core):

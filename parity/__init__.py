@@ -1,4 +1,4 @@
-"""Parity suite: holds the host simulator (core.sim.ttnn) to the real `ttnn` wheel wherever real ttnn runs
+"""Parity suite: holds the host simulator (ttport.sim.ttnn) to the real `ttnn` wheel wherever real ttnn runs
 without a card (host conversions under a mock cluster descriptor, golden functions, API surface) and prints
 the coverage of real ttnn's public callables (parity/coverage_check.py; the list of real names is stored by
 `python -m parity.surface --write`).

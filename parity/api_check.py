@@ -1,4 +1,4 @@
-"""Check 4: API surface. Every public name of the simulator's ttnn mirror (core.sim.ttnn and its submodules
+"""Check 4: API surface. Every public name of the simulator's ttnn mirror (ttport.sim.ttnn and its submodules
 transformer, experimental, kv_cache) exists in real ttnn at the same path, with the same kind (module /
 class / callable / value), every keyword the simulator's callable accepts is accepted by the real one, and
 every member of a simulator enum exists in the real enum.

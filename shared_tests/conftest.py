@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from core.plugins.registry import Registry, load_registry
-from core.report import RunReport
-from core.runner import run_port
-from core.weights import WeightCache
+from ttport.plugins.registry import Registry, load_registry
+from ttport.report import RunReport
+from ttport.runner import run_port
+from ttport.weights import WeightCache
 
 PRESET = "tiny"
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from core.plugins.registry import Registry
-from core.report import RunReport
-from core.runner import run_port
-from core.weights import WeightCache
+from ttport.plugins.registry import Registry
+from ttport.report import RunReport
+from ttport.runner import run_port
+from ttport.weights import WeightCache
 
 
 def test_component_pcc(port_component: tuple[str, Any], port_run: RunReport) -> None:
-    """The runner's verdict (core.compare.compare_outputs): PCC >= threshold on outputs that are finite,
+    """The runner's verdict (ttport.compare.compare_outputs): PCC >= threshold on outputs that are finite,
     not empty and not constant where the other side varies; the reason otherwise."""
     _, name = port_component
     result = port_run.component(name)

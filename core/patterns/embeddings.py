@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.weights import to_device
+from ttport.backend import ttnn
+from ttport.weights import to_device
 
 
 class PositionEmbedding:
@@ -26,7 +26,7 @@ class PositionEmbedding:
         name: str = "position_embedding.weight",
     ):
         """`weight` is the [max_positions, hidden] table; `num_positions` (default: all) are used. `name`:
-        the table's full parameter path (its weight-cache entry, core.weights.to_device)."""
+        the table's full parameter path (its weight-cache entry, ttport.weights.to_device)."""
         num_positions = num_positions if num_positions is not None else weight.shape[0]
         if num_positions > weight.shape[0]:
             raise ValueError(f"{num_positions} positions requested but the table has {weight.shape[0]}")

@@ -23,7 +23,7 @@ class NotSimulatedError(AttributeError, NotImplementedError):
 @functools.cache
 def real_names() -> dict[str, dict[str, Any]]:
     """{module or class path: {name: {"kind", "group"}}} of real ttnn 0.81.1."""
-    text = resources.files("core").joinpath("data/ttnn_0_81_1_surface.json").read_text()
+    text = resources.files("ttport").joinpath("data/ttnn_0_81_1_surface.json").read_text()
     return json.loads(text)["modules"]
 
 

@@ -1,9 +1,9 @@
 """The per-op record: what one device op was, on one chip, in the terms that numerics, cost projection and
 reports all need (shapes, dtypes, layouts, memory, fidelity, cores, the component it ran under).
 
-One record per op per chip, appended by `core.sim.tensor.device_op` to the chip's `Stats.op_records`. The
+One record per op per chip, appended by `ttport.sim.tensor.device_op` to the chip's `Stats.op_records`. The
 record describes the op; consumers add what they derive (the projection fills `projected_ns`). Simulator-only
-(real ttnn has the op profiler's CSV for this, which `core.sim` can write from these records).
+(real ttnn has the op profiler's CSV for this, which `ttport.sim` can write from these records).
 
 Layering: this module depends on `types` only, so runtime, tensor and ops can all import it.
 """

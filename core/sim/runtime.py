@@ -1,7 +1,7 @@
 """Simulated devices: the allocator (DRAM / L1 banks of the chosen board) and the accounting counters.
 
 The accounting API (`Stats`) is simulator-only and lives outside the ttnn namespace: reports read it through
-`core.sim.stats(device)`.
+`ttport.sim.stats(device)`.
 """
 
 from __future__ import annotations

@@ -593,7 +593,7 @@ def device_op(
     record on every chip (core/sim/records.py) with the operands' and results' shapes and memory. Only ops
     that complete are counted.
 
-    While the device captures a trace (core.sim.dispatch) the op is recorded instead: its outputs are
+    While the device captures a trace (ttport.sim.dispatch) the op is recorded instead: its outputs are
     allocated holding garbage and `execute_trace` recomputes them in place from the inputs' values then
     (and counts the op each time).
     """

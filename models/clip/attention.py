@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from transformers.models.clip.modeling_clip import CLIPAttention
 
-from core.backend import ttnn
-from core.weights import convert_state_dict
+from ttport.backend import ttnn
+from ttport.weights import convert_state_dict
 
 from .mlp import prepare_linear
 

@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from transformers.models.clip.modeling_clip import CLIPTextEmbeddings
 
-from core.backend import ttnn
-from core.patterns.embeddings import PositionEmbedding
-from core.weights import to_device
+from ttport.backend import ttnn
+from ttport.patterns.embeddings import PositionEmbedding
+from ttport.weights import to_device
 
 
 class TtCLIPTextEmbeddings:

@@ -6,8 +6,8 @@ from typing import Any
 
 from transformers.models.clip.modeling_clip import CLIPEncoderLayer
 
-from core.backend import ttnn
-from core.weights import convert_state_dict
+from ttport.backend import ttnn
+from ttport.weights import convert_state_dict
 
 from .attention import TtCLIPAttention
 from .mlp import TtCLIPMLP

@@ -6,8 +6,8 @@ from typing import Any
 
 from transformers.models.clip.modeling_clip import CLIPMLP
 
-from core.backend import ttnn
-from core.weights import convert_state_dict, linear_bias, linear_weight
+from ttport.backend import ttnn
+from ttport.weights import convert_state_dict, linear_bias, linear_weight
 
 # transformers' quick_gelu: x * sigmoid(1.702 x) (activations.QuickGELUActivation)
 QUICK_GELU_ALPHA = 1.702

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from core.errors import UserError
-from core.port import Component, Output, Port, RunContext
+from ttport.errors import UserError
+from ttport.port import Component, Output, Port, RunContext
 
 from .mesh import BatchParallel
 from .presets import ENCODERS, PRESETS

@@ -2,7 +2,7 @@
 pooling at the EOS token and, for the projection variant, text_projection.
 
 Host preprocessing (torch, before any device op; `preprocess`): the ids go to the device as uint32, the
-additive attention mask (causal + padding, core.patterns.masks) is built for the tile-padded length, and
+additive attention mask (causal + padding, ttport.patterns.masks) is built for the tile-padded length, and
 the EOS position of each prompt is turned into a one-hot row, so the device pools with one matmul.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.patterns import masks
-from core.weights import convert_state_dict, linear_weight
+from ttport.backend import ttnn
+from ttport.patterns import masks
+from ttport.weights import convert_state_dict, linear_weight
 
 from .embeddings import TtCLIPTextEmbeddings, ids_to_device
 from .encoder_layer import TtCLIPEncoderLayer, TtLayerNorm

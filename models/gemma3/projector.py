@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import matmul_compute_config, to_device_weight
+from ttport.backend import ttnn
+from ttport.models.siglip.common import matmul_compute_config, to_device_weight
 
 from .presets import Gemma3VisionPreset
 from .rms_norm import Gemma3RMSNorm

@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import precise_compute_config, row_vector
+from ttport.backend import ttnn
+from ttport.models.siglip.common import precise_compute_config, row_vector
 
 
 class Gemma3RMSNorm:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.backend import ttnn
-from models.siglip.common import precise_compute_config
+from ttport.backend import ttnn
+from ttport.models.siglip.common import precise_compute_config
 
 from .mixer import MambaLayerState, MambaMixerTTNN
 from .presets import MambaPreset

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from transformers import MambaConfig
 
-from core.errors import UserError
-from models.siglip import checkpoint
+from ttport.errors import UserError
+from ttport.models.siglip import checkpoint
 
 from .presets import MambaPreset
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 
 class MambaConvTTNN:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.backend import ttnn
-from models.siglip.common import matmul_compute_config
+from ttport.backend import ttnn
+from ttport.models.siglip.common import matmul_compute_config
 
 from .conv import MambaConvTTNN
 from .presets import MambaPreset

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.weights import linear_weight
-from models.siglip.common import matmul_compute_config
+from ttport.backend import ttnn
+from ttport.models.siglip.common import matmul_compute_config
+from ttport.weights import linear_weight
 
 from .block import MambaBlockTTNN, MambaRMSNormTTNN
 from .mixer import MambaLayerState

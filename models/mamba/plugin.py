@@ -1,6 +1,6 @@
-"""ttport plugin of the Mamba port (entry point `mamba = "models.mamba.plugin"` in pyproject.toml)."""
+"""ttport plugin of the Mamba port (entry point `mamba = "ttport.models.mamba.plugin"` in pyproject.toml)."""
 
-from core.plugins import hookimpl
+from ttport.plugins import hookimpl
 
 from .port import MambaPort
 

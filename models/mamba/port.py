@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.compare import Comparison, compare_outputs
-from core.port import Component, Output, Port, RunContext
+from ttport.backend import ttnn
+from ttport.compare import Comparison, compare_outputs
+from ttport.port import Component, Output, Port, RunContext
 
 from .inputs import make_inputs
 from .model import MambaTTNN, rows_in_chunks

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.backend import ttnn
-from models.siglip.common import matmul_compute_config
+from ttport.backend import ttnn
+from ttport.models.siglip.common import matmul_compute_config
 
 from .presets import LATENT
 

@@ -1,5 +1,5 @@
 """The reference's per-layer weights rearranged the way the TTNN modules use them (host side, done once
-while the model is built), then converted with core.weights.convert_state_dict (dtype policy, optional
+while the model is built), then converted with ttport.weights.convert_state_dict (dtype policy, optional
 TTPORT_CACHE). The splits follow tt-metal's Mamba demo (models/demos/wormhole/mamba/tt/mamba_block.py,
 mamba_ssm.py): in_proj into its x and gate halves, x_proj into the Δt, B and C projections (B and C padded
 from the state size to the kernels' latent of 32 with zero columns), A = -exp(A_log) padded with -inf (so
@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.weights import DtypePolicy, convert_state_dict, linear_bias, linear_weight
+from ttport.backend import ttnn
+from ttport.weights import DtypePolicy, convert_state_dict, linear_bias, linear_weight
 
 from .presets import LATENT, MambaPreset
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import linear_weight, matmul_compute_config, row_vector
+from ttport.backend import ttnn
+from ttport.models.siglip.common import linear_weight, matmul_compute_config, row_vector
 
 from .gemma import GemmaDecoderLayer, GemmaRMSNorm, GemmaShape, build_layers, take
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import (
+from ttport.backend import ttnn
+from ttport.models.siglip.common import (
     linear_weight,
     matmul_compute_config,
     precise_compute_config,

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.weights import to_device
+from ttport.backend import ttnn
+from ttport.weights import to_device
 
 from .gemma import GemmaDecoderLayer, GemmaShape, build_layers, take
 

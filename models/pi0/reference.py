@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from transformers import PI0Config, PI0ForConditionalGeneration
 
-from core.errors import UserError
-from models.siglip import checkpoint
-from models.siglip.reference import randomize_
+from ttport.errors import UserError
+from ttport.models.siglip import checkpoint
+from ttport.models.siglip.reference import randomize_
 
 from .presets import PI0Preset
 

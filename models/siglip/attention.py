@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 from .common import (
     TILE,

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 from .attention import SiglipAttention
 from .common import SequencePlan, precise_compute_config, row_vector

@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.errors import UserError
-from core.weights import linear_bias, to_device
-from core.weights import linear_weight as transposed_linear_weight
+from ttport.backend import ttnn
+from ttport.errors import UserError
+from ttport.weights import linear_bias, to_device
+from ttport.weights import linear_weight as transposed_linear_weight
 
 TILE = 32
 
@@ -106,7 +106,7 @@ def precise_compute_config() -> Any:
 
 def to_device_weight(name: str, tensor: torch.Tensor, device: Any, dtype: Any = None) -> Any:
     """A prepared host tensor -> TILE tensor in DRAM (bfloat16 unless `dtype`), through the weight cache
-    under `name`, its full parameter path (core.weights.to_device)."""
+    under `name`, its full parameter path (ttport.weights.to_device)."""
     return to_device(name, tensor.detach().float().contiguous(), device, dtype=dtype)
 
 

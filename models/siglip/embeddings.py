@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.patterns.embeddings import PositionEmbedding
-from core.patterns.preprocess import conv_weight_as_linear, pad_to_multiple, patchify, to_device
+from ttport.backend import ttnn
+from ttport.patterns.embeddings import PositionEmbedding
+from ttport.patterns.preprocess import conv_weight_as_linear, pad_to_multiple, patchify, to_device
 
 from .common import SequencePlan, matmul_compute_config, row_vector, to_device_weight
 

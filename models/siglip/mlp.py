@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 from .common import linear_weight, matmul_compute_config, row_vector
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from ttport.cli import main
 
 TT_METAL_STYLE_TESTS = """
 import pytest

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from ttport.cli import main
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, expected: str) -> None:
@@ -43,9 +43,9 @@ def test_missing_checkpoint_dir(tp_mlp: str, capsys: pytest.CaptureFixture[str],
 
 
 def test_user_error_from_a_port_is_one_line(make_plugin, on_sys_path, capsys, monkeypatch, tmp_path) -> None:
-    """Ports raise core.errors.UserError for a corrupt checkpoint or weights not matching the config."""
-    from core.errors import UserError
-    from core.plugins.registry import load_registry
+    """Ports raise ttport.errors.UserError for a corrupt checkpoint or weights not matching the config."""
+    from ttport.errors import UserError
+    from ttport.plugins.registry import load_registry
 
     make_plugin("tp_mlp")
     port_class = type(load_registry().get("tp_mlp"))
@@ -184,8 +184,8 @@ def test_device_that_cannot_open_fails_before_the_references(
     make_plugin, on_sys_path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`--backend device` without a usable card failed after every reference had been computed."""
-    from core import runner
-    from core.plugins.registry import load_registry
+    from ttport import runner
+    from ttport.plugins.registry import load_registry
 
     make_plugin("tp_mlp")
     port_class = type(load_registry().get("tp_mlp"))
@@ -208,7 +208,7 @@ def test_device_that_cannot_open_fails_before_the_references(
 
 def test_internal_error_has_its_own_exit_code(make_plugin, on_sys_path, capsys, monkeypatch) -> None:
     """A crash exited 1, like "a component failed"; now 3, one line, the traceback with --verbose."""
-    from core.plugins.registry import load_registry
+    from ttport.plugins.registry import load_registry
 
     make_plugin("tp_mlp")
     port_class = type(load_registry().get("tp_mlp"))
@@ -244,8 +244,8 @@ def test_exit_codes_are_documented(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_multi_line_user_error_is_one_line(make_plugin, on_sys_path, capsys, monkeypatch, tmp_path) -> None:
-    from core.errors import UserError
-    from core.plugins.registry import load_registry
+    from ttport.errors import UserError
+    from ttport.plugins.registry import load_registry
 
     make_plugin("tp_mlp")
     port_class = type(load_registry().get("tp_mlp"))
@@ -265,8 +265,8 @@ def _pi0_checkpoint(directory: Path, edit) -> Path:
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from models.pi0.presets import PRESETS
-    from models.pi0.reference import build_reference
+    from ttport.models.pi0.presets import PRESETS
+    from ttport.models.pi0.reference import build_reference
 
     build_reference(PRESETS["tiny"], None, seed=3).save_pretrained(directory)
     path = directory / "model.safetensors"

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import device as devices
-from core.backend import ttnn
-from core.compare import Comparison, to_torch
-from core.errors import UserError
-from core.plugins.registry import load_registry
-from core.port import Component
-from core.report import ComponentResult, RunReport, format_table, write_json
-from core.runner import run_port
-from core.safe_write import DestinationError
+from ttport import device as devices
+from ttport.backend import ttnn
+from ttport.compare import Comparison, to_torch
+from ttport.errors import UserError
+from ttport.plugins.registry import load_registry
+from ttport.port import Component
+from ttport.report import ComponentResult, RunReport, format_table, write_json
+from ttport.runner import run_port
+from ttport.safe_write import DestinationError
 
 REPORT_KEYS = [
     "model", "preset", "backend", "arch", "components", "device_ops", "host_to_device", "device_to_host",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.sim.perf_csv import COLUMNS
+from ttport.cli import main
+from ttport.sim.perf_csv import COLUMNS
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""core.safe_write (issue 10, section 4): atomic only onto regular files, symlinks written through, the
+"""ttport.safe_write (issue 10, section 4): atomic only onto regular files, symlinks written through, the
 umask's mode kept, devices and FIFOs written directly and never replaced, bad destinations refused before
 any work, orphaned temporary files of killed runs removed only when their process is gone."""
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from core.report import RunReport, write_json
-from core.safe_write import (
+from ttport.report import RunReport, write_json
+from ttport.safe_write import (
     FOREIGN_TMP_AGE_SECONDS,
     DestinationError,
     check_destination,

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import device as devices
-from core import weights
-from core.backend import ttnn
-from core.compare import to_torch
-from core.weights import (
+from ttport import device as devices
+from ttport import weights
+from ttport.backend import ttnn
+from ttport.compare import to_torch
+from ttport.weights import (
     CacheError,
     DtypePolicy,
     WeightCache,

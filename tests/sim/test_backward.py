@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.rules import TTFatal
+from ttport.sim import ttnn
+from ttport.sim.rules import TTFatal
 
 G = torch.Generator().manual_seed(3)
 X = torch.rand(1, 1, 32, 64, generator=G) + 0.5  # (0.5, 1.5): every forward below is smooth there

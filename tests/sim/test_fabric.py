@@ -1,5 +1,5 @@
 """Fabric config, submeshes, sub-devices, global semaphores and the profiler read: accepted and validated as
-tt-metal does (core.sim.ops.fabric, core.sim.subdevices, MeshDevice.create_submesh)."""
+tt-metal does (ttport.sim.ops.fabric, ttport.sim.subdevices, MeshDevice.create_submesh)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import weakref
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.ops import fabric
+from ttport.sim import ttnn
+from ttport.sim.ops import fabric
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import sim
-from core.sim import ttnn
-from core.sim.rules import TTFatal
+from ttport import sim
+from ttport.sim import ttnn
+from ttport.sim.rules import TTFatal
 
 
 def _dev(device, x: torch.Tensor, dtype=None, layout=None) -> ttnn.Tensor:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.rules import TTFatal
+from ttport.sim import ttnn
+from ttport.sim.rules import TTFatal
 
 BLOCK, HEADS, DIM = 32, 2, 64
 TABLE = torch.tensor([[3, 0, 6, 1], [7, 2, 5, 4]], dtype=torch.int32)  # user -> physical blocks

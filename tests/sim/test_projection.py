@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import sim
-from core.sim import projection, ttnn
-from core.sim.boards import BOARDS
-from core.sim.projection import MatmulProblem, default_blocking, project_matmul
-from core.sim.projection.calibration import CALIBRATION
-from core.sim.records import signpost
+from ttport import sim
+from ttport.sim import projection, ttnn
+from ttport.sim.boards import BOARDS
+from ttport.sim.projection import MatmulProblem, default_blocking, project_matmul
+from ttport.sim.projection.calibration import CALIBRATION
+from ttport.sim.records import signpost
 
 N150, P150 = BOARDS["n150"], BOARDS["p150"]
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from core import sim
-from core.sim import ttnn
-from core.sim.records import signpost
+from ttport import sim
+from ttport.sim import ttnn
+from ttport.sim.records import signpost
 
 
 def _tile(t: torch.Tensor, device, dtype=ttnn.bfloat16, mc=None):

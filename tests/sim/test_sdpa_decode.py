@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.rules import TTFatal
+from ttport.sim import ttnn
+from ttport.sim.rules import TTFatal
 
 
 def _dev(device, x: torch.Tensor, dtype=None) -> ttnn.Tensor:

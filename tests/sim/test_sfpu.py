@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.compare import comp_pcc
-from core.sim.numerics import mode as numerics_mode
-from core.sim.numerics import sfpu
+from ttport.compare import comp_pcc
+from ttport.sim.numerics import mode as numerics_mode
+from ttport.sim.numerics import sfpu
 
 F = np.float32
 INF = float("inf")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.numerics import formats
-from core.sim.rules import TTFatal
+from ttport.sim import ttnn
+from ttport.sim.numerics import formats
+from ttport.sim.rules import TTFatal
 
 exp = ttnn.experimental
 E, N = 5120, 32  # the kernels' compiled intermediate size and latent size

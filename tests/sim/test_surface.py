@@ -9,8 +9,8 @@ import re
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.ttnn._surface import NotSimulatedError, real_names
+from ttport.sim import ttnn
+from ttport.sim.ttnn._surface import NotSimulatedError, real_names
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_the_stored_surface_is_real_ttnn_0_81_1():
 
 
 def test_submodules_resolve_like_real_ttnn():
-    from core.sim.ttnn.distributed.distributed import ConcatMeshToTensor
+    from ttport.sim.ttnn.distributed.distributed import ConcatMeshToTensor
 
     assert ConcatMeshToTensor is ttnn.ConcatMeshToTensor
     assert ttnn.distributed.ShardTensorToMesh is ttnn.ShardTensorToMesh

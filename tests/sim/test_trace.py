@@ -1,4 +1,4 @@
-"""Trace capture and replay, command queues and events (core.sim.dispatch, core.sim.ops.command_queue): what
+"""Trace capture and replay, command queues and events (ttport.sim.dispatch, ttport.sim.ops.command_queue): what
 tt-metal's performant runners rely on. Values are checked against the same ops run eagerly."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import sim
-from core.sim import ttnn
+from ttport import sim
+from ttport.sim import ttnn
 
 
 @pytest.fixture

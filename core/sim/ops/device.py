@@ -1,6 +1,6 @@
 """Opening and closing simulated devices (ttnn/ttnn/device.py, ttnn/ttnn/distributed/distributed.py).
 
-The board comes from TTPORT_BOARD (core.sim.boards; default Wormhole n150): it fixes how many chips exist
+The board comes from TTPORT_BOARD (ttport.sim.boards; default Wormhole n150): it fixes how many chips exist
 (n300: 2), their grid, L1 and DRAM banks. Like ttnn, open_device returns the already-open device for an id.
 """
 

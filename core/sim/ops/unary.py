@@ -7,7 +7,7 @@ parity session's api check): parameters after `input_tensor` that are positional
 whether the op takes output_tensor= / sub_core_grids=. The op computes in float32 (float64 for integer
 inputs) from the already-rounded input and rounds once to the output dtype, like every eltwise op here;
 the SFPU's own approximations are not modelled (a later change can route `UNARY_FNS` through
-core.sim.numerics). Each op carries its torch reference as `golden_function` (ttnn.get_golden_function).
+ttport.sim.numerics). Each op carries its torch reference as `golden_function` (ttnn.get_golden_function).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Kept apart from op semantics: it reads only the per-op records (core/sim/records
 against tt-metal's published GEMM_FLOPS measurements (benchmarks/bench_gemm_projection.py); the other ops use
 the same compute / data / fixed-cost structure with estimated per-tile costs (projection/ops.py).
 
-    from core.sim import projection
+    from ttport.sim import projection
     projection.project_records(sim.stats(device).op_records, device.board)   # fills record.projection
     stats = sim.stats(device)
     summary = projection.summarize(stats.op_records, stats.transfers, device.board)

@@ -105,7 +105,7 @@ def summarize(
     top: int = 10,
     order: list[str] | None = None,
 ) -> ProjectionSummary:
-    """Per-component and total projected times of projected `records` (see core.sim.projection); components
+    """Per-component and total projected times of projected `records` (see ttport.sim.projection); components
     listed in `order` come first, in that order (the runner passes the port's components)."""
     from . import project_transfer
 

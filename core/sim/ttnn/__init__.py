@@ -1,7 +1,7 @@
 """The simulated `ttnn` module: same names, same paths, same keywords as real ttnn (0.81.1).
 
 Only names that real ttnn exports at the same path belong here (a parity check enforces it). Simulator-only
-helpers (stats, strict mode, boards) live in `core.sim`. Op modules are re-exported through their `__all__`;
+helpers (stats, strict mode, boards) live in `ttport.sim`. Op modules are re-exported through their `__all__`;
 `transformer`, `experimental`, `kv_cache` and `distributed` are submodules, as in ttnn.
 """
 

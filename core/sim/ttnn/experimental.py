@@ -1,5 +1,5 @@
-"""ttnn.experimental on the simulator: re-exports core.sim.ops.experimental (transformer helpers) and
-core.sim.ops.ssm (state-space-model kernels), each through its `__all__`."""
+"""ttnn.experimental on the simulator: re-exports ttport.sim.ops.experimental (transformer helpers) and
+ttport.sim.ops.ssm (state-space-model kernels), each through its `__all__`."""
 
 from ..ops.attention_helpers import experimental_concatenate_heads as concatenate_heads  # noqa: F401
 from ..ops.attention_helpers import nlp_concat_heads_decode, nlp_create_qkv_heads_decode  # noqa: F401

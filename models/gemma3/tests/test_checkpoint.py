@@ -12,12 +12,12 @@ import torch
 from safetensors.torch import save_file
 from transformers import Gemma3ForConditionalGeneration
 
-from core.errors import UserError
-from core.runner import run_port
-from models.gemma3.checkpoint import image_path_key
-from models.gemma3.port import Gemma3Port
-from models.gemma3.presets import PRESETS
-from models.gemma3.reference import build_reference
+from ttport.errors import UserError
+from ttport.models.gemma3.checkpoint import image_path_key
+from ttport.models.gemma3.port import Gemma3Port
+from ttport.models.gemma3.presets import PRESETS
+from ttport.models.gemma3.reference import build_reference
+from ttport.runner import run_port
 
 TINY = PRESETS["tiny"]
 
@@ -190,8 +190,8 @@ def test_nan_weight_fails_the_run_with_one_line(
     and write a valid JSON report with no PCC for those components. (The checkpoint reader refuses such a
     weight up front, test_broken_image_path_weight_is_refused; its check is switched off here so the
     runner's own verdict on a NaN that gets that far, e.g. an overflow, is what is tested.)"""
-    from core.cli import main
-    from models.siglip import checkpoint
+    from ttport.cli import main
+    from ttport.models.siglip import checkpoint
 
     monkeypatch.setattr(checkpoint, "check_weight", lambda *args: None)
 

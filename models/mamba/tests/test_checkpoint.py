@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from core.errors import UserError
-from models.mamba.presets import PRESETS
-from models.mamba.reference import build_reference
+from ttport.errors import UserError
+from ttport.models.mamba.presets import PRESETS
+from ttport.models.mamba.reference import build_reference
 
 TINY = PRESETS["tiny"]
 

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from core import sim
-from core.backend import is_simulator, ttnn
-from core.compare import comp_pcc
-from core.device import open_device
-from models.mamba.model import MambaTTNN
-from models.mamba.presets import PRESETS
-from models.mamba.reference import build_reference
+from ttport import sim
+from ttport.backend import is_simulator, ttnn
+from ttport.compare import comp_pcc
+from ttport.device import open_device
+from ttport.models.mamba.model import MambaTTNN
+from ttport.models.mamba.presets import PRESETS
+from ttport.models.mamba.reference import build_reference
 
 TINY = PRESETS["tiny"]
 
@@ -31,7 +31,7 @@ def _ids(n: int, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, TINY.vocab_size, (1, n), generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.skipif(not is_simulator(), reason="transfer counters are the simulator's (core.sim.stats)")
+@pytest.mark.skipif(not is_simulator(), reason="transfer counters are the simulator's (ttport.sim.stats)")
 def test_decode_step_moves_one_token_up_and_the_logits_down(models) -> None:
     _, model = models
     prompt = _ids(8)

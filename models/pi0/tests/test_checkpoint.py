@@ -12,11 +12,11 @@ import pytest
 import torch
 from transformers import PI0ForConditionalGeneration
 
-from core.errors import UserError
-from core.runner import run_port
-from models.pi0.port import PI0Port
-from models.pi0.presets import PRESETS, PI0Preset
-from models.pi0.reference import build_reference
+from ttport.errors import UserError
+from ttport.models.pi0.port import PI0Port
+from ttport.models.pi0.presets import PRESETS, PI0Preset
+from ttport.models.pi0.reference import build_reference
+from ttport.runner import run_port
 
 
 @pytest.fixture(scope="module")
@@ -215,8 +215,8 @@ def test_nan_weight_fails_the_run_with_one_line(
     report must stay valid with no PCC for those components. (The checkpoint reader refuses such a weight
     up front, test_non_finite_weight_is_refused; its check is switched off here so the runner's own
     verdict on a NaN that gets that far is what is tested.)"""
-    from core.cli import main
-    from models.siglip import checkpoint
+    from ttport.cli import main
+    from ttport.models.siglip import checkpoint
 
     monkeypatch.setattr(checkpoint, "check_weight", lambda *args: None)
 
