@@ -427,16 +427,16 @@ def test_out_of_memory_before_any_host_work(open_mesh: OpenMesh, monkeypatch: py
     t = _to_mesh(mesh, torch.randn(2, 1, 32, 64))
     called = []
     monkeypatch.setattr(ccl, "reduce_slices", lambda *a, **k: called.append(1))
-    # an L1 almost full: the intermediate does not fit
-    l1_left = mesh.get_devices()[0].board.l1_bank_size * 64 - 64 * 2048
-    big = ttnn.from_torch(
-        torch.zeros(1, 1, 32, 32 * (l1_left // 2048)), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT,
-        device=mesh, memory_config=ttnn.L1_MEMORY_CONFIG, mesh_mapper=ttnn.ReplicateTensorToMesh(mesh),
-    )  # fmt: skip
+    # an L1 almost full (buffers reserved straight from each chip's allocator): the intermediate does not fit
+    filler = [
+        chip.allocate(ttnn.BufferType.L1, 64 * (chip.board.l1_bank_size // 2048), 2048)
+        for chip in mesh.get_devices()
+    ]
     with pytest.raises(RuntimeError, match="Out of Memory"):
         ttnn.reduce_scatter(t, 3, intermediate_memory_config=ttnn.L1_MEMORY_CONFIG)
     assert not called
-    big.deallocate()
+    for buffer in filler:
+        buffer.free()
 
 
 def test_collectives_are_captured_in_a_trace(monkeypatch: pytest.MonkeyPatch, open_mesh: OpenMesh) -> None:
@@ -456,3 +456,80 @@ def test_collectives_are_captured_in_a_trace(monkeypatch: pytest.MonkeyPatch, op
         assert torch.allclose(_chips(out)[5], want, atol=0.1, rtol=0.02)
     finally:
         ttnn.close_mesh_device(mesh)
+
+
+# -- projected device time -----------------------------------------------------------------------------------
+
+
+def _projected(mesh: ttnn.MeshDevice, op: Callable[[], ttnn.Tensor]) -> list[float]:
+    from ttport.sim import projection
+
+    sim.reset_stats(mesh)
+    op()
+    records = sim.stats(mesh).op_records
+    projection.project_records(records, mesh.board)
+    return [r.projected_ns for r in records]
+
+
+def test_projection_prices_link_bytes_topology_and_links(open_mesh: OpenMesh) -> None:
+    from ttport.sim.boards import BOARDS
+    from ttport.sim.projection import CALIBRATION
+
+    mesh = open_mesh("t3k", (1, 8), ttnn.FabricConfig.FABRIC_1D_RING)
+    x = torch.randn(8, 1, 512, 1024)  # 1 MiB per chip
+    t = _to_mesh(mesh, x)
+    ring = _projected(mesh, lambda: ttnn.all_gather(t, 3))
+    line = _projected(mesh, lambda: ttnn.reduce_scatter(t, 3, topology=ttnn.Topology.Linear))
+    ring_rs = _projected(mesh, lambda: ttnn.reduce_scatter(t, 3, topology=ttnn.Topology.Ring))
+    fabric = BOARDS["t3k"].fabric
+    cal = CALIBRATION["wormhole_b0"]
+    size = 512 * 1024 * 2
+    # ring all-gather: the busiest link carries 4 of the 8 slices (each a whole chip's 1 MiB)
+    link_ns = 4 * size / fabric.link_gbps
+    assert max(ring) == pytest.approx(cal.kernel_fixed_ns + 4 * fabric.hop_latency_ns + link_ns, rel=0.05)
+    # a line reduce-scatter moves 7 slices of 1/8 over its busiest link, a ring one 3.5
+    assert max(line) > 1.5 * max(ring_rs)
+    assert max(line) == pytest.approx(
+        cal.kernel_fixed_ns + 7 * fabric.hop_latency_ns + 7 * size / 8 / 12.5, rel=0.1
+    )
+
+
+def test_projection_uses_the_links_the_board_has(open_mesh: OpenMesh) -> None:
+    mesh = open_mesh("galaxy", (4, 8))
+    t = _to_mesh(mesh, torch.randn(32, 1, 128, 1024))
+    one = _projected(mesh, lambda: ttnn.all_gather(t, 3, cluster_axis=0, num_links=1))
+    # ttnn.all_gather ignores num_links (deprecated) and takes the axis' links: 4 on Galaxy axis 0
+    default = _projected(mesh, lambda: ttnn.all_gather(t, 3, cluster_axis=0))
+    assert one == default
+    cores = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 7))})
+    sems = [ttnn.create_global_semaphore(mesh, cores, 0) for _ in range(2)]
+    one_link = _projected(
+        mesh,
+        lambda: ttnn.experimental.all_gather_async(
+            t, None, 3, sems, num_links=1, cluster_axis=0, topology=ttnn.Topology.Linear
+        ),
+    )
+    four_links = _projected(
+        mesh,
+        lambda: ttnn.experimental.all_gather_async(
+            t, None, 3, sems, num_links=4, cluster_axis=0, topology=ttnn.Topology.Linear
+        ),
+    )
+    assert max(one_link) > 3 * max(four_links) * 0.9
+    assert max(four_links) == pytest.approx(max(default))
+
+
+def test_projection_summary_reports_collective_time(open_mesh: OpenMesh) -> None:
+    from ttport.sim import projection
+
+    mesh = open_mesh("n300", (1, 2))
+    t = _to_mesh(mesh, torch.randn(2, 1, 256, 256))
+    sim.reset_stats(mesh)
+    y = ttnn.add(t, t)
+    ttnn.all_reduce(y)
+    stats = sim.stats(mesh)
+    projection.project_records(stats.op_records, mesh.board)
+    summary = projection.summarize(stats.op_records, stats.transfers, mesh.board)
+    ccl_ns = max(r.projected_ns for r in stats.op_records if r.name == "all_reduce")
+    assert summary.total.ccl_ns == pytest.approx(ccl_ns)
+    assert summary.total.device_ns > summary.total.ccl_ns > 0
