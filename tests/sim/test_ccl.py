@@ -533,3 +533,27 @@ def test_projection_summary_reports_collective_time(open_mesh: OpenMesh) -> None
     ccl_ns = max(r.projected_ns for r in stats.op_records if r.name == "all_reduce")
     assert summary.total.ccl_ns == pytest.approx(ccl_ns)
     assert summary.total.device_ns > summary.total.ccl_ns > 0
+
+
+@pytest.mark.parametrize(("board", "shape"), MESHES)
+@pytest.mark.parametrize("cluster_axis", [None, 0, 1])
+def test_mesh_partition_is_the_inverse_of_all_gather(open_mesh: OpenMesh, board, shape, cluster_axis) -> None:
+    mesh = open_mesh(board, shape)
+    n = shape[0] * shape[1]
+    x = torch.randn(1, 1, 32, 64 * n)
+    t = ttnn.from_torch(
+        x,
+        dtype=ttnn.bfloat16,
+        layout=ttnn.TILE_LAYOUT,
+        device=mesh,
+        mesh_mapper=ttnn.ReplicateTensorToMesh(mesh),
+    )
+    sim.reset_stats(mesh)
+    part = ttnn.mesh_partition(t, 3, cluster_axis)
+    got = _chips(part)
+    for line in _lines(shape, cluster_axis):
+        for p, chip in enumerate(line):
+            assert torch.equal(got[chip], torch.chunk(_bf16(x), len(line), dim=3)[p])
+    assert sim.stats(mesh).ccl_bytes_sent == 0
+    back = ttnn.all_gather(part, 3, cluster_axis=cluster_axis)
+    assert all(torch.equal(c, _bf16(x)) for c in _chips(back))

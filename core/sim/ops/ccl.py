@@ -65,7 +65,7 @@ from ..tensor import (
 from ..types import DataType, Layout, MemoryConfig, TensorMemoryLayout
 from .fabric import FabricConfig, GlobalSemaphore, Topology, get_fabric_config
 
-__all__ = ["all_gather", "all_reduce", "get_usable_topology", "reduce_scatter"]
+__all__ = ["all_gather", "all_reduce", "get_usable_topology", "mesh_partition", "reduce_scatter"]
 
 # ttnn.experimental names (re-exported by ttport.sim.ttnn.experimental).
 EXPERIMENTAL = [
@@ -305,6 +305,13 @@ class _Collective:
     def attributes(self, slice_bytes: int) -> list[dict[str, Any]]:
         """Per chip: what its op record says about the collective (traffic in bytes)."""
         n = len(self.groups[0])
+        if self.kind == "mesh_partition":  # a local slice: nothing crosses a link
+            return [
+                {"ring_size": n, "ring_index": group.index(chip), "cluster_axis": self.cluster_axis}
+                for chip in range(len(chips(self.device)))
+                for group in self.groups
+                if chip in group
+            ]
         ring = self.topology == Topology.Ring
         parts = {
             "all_gather": [gather_traffic(n, ring)],
@@ -744,6 +751,48 @@ def all_reduce(
         return second
     plan = _plan("all_reduce", "all_reduce", input_tensor, cluster_axis, topology, num_links)
     return _all_reduce(plan, input_tensor, mc)
+
+
+# -- mesh_partition ------------------------------------------------------------------------------------------
+
+
+def mesh_partition(
+    input_tensor: Tensor,
+    dim: int,
+    cluster_axis: int | None = None,
+    *,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    """ttnn.mesh_partition: chip p (of each line along `cluster_axis`, or of the whole mesh) keeps part p of
+    its tensor along `dim` (the inverse of all_gather; a per-chip slice, no fabric traffic)."""
+    device = _device_of(input_tensor, "mesh_partition")
+    _check_cluster_axis(device, cluster_axis)
+    rank = len(input_tensor.shape)
+    d = _normalize_dim(dim, rank)
+    plan = _Collective(
+        "mesh_partition",
+        device,
+        _groups(device, cluster_axis),
+        Topology.Linear,
+        1,
+        cluster_axis,
+        "mesh_partition",
+    )
+    n = len(plan.groups[0])
+    size = input_tensor.shape[d]
+    rules.require(
+        size % n == 0,
+        f"mesh_partition: input_shape[{d}] = {size} must be evenly divisible by the {n} devices along the "
+        "cluster axis",
+    )
+    out_shape = list(input_tensor.shape)
+    out_shape[d] //= n
+
+    def compute(values: list[torch.Tensor]) -> list[torch.Tensor]:
+        return _by_groups(plan, values, lambda vs: [torch.chunk(v, n, dim=d)[p] for p, v in enumerate(vs)])
+
+    mc = memory_config or input_tensor.memory_config()
+    return _run(plan, input_tensor, out_shape, compute, mc, None)
 
 
 # -- ttnn.experimental ---------------------------------------------------------------------------------------
