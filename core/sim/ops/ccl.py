@@ -38,6 +38,7 @@ busiest directed link's bytes, steps), and Stats counts the bytes: what the proj
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -235,9 +236,11 @@ def tile_granularity(dtype: DataType) -> int:
     return 4 * per_packet if per_packet < 4 else 8
 
 
+@functools.lru_cache(maxsize=64)
 def ring_direction_mask(height: int, width: int, granularity: int) -> torch.Tensor:
     """Which elements of a [height, width] slice plane the first direction reduces (True) in a ring
-    reduce-scatter: its tiles, row-major, dealt in alternating chunks (see the module docstring)."""
+    reduce-scatter: its tiles, row-major, dealt in alternating chunks (see the module docstring). Cached:
+    callers only read it."""
     ht, wt = math.ceil(height / TILE_SIZE), math.ceil(width / TILE_SIZE)
     total = ht * wt
     first = torch.zeros(total, dtype=torch.bool)
