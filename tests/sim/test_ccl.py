@@ -12,7 +12,7 @@ import torch
 
 from ttport import sim
 from ttport.sim import ttnn
-from ttport.sim.numerics import formats
+from ttport.sim.numerics import collective, formats
 from ttport.sim.ops import ccl, fabric
 
 MESHES = [("n300", (1, 2)), ("t3k", (1, 8)), ("t3k", (2, 4))]
@@ -266,14 +266,14 @@ def test_ring_reduce_scatter_order_per_direction(open_mesh: OpenMesh) -> None:
 
 def test_ring_reduce_scatter_splits_tiles_between_directions() -> None:
     """4 tiles, granularity 8: the first min(4 // 2, 8) = 2 tiles go one way, the other 2 the other way."""
-    mask = ccl.ring_direction_mask(64, 64, 8)
+    mask = collective.ring_direction_mask(64, 64, 8)
     assert mask[:32, :].all() and not mask[32:, :].any()
     # 40 tiles, granularity 8: 8 / 8 / 8 / 8 then min(8 // 2, 8) = 4 / 4
-    tiles = ccl.ring_direction_mask(32, 32 * 40, 8)[0, ::32]
+    tiles = collective.ring_direction_mask(32, 32 * 40, 8)[0, ::32]
     assert tiles.tolist() == [True] * 8 + [False] * 8 + [True] * 8 + [False] * 8 + [True] * 4 + [False] * 4
-    assert ccl.tile_granularity(ttnn.bfloat16) == 8
-    assert ccl.tile_granularity(ttnn.bfloat8_b) == 12
-    assert ccl.tile_granularity(ttnn.float32) == 4
+    assert collective.tile_granularity(ttnn.bfloat16) == 8
+    assert collective.tile_granularity(ttnn.bfloat8_b) == 12
+    assert collective.tile_granularity(ttnn.float32) == 4
 
 
 def test_ring_reduce_scatter_multi_tile_slices_use_both_orders(open_mesh: OpenMesh) -> None:
@@ -284,7 +284,7 @@ def test_ring_reduce_scatter_multi_tile_slices_use_both_orders(open_mesh: OpenMe
         * torch.tensor([300.0, 1, -300, 0.3, 3, -1, 0.01, 70]).view(8, 1, 1, 1)
     )
     got = _chips(ttnn.reduce_scatter(_to_mesh(mesh, x), 3, cluster_axis=1, topology=ttnn.Topology.Ring))
-    mask = ccl.ring_direction_mask(64, 64, 8)
+    mask = collective.ring_direction_mask(64, 64, 8)
     for s in range(8):
         parts = [torch.chunk(x[i : i + 1], 8, dim=3)[s] for i in range(8)]
         first = _seq([parts[(s + k) % 8] for k in range(1, 8)] + [parts[s]])
