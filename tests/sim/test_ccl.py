@@ -557,3 +557,15 @@ def test_mesh_partition_is_the_inverse_of_all_gather(open_mesh: OpenMesh, board,
     assert sim.stats(mesh).ccl_bytes_sent == 0
     back = ttnn.all_gather(part, 3, cluster_axis=cluster_axis)
     assert all(torch.equal(c, _bf16(x)) for c in _chips(back))
+
+
+def test_collectives_on_a_submesh(open_mesh: OpenMesh) -> None:
+    mesh = open_mesh("t3k", (2, 4))
+    sub = mesh.create_submesh(ttnn.MeshShape(1, 4), (1, 0))  # the second row's chips
+    x = torch.randn(4, 1, 32, 128)
+    t = _to_mesh(sub, x)
+    sim.reset_stats(mesh)
+    out = ttnn.all_reduce(t)
+    assert all(torch.allclose(c, _bf16(x).sum(0, keepdim=True), atol=0.05) for c in _chips(out))
+    sent = [c.stats.ccl_bytes_sent for c in mesh.get_devices()]
+    assert sent[:4] == [0, 0, 0, 0] and all(s > 0 for s in sent[4:])  # only the submesh's chips talk
