@@ -344,7 +344,11 @@ def test_errors_worded_as_ttnn(open_mesh: OpenMesh) -> None:
     with pytest.raises(RuntimeError, match="Error, num_links should be more than 0 but has 0"):
         ttnn.experimental.all_gather_async(t, 3, sems[:2], num_links=0)
     with pytest.raises(RuntimeError, match=r"Dimension input should be in between -4 and 3, but has 4"):
+        ttnn.experimental.all_gather_async(t, 4, sems[:2])
+    with pytest.raises(RuntimeError, match="should be between 0 and 3 however is 4"):
         ttnn.all_gather(t, 4)
+    with pytest.raises(RuntimeError, match="should be between 0 and 3 however is 18446744073709551615"):
+        ttnn.reduce_scatter(t, -5)
     host = ttnn.from_torch(torch.randn(1, 1, 32, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)
     with pytest.raises(RuntimeError, match="Operands to all_gather need to be on device!"):
         ttnn.all_gather(host, 3)

@@ -296,6 +296,18 @@ def _normalize_dim(dim: int, rank: int) -> int:
     return dim % rank
 
 
+def _shape_index(dim: int, rank: int) -> int:
+    """Shape::get_normalized_index (tt_metal/api/tt-metalium/shape.cpp), what the sync ops normalise `dim`
+    with: a negative index counts from the end; the index is unsigned, so -5 on rank 4 wraps."""
+    normalized = dim if dim >= 0 else rank + dim
+    shown = normalized if normalized >= 0 else normalized + 2**64
+    rules.require(
+        0 <= normalized < rank,
+        f"Index is out of bounds for the rank, should be between 0 and {rank - 1} however is {shown}",
+    )
+    return normalized
+
+
 def _check_input_memory(tensor: Tensor) -> None:
     layout = tensor.memory_config().memory_layout
     rules.require(layout in _SUPPORTED_LAYOUTS, f"Unsupported input tensor memory layout {layout}.")
@@ -483,7 +495,7 @@ def all_gather(
     device = _device_of(input_tensor, "all_gather")
     _check_cluster_axis(device, cluster_axis)
     rank = len(input_tensor.shape)
-    d = _normalize_dim(dim, rank)
+    d = _shape_index(dim, rank)
     _check_input_memory(input_tensor)
     if cluster_axis is None and not _is_line_mesh(device):
         # all_gather.cpp: a 2D mesh without cluster_axis gathers along axis 1, then axis 0
@@ -581,7 +593,7 @@ def reduce_scatter(
     _check_cluster_axis(device, cluster_axis)
     rank = len(input_tensor.shape)
     rules.require(rank > 1, "reduce_scatter currently supports rank 2 tensors at minimum")
-    d = _normalize_dim(dim, rank)
+    d = _shape_index(dim, rank)
     _check_input_memory(input_tensor)
     if cluster_axis is None and not _is_line_mesh(device):
         # reduce_scatter.cpp: a 2D mesh without cluster_axis reduce-scatters along axis 0, then axis 1
@@ -697,7 +709,7 @@ def mesh_partition(
     device = _device_of(input_tensor, "mesh_partition")
     _check_cluster_axis(device, cluster_axis)
     rank = len(input_tensor.shape)
-    d = _normalize_dim(dim, rank)
+    d = _shape_index(dim, rank)
     plan = _Collective(
         "mesh_partition",
         device,
