@@ -753,6 +753,7 @@ def _semaphores(value: Any, expected: int | None, what: str) -> list[GlobalSemap
 
 
 def _check_async(plan: _Collective, tensor: Tensor, op: str) -> None:
+    """all_gather_async's own checks (all_gather_async_device_operation.cpp invoke / validate)."""
     n = len(plan.groups[0])
     rules.require(n > 1, f"{op} op will only work for num_devices > 1, but has {n}")
     grid_y = plan.device.compute_with_storage_grid_size().y
@@ -936,7 +937,6 @@ def reduce_scatter_minimal_async(
         num_links,
         subdevice_id,
     )
-    _check_async(plan, input_tensor, "reduce_scatter_minimal_async")
     n = len(plan.groups[0])
     _check_scatter(input_tensor, d, n)
     mc = memory_config or input_tensor.memory_config()
