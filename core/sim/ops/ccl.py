@@ -326,10 +326,15 @@ def _run(
     output_tensor: Tensor | None,
     intermediates: Sequence[tuple[Sequence[int], MemoryConfig]] = (),
     traffic_bytes: int | None = None,
+    moves_bits: bool = False,
 ) -> Tensor:
     """Allocate the op's intermediates and output on every chip, compute every chip's result from all the
     chips' values (`compute`: per-chip input values -> per-chip outputs), record the op on every chip with
-    its link traffic, free the intermediates. Captured into a trace like any device op."""
+    its link traffic, free the intermediates. Captured into a trace like any device op.
+
+    An op that only moves data (`moves_bits`: gathers, partitions) computes on the stored values and its
+    results are stored as they are; the others compute in float32 and round to the dtype. Chips given the
+    same result object keep sharing it (values are immutable), so a gather holds one copy per line."""
     device, dtype, layout = plan.device, tensor.dtype, tensor.layout
     in_values = tensor._chips
     rules.require_allocated(tensor, plan.name)
@@ -347,8 +352,14 @@ def _run(
             out_buffers = allocate_buffers(out_shape, dtype, layout, device, memory_config)
 
         def results() -> list[torch.Tensor]:
+            if moves_bits:
+                return compute(list(in_values))
             values = compute([v.to(torch.float32) if v.dtype == torch.bfloat16 else v for v in in_values])
-            return [storage_values(formats.quantize(v, dtype, formats.PACKER), dtype) for v in values]
+            rounded: dict[int, torch.Tensor] = {}
+            for v in values:
+                if id(v) not in rounded:
+                    rounded[id(v)] = storage_values(formats.quantize(v, dtype, formats.PACKER), dtype)
+            return [rounded[id(v)] for v in values]
 
         values = [_garbage(storage_values(torch.empty(out_shape), dtype))] * len(in_values)
         if not captured:
@@ -471,7 +482,16 @@ def _gather(plan: _Collective, tensor: Tensor, dim: int, memory_config: MemoryCo
         return _by_groups(plan, values, per_group)
 
     # every chip's whole input is one slice of the gather
-    return _run(plan, tensor, out_shape, compute, memory_config, output, traffic_bytes=tensor._nbytes())
+    return _run(
+        plan,
+        tensor,
+        out_shape,
+        compute,
+        memory_config,
+        output,
+        traffic_bytes=tensor._nbytes(),
+        moves_bits=True,
+    )
 
 
 def all_gather(
@@ -730,10 +750,12 @@ def mesh_partition(
     out_shape[d] //= n
 
     def compute(values: list[torch.Tensor]) -> list[torch.Tensor]:
-        return _by_groups(plan, values, lambda vs: [torch.chunk(v, n, dim=d)[p] for p, v in enumerate(vs)])
+        return _by_groups(
+            plan, values, lambda vs: [torch.chunk(v, n, dim=d)[p].contiguous() for p, v in enumerate(vs)]
+        )
 
     mc = memory_config or input_tensor.memory_config()
-    return _run(plan, input_tensor, out_shape, compute, mc, None)
+    return _run(plan, input_tensor, out_shape, compute, mc, None, moves_bits=True)
 
 
 # -- ttnn.experimental ---------------------------------------------------------------------------------------
