@@ -573,3 +573,15 @@ def test_collectives_on_a_submesh(open_mesh: OpenMesh) -> None:
     assert all(torch.allclose(c, _bf16(x).sum(0, keepdim=True), atol=0.05) for c in _chips(out))
     sent = [c.stats.ccl_bytes_sent for c in mesh.get_devices()]
     assert sent[:4] == [0, 0, 0, 0] and all(s > 0 for s in sent[4:])  # only the submesh's chips talk
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+@pytest.mark.parametrize("ring", [False, True])
+def test_traffic_model_conserves_bytes(n: int, ring: bool) -> None:
+    for traffic in (ccl.gather_traffic(n, ring), ccl.reduce_scatter_traffic(n, ring)):
+        assert sum(traffic.sent) == pytest.approx(sum(traffic.received))
+    line = ccl.reduce_scatter_traffic(4, False)
+    # position 1 of 4: forward out carries slices 2, 3; backward out slice 0; it receives slices 1..3 from 0
+    # and slices 0, 1 from 2
+    assert (line.sent[1], line.received[1]) == (3.0, 5.0)
+    assert ccl.gather_traffic(4, False).received == (3.0, 3.0, 3.0, 3.0)

@@ -207,7 +207,8 @@ def reduce_scatter_traffic(n: int, ring: bool) -> Traffic:
         sent = tuple(2 * per_link for _ in range(n))
         return Traffic(sent, sent, per_link, n - 1)
     sent = tuple(float((n - 1 - p if p < n - 1 else 0) + (p if p > 0 else 0)) for p in range(n))
-    received = tuple(float((p if p > 0 else 0) + (n - 1 - p if p < n - 1 else 0)) for p in range(n))
+    # what p's neighbours send it: p-1 forwards the partials of slices p..N-1, p+1 those of slices 0..p
+    received = tuple(float((n - p if p > 0 else 0) + (p + 1 if p < n - 1 else 0)) for p in range(n))
     return Traffic(sent, received, float(n - 1), n - 1)
 
 
