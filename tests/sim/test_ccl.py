@@ -585,3 +585,16 @@ def test_traffic_model_conserves_bytes(n: int, ring: bool) -> None:
     # and slices 0, 1 from 2
     assert (line.sent[1], line.received[1]) == (3.0, 5.0)
     assert ccl.gather_traffic(4, False).received == (3.0, 3.0, 3.0, 3.0)
+
+
+def test_all_reduce_is_reduce_scatter_then_all_gather_or_the_composite_sum(open_mesh: OpenMesh) -> None:
+    mesh = open_mesh("t3k", (1, 8))
+    x = _bf16(_tile_values(8))  # [8, 1, 32, 256]: 8 tiles wide, scattered on the last dim
+    t = _to_mesh(mesh, x)
+    ar = _chips(ttnn.all_reduce(t, topology=ttnn.Topology.Linear))
+    rs_ag = _chips(ttnn.all_gather(ttnn.reduce_scatter(t, 3, topology=ttnn.Topology.Linear), 3))
+    assert all(torch.equal(a, b) for a, b in zip(ar, rs_ag, strict=True))
+    # one tile: no dim splits into 8 -> all-gather and a local sum in chip order
+    small = _bf16(_tile_values(8)[..., :32])
+    got = _chips(ttnn.all_reduce(_to_mesh(mesh, small)))
+    assert torch.equal(got[0], _seq([small[i : i + 1] for i in range(8)]))
