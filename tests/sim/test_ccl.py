@@ -598,3 +598,35 @@ def test_all_reduce_is_reduce_scatter_then_all_gather_or_the_composite_sum(open_
     small = _bf16(_tile_values(8)[..., :32])
     got = _chips(ttnn.all_reduce(_to_mesh(mesh, small)))
     assert torch.equal(got[0], _seq([small[i : i + 1] for i in range(8)]))
+
+
+def test_reduce_scatter_persistent_buffers(open_mesh: OpenMesh) -> None:
+    mesh = open_mesh("t3k", (1, 8))
+    cores = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 7))})
+    sems = [ttnn.create_global_semaphore(mesh, cores, 0) for _ in range(3)]
+    x = torch.randn(8, 1, 64, 512)
+    t = _to_mesh(mesh, x)
+    (intermediate,) = ttnn.experimental.reduce_scatter_minimal_async_create_intermediate_buffer(
+        t, 3, topology=ttnn.Topology.Linear
+    )
+    assert list(intermediate.shape) == [2, 1, 64, 512]  # Linear: twice the input
+    output = ttnn.from_torch(
+        torch.zeros(1, 1, 64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh,
+        mesh_mapper=ttnn.ReplicateTensorToMesh(mesh),
+    )  # fmt: skip
+    chip = mesh.get_devices()[0]
+    sim.reset_stats(mesh)
+    allocated = chip.stats.dram_bytes
+    out = ttnn.experimental.reduce_scatter_minimal_async(
+        t, [intermediate, output], 3, sems, topology=ttnn.Topology.Linear
+    )
+    assert out is output
+    assert chip.stats.peak_dram_bytes == allocated  # nothing allocated: both buffers were the caller's
+    want = ttnn.reduce_scatter(t, 3, topology=ttnn.Topology.Linear)
+    assert all(torch.equal(a, b) for a, b in zip(_chips(out), _chips(want), strict=True))
+    wrong = ttnn.from_torch(
+        torch.zeros(1, 1, 64, 128), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh,
+        mesh_mapper=ttnn.ReplicateTensorToMesh(mesh),
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="Output tensor dimension 3 must be input dimension / ring_size"):
+        ttnn.experimental.reduce_scatter_minimal_async(t, [intermediate, wrong], 3, sems)

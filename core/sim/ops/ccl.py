@@ -562,6 +562,31 @@ def _check_scatter(tensor: Tensor, dim: int, n: int) -> None:
         rules.require(padded[dim] % n == 0, f"Dimension {dim} must be divisible by ring_size")
 
 
+def _check_scatter_output(
+    output: Tensor, tensor: Tensor, dim: int, n: int, memory_config: MemoryConfig
+) -> None:
+    """A preallocated reduce-scatter output (reduce_scatter_common_validates)."""
+    rules.require(isinstance(output, Tensor), f"output tensor must be a ttnn.Tensor, got {type(output)}")
+    rules.require(output.device() is not None, "Output tensor must be on device")
+    rules.require(output.layout == tensor.layout, "Output tensor layout must match input tensor layout")
+    rules.require(output.dtype == tensor.dtype, "Output tensor dtype must match input tensor dtype")
+    rules.require(
+        output.memory_config() == memory_config,
+        "Output tensor memory config must match provided memory_config",
+    )
+    want = list(padded_shape_of(tensor.shape, tensor.layout))
+    want[dim] //= n
+    got = list(output.padded_shape)
+    rules.require(len(got) == len(want), "Output tensor must have same number of dimensions as input tensor")
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        rules.require(
+            g == w,
+            f"Output tensor dimension {i} must be input dimension / ring_size"
+            if i == dim
+            else f"Output tensor dimension {i} must match input dimension",
+        )
+
+
 def _scatter(
     plan: _Collective,
     tensor: Tensor,
@@ -570,12 +595,13 @@ def _scatter(
     output: Tensor | None,
     intermediate_mc: MemoryConfig,
     composite: bool,
+    intermediate_given: bool = False,
 ) -> Tensor:
     n = len(plan.groups[0])
     out_shape = list(tensor.shape)
     out_shape[dim] //= n
     if output is not None:
-        _check_output(output, tensor, out_shape, None)
+        _check_scatter_output(output, tensor, dim, n, memory_config)
     inter_shape = list(padded_shape_of(tensor.shape, tensor.layout))
     if plan.topology == Topology.Linear:
         inter_shape[0] *= 2
@@ -588,7 +614,9 @@ def _scatter(
 
         return _by_groups(plan, values, per_group)
 
-    return _run(plan, tensor, out_shape, compute, memory_config, output, [(inter_shape, intermediate_mc)])
+    # the op allocates its intermediate unless the caller passed a persistent one
+    inter = [] if intermediate_given else [(inter_shape, intermediate_mc)]
+    return _run(plan, tensor, out_shape, compute, memory_config, output, inter)
 
 
 def reduce_scatter(
@@ -978,29 +1006,9 @@ def reduce_scatter_minimal_async(
             intermediate.dtype == input_tensor.dtype,
             "Intermediate tensor dtype must match input tensor dtype",
         )
-        rules.require(output.device() is not None, "Output tensor must be on device")
-        rules.require(
-            output.layout == input_tensor.layout, "Output tensor layout must match input tensor layout"
-        )
-        rules.require(output.dtype == input_tensor.dtype, "Output tensor dtype must match input tensor dtype")
-        rules.require(
-            output.memory_config() == mc, "Output tensor memory config must match provided memory_config"
-        )
-        want = list(padded_shape_of(input_tensor.shape, input_tensor.layout))
-        want[d] //= n
-        got = list(output.padded_shape)
-        rules.require(
-            len(got) == len(want), "Output tensor must have same number of dimensions as input tensor"
-        )
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            rules.require(
-                g == w,
-                f"Output tensor dimension {i} must be input dimension / ring_size"
-                if i == d
-                else f"Output tensor dimension {i} must match input dimension",
-            )
     composite = _is_composite_scatter(input_tensor, d, n)
-    return _scatter(plan, input_tensor, d, mc, output, inter_mc, composite)
+    given = persistent_output_buffers is not None
+    return _scatter(plan, input_tensor, d, mc, output, inter_mc, composite, intermediate_given=given)
 
 
 def reduce_scatter_minimal_async_create_intermediate_buffer(
