@@ -362,9 +362,7 @@ def _run(
                     rounded[id(v)] = storage_values(formats.quantize(v, dtype, formats.PACKER), dtype)
             return [rounded[id(v)] for v in values]
 
-        values = [_garbage(storage_values(torch.empty(out_shape), dtype))] * len(in_values)
-        if not captured:
-            values = results()
+        values = results() if not captured else [_placeholder(out_shape, dtype)] * len(in_values)
     except BaseException:
         _free_all(out_buffers)
         _free_all(scratch)
@@ -390,6 +388,17 @@ def _run(
 
     device.dispatch.record(step, out_values)
     return out
+
+
+def _placeholder(shape: Sequence[int], dtype: DataType) -> torch.Tensor:
+    """What a buffer holds before anything is written to it (NaN for floats), without materialising it."""
+    if dtype == DataType.FLOAT32:
+        stored = torch.float32
+    elif formats.is_float(dtype):
+        stored = torch.bfloat16
+    else:
+        stored = torch.int64
+    return _garbage(torch.empty(tuple(shape), dtype=stored, device="meta"))
 
 
 def _record_collective(
@@ -1027,7 +1036,7 @@ def reduce_scatter_minimal_async_create_intermediate_buffer(
     if _usable_topology(device, topology, cluster_axis) == Topology.Linear:
         shape[0] *= 2
     mc = input_tensor.memory_config()
-    values = [_garbage(storage_values(torch.empty(shape), input_tensor.dtype))] * input_tensor.num_chips
+    values = [_placeholder(shape, input_tensor.dtype)] * input_tensor.num_chips
     buffers = allocate_buffers(shape, input_tensor.dtype, input_tensor.layout, device, mc)
     return [Tensor._on_buffers(values, input_tensor.dtype, input_tensor.layout, device, mc, buffers)]
 
