@@ -1,6 +1,7 @@
-"""`ttport list` and `ttport run`: the command line of the project.
+"""`ttport list`, `ttport run` and `ttport compare`: the command line of the project.
 
-Exit codes: 0 every component passed; 1 a component failed; 2 bad input (unknown model, preset, board or
+Exit codes: 0 every component passed (compare: no regression); 1 a component failed (compare: a
+regression); 2 bad input (unknown model, preset, board or
 backend, missing or unusable checkpoint): one line on stderr, no traceback.
 """
 
@@ -24,11 +25,6 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _progress(line: str) -> None:
-    """Progress goes to stdout, so stderr carries nothing but errors."""
-    print(f"  .. {line}", flush=True)
-
-
 def _parser() -> argparse.ArgumentParser:
     from core.sim.boards import BOARDS
 
@@ -45,7 +41,45 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--weights", type=Path, help="local checkpoint directory (default: random weights)")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--json", type=Path, dest="json_path", metavar="FILE", help="write the report here")
+    run.add_argument(
+        "--json",
+        dest="json_path",
+        metavar="FILE",
+        help="write the report here ('-': stdout, then the table and progress go to stderr)",
+    )
+    run.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write report.html with its figures (and the ttnn-visualizer files) into DIR",
+    )
+    compare = sub.add_parser(
+        "compare",
+        help="what changed between two run reports (--json); exit 1 on a regression beyond the tolerances",
+    )
+    compare.add_argument("baseline", type=Path, help="report A (the baseline)")
+    compare.add_argument("new", type=Path, help="report B (the run to judge)")
+    compare.add_argument(
+        "--tolerance", type=float, default=0.0, metavar="PCC", help="largest PCC drop accepted (default 0)"
+    )
+    compare.add_argument(
+        "--error-tolerance",
+        type=float,
+        metavar="FRACTION",
+        help="largest relative growth of the relative RMS error accepted (0.1 = +10%%; default: not judged)",
+    )
+    compare.add_argument(
+        "--time-tolerance",
+        type=float,
+        metavar="FRACTION",
+        help="largest relative growth of a component's port time accepted (default: not judged)",
+    )
+    compare.add_argument(
+        "--memory-tolerance",
+        type=float,
+        metavar="FRACTION",
+        help="largest relative growth of peak DRAM / L1 accepted (default: not judged)",
+    )
     return parser
 
 
@@ -92,28 +126,66 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from core import device
     from core.plugins.registry import load_registry
+    from core.progress import for_stream
     from core.report import format_table, write_json
     from core.runner import run_port
+
+    json_to_stdout = args.json_path == "-"
+    # with --json -, stdout carries the JSON alone: everything a person reads goes to stderr, as lines
+    human = sys.stderr if json_to_stdout else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=human, flush=True)
 
     backend.select_backend(args.backend)
     device.select_board(args.board)
     line = backend.describe()
     if backend.is_simulator():
         line += f", board {device.simulated_board().name}"
-    print(line, flush=True)
+    say(line)
+    if args.report is not None and args.report.exists() and not args.report.is_dir():
+        raise UserError(f"--report needs a directory, and {args.report} is a file")
     port = load_registry().get(args.model)
-    report = run_port(port, args.preset, seed=args.seed, weights=args.weights, progress=_progress)
-    print(format_table(report))
-    if args.json_path:
+    progress = for_stream(human, lambda text: say(f"  .. {text}")) if not json_to_stdout else None
+    report = run_port(
+        port,
+        args.preset,
+        seed=args.seed,
+        weights=args.weights,
+        progress=progress or (lambda text: say(f"  .. {text}")),
+    )
+    say(format_table(report))
+    if json_to_stdout:
+        json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    elif args.json_path:
         write_json(report, args.json_path)
-        print(f"report written to {args.json_path}")
+        say(f"report written to {args.json_path}")
+    if args.report is not None:
+        from core.html_report import write_report
+
+        page = write_report(report, args.report)
+        say(f"HTML report written to {page}")
     return 0 if report.passed else EXIT_FAILED
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from core.report_diff import Tolerance, diff_reports, format_diff, load_report
+
+    tolerance = Tolerance(args.tolerance, args.error_tolerance, args.time_tolerance, args.memory_tolerance)
+    diff = diff_reports(load_report(args.baseline), load_report(args.new), tolerance)
+    print(format_diff(diff))
+    return EXIT_FAILED if diff.regressed else 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return cmd_list(args) if args.command == "list" else cmd_run(args)
+        return COMMANDS[args.command](args)
     except (UserError, backend.BackendError) as exc:
         _stderr(f"ttport: error: {exc}")
         return EXIT_USAGE

@@ -7,7 +7,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,11 @@ class RunReport:
     device_to_host_bytes: int | None = None
     build_seconds: float = 0.0
     total_seconds: float = 0.0
+    #: what ran: package versions (python, torch, transformers, ttport) and the TTPORT_* settings in force
+    versions: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    #: the simulator's per-op records of every chip (core/sim/records.py), for --report; not in the JSON
+    op_records: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -58,7 +63,9 @@ class RunReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: a float that is not finite becomes None (valid JSON; the reason is in `error`)."""
-        return _finite({**asdict(self), "passed": self.passed})
+        data = asdict(replace(self, op_records=[]))
+        del data["op_records"]
+        return _finite({**data, "passed": self.passed})
 
 
 def _finite(value: Any) -> Any:

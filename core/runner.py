@@ -9,6 +9,7 @@ figures of the rest; errors in the reference or in building the model are bugs a
 from __future__ import annotations
 
 import functools
+import os
 import resource
 import sys
 import time
@@ -24,14 +25,9 @@ from core import device as devices
 from core.compare import compare_outputs
 from core.errors import UserError
 from core.port import Component, Output, Port, RunContext
+from core.progress import Progress, as_progress
 from core.report import ComponentResult, RunReport
 from core.sim.records import signpost
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 def peak_rss_bytes() -> int:
@@ -67,10 +63,19 @@ def run_port(
     *,
     seed: int = 0,
     weights: Path | None = None,
-    progress: Progress | None = None,
+    progress: Progress | Callable[[str], None] | None = None,
 ) -> RunReport:
-    """Run every component of `port` on `preset` through the selected backend; returns the report."""
-    say = progress or _quiet
+    """Run every component of `port` on `preset` through the selected backend; returns the report.
+    `progress` hears of the phases (reference, weight conversion, components): a core.progress.Progress,
+    or a callable that gets one line per step."""
+    prog = as_progress(progress)
+    try:
+        return _run(port, preset, seed, weights, prog)
+    finally:
+        prog.close()
+
+
+def _run(port: Port, preset: str, seed: int, weights: Path | None, prog: Progress) -> RunReport:
     if preset not in port.presets:
         raise UserError(f"unknown preset {preset!r} for {port.name}; presets: {', '.join(port.presets)}")
     if weights is not None and not Path(weights).is_dir():
@@ -79,37 +84,45 @@ def run_port(
     backend_name = backend.backend_name()
     torch.manual_seed(seed)
     ctx = RunContext(port=port, preset=preset, seed=seed, weights=Path(weights) if weights else None)
-    say(f"{port.name} [{preset}]: building the reference")
+    prog.note(f"{port.name} [{preset}]: building the reference")
     ctx.reference = port.build_reference(preset, ctx.weights, seed)
     ctx.inputs = port.make_inputs(preset, seed, ctx.reference)
     components = port.components(preset)
     expected: dict[str, tuple[Output, float]] = {}
+    prog.phase("reference", len(components))
     for component in components:
-        say(f"{port.name}: reference {component.name}")
+        prog.step(f"{port.name}: reference {component.name}")
         with torch.no_grad():
             expected[component.name] = _timed(component.reference, ctx)
+    prog.end_phase()
 
     report = RunReport(model=port.name, preset=preset, backend=backend_name, arch="", seed=seed)
+    report.versions = _versions()
+    report.settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("TTPORT_")}
     with devices.board_for(port.mesh_shape) as note, devices.open_for(port.mesh_shape) as device:
         if note:
-            say(f"{port.name}: {note}")
+            prog.note(f"{port.name}: {note}")
         info = devices.device_info(device)
         report.arch, report.board = info["arch"], info["board"]
         ctx.device = device
-        say(
+        prog.phase("weight conversion", 1)
+        prog.step(
             f"{port.name}: building the TTNN model on {info['board']} ({info['arch']}, {info['chips']} chip(s))"
         )
         build_start = time.perf_counter()
         ctx.model = port.build_model(ctx)
         report.build_seconds = time.perf_counter() - build_start
+        prog.end_phase()
+        prog.phase("components", len(components))
         for component in components:
-            say(f"{port.name}: port {component.name}")
+            prog.step(f"{port.name}: port {component.name}")
             reference, reference_seconds = expected.pop(component.name)
             result = _run_component(component, ctx, reference, reference_seconds)
             report.components.append(result)
             shown = "n/a" if result.pcc is None else f"{result.pcc:.6f}"
             verdict = "PASS" if result.passed else "FAIL"
-            say(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
+            prog.note(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
+        prog.end_phase()
         if backend_name == "sim":
             _record_counters(report, device)
     report.peak_rss_bytes = peak_rss_bytes()
@@ -154,3 +167,17 @@ def _record_counters(report: RunReport, device: Any) -> None:
     report.host_to_device_bytes = stats.host_to_device_bytes
     report.device_to_host_bytes = stats.device_to_host_bytes
     report.peak_device_bytes = {"dram": stats.peak_dram_bytes, "l1": stats.peak_l1_bytes}
+    report.op_records = list(stats.op_records)
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for dist in ("ttport", "torch", "transformers", "ttnn"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
