@@ -1,8 +1,8 @@
 """`ttport list`, `ttport run` and `ttport compare`: the command line of the project.
 
 Exit codes: 0 every component passed (compare: no regression); 1 a component failed (compare: a
-regression); 2 bad input (unknown model, preset, board or
-backend, missing or unusable checkpoint): one line on stderr, no traceback.
+regression); 2 bad input (unknown model, preset, board or backend, missing or unusable checkpoint, a file
+that is not a report): one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -146,14 +146,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report is not None and args.report.exists() and not args.report.is_dir():
         raise UserError(f"--report needs a directory, and {args.report} is a file")
     port = load_registry().get(args.model)
-    progress = for_stream(human, lambda text: say(f"  .. {text}")) if not json_to_stdout else None
-    report = run_port(
-        port,
-        args.preset,
-        seed=args.seed,
-        weights=args.weights,
-        progress=progress or (lambda text: say(f"  .. {text}")),
-    )
+
+    def step(text: str) -> None:
+        say(f"  .. {text}")
+
+    # bars on a terminal; lines in logs, pipes, and whenever stdout belongs to the JSON
+    progress = step if json_to_stdout else for_stream(human, step)
+    report = run_port(port, args.preset, seed=args.seed, weights=args.weights, progress=progress)
     say(format_table(report))
     if json_to_stdout:
         json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)

@@ -52,11 +52,17 @@ def layer_curves(components: list[ComponentResult]) -> dict[str, list[LayerPoint
     return {k: sorted(v, key=lambda p: p.index) for k, v in curves.items()}
 
 
+def _one_minus(pcc: float | None) -> float:
+    """1 - PCC for a log axis (floored at 1e-9 so a perfect match stays on the plot); NaN when undefined."""
+    return float("nan") if pcc is None else max(1.0 - pcc, 1e-9)
+
+
 def _atomic_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the page is for a browser or a web server to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -79,28 +85,32 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
     out: dict[str, tuple[bytes, str]] = {}
     curves = layer_curves(report.components)
     if curves:
+        from matplotlib.ticker import MaxNLocator
+
+        # 1 - PCC on a log axis: PCCs of 0.9999 and 0.999 differ by a decade instead of a pixel
         fig, (ax_pcc, ax_err) = plt.subplots(1, 2, figsize=(11, 3.8))
         for stack, points in curves.items():
             xs = [p.index for p in points]
-            ax_pcc.plot(xs, [p.pcc if p.pcc is not None else float("nan") for p in points], "o-", label=stack)
+            gap = [_one_minus(p.pcc) for p in points]
+            ax_pcc.plot(xs, gap, "o-", label=stack)
             rel = [p.rel_rms_error if p.rel_rms_error is not None else float("nan") for p in points]
             ax_err.plot(xs, rel, "o-", label=stack)
             failed = [p for p in points if not p.passed and p.pcc is not None]
-            ax_pcc.plot([p.index for p in failed], [p.pcc for p in failed], "rx", markersize=10)
-        thresholds = {
-            c.threshold for c in report.components if _BLOCK.match(c.name) and c.threshold is not None
-        }
+            ax_pcc.plot([p.index for p in failed], [_one_minus(p.pcc) for p in failed], "rx", markersize=10)
+        thresholds = {float(c.threshold) for c in report.components if _BLOCK.match(c.name)}
         for t in sorted(thresholds):
-            ax_pcc.axhline(t, color="grey", linestyle="--", linewidth=0.8)
-        ax_pcc.set(title="PCC per block", xlabel="block", ylabel="PCC")
-        ax_err.set(title="relative RMS error per block", xlabel="block", ylabel="||port - ref|| / ||ref||")
-        ax_err.set_yscale("log")
+            ax_pcc.axhline(_one_minus(t), color="grey", linestyle="--", linewidth=0.8)
+        ax_pcc.set(title="1 - PCC per block (lower is better)", xlabel="block", ylabel="1 - PCC")
+        ax_err.set(title="relative RMS error per block", xlabel="block", ylabel="relative RMS error")
         for ax in (ax_pcc, ax_err):
+            ax.set_yscale("log")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=8)
         out["accuracy.png"] = (
             _png(fig),
-            "Per-layer accuracy: each block's component (dashed: threshold, x: failed).",
+            "Per-layer accuracy: each per-block component of every stack, run on the reference block's input "
+            "(dashed: 1 - threshold, x: failed).",
         )
         plt.close(fig)
 
@@ -115,6 +125,8 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
                 ys = [getattr(r, attr) / 2**20 for r in rs]
                 ax.plot(range(len(ys)), ys, linewidth=1, label=f"chip {chip}")
                 peak = max(range(len(ys)), key=ys.__getitem__)
+                if ys[peak] == 0:
+                    continue
                 ax.plot([peak], [ys[peak]], "rv")
                 ax.annotate(
                     f"peak {ys[peak]:.2f} MiB ({rs[peak].name}, {rs[peak].signpost or '-'})",

@@ -7,6 +7,7 @@ logs stay greppable and never fill with carriage returns.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -51,7 +52,18 @@ class BarProgress(Progress):
         from tqdm import tqdm
 
         self.end_phase()
-        self._bar = tqdm(total=total, desc=name, unit="step", file=self._file, leave=True, dynamic_ncols=True)
+        # the terminal's size when it reports one; a pseudo-terminal nobody sized says 0 x 0, where tqdm
+        # would draw nothing (it hides bars below the last row): then 80 x 24
+        size = shutil.get_terminal_size()
+        self._bar = tqdm(
+            total=total,
+            desc=name,
+            unit="step",
+            file=self._file,
+            leave=True,
+            ncols=size.columns or 80,
+            nrows=size.lines or 24,
+        )
         self._started = False
 
     def step(self, line: str) -> None:
