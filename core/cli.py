@@ -166,6 +166,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         page = write_report(report, args.report)
         say(f"HTML report written to {page}")
+        if report.op_records:
+            from core.visualizer import write_visualizer_folder
+
+            database = write_visualizer_folder(report, args.report)
+            say(f"ttnn-visualizer folder written to {args.report} ({database.name}, config.json)")
     return 0 if report.passed else EXIT_FAILED
 
 

@@ -50,6 +50,8 @@ class RunReport:
     settings: dict[str, str] = field(default_factory=dict)
     #: the simulator's per-op records of every chip (core/sim/records.py), for --report; not in the JSON
     op_records: list[Any] = field(default_factory=list, repr=False)
+    #: per chip id: the board's facts and the allocator's events (core.sim.runtime.Stats.buffer_events)
+    chips: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -63,8 +65,8 @@ class RunReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: a float that is not finite becomes None (valid JSON; the reason is in `error`)."""
-        data = asdict(replace(self, op_records=[]))
-        del data["op_records"]
+        data = asdict(replace(self, op_records=[], chips={}))
+        del data["op_records"], data["chips"]
         return _finite({**data, "passed": self.passed})
 
 

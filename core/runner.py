@@ -168,6 +168,16 @@ def _record_counters(report: RunReport, device: Any) -> None:
     report.device_to_host_bytes = stats.device_to_host_bytes
     report.peak_device_bytes = {"dram": stats.peak_dram_bytes, "l1": stats.peak_l1_bytes}
     report.op_records = list(stats.op_records)
+    for chip in sim.runtime.chips(device):
+        board = chip.board
+        report.chips[chip.id()] = {
+            "grid": board.grid,
+            "l1_banks": board.l1_banks,
+            "l1_bank_size": board.l1_bank_size,
+            "dram_banks": board.dram_banks,
+            "dram_bank_size": board.dram_bank_size,
+            "buffer_events": list(chip.stats.buffer_events),
+        }
 
 
 def _versions() -> dict[str, str]:
