@@ -152,7 +152,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # bars on a terminal; lines in logs, pipes, and whenever stdout belongs to the JSON
     progress = step if json_to_stdout else for_stream(human, step)
-    report = run_port(port, args.preset, seed=args.seed, weights=args.weights, progress=progress)
+    report = run_port(
+        port,
+        args.preset,
+        seed=args.seed,
+        weights=args.weights,
+        progress=progress,
+        layer_trace=args.report is not None,
+    )
     say(format_table(report))
     if json_to_stdout:
         json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)

@@ -52,6 +52,10 @@ def layer_curves(components: list[ComponentResult]) -> dict[str, list[LayerPoint
     return {k: sorted(v, key=lambda p: p.index) for k, v in curves.items()}
 
 
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
 def _one_minus(pcc: float | None) -> float:
     """1 - PCC for a log axis (floored at 1e-9 so a perfect match stays on the plot); NaN when undefined."""
     return float("nan") if pcc is None else max(1.0 - pcc, 1e-9)
@@ -84,17 +88,25 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
 
     out: dict[str, tuple[bytes, str]] = {}
     curves = layer_curves(report.components)
-    if curves:
+    if curves or report.layers:
         from matplotlib.ticker import MaxNLocator
 
         # 1 - PCC on a log axis: PCCs of 0.9999 and 0.999 differ by a decade instead of a pixel
         fig, (ax_pcc, ax_err) = plt.subplots(1, 2, figsize=(11, 3.8))
+        for stack, layer in report.layers.items():  # the port's end-to-end run: errors compound
+            xs = [p["index"] for p in layer]
+            ax_pcc.plot(
+                xs, [_one_minus(p["pcc"]) for p in layer], "s-", linewidth=2, label=f"{stack} end to end"
+            )
+            rel = [_nan(p["rel_rms_error"]) for p in layer]
+            ax_err.plot(xs, rel, "s-", linewidth=2, label=f"{stack} end to end")
         for stack, points in curves.items():
             xs = [p.index for p in points]
             gap = [_one_minus(p.pcc) for p in points]
-            ax_pcc.plot(xs, gap, "o-", label=stack)
-            rel = [p.rel_rms_error if p.rel_rms_error is not None else float("nan") for p in points]
-            ax_err.plot(xs, rel, "o-", label=stack)
+            style = "o--" if report.layers else "o-"
+            ax_pcc.plot(xs, gap, style, label=f"{stack} (block alone)")
+            rel = [_nan(p.rel_rms_error) for p in points]
+            ax_err.plot(xs, rel, style, label=f"{stack} (block alone)")
             failed = [p for p in points if not p.passed and p.pcc is not None]
             ax_pcc.plot([p.index for p in failed], [_one_minus(p.pcc) for p in failed], "rx", markersize=10)
         thresholds = {float(c.threshold) for c in report.components if _BLOCK.match(c.name)}
@@ -109,8 +121,9 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
             ax.legend(fontsize=8)
         out["accuracy.png"] = (
             _png(fig),
-            "Per-layer accuracy: each per-block component of every stack, run on the reference block's input "
-            "(dashed: 1 - threshold, x: failed).",
+            "Per-layer accuracy. End to end: the port runs the stack on its own outputs (errors compound). "
+            "Block alone: each per-block component, run on the reference block's input. "
+            "Grey dashed: 1 - threshold; x: failed.",
         )
         plt.close(fig)
 
@@ -226,6 +239,20 @@ def _facts(report: RunReport) -> list[tuple[str, str]]:
     return facts
 
 
+def _layer_table(report: RunReport) -> str:
+    """The end-to-end per-layer figures as numbers (the curve's data)."""
+    rows = "".join(
+        f"<tr><td>{html.escape(stack)}</td><td>{p['index']}</td><td>{_cell(p['pcc'], '.6f')}</td>"
+        f"<td>{_cell(p['rel_rms_error'], '.2e')}</td><td>{_cell(p['max_abs_error'], '.2e')}</td></tr>"
+        for stack, points in report.layers.items()
+        for p in points
+    )
+    if not rows:
+        return ""
+    head = "<tr><th>stack</th><th>block</th><th>PCC</th><th>rel RMS err</th><th>max abs err</th></tr>"
+    return f'<h2>Per layer, end to end</h2><table id="layers">{head}{rows}</table>'
+
+
 _CSS = """
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 80em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 90%; }
@@ -246,14 +273,16 @@ def render_html(report: RunReport, figures: dict[str, str]) -> str:
     )
     if not report.op_records:
         images += "<p>No per-op records (memory and op mix are simulator-only figures).</p>"
-    if not layer_curves(report.components):
+    if not layer_curves(report.components) and not report.layers:
         images += "<p>This port declares no per-block components: no per-layer accuracy curve.</p>"
+    if report.layer_trace_error:
+        images += f"<p>The per-layer trace failed: {html.escape(report.layer_trace_error)}</p>"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f"<h2>Components</h2>{_component_table(report)}"
-        f"<h2>Figures</h2>{images}"
+        f"<h2>Figures</h2>{images}{_layer_table(report)}"
         f'<h2>Run facts</h2><table id="facts">{facts}</table>'
         "</body></html>\n"
     )

@@ -45,6 +45,10 @@ class RunReport:
     device_to_host_bytes: int | None = None
     build_seconds: float = 0.0
     total_seconds: float = 0.0
+    #: per stack, the figures after every block of the port's end-to-end run (Port.layer_trace; filled with
+    #: --report): [{index, pcc, rel_rms_error, max_abs_error}]; layer_trace_error says why it is missing
+    layers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    layer_trace_error: str | None = None
     #: what ran: package versions (python, torch, transformers, ttport) and the TTPORT_* settings in force
     versions: dict[str, str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)

@@ -64,18 +64,22 @@ def run_port(
     seed: int = 0,
     weights: Path | None = None,
     progress: Progress | Callable[[str], None] | None = None,
+    layer_trace: bool = False,
 ) -> RunReport:
     """Run every component of `port` on `preset` through the selected backend; returns the report.
     `progress` hears of the phases (reference, weight conversion, components): a core.progress.Progress,
-    or a callable that gets one line per step."""
+    or a callable that gets one line per step. With `layer_trace`, the port's Port.layer_trace runs after the
+    components (report.layers)."""
     prog = as_progress(progress)
     try:
-        return _run(port, preset, seed, weights, prog)
+        return _run(port, preset, seed, weights, prog, layer_trace)
     finally:
         prog.close()
 
 
-def _run(port: Port, preset: str, seed: int, weights: Path | None, prog: Progress) -> RunReport:
+def _run(
+    port: Port, preset: str, seed: int, weights: Path | None, prog: Progress, layer_trace: bool
+) -> RunReport:
     if preset not in port.presets:
         raise UserError(f"unknown preset {preset!r} for {port.name}; presets: {', '.join(port.presets)}")
     if weights is not None and not Path(weights).is_dir():
@@ -123,6 +127,8 @@ def _run(port: Port, preset: str, seed: int, weights: Path | None, prog: Progres
             verdict = "PASS" if result.passed else "FAIL"
             prog.note(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
         prog.end_phase()
+        if layer_trace:
+            _layer_trace(port, ctx, report, prog)
         if backend_name == "sim":
             _record_counters(report, device)
     report.peak_rss_bytes = peak_rss_bytes()
@@ -154,6 +160,35 @@ def _run_component(
         prefix = "" if verdict.index is None else f"output {verdict.index}: "
         result.error = prefix + (verdict.failure or "failed")
     return result
+
+
+def _layer_trace(port: Port, ctx: RunContext, report: RunReport, prog: Progress) -> None:
+    """Port.layer_trace's figures per block into report.layers. A port error here is recorded, not fatal:
+    the components already have their verdicts."""
+    prog.phase("layer trace", 1)
+    prog.step(f"{port.name}: per-layer trace")
+    try:
+        with torch.no_grad(), signpost("layer trace"):
+            traces = port.layer_trace(ctx)
+        for stack, pairs in traces.items():
+            points = []
+            for index, (reference, actual) in enumerate(pairs):
+                c = compare_outputs(reference, actual, 0.0)
+                points.append(
+                    {
+                        "index": index,
+                        "pcc": c.pcc,
+                        "rel_rms_error": c.rel_rms_error,
+                        "max_abs_error": c.max_abs_error,
+                    }
+                )
+            report.layers[stack] = points
+    except (KeyboardInterrupt, UserError):
+        raise
+    except Exception:
+        report.layer_trace_error = traceback.format_exc().strip().splitlines()[-1]
+        prog.note(f"{port.name}: layer trace failed: {report.layer_trace_error}")
+    prog.end_phase()
 
 
 def _record_counters(report: RunReport, device: Any) -> None:

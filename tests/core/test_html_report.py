@@ -173,3 +173,47 @@ def test_progress_bars_on_a_terminal(make_plugin, child_env) -> None:
     for phase, total in (("reference", 2), ("weight conversion", 1), ("components", 2)):
         assert re.search(rf"{phase}: 100%\S* {total}/{total}", screen), (phase, screen)
     assert "  .. tp_mlp: mlp: PCC" in screen and "PASS: tp_mlp [tiny]" in screen
+
+
+LAYER_TRACE = (
+    "    def layer_trace(self, ctx):\n"
+    "        fc1 = torch.relu(ctx.reference.fc1(ctx.inputs['x']))\n"
+    "        return {'mlp': [(fc1, to_torch(ctx.model.fc1(upload(ctx)))),\n"
+    "                        (ctx.reference(ctx.inputs['x']), to_torch(ctx.model.forward(upload(ctx))))]}\n\n"
+    "    def build_model(self, ctx):"
+)
+
+
+def test_layer_trace_runs_with_report(make_plugin, on_sys_path, tmp_path: Path, capsys) -> None:
+    """A port's Port.layer_trace feeds the end-to-end per-layer curve and table (only with --report)."""
+    import json
+
+    make_plugin("tp_layers", replace={"    def build_model(self, ctx):": LAYER_TRACE})
+    assert main(["run", "tp_layers", "--json", str(tmp_path / "plain.json")]) == 0
+    assert json.loads((tmp_path / "plain.json").read_text())["layers"] == {}
+    assert (
+        main(["run", "tp_layers", "--report", str(tmp_path / "r"), "--json", str(tmp_path / "r.json")]) == 0
+    )
+    capsys.readouterr()
+    layers = json.loads((tmp_path / "r.json").read_text())["layers"]
+    assert [p["index"] for p in layers["mlp"]] == [0, 1]
+    assert all(p["pcc"] > 0.99 and 0 < p["rel_rms_error"] < 0.05 for p in layers["mlp"])
+    text = (tmp_path / "r" / PAGE).read_text()
+    assert '<table id="layers">' in text and "<td>mlp</td><td>1</td>" in text
+    assert (tmp_path / "r" / "accuracy.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_failing_layer_trace_is_recorded_not_fatal(
+    make_plugin, on_sys_path, tmp_path: Path, capsys
+) -> None:
+    import json
+
+    broken = "    def layer_trace(self, ctx):\n        raise RuntimeError('no trace')\n\n    def build_model(self, ctx):"
+    make_plugin("tp_notrace", replace={"    def build_model(self, ctx):": broken})
+    assert (
+        main(["run", "tp_notrace", "--report", str(tmp_path / "r"), "--json", str(tmp_path / "r.json")]) == 0
+    )
+    assert "layer trace failed: RuntimeError: no trace" in capsys.readouterr().out
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["layers"] == {} and data["layer_trace_error"] == "RuntimeError: no trace"
+    assert "The per-layer trace failed: RuntimeError: no trace" in (tmp_path / "r" / PAGE).read_text()

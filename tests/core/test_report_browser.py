@@ -73,6 +73,8 @@ def test_pi0_page_renders_with_every_image(pi0_report: Path) -> None:
     for component in ("patch embedding", "block 1", "kv cache layer 1", "actions"):
         assert f"<td>{component}</td>" in dom
     assert "<th>board</th><td>n150 (wormhole_b0)</td>" in dom
+    # the end-to-end per-layer trace of the SigLIP tower (Port.layer_trace)
+    assert "<td>vision tower</td><td>0</td>" in dom and "<td>vision tower</td><td>1</td>" in dom
     assert re.search(r"<th>device ops</th><td>\d+</td>", dom)
 
 
@@ -81,7 +83,9 @@ def test_a_broken_image_is_detected(pi0_report: Path, tmp_path: Path) -> None:
     browser = _chromium()
     for name in ("accuracy.png", "ops.png"):
         shutil.copy(pi0_report / name, tmp_path / name)
-    (tmp_path / "check.html").write_text((pi0_report / PAGE).read_text().replace("</body>", _CHECK + "</body>"))
+    (tmp_path / "check.html").write_text(
+        (pi0_report / PAGE).read_text().replace("</body>", _CHECK + "</body>")
+    )
     dom = _dump_dom(browser, tmp_path / "check.html")
     images = json.loads(re.search(r'<pre id="image-check">(.*?)</pre>', dom).group(1))
     assert {src: width for src, _, width in images}["memory.png"] == 0
