@@ -119,6 +119,7 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=8)
+        fig.tight_layout()
         out["accuracy.png"] = (
             _png(fig),
             "Per-layer accuracy. End to end: the port runs the stack on its own outputs (errors compound). "
