@@ -196,7 +196,9 @@ class GemmaMLP:
         gate = ttnn.linear(
             x,
             self.gate_weight,
-            activation=(ttnn.UnaryOpType.GELU, True),  # True: tanh approximation (gelu_pytorch_tanh)
+            # gelu_pytorch_tanh as the device's accurate GELU kernel (False): its fast mode is a coarse table
+            # (see models/siglip/mlp.py).
+            activation=(ttnn.UnaryOpType.GELU, False),
             core_grid=self.core_grid,
             compute_kernel_config=self.compute_kernel_config,
         )

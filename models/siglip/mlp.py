@@ -1,4 +1,4 @@
-"""SigLIP MLP: fc1 -> GELU (tanh approximation, the reference's `gelu_pytorch_tanh`) -> fc2."""
+"""SigLIP MLP: fc1 -> GELU (the reference's `gelu_pytorch_tanh`, run as the device's accurate GELU) -> fc2."""
 
 from __future__ import annotations
 
@@ -40,7 +40,11 @@ class SiglipMLP:
             hidden_states,
             self.fc1_weight,
             bias=self.fc1_bias,
-            activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 1.0),  # 1.0: the tanh approximation
+            # The accurate GELU kernel (param 0), not the fast one: on the device fast_and_approximate GELU is a
+            # 6-piece linear table up to 0.024 off, while the accurate kernel stays within 5e-4 of the
+            # reference's tanh form (core/sim/numerics/sfpu.py gelu); it lifts the tower's PCC from 0.99988 to
+            # 0.99997 (tiny preset).
+            activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 0.0),
             core_grid=self.core_grid,
             compute_kernel_config=self.compute_kernel_config,
         )

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core.sim import ttnn
+from core.sim.numerics import sfpu
 
 X = 1.9921875  # full bfloat16 mantissa; see test_fidelity.py for the per-fidelity products
 
@@ -184,7 +185,8 @@ def test_linear_bias_rules(device):
         ("relu", torch.relu),
         ("silu", torch.nn.functional.silu),
         ("gelu", torch.nn.functional.gelu),
-        ((ttnn.UnaryOpType.GELU, True), lambda v: torch.nn.functional.gelu(v, approximate="tanh")),
+        # (GELU, True): the kernel's table approximation (numerics/sfpu.py), on the fp32 Dst of a float32 output.
+        ((ttnn.UnaryOpType.GELU, True), lambda v: sfpu.gelu(v, sfpu.Mode(approx=True, fp32_dest=True))),
         (ttnn.UnaryWithParam(ttnn.UnaryOpType.SIGMOID), torch.sigmoid),
     ],
 )

@@ -67,9 +67,22 @@ def test_sdpa_matches_torch(device, is_causal):
     assert out.shape == [2, 4, 96, 64] and out.dtype == ttnn.bfloat16 and out.layout == ttnn.TILE_LAYOUT
     got, ref = _host(out), _reference(q, k, v, is_causal=is_causal)
     assert torch.equal(got, formats.round_bfloat16(got))  # bfloat16 values
+    # Defaults: approximate exp (exp_approx_mode), HiFi2, 16-bit Dst. tt-metal's hardware tests assert
+    # PCC >= 0.994 (tests/tt_eager/python_api_testing/unit_testing/misc/test_scaled_dot_product_attention.py).
     assert _pcc(got, ref) > 0.9995
-    assert (got - ref).abs().max() < 0.05
+    assert (got - ref).abs().max() < 0.1
     assert sim.stats(device).ops_by_name["scaled_dot_product_attention"] == 1
+    precise = _host(sdpa(tq, tk, tv, is_causal=is_causal, program_config=_exact_exp(device)))
+    assert _pcc(precise, ref) > 0.9999 and (precise - ref).abs().max() < 0.05
+
+
+def _exact_exp(device, chunk: int = 32) -> ttnn.SDPAProgramConfig:
+    return ttnn.SDPAProgramConfig(
+        compute_with_storage_grid_size=device.compute_with_storage_grid_size(),
+        q_chunk_size=chunk,
+        k_chunk_size=chunk,
+        exp_approx_mode=False,
+    )
 
 
 def test_sdpa_sequence_need_not_be_a_tile_multiple_without_a_mask(device):
@@ -78,14 +91,14 @@ def test_sdpa_sequence_need_not_be_a_tile_multiple_without_a_mask(device):
     out = sdpa(tq, tk, tv, is_causal=True)
     assert out.shape == [1, 2, 50, 32] and out.padded_shape == [1, 2, 64, 32]
     got, ref = _host(out), _reference(q, k, v, is_causal=True)
-    assert _pcc(got, ref) > 0.9995 and (got - ref).abs().max() < 0.05
+    assert _pcc(got, ref) > 0.9995 and (got - ref).abs().max() < 0.1
 
 
 def test_sdpa_grouped_query_attention_and_scale(device):
     tq, tk, tv, q, k, v = _qkv(device, b=1, nh=8, nkv=2, sq=64, sk=64, d=32)
     got = _host(sdpa(tq, tk, tv, is_causal=False, scale=0.3))
     ref = _reference(q, k, v, scale=0.3)
-    assert _pcc(got, ref) > 0.9995 and (got - ref).abs().max() < 0.05
+    assert _pcc(got, ref) > 0.9995 and (got - ref).abs().max() < 0.1
 
 
 @pytest.mark.parametrize("mask_heads", [1, 4])
@@ -96,9 +109,14 @@ def test_sdpa_additive_mask(device, mask_heads):
     mask[1, ..., :20] = -1e9
     mask += torch.randn_like(mask) * 0.5  # a real-valued bias as well
     tmask = _dev(device, mask)
-    got = _host(sdpa(tq, tk, tv, attn_mask=tmask, is_causal=False))
-    ref = _reference(q, k, v, mask=_host(tmask))
-    assert _pcc(got, ref) > 0.9995 and (got - ref).abs().max() < 0.05
+    got = _host(sdpa(tq, tk, tv, attn_mask=tmask, is_causal=False, program_config=_exact_exp(device)))
+    # The kernel adds the mask to the unscaled scores and folds the scale into the exp
+    # (exp((QK^T + mask - max) * scale), compute_common.hpp sub_exp_block), so a real-valued bias is scaled
+    # too; 0 / -inf masks are unaffected.
+    scale = 1 / 8
+    ref = _reference(q, k, v, mask=_host(tmask) * scale)
+    assert _pcc(got, ref) > 0.9999 and (got - ref).abs().max() < 0.05
+    assert _pcc(got, _reference(q, k, v, mask=_host(tmask))) < 0.99
 
 
 def test_sdpa_chunk_sizes_change_only_the_rounding(device):
@@ -113,7 +131,7 @@ def test_sdpa_chunk_sizes_change_only_the_rounding(device):
             exp_approx_mode=False,
         )
         outs.append(_host(sdpa(tq, tk, tv, is_causal=True, program_config=config)))
-        assert _pcc(outs[-1], ref) > 0.9995 and (outs[-1] - ref).abs().max() < 0.05
+        assert _pcc(outs[-1], ref) > 0.9999 and (outs[-1] - ref).abs().max() < 0.05
     # The running max/sum/output are rounded to bfloat16 once per K chunk, so the chunking is visible.
     assert not torch.equal(outs[0], outs[2])
 

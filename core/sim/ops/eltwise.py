@@ -5,6 +5,12 @@ logical shapes, output dtype = `dtype` or A's, memory config = `memory_config` o
 tilized and only two ROW_MAJOR inputs give a ROW_MAJOR output. Values are computed in float32 from the
 already-rounded inputs and rounded once by the packer (device_op); for bfloat16 the FPU's own Dst rounding
 before packing is not modelled separately.
+
+Unary ops that run on the SFPU (exp, log, sqrt, rsqrt, reciprocal, gelu, erf, tanh, sigmoid, silu) use the
+device's algorithms (numerics/sfpu.py) with the switches the unary program factory sets
+(unary_program_factory.cpp / unary_op_utils.cpp): the approximation flag is the op's
+fast_and_approximate_mode where ttnn has one (default False; math_approx_mode stays off for unary ops), and
+Dst is 32-bit when the input is float32 (fp32_dest_acc_en), else 16-bit.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 import torch
 
 from .. import rules
-from ..numerics import formats
+from ..numerics import formats, sfpu
 from ..tensor import Tensor, broadcast_shape, device_op, same_shape
 from ..types import DataType, Layout, MemoryConfig, UnaryOpType, UnaryWithParam
 
@@ -188,48 +194,64 @@ def _unary(
     return into_output(result, output_tensor)
 
 
-def _gelu_fn(fast_and_approximate_mode: bool) -> Fn:
-    approximate = "tanh" if fast_and_approximate_mode else "none"
-    return lambda v: torch.nn.functional.gelu(v, approximate=approximate)
-
-
 _UNARY_FNS: dict[str, Fn] = {
     "neg": torch.neg,
     "abs": torch.abs,
     "square": torch.square,
-    "exp": torch.exp,
-    "log": torch.log,
-    "sqrt": torch.sqrt,
-    "rsqrt": torch.rsqrt,
-    "reciprocal": torch.reciprocal,
     "sin": torch.sin,
     "cos": torch.cos,
-    "tanh": torch.tanh,
-    "erf": torch.erf,
     "relu": torch.relu,
-    "sigmoid": torch.sigmoid,
-    "silu": torch.nn.functional.silu,
+}
+
+# Unary ops computed by an SFPU kernel (numerics/sfpu.py).
+_SFPU_KERNELS: dict[str, sfpu.Fn] = {
+    "exp": sfpu.exp,
+    "log": sfpu.log,
+    "sqrt": sfpu.sqrt,
+    "rsqrt": sfpu.rsqrt,
+    "reciprocal": sfpu.reciprocal,
+    "tanh": sfpu.tanh,
+    "erf": sfpu.erf,
+    "sigmoid": sfpu.sigmoid,
+    "silu": sfpu.silu,
+    "gelu": sfpu.gelu,
 }
 
 
-def _unary_op(name: str, doc: str) -> Callable[..., Tensor]:
-    fn = _UNARY_FNS[name]
+def sfpu_fn(name: str, *, approx: bool, fp32_dest: bool, arch: str) -> Fn:
+    """The Dst -> Dst function of an SFPU unary kernel under the given switches."""
+    kernel, mode = (
+        _SFPU_KERNELS[name],
+        sfpu.Mode(approx=approx, fp32_dest=fp32_dest, arch=sfpu.arch_name(arch)),
+    )
+    return lambda v: sfpu.apply(kernel, v, mode)
 
+
+def _sfpu_unary(
+    name: str, x: Tensor, approx: bool, memory_config: MemoryConfig | None, output_tensor: Tensor | None
+) -> Tensor:
+    """A unary op on the SFPU: Dst is 32-bit for float32 inputs (unary_program_factory.cpp)."""
+    rules.require_same_device(name, [x])
+    fn = sfpu_fn(name, approx=approx, fp32_dest=x.dtype == DataType.FLOAT32, arch=x.device().arch())
+    return _unary(name, fn, x, memory_config, output_tensor)
+
+
+def _unary_op(name: str, doc: str) -> Callable[..., Tensor]:
     def op(
         input_tensor: Tensor,
         *,
         memory_config: MemoryConfig | None = None,
         output_tensor: Tensor | None = None,
     ) -> Tensor:
-        return _unary(name, fn, input_tensor, memory_config, output_tensor)
+        if name in _SFPU_KERNELS:
+            return _sfpu_unary(name, input_tensor, False, memory_config, output_tensor)
+        return _unary(name, _UNARY_FNS[name], input_tensor, memory_config, output_tensor)
 
     return _named(op, name, doc)
 
 
 def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
-    """Unary ops with a fast_and_approximate_mode switch; the simulator computes them exactly (the device's
-    approximations are not modelled), except gelu whose fast mode is the tanh formula."""
-    fn = _UNARY_FNS[name]
+    """Unary ops with a fast_and_approximate_mode switch: it selects the kernel's approximate algorithm."""
 
     def op(
         input_tensor: Tensor,
@@ -238,7 +260,7 @@ def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
         memory_config: MemoryConfig | None = None,
         output_tensor: Tensor | None = None,
     ) -> Tensor:
-        return _unary(name, fn, input_tensor, memory_config, output_tensor)
+        return _sfpu_unary(name, input_tensor, fast_and_approximate_mode, memory_config, output_tensor)
 
     return _named(op, name, doc)
 
@@ -246,13 +268,13 @@ def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
 neg = _unary_op("neg", "ttnn.neg: -x.")
 abs = _unary_op("abs", "ttnn.abs: |x|.")
 square = _unary_op("square", "ttnn.square: x * x.")
-log = _unary_op("log", "ttnn.log: natural logarithm.")
+log = _approx_unary_op("log", "ttnn.log: natural logarithm.")
 reciprocal = _unary_op("reciprocal", "ttnn.reciprocal: 1 / x.")
 sin = _unary_op("sin", "ttnn.sin.")
 cos = _unary_op("cos", "ttnn.cos.")
-tanh = _unary_op("tanh", "ttnn.tanh.")
+tanh = _approx_unary_op("tanh", "ttnn.tanh.")
 relu = _unary_op("relu", "ttnn.relu: max(x, 0).")
-sigmoid = _unary_op("sigmoid", "ttnn.sigmoid: 1 / (1 + exp(-x)).")
+sigmoid = _approx_unary_op("sigmoid", "ttnn.sigmoid: 1 / (1 + exp(-x)).")
 silu = _unary_op("silu", "ttnn.silu: x * sigmoid(x).")
 exp = _approx_unary_op("exp", "ttnn.exp.")
 sqrt = _approx_unary_op("sqrt", "ttnn.sqrt.")
@@ -267,8 +289,9 @@ def gelu(
     memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
 ) -> Tensor:
-    """ttnn.gelu: exact (erf) GELU, or the tanh approximation when fast_and_approximate_mode."""
-    return _unary("gelu", _gelu_fn(fast_and_approximate_mode), input_tensor, memory_config, output_tensor)
+    """ttnn.gelu: the device's accurate GELU kernel, or its look-up-table approximation when
+    fast_and_approximate_mode (numerics/sfpu.py gelu)."""
+    return _sfpu_unary("gelu", input_tensor, fast_and_approximate_mode, memory_config, output_tensor)
 
 
 # -- fused activations (matmul / linear `activation=`) ----------------------------------------------------
@@ -323,21 +346,38 @@ def resolve_activation(activation: Any) -> UnaryWithParam | None:
     return UnaryWithParam(op_type, params[0] if len(params) == 1 else params)
 
 
-def activation_fn(activation: UnaryWithParam) -> Fn:
-    """The torch function of a fused activation."""
-    if activation.op_type == UnaryOpType.GELU:
-        return _gelu_fn(bool(activation.params and activation.params[0]))
+def _activation_approx(activation: UnaryWithParam, math_approx_mode: bool) -> bool:
+    """GELU (like EXP) carries its approximation flag as parameter 0 (gelu_tile<param0>); the other kernels
+    follow the producing kernel's math_approx_mode (APPROX)."""
+    if activation.op_type in (UnaryOpType.GELU, UnaryOpType.EXP):
+        return bool(activation.params and activation.params[0])
+    return math_approx_mode
+
+
+def activation_fn(
+    activation: UnaryWithParam,
+    *,
+    math_approx_mode: bool = False,
+    fp32_dest: bool = False,
+    arch: str = "wormhole_b0",
+) -> Fn:
+    """The Dst -> Dst function of a fused activation inside a kernel with the given compute switches."""
     if activation.op_type == UnaryOpType.RELU6:
         return lambda v: torch.clamp(v, 0.0, 6.0)
     if activation.op_type == UnaryOpType.IDENTITY:
         return lambda v: v
-    return _UNARY_FNS[_ACTIVATION_FNS[activation.op_type]]
+    name = "gelu" if activation.op_type == UnaryOpType.GELU else _ACTIVATION_FNS[activation.op_type]
+    if name in _SFPU_KERNELS:
+        approx = _activation_approx(activation, math_approx_mode)
+        return sfpu_fn(name, approx=approx, fp32_dest=fp32_dest, arch=arch)
+    return _UNARY_FNS[name]
 
 
 def apply_activation(x: Tensor, activation: UnaryWithParam, memory_config: MemoryConfig | None) -> Tensor:
     """An unfused activation: its own device op after the producer (matmul.cpp bound_matmul, Unary_chain)."""
     name = _ACTIVATION_FNS.get(activation.op_type, activation.op_type.name.lower())
-    return _unary(name, activation_fn(activation), x, memory_config, None)
+    fn = activation_fn(activation, fp32_dest=x.dtype == DataType.FLOAT32, arch=x.device().arch())
+    return _unary(name, fn, x, memory_config, None)
 
 
 # -- ternary ----------------------------------------------------------------------------------------------

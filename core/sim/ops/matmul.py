@@ -216,7 +216,19 @@ def _bound_matmul(
         fused.append(user_activation)
     else:
         post_activation = user_activation
-    fused_fns = [eltwise.activation_fn(eltwise.resolve_activation(f)) for f in fused if f is not None]
+    # A fused activation runs on the matmul's Dst with its compute switches (approx unknown without a config:
+    # taken as off).
+    approx = bool(compute_kernel_config.math_approx_mode) if compute_kernel_config is not None else False
+    fused_fns = [
+        eltwise.activation_fn(
+            eltwise.resolve_activation(f),
+            math_approx_mode=approx,
+            fp32_dest=numerics.fp32_dest_acc_en,
+            arch=device.arch(),
+        )
+        for f in fused
+        if f is not None
+    ]
 
     mc = memory_config or DRAM_MEMORY_CONFIG
     post_bias = bias is not None and _post_process_bias(program_config, core_grid, mc, a, b)

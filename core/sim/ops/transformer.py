@@ -5,19 +5,26 @@ Keywords: ttnn/cpp/ttnn/operations/transformer/sdpa/sdpa_nanobind.cpp. Checks:
 sdpa/device/sdpa_device_operation.cpp (the release with broadcastable mask heads and the mask-divisibility
 rule). Default chunk sizes when no program config is given: 32 x 32 (get_q_chunk_size/get_k_chunk_size).
 
-What the numerics model (legacy compute kernel sdpa/device/kernels/compute/sdpa.cpp, intermediate circular
-buffers in Float16_b per sdpa_program_factory.cpp, packer rounding ties away from zero):
-  per K chunk:  S = bf16(Q K^T); S = bf16(S * scale); S = bf16(S + mask);  m = max(m_prev, rowmax S)
-                P = bf16(exp(S - m)); l_cur = bf16(rowsum P); O_cur = bf16(P V)
-                alpha = bf16(exp(m_prev - m)); l = bf16(bf16(l_prev * alpha) + l_cur)
+What the numerics model (compute kernel sdpa/device/kernels/compute/sdpa.cpp with compute_common.hpp,
+intermediate circular buffers in Float16_b per sdpa_program_factory.cpp, packer rounding ties away from zero):
+  per K chunk:  S = bf16(Q K^T); S = bf16(S + mask);  m = max(m_prev, rowmax S)
+                P = bf16(exp_sfpu(scale_bf16 * (S - m)))     (sub_exp_block: the scale is fused into the exp)
+                l_cur = rowsum P (FPU reduce); O_cur = bf16(P V)
+                alpha = bf16(exp_sfpu(scale_bf16 * (m_prev - m))); l = bf16(bf16(l_prev * alpha) + l_cur)
                 O = bf16(bf16(O * alpha) + O_cur)
-  end:          out = bf16(O * bf16(1 / l)), then rounded to Q's dtype.
-With fp32_dest_acc_en the running sum stays float32 (newer factories keep cb_sum in Float32).
+  end:          out = bf16(O * bf16(recip_sfpu(l))), then rounded to Q's dtype.
+scale_bf16 is the float32 scale truncated to bfloat16 (scale_fp32 >> 16 in compute_common.hpp). exp_sfpu is
+exp_tile<exp_approx_mode, fast_and_approx=false, scale_en=true, skip_positive_check=true>: with
+exp_approx_mode (SDPAProgramConfig; true when not given, sdpa_program_factory.cpp) the piecewise fixed-point
+approximation (numerics/sfpu.py exp_piecewise_approx, up to ~6% high), else the accurate exp. recip_sfpu is
+recip_tile with the compute config's math_approx_mode. FPU results pass Dst (float32 or bfloat16) as in
+numerics/tile_math.py. With fp32_dest_acc_en the running sum stays float32 (newer factories keep cb_sum in
+Float32).
 Both matmuls go through numerics/fidelity.py (operand bit phases, Dst accumulation) with the op's default
 compute config HiFi2 / approx / bfloat16 Dst (legacy_compute_config in sdpa.cpp) unless one is given; Q
-and P are the srcB operands. Not modelled: the SFPU exp approximation, and padded K rows (the simulator
-ignores tile padding of the sequence; kernels of some releases let zero-padded keys into the softmax when Sk
-is not a tile multiple and no mask is given).
+and P are the srcB operands. Not modelled: padded K rows (the simulator ignores tile padding of the sequence;
+kernels of some releases let zero-padded keys into the softmax when Sk is not a tile multiple and no mask is
+given).
 
 Memory: the simulator walks K in k_chunk_size slices for a block of query rows of all heads at once (batched
 matmuls); blocks are sized so a step touches at most _BLOCK_ELEMENTS values, so the working set is bounded
@@ -34,7 +41,7 @@ from typing import Any
 import torch
 
 from .. import rules
-from ..numerics import fidelity, formats
+from ..numerics import fidelity, formats, sfpu, tile_math
 from ..records import OpConfig
 from ..tensor import Tensor, device_op
 from ..types import (
@@ -56,6 +63,7 @@ TILE = 32
 _DEFAULT_CHUNK = 32
 # sdpa.cpp legacy_compute_config: HiFi2, math approx on, bfloat16 Dst, no packer L1 accumulation.
 _DEFAULT_NUMERICS = fidelity.MatmulNumerics(MathFidelity.HiFi2, fp32_dest_acc_en=False)
+_DEFAULT_KERNEL = tile_math.KernelConfig(MathFidelity.HiFi2, math_approx_mode=True, fp32_dest_acc_en=False)
 # At most this many values (fp32) per K-chunk step of the simulator: query rows are blocked to fit.
 _BLOCK_ELEMENTS = 1 << 22
 _SDPA_DTYPES = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
@@ -81,6 +89,32 @@ def _pack_bf16_(x: torch.Tensor) -> torch.Tensor:
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
+
+
+def _bf16_truncated(value: float) -> float:
+    """The bfloat16 immediate a kernel builds from a float32 constant's high half (scale_fp32 >> 16)."""
+    bits = torch.tensor([value], dtype=torch.float32).view(torch.int32) & -65536
+    return float(bits.view(torch.float32)[0])
+
+
+@dataclass(frozen=True)
+class _Softmax:
+    """The SFPU side of the kernel's online softmax: exp((x) * scale) and the final reciprocal."""
+
+    scale: float  # already a bfloat16 value
+    exp_approx: bool
+    kernel: tile_math.KernelConfig
+
+    def exp(self, d: torch.Tensor) -> torch.Tensor:
+        """exp_tile<exp_approx, false, scale_en> on Dst contents `d` (= S - m or m_prev - m)."""
+        mode = self.kernel.sfpu_mode(approx=self.exp_approx)
+        if self.exp_approx:
+            y = sfpu.exp_piecewise_approx(d, self.scale)  # >= exp(-42) or 0: never denormal
+            return y if mode.fp32_dest else sfpu.store(y, mode)
+        return sfpu.apply(sfpu.exp, d, mode, scale=self.scale)
+
+    def recip(self, x: torch.Tensor) -> torch.Tensor:
+        return sfpu.apply(sfpu.reciprocal, x, self.kernel.sfpu_mode())
 
 
 def _dtype_name(dtype: DataType) -> str:
@@ -195,13 +229,13 @@ def _attend_rows(
     mask: torch.Tensor | None,
     q_pos: torch.Tensor,
     *,
-    scale: float,
     is_causal: bool,
     sliding_window: int | None,
     k_chunk: int,
     round_sum: Callable[[torch.Tensor], torch.Tensor],
     dtypes: tuple[DataType, DataType, DataType],
     numerics: fidelity.MatmulNumerics,
+    softmax: _Softmax,
 ) -> torch.Tensor:
     """The kernel's K loop for a block of query rows: qg [B, NKV, R, D] (R rows = query heads x positions of
     one KV head group), mask [B, NKV|1, R, Sk] or None, q_pos [R, 1] the sequence position of every row,
@@ -217,9 +251,8 @@ def _attend_rows(
         if is_causal and start > last_row:
             break  # past the diagonal: the kernel's loop stops (these chunks are fully masked anyway)
         s = _pack_bf16_(fidelity.matmul(qg, kt[..., start:end], q_dtype, k_dtype, numerics))
-        _pack_bf16_(s.mul_(scale))
         if mask is not None:
-            _pack_bf16_(s.add_(mask[..., start:end]))
+            _pack_bf16_(tile_math.to_dst(s.add_(mask[..., start:end]), softmax.kernel).contiguous())
         if is_causal or sliding_window:
             k_pos = torch.arange(start, end).view(1, -1)
             blocked = torch.zeros(rows, end - start, dtype=torch.bool)
@@ -234,17 +267,18 @@ def _attend_rows(
         m_new = m_cur if m is None else torch.maximum(m, m_cur)
         # Rows with every score so far at -inf would give exp(-inf - -inf) = nan; subtract 0 there instead.
         m_safe = torch.where(torch.isinf(m_new), 0.0, m_new) if masked else m_new
-        p = _pack_bf16_(s.sub_(m_safe).exp_())
-        l_cur = round_sum(p.sum(dim=-1, keepdim=True))
+        p = _pack_bf16_(softmax.exp(tile_math.to_dst(s.sub_(m_safe), softmax.kernel)).contiguous())
+        l_cur = round_sum(tile_math.reduce_row_sum(p, DataType.BFLOAT16, 1.0, softmax.kernel))
         o_cur = _pack_bf16_(fidelity.matmul(p, v[:, :, start:end], DataType.BFLOAT16, v_dtype, numerics))
         if m is None:
             denom, o = l_cur, o_cur
         else:
-            alpha = _pack_bf16_(torch.exp(m - m_safe))
+            alpha = _pack_bf16_(softmax.exp(tile_math.to_dst(m - m_safe, softmax.kernel)).contiguous())
             round_sum(round_sum(denom.mul_(alpha)).add_(l_cur))
             _pack_bf16_(_pack_bf16_(o.mul_(alpha)).add_(o_cur))
         m = m_new
-    return _pack_bf16_(o.mul_(_pack_bf16_(1.0 / denom)))
+    recip = round_sum(softmax.recip(denom).contiguous())
+    return _pack_bf16_(tile_math.mul(o, recip, DataType.BFLOAT16, softmax.kernel.im_dtype, softmax.kernel))
 
 
 def _flash_attention(
@@ -253,12 +287,12 @@ def _flash_attention(
     v: torch.Tensor,
     mask: torch.Tensor | None,
     *,
-    scale: float,
     is_causal: bool,
     sliding_window: int | None,
     k_chunk: int,
     dtypes: tuple[DataType, DataType, DataType],
     numerics: fidelity.MatmulNumerics,
+    softmax: _Softmax,
 ) -> torch.Tensor:
     """Online-softmax attention: q [B, NH, Sq, D], k/v [B, NKV, Sk, D], mask [B, 1|NH, Sq, Sk] -> like q.
 
@@ -292,13 +326,13 @@ def _flash_attention(
             v,
             rows_mask,
             q_pos,
-            scale=scale,
             is_causal=is_causal,
             sliding_window=sliding_window,
             k_chunk=k_chunk,
             round_sum=round_sum,
             dtypes=dtypes,
             numerics=numerics,
+            softmax=softmax,
         ).view(B, NKV, g, n, D)
     return out.reshape(B, NH, Sq, D)
 
@@ -340,6 +374,15 @@ def scaled_dot_product_attention(
         if compute_kernel_config is None
         else fidelity.numerics_from_config(compute_kernel_config)
     )
+    kernel = tile_math.from_compute_config(
+        compute_kernel_config, _DEFAULT_KERNEL, input_tensor_q.device().arch()
+    )
+    exp_approx = (
+        True
+        if program_config is None or program_config.exp_approx_mode is None
+        else bool(program_config.exp_approx_mode)
+    )
+    softmax = _Softmax(_bf16_truncated(scale), exp_approx, kernel)
     dtypes = (input_tensor_q.dtype, input_tensor_k.dtype, input_tensor_v.dtype)
     inputs = [input_tensor_q, input_tensor_k, input_tensor_v] + ([attn_mask] if attn_mask is not None else [])
 
@@ -349,12 +392,12 @@ def scaled_dot_product_attention(
             k,
             v,
             mask,
-            scale=scale,
             is_causal=is_causal,
             sliding_window=sliding_window_size or None,
             k_chunk=k_chunk,
             dtypes=dtypes,
             numerics=numerics,
+            softmax=softmax,
         )
 
     return device_op(
