@@ -221,6 +221,11 @@ def _facts(report: RunReport) -> list[tuple[str, str]]:
         ("seed", str(report.seed)),
         ("backend", report.backend),
         ("board", f"{report.board} ({report.arch})"),
+        # TTPORT_NUMERICS (core/sim/numerics/sfpu.py): "exact" runs every SFPU kernel bit by bit
+        (
+            "numerics mode",
+            report.settings.get("TTPORT_NUMERICS", "default") if report.backend == "sim" else "device",
+        ),
         ("verdict", "PASS" if report.passed else "FAIL"),
         ("device ops", _cell(report.device_ops)),
         (

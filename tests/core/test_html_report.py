@@ -81,6 +81,7 @@ def test_write_report_figures_and_page(tmp_path: Path) -> None:
     assert re.findall(r'<img src="([^"]+)"', text) == ["accuracy.png", "memory.png", "ops.png"]
     assert "<title>ttport toy [tiny]: FAIL</title>" in text
     assert '<tr class="fail"><td>block 1</td><td>0.950000</td><td>0.99</td>' in text
+    assert "<th>numerics mode</th><td>default</td>" in text
     assert "<th>version torch</th><td>2.13.0</td>" in text and "<th>TTPORT_BOARD</th><td>n300</td>" in text
     assert "Op mix and projected device time." in text
 
