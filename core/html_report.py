@@ -135,6 +135,7 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
             by_chip[r.chip].append(r)
         fig, axes = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True)
         for (kind, attr), ax in zip((("DRAM", "dram_bytes"), ("L1", "l1_bytes")), axes, strict=True):
+            marked: set[tuple[int, float]] = set()  # chips of a mesh often peak together: one label
             for chip, rs in sorted(by_chip.items()):
                 ys = [getattr(r, attr) / 2**20 for r in rs]
                 ax.plot(range(len(ys)), ys, linewidth=1, label=f"chip {chip}")
@@ -142,6 +143,9 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
                 if ys[peak] == 0:
                     continue
                 ax.plot([peak], [ys[peak]], "rv")
+                if (peak, ys[peak]) in marked:
+                    continue
+                marked.add((peak, ys[peak]))
                 ax.annotate(
                     f"peak {ys[peak]:.2f} MiB ({rs[peak].name}, {rs[peak].signpost or '-'})",
                     (peak, ys[peak]),
