@@ -163,8 +163,9 @@ def test_different_models_and_bad_tolerance(tmp_path: Path, capsys: pytest.Captu
     )
 
 
-def test_compare_real_run_reports(make_plugin, on_sys_path, tmp_path: Path, capsys) -> None:
+def test_compare_real_run_reports(make_plugin, on_sys_path, tmp_path: Path, capsys, monkeypatch) -> None:
     """Two real `ttport run --json` reports of the same seed compare clean."""
+    monkeypatch.setenv("TTPORT_BOARD", "n150")
     make_plugin("tp_mlp")
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     assert main(["run", "tp_mlp", "--json", str(a)]) == 0

@@ -30,7 +30,8 @@ def _rows(db: sqlite3.Connection, sql: str) -> list[tuple]:
     return db.execute(sql).fetchall()
 
 
-def test_folder_tables(make_plugin, on_sys_path, tmp_path: Path, capsys) -> None:
+def test_folder_tables(make_plugin, on_sys_path, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TTPORT_BOARD", "n150")
     make_plugin("tp_mlp")
     out = tmp_path / "rep"
     report_json = tmp_path / "r.json"
