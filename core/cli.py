@@ -1,4 +1,4 @@
-"""`ttport list`, `ttport run` and `ttport compare`: the command line of the project.
+"""`ttport list`, `ttport run`, `ttport compare` and `ttport exec`: the command line of the project.
 
 Exit codes: 0 every component passed (compare: no regression); 1 a component failed (compare: a
 regression); 2 bad input (unknown model, preset, board or backend, missing or unusable checkpoint, a file
@@ -80,6 +80,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FRACTION",
         help="largest relative growth of peak DRAM / L1 accepted (default: not judged)",
     )
+    execute = sub.add_parser(
+        "exec",
+        help="run a command (python, pytest ...) in which `import ttnn` is the simulator",
+        description="Run CMD with `import ttnn` / `tt_lib` resolving to the simulator in every Python process it "
+        "starts, and tt-metal's model-test fixtures (device, mesh_device, device_params, reset_seeds ...) "
+        "available to pytest. The program's files are not touched.",
+    )
+    execute.add_argument(
+        "--board", choices=sorted(BOARDS), help="simulated board (default: $TTPORT_BOARD or n150)"
+    )
+    execute.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS ...]")
     return parser
 
 
@@ -190,7 +201,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if diff.regressed else 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare}
+def cmd_exec(args: argparse.Namespace) -> int:
+    from core.compat import execute
+
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not command:
+        raise UserError("exec needs a command: ttport exec -- python my_model.py | pytest tests/...")
+    try:
+        return execute.run(command, board=args.board)
+    except FileNotFoundError:
+        raise UserError(f"exec: command not found: {command[0]}") from None
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare, "exec": cmd_exec}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

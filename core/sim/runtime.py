@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import rules
 from .boards import Board, get_board
+from .dispatch import Dispatch
 from .records import OpRecord
+from .subdevices import SubDeviceManagers
 from .types import Arch, BufferType, CoreCoord, CoreGrid, MeshShape
 
 # DRAM pages are aligned to 32 B, L1 pages to 16 B (tt_metal/hw/inc/.../dev_mem_map.h alignments).
@@ -74,7 +77,7 @@ class OutOfMemoryError(rules.TTFatal):
     """The allocator's TT_FATAL when a buffer does not fit (a RuntimeError, as in ttnn)."""
 
 
-class Device:
+class Device(SubDeviceManagers):
     """One simulated chip. Mirrors the parts of ttnn.Device / a 1x1 ttnn.MeshDevice that ports touch."""
 
     def __init__(self, device_id: int = 0, board: Board | None = None, **options: object):
@@ -88,6 +91,8 @@ class Device:
         self._placed: dict[BufferType, list[tuple[int, int]]] = {BufferType.DRAM: [], BufferType.L1: []}
         self._next_buffer_id = 0
         self._open = True
+        self.dispatch = Dispatch(self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0)
+        self._init_sub_devices()
 
     # -- ttnn.Device API -------------------------------------------------------------------------
     def id(self) -> int:
@@ -121,10 +126,18 @@ class Device:
         return MeshShape(1, 1)
 
     def enable_program_cache(self) -> None:
-        """Accepted for API parity: the simulator compiles nothing."""
+        """The simulator compiles nothing, but keeps the cache's keys: trace capture needs warm programs."""
+        self.dispatch.program_cache_enabled = True
 
     def disable_and_clear_program_cache(self) -> None:
-        """Accepted for API parity: the simulator compiles nothing."""
+        self.dispatch.program_cache_enabled = False
+        self.dispatch.program_cache.clear()
+
+    def clear_program_cache(self) -> None:
+        self.dispatch.program_cache.clear()
+
+    def num_program_cache_entries(self) -> int:
+        return len(self.dispatch.program_cache)
 
     def is_open(self) -> bool:
         return self._open
@@ -233,15 +246,25 @@ class Device:
         self.stats.device_to_host_bytes += nbytes
 
 
-class MeshDevice:
+class MeshDevice(SubDeviceManagers):
     """A rows x cols mesh of simulated chips (row-major order); ops on mesh tensors run once per chip."""
 
-    def __init__(self, mesh_shape: MeshShape, board: Board | None = None, **options: object):
+    def __init__(
+        self,
+        mesh_shape: MeshShape,
+        board: Board | None = None,
+        devices: list[Device] | None = None,
+        **options: object,
+    ):
         self._shape = mesh_shape
         board = board or get_board()
-        self._devices = [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
+        # A submesh views chips of its parent (same allocators); a mesh opened by open_mesh_device owns new ones.
+        self._devices = devices if devices is not None else [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
         self.board = board
         self.options = options
+        self.dispatch = Dispatch(self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0)
+        self._init_sub_devices()
+        self._submeshes: list[MeshDevice] = []
 
     @property
     def shape(self) -> MeshShape:
@@ -269,14 +292,47 @@ class MeshDevice:
     def dram_grid_size(self) -> CoreCoord:
         return self._devices[0].dram_grid_size()
 
-    def enable_program_cache(self) -> None:
-        """Accepted for API parity: the simulator compiles nothing."""
-
-    def disable_and_clear_program_cache(self) -> None:
-        """Accepted for API parity: the simulator compiles nothing."""
+    enable_program_cache = Device.enable_program_cache
+    disable_and_clear_program_cache = Device.disable_and_clear_program_cache
+    clear_program_cache = Device.clear_program_cache
+    num_program_cache_entries = Device.num_program_cache_entries
 
     def is_open(self) -> bool:
         return all(d.is_open() for d in self._devices)
+
+    # -- submeshes (tt_metal/distributed/mesh_device.cpp) ---------------------------------------------
+    def create_submesh(self, submesh_shape: MeshShape, offset: Any = None) -> MeshDevice:
+        """A mesh over a rectangle of this mesh's chips (row-major), sharing their memory."""
+        rows, cols = tuple(submesh_shape)
+        if rows <= 0 or cols <= 0:
+            raise rules.fatal(f"Invalid submesh shape: ({rows}, {cols}). All dimensions must be positive.")
+        r0, c0 = tuple(offset) if offset is not None else (0, 0)
+        if r0 + rows > self._shape.rows or c0 + cols > self._shape.cols or r0 < 0 or c0 < 0:
+            raise rules.fatal(
+                f"Submesh shape MeshShape([{rows}, {cols}]) and offset MeshCoordinate([{r0}, {c0}]) does not fit "
+                f"within parent mesh (MeshShape([{self._shape.rows}, {self._shape.cols}]))."
+            )
+        chosen = [self._devices[(r0 + r) * self._shape.cols + c0 + c] for r in range(rows) for c in range(cols)]
+        sub = MeshDevice(MeshShape(rows, cols), self.board, devices=chosen, **self.options)
+        self._submeshes.append(sub)
+        return sub
+
+    def create_submeshes(self, submesh_shape: MeshShape) -> list[MeshDevice]:
+        rows, cols = tuple(submesh_shape)
+        for dim, (n, k) in enumerate(zip(tuple(self._shape), (rows, cols), strict=True)):
+            if k <= 0 or n % k:
+                raise rules.fatal(
+                    f"Shape MeshShape([{self._shape.rows}, {self._shape.cols}]) is not divisible by submesh shape "
+                    f"MeshShape([{rows}, {cols}]) along dimension {dim}"
+                )
+        return [
+            self.create_submesh(submesh_shape, (r, c))
+            for r in range(0, self._shape.rows, rows)
+            for c in range(0, self._shape.cols, cols)
+        ]
+
+    def get_submeshes(self) -> list[MeshDevice]:
+        return list(self._submeshes)
 
     def close(self) -> None:
         for d in self._devices:

@@ -415,6 +415,33 @@ def read_values(tensor: Tensor, op: str) -> list[torch.Tensor]:
     return [compute_values(v) for v in tensor._chips]
 
 
+def _spec(t: Tensor) -> tuple:
+    mc = t._memory_config
+    return (tuple(t._chips[0].shape), t._dtype, t._layout, None if mc is None else (mc.memory_layout, mc.buffer_type))
+
+
+def program_key(name: str, inputs: Sequence[Tensor], *extra: Any) -> tuple:
+    """What the program cache keys an op by here: its name, its inputs' specs and its output attributes."""
+    return (name, tuple(_spec(t) for t in inputs), *extra)
+
+
+def _garbage(v: torch.Tensor) -> torch.Tensor:
+    """What a buffer allocated during trace capture holds before the trace runs (NaN for floats)."""
+    fill = float("nan") if v.is_floating_point() else 0
+    return torch.full((), fill, dtype=v.dtype).expand(v.shape)
+
+
+def run_or_capture(device: Device | MeshDevice, key: tuple, step: Callable[[], None]) -> bool:
+    """Run `step` now, or record it when `device` is capturing a trace (then it runs at execute_trace).
+    Returns True when it was captured. For ops that write existing buffers in place (kv-cache updates)."""
+    dispatch = device.dispatch
+    if dispatch.before_op(key):
+        dispatch.record(step)
+        return True
+    step()
+    return False
+
+
 Shapes = tuple[tuple[int, ...], ...]
 
 
@@ -484,20 +511,33 @@ def device_op(
     `config` says how the op computes (fidelity, Dst mode, program config, cores): it goes into the op's
     record on every chip (core/sim/records.py) with the operands' and results' shapes and memory. Only ops
     that complete are counted.
+
+    While the device captures a trace (core.sim.dispatch) the op is recorded instead: its outputs are
+    allocated holding garbage and `execute_trace` recomputes them in place from the inputs' values then
+    (and counts the op each time).
     """
     for t in inputs:
         if t.device() is not None:
             rules.require_open(t.device(), name)
     device = rules.require_same_device(name, inputs)
-    read = (lambda v: v) if stored_inputs else compute_values
     mc = memory_config or DRAM_MEMORY_CONFIG
+    dispatch = device.dispatch
+    captured = dispatch.before_op(program_key(name, inputs, dtype, layout, mc.memory_layout, mc.buffer_type))
+    read = (lambda v: v) if stored_inputs else compute_values
     n_chips = len(chips(device))
+    op_config = config or OpConfig()
+    in_values = [t._chips for t in inputs]  # the lists themselves: a replayed trace reads them when it runs
+
+    def run() -> list[list[torch.Tensor]]:
+        per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
+        return [list(out) if isinstance(out, tuple) else [out] for out in per_chip]
+
     shapes = _output_shapes(compute, [t._chips[0] for t in inputs], read, output_shapes)
     per_output: list[list[Buffer]] = []  # per output, one buffer per chip
     try:
         if shapes is not None:
             per_output = _allocate_outputs(shapes, dtype, layout, device, mc)
-        per_chip = [compute(*(read(t._chips[i]) for t in inputs)) for i in range(n_chips)]
+        per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
         multi = isinstance(per_chip[0], tuple)
         results = [list(out) if multi else [out] for out in per_chip]
         computed = tuple(tuple(v.shape) for v in results[0])
@@ -511,11 +551,37 @@ def device_op(
         outs = []
         for j, (dt, lay) in enumerate(zip(dtypes, layouts, strict=True)):
             values = [formats.quantize(chip_results[j], dt, rounding) for chip_results in results]
+            if captured:  # recorded, not run: the buffer holds garbage until the trace executes
+                values = [_garbage(storage_values(v, dt)) for v in values]
             outs.append(Tensor._on_buffers(values, dt, lay, device, mc, per_output[j]))
     except BaseException:
         _free_all([b for buffers in per_output for b in buffers])
         raise
-    _record(name, device, inputs, outs, config or OpConfig())
+    if not captured:
+        _record(name, device, inputs, outs, op_config)
+        return tuple(outs) if multi else outs[0]
+    external = [weakref.ref(t) for t in inputs if not dispatch.produced_by_trace(t._chips)]
+    out_values = [o._chips for o in outs]
+    out_refs = [weakref.ref(o) for o in outs]
+    in_infos = [tuple(t.info(i) for t in inputs) for i in range(n_chips)]
+    out_infos = [tuple(o.info(i) for o in outs) for i in range(n_chips)]
+
+    def step() -> None:
+        # Inputs made by the trace itself may have been deallocated during capture (their addresses are
+        # reused on every replay, as on the card); inputs from outside the trace must still be allocated.
+        for ref in external:
+            t = ref()
+            rules.require(t is not None, f"{name}: an input of this traced op was destroyed after capture")
+            rules.require_allocated(t, name)
+        results = run()
+        for j, values in enumerate(out_values):
+            values[:] = [storage_values(formats.quantize(r[j], dtypes[j], rounding), dtypes[j]) for r in results]
+            out = out_refs[j]()
+            if out is not None:
+                out._owned = set()
+        _record_infos(name, device, in_infos, out_infos, op_config)
+
+    dispatch.record(step, out_values)
     return tuple(outs) if multi else outs[0]
 
 
@@ -555,6 +621,25 @@ def _record(
     config: OpConfig,
 ) -> None:
     """Count the op on every chip it ran on, with its record."""
+    n = len(chips(device))
+    _record_infos(
+        name,
+        device,
+        [tuple(t.info(i) for t in inputs) for i in range(n)],
+        [tuple(t.info(i) for t in outputs) for i in range(n)],
+        config,
+    )
+
+
+def _record_infos(
+    name: str,
+    device: Device | MeshDevice,
+    inputs: Sequence[tuple[TensorInfo, ...]],
+    outputs: Sequence[tuple[TensorInfo, ...]],
+    config: OpConfig,
+) -> None:
+    """Count the op on every chip, from per-chip operand / result descriptions (a replayed trace op keeps the
+    ones taken at capture: its tensors may be gone, its buffers are reused)."""
     signpost = current_signpost()
     for i, chip in enumerate(chips(device)):
         s = chip.stats
@@ -562,8 +647,8 @@ def _record(
             index=len(s.op_records),
             name=name,
             chip=chip.id(),
-            inputs=tuple(t.info(i) for t in inputs),
-            outputs=tuple(t.info(i) for t in outputs),
+            inputs=inputs[i],
+            outputs=outputs[i],
             config=config,
             signpost=signpost,
             dram_bytes=s.dram_bytes,

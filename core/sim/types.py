@@ -302,3 +302,17 @@ class UnaryWithParam:
             self.params = [float(self.params)]
         else:
             self.params = [float(p) for p in self.params]
+
+
+class MeshCoordinate(tuple):
+    """ttnn.MeshCoordinate(r, c) or MeshCoordinate((r, c)): a chip's position in a mesh (a submesh offset)."""
+
+    def __new__(cls, *coords: Any):
+        values = coords[0] if len(coords) == 1 and isinstance(coords[0], (tuple, list)) else coords
+        return super().__new__(cls, (int(c) for c in values))
+
+    def dims(self) -> int:
+        return len(self)
+
+    def __repr__(self) -> str:
+        return f"MeshCoordinate([{', '.join(str(c) for c in self)}])"

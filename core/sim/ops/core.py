@@ -21,7 +21,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import Device, MeshDevice, chips
-from ..tensor import Tensor, device_op, padded_shape_of, read_values, same_shape
+from ..tensor import Tensor, device_op, padded_shape_of, program_key, read_values, same_shape
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -116,6 +116,7 @@ def _host_values(
 def _upload(host: Tensor, device: Device | MeshDevice, memory_config: MemoryConfig | None) -> Tensor:
     """Copy a host tensor to every chip of `device` (replicating a single host value over a mesh)."""
     rules.require_open(device, "to_device")
+    device.dispatch.require_no_capture("Writes")
     mc = memory_config or host._memory_config or DRAM_MEMORY_CONFIG
     rules.check_sharded_memory_config(mc, "ttnn.to_device")
     targets = chips(device)
@@ -135,6 +136,7 @@ def _upload(host: Tensor, device: Device | MeshDevice, memory_config: MemoryConf
 def _download(tensor: Tensor, op: str) -> list[torch.Tensor]:
     """Per-chip values of a device tensor, counting one device -> host transfer per chip."""
     rules.require_open(tensor.device(), op)
+    tensor.device().dispatch.require_no_capture("Reads")
     rules.require_allocated(tensor, op)
     for chip in chips(tensor.device()):
         chip.record_read(tensor._nbytes())
@@ -183,7 +185,10 @@ def from_torch(
     shards = _mapper_of(mesh_mapper).map(tensor) if mesh_mapper is not None else [tensor]
     values = [_host_values(s, dtype, layout, pad_value) for s in shards]
     host = Tensor(values, dtype, layout, None, memory_config)
-    return _upload(host, device, memory_config) if device is not None else host
+    if device is None:
+        return host
+    device.dispatch.queue(cq_id)
+    return _upload(host, device, memory_config)
 
 
 def to_device(
@@ -196,6 +201,7 @@ def to_device(
     """Host tensor -> device tensor; a tensor already on device is returned as is (core.cpp)."""
     if tensor.storage_type() == StorageType.DEVICE:
         return tensor
+    device.dispatch.queue(queue_id)
     return _upload(tensor, device, memory_config)
 
 
@@ -203,6 +209,7 @@ def from_device(tensor: Tensor, blocking: bool = True, *, queue_id: int | None =
     """Device tensor -> host tensor (same dtype, layout and memory config); host tensors pass through."""
     if tensor.storage_type() == StorageType.HOST:
         return tensor
+    tensor.device().dispatch.queue(queue_id)
     values = _download(tensor, "from_device")
     return Tensor(list(values), tensor.dtype, tensor.layout, None, tensor.memory_config())
 
@@ -217,7 +224,7 @@ def to_torch(
     cq_id: int | None = None,
 ) -> torch.Tensor:
     """ttnn.Tensor -> torch in its logical shape, as the torch dtype ttnn returns for its dtype."""
-    host = from_device(tensor)
+    host = from_device(tensor, queue_id=cq_id)
     if mesh_composer is not None:
         result = mesh_composer.compose(host._chips)
     elif host.num_chips > 1:
@@ -414,12 +421,22 @@ def deallocate(tensor: Tensor, force: bool = True) -> None:
 def reallocate(tensor: Tensor, memory_config: MemoryConfig | None = None) -> Tensor:
     """Move a device tensor to a fresh allocation (the move op frees the input first, then allocates)."""
     rules.require_same_device("reallocate", [tensor])
-    values, device = list(tensor._chips), tensor.device()
+    source, device = tensor._chips, tensor.device()
     mc = memory_config or tensor.memory_config()
+    captured = device.dispatch.before_op(program_key("reallocate", [tensor], mc.memory_layout, mc.buffer_type))
     tensor.deallocate()
-    out = Tensor(values, tensor.dtype, tensor.layout, device, mc)
-    for chip in chips(device):
-        chip.record_op("reallocate")
+    out = Tensor(list(source), tensor.dtype, tensor.layout, device, mc)
+    moved = out._chips
+
+    def step() -> None:  # a traced move copies whatever the source buffer holds when the trace runs
+        moved[:] = list(source)
+        for chip in chips(device):
+            chip.record_op("reallocate")
+
+    if captured:
+        device.dispatch.record(step, [moved])
+    else:
+        step()
     return out
 
 
@@ -727,7 +744,9 @@ def load_tensor(file_name: str | pathlib.Path, *, device: Device | MeshDevice | 
     except Exception as exc:  # any decoding failure means the file is unusable
         raise RuntimeError(f"Unable to load the tensor from {file_name}: {exc}") from exc
     host = Tensor(values, dtype, layout, None, memory_config)
-    return _upload(host, device, memory_config) if device is not None else host
+    if device is None:
+        return host
+    return _upload(host, device, memory_config)
 
 
 def as_tensor(

@@ -85,6 +85,7 @@ def _infer_shape(volume: int, shape: Sequence[int]) -> list[int]:
 def reshape(
     input_tensor: Tensor,
     shape: Sequence[int],
+    padded_shape: Sequence[int] | None = None,
     *,
     memory_config: MemoryConfig | None = None,
     pad_value: float | None = None,
@@ -92,8 +93,16 @@ def reshape(
     sub_core_grids: Any = None,
     skip_padding_fill: bool = False,
 ) -> Tensor:
-    """ttnn.reshape: same values in row-major order, same layout and dtype."""
+    """ttnn.reshape: same values in row-major order, same layout and dtype. The (shape, padded_shape)
+    overload gives the padded shape too: the simulator derives padding from the layout, so it only checks that
+    the padded shape has the same rank and covers the logical one."""
     dims = _infer_shape(input_tensor.volume(), shape)
+    if padded_shape is not None:
+        padded = list(padded_shape)
+        rules.require(
+            len(padded) == len(dims) and all(p >= d for p, d in zip(padded, dims, strict=True)),
+            f"reshape: padded shape {padded} does not cover logical shape {dims}",
+        )
     return _apply("reshape", input_tensor, lambda v: v.reshape(dims), memory_config=memory_config)
 
 

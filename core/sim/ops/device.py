@@ -20,9 +20,11 @@ from ..types import (
     MeshShape,
     WormholeComputeKernelConfig,
 )
+from .fabric import track_open
 
 __all__ = [
     "GetNumAvailableDevices",
+    "ReadDeviceProfiler",
     "GetNumPCIeDevices",
     "close_device",
     "close_mesh_device",
@@ -77,6 +79,18 @@ def open_device(
     worker_l1_size: int = DEFAULT_WORKER_L1_SIZE,
 ) -> Device:
     """One chip of the simulated board; an id that is already open returns that device."""
+    return create_device(device_id, 1, l1_small_size, trace_region_size, dispatch_core_config, worker_l1_size)
+
+
+def create_device(
+    device_id: int,
+    num_command_queues: int = 1,
+    l1_small_size: int = DEFAULT_L1_SMALL_SIZE,
+    trace_region_size: int = DEFAULT_TRACE_REGION_SIZE,
+    dispatch_core_config: DispatchCoreConfig | None = None,
+    worker_l1_size: int = DEFAULT_WORKER_L1_SIZE,
+) -> Device:
+    """open_device with a number of command queues (what ttnn.device.CreateDevice takes)."""
     board = get_board()
     rules.check_device_id(device_id, board.chips)
     device = _open_devices.get(device_id)
@@ -88,7 +102,9 @@ def open_device(
             trace_region_size=trace_region_size,
             dispatch_core_config=dispatch_core_config,
             worker_l1_size=worker_l1_size,
+            num_command_queues=num_command_queues,
         )
+        track_open(device)
         _open_devices[device_id] = device
     return device
 
@@ -129,7 +145,7 @@ def open_mesh_device(
         board.chips,
         f"MeshShape([1, {board.chips}])",
     )
-    return MeshDevice(
+    mesh_device = MeshDevice(
         shape,
         board,
         l1_small_size=l1_small_size,
@@ -137,6 +153,8 @@ def open_mesh_device(
         num_command_queues=num_command_queues,
         dispatch_core_config=dispatch_core_config,
     )
+    track_open(mesh_device)
+    return mesh_device
 
 
 def close_mesh_device(mesh_device: MeshDevice) -> None:
@@ -155,8 +173,17 @@ def create_mesh_device(*args: Any, **kwargs: Any) -> Iterator[MeshDevice]:
 def synchronize_device(
     device: Device | MeshDevice, cq_id: int | None = None, sub_device_ids: Any = None
 ) -> None:
-    """Every simulated op completes when called; this only checks the device is still open."""
+    """Every simulated op completes when called; this checks the device is open and the queue / sub-device
+    ids exist."""
     rules.require_open(device, "synchronize_device")
+    device.dispatch.queue(cq_id)
+    device.check_sub_device_ids(sub_device_ids or ())
+
+
+def ReadDeviceProfiler(device: Device | MeshDevice) -> None:  # noqa: N802 (ttnn's name)
+    """Flush the device profiler's buffers (ttnn/ttnn/profiler.py). The simulator has no on-device profiler
+    buffers, so nothing is read; the device must still be open."""
+    rules.require_open(device, "ReadDeviceProfiler")
 
 
 def init_device_compute_kernel_config(

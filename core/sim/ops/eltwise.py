@@ -162,14 +162,18 @@ le = _binary_op("le", _compare(torch.le), "ttnn.le: 1.0 where a <= b else 0.0.")
 
 
 def pow(
-    input_tensor: Tensor,
+    input_tensor: Tensor | float,
     exponent: Tensor | float,
     *,
     memory_config: MemoryConfig | None = None,
     dtype: DataType | None = None,
     output_tensor: Tensor | None = None,
 ) -> Tensor:
-    """ttnn.pow: input ** exponent (tensor or scalar exponent)."""
+    """ttnn.pow: input ** exponent (tensor or scalar exponent; or a scalar base, ttnn's (float, Tensor)
+    overload, used by tt-metal's PI0 RoPE: `ttnn.pow(base, exponents)`)."""
+    if not isinstance(input_tensor, Tensor) and isinstance(exponent, Tensor):
+        base = input_tensor
+        return _binary("pow", lambda x, b: torch.pow(b, x), exponent, base, dtype, memory_config, output_tensor)
     return _binary("pow", torch.pow, input_tensor, exponent, dtype, memory_config, output_tensor)
 
 

@@ -20,8 +20,15 @@ from .. import rules
 from ..numerics import formats
 from ..tensor import Tensor, device_op
 from ..types import DataType, Layout, MemoryConfig, StorageType, TensorMemoryLayout
+from . import matmul as _matmul
 
-__all__ = ["nlp_concat_heads", "nlp_create_qkv_heads", "rotary_embedding", "rotary_embedding_llama"]
+__all__ = [
+    "minimal_matmul",
+    "nlp_concat_heads",
+    "nlp_create_qkv_heads",
+    "rotary_embedding",
+    "rotary_embedding_llama",
+]
 
 TILE = 32
 _TM_DTYPES = (DataType.FLOAT32, DataType.BFLOAT16, DataType.BFLOAT8_B)
@@ -284,4 +291,58 @@ def rotary_embedding_llama(
         layout=Layout.TILE,
         memory_config=mc,
         output_shapes=lambda x, *_: x,  # like the input; the packing reads values
+    )
+
+
+def minimal_matmul(
+    input_tensor: Tensor,
+    weight_tensor: Tensor,
+    bias_tensor: Tensor | None = None,
+    *,
+    fused_activation: Any = None,
+    config: Any = None,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    compute_kernel_config: Any = None,
+    fuse_swiglu: bool = False,
+) -> Tensor:
+    """ttnn.experimental.minimal_matmul: A @ B (+ bias, then the fused activation), TILE operands of one
+    dtype, B without batch dims; numerically the linear op (its docstring in ttnn 0.81.1 lists the checks)."""
+    if isinstance(input_tensor, (list, tuple)):
+        raise NotImplementedError("ttnn.experimental.minimal_matmul with a [prefix, suffix] input is not simulated yet")
+    if fuse_swiglu:
+        raise NotImplementedError("ttnn.experimental.minimal_matmul(fuse_swiglu=True) is not simulated yet")
+    for t, what in ((input_tensor, "input_tensor"), (weight_tensor, "weight_tensor")):
+        rules.require(t.storage_type() == StorageType.DEVICE, f"minimal_matmul: {what} must be on device")
+        rules.require(t.layout == Layout.TILE, f"minimal_matmul: {what} must be in TILE layout")
+    rules.require(
+        weight_tensor.dtype == input_tensor.dtype,
+        f"minimal_matmul: weight dtype {weight_tensor.dtype!r} must match input dtype {input_tensor.dtype!r}",
+    )
+    rules.require(
+        all(d == 1 for d in weight_tensor.shape[:-2]),
+        f"minimal_matmul: weight must not be batched, got shape {list(weight_tensor.shape)}",
+    )
+    if config is not None:
+        sizes = (config.M_block_size, config.K_block_size, config.N_block_size, config.subblock_h, config.subblock_w)
+        rules.require(all(v > 0 for v in sizes), "minimal_matmul: all block/subblock sizes must be > 0")
+        rules.require(
+            config.M_block_size % config.subblock_h == 0, "minimal_matmul: M_block_size % subblock_h must be 0"
+        )
+        rules.require(
+            config.N_block_size % config.subblock_w == 0, "minimal_matmul: N_block_size % subblock_w must be 0"
+        )
+    if bias_tensor is not None:
+        rules.require(
+            bias_tensor.shape[-1] == weight_tensor.shape[-1] and all(d == 1 for d in bias_tensor.shape[:-1]),
+            f"minimal_matmul: bias must be [..., N] with N = {weight_tensor.shape[-1]}, got {list(bias_tensor.shape)}",
+        )
+    return _matmul.linear(
+        input_tensor,
+        weight_tensor,
+        bias=bias_tensor,
+        memory_config=memory_config,
+        dtype=dtype,
+        activation=fused_activation,
+        compute_kernel_config=compute_kernel_config,
     )

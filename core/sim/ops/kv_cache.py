@@ -16,7 +16,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import chips
-from ..tensor import Tensor, storage_values
+from ..tensor import Tensor, program_key, run_or_capture, storage_values
 from ..types import DataType, Layout
 
 __all__ = ["fill_cache_for_user_", "update_cache_for_token_"]
@@ -55,9 +55,14 @@ def _write(
     name: str, cache: Tensor, input: Tensor, write: Callable[[torch.Tensor, torch.Tensor], None]
 ) -> Tensor:
     device = rules.require_same_device(name, [cache, input])
-    for i, chip in enumerate(chips(device)):
-        write(cache.writable_chip(i), input._chips[i])
-        chip.record_op(name)
+    input_values = input._chips  # the list itself: a traced update reads the input buffer at replay time
+
+    def step() -> None:
+        for i, chip in enumerate(chips(device)):
+            write(cache.writable_chip(i), input_values[i])
+            chip.record_op(name)
+
+    run_or_capture(device, program_key(name, [cache, input]), step)
     return cache
 
 

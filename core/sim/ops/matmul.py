@@ -37,6 +37,7 @@ __all__ = [
     "MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig",
     "MatmulMultiCoreReuseMultiCastProgramConfig",
     "MatmulMultiCoreReuseProgramConfig",
+    "MinimalMatmulConfig",
     "linear",
     "matmul",
 ]
@@ -55,6 +56,22 @@ def _multicast_post_init(config: Any) -> None:
 
 
 # Keyword names and defaults from matmul_nanobind.cpp (all keyword-only there too).
+@dataclass(kw_only=True)
+class MinimalMatmulConfig:
+    """ttnn.MinimalMatmulConfig: the blocking (in tiles) of ttnn.experimental.minimal_matmul."""
+
+    M_block_size: int = 1
+    K_block_size: int = 1
+    N_block_size: int = 1
+    subblock_h: int = 1
+    subblock_w: int = 1
+    compute_with_storage_grid_size: Any = None
+
+    def __post_init__(self) -> None:
+        if self.compute_with_storage_grid_size is not None:
+            self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
+
+
 @dataclass(kw_only=True)
 class MatmulMultiCoreReuseProgramConfig:
     compute_with_storage_grid_size: CoreCoord

@@ -2,17 +2,19 @@
 
 Only names that real ttnn exports at the same path belong here (a parity check enforces it). Simulator-only
 helpers (stats, strict mode, boards) live in `core.sim`. Op modules are re-exported through their `__all__`;
-`transformer`, `experimental` and `kv_cache` are submodules, as in ttnn.
+`transformer`, `experimental`, `kv_cache` and `distributed` are submodules, as in ttnn.
 """
 
 # ruff: noqa: F401 (every import here is a re-export)
 
+from ..ops.command_queue import *  # noqa: F403
 from ..ops.core import *  # noqa: F403
 from ..ops.data_movement import *  # noqa: F403
 from ..ops.device import *  # noqa: F403
 from ..ops.distributed import *  # noqa: F403
 from ..ops.eltwise import *  # noqa: F403
 from ..ops.embedding import *  # noqa: F403
+from ..ops.fabric import *  # noqa: F403
 from ..ops.matmul import *  # noqa: F403
 from ..ops.normalization import *  # noqa: F403
 from ..ops.pool import *  # noqa: F403
@@ -40,6 +42,7 @@ from ..types import (
     Layout,
     MathFidelity,
     MemoryConfig,
+    MeshCoordinate,
     MeshShape,
     ShardOrientation,
     ShardSpec,
@@ -50,7 +53,7 @@ from ..types import (
     UnaryWithParam,
     WormholeComputeKernelConfig,
 )
-from . import experimental, kv_cache, transformer
+from . import device, distributed, experimental, kv_cache, transformer
 
 bfloat16 = DataType.BFLOAT16
 float32 = DataType.FLOAT32
