@@ -1,5 +1,6 @@
-"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip` (one port), `nox -s lint`,
-`nox -s visualizer` (a --report folder served by ttnn-visualizer, checked through its HTTP API),
+"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip` (one port), `nox -s lint`, `nox -s numerics`
+(exact matmul numerics vs wolfpine), `nox -s visualizer` (a --report folder served by ttnn-visualizer,
+checked through its HTTP API),
 `nox -s run -- MODEL [ttport run options]` (the CLI on the simulator).
 
 Every session installs torch 2.13.0 first: that CPU build is the one the project is tested with (and a
@@ -79,6 +80,15 @@ def visualizer(session: nox.Session) -> None:
         folder = str(Path(session.create_tmp()) / "pi0-report")
         session.run("ttport", "run", "pi0", "--preset", "tiny", "--report", folder)
     session.run("python", "tests/visualizer/check_api.py", folder, "ttnn-visualizer")
+
+
+@nox.session(python=PYTHON)
+def numerics(session: nox.Session) -> None:
+    """The exact matrix-engine mode bit for bit against wolfpine's MatrixUnit (ttsim's FPU model ported to
+    Python): fidelity x Dst width x operand dtypes x shapes (parity/fpu_oracle.py; `-- --quick` for 3 shapes)."""
+    install(session)
+    session.install("wolfpine==2.2")
+    session.run("python", "-m", "parity.fpu_oracle", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -16,17 +16,21 @@ MVMUL.md, Dst.md):
       LoFi = B_hi @ A_hi, HiFi2 = B_hi @ A, HiFi3 = B_hi @ A + B_lo @ A_hi, HiFi4 = B @ A.
 - srcA's low part goes through the same 5-bit port, so srcA keeps at most 4 + 5 = 9 mantissa bits even at
   HiFi4: the last TF32 mantissa bit is never consumed (SrcASrcB.md, "Fidelity phases").
-- Dst accumulation: with fp32_dest_acc_en the partial sums are float32 (one torch float32 matmul; its
-  summation order differs from the device's, which is below float32 rounding noise for these purposes).
-  Without it Dst holds bfloat16: the running sum is rounded to bfloat16 (nearest-even) after each 32-wide
-  K tile, i.e. acc = round_bf16(acc + left[:, k:k+32] @ right[k:k+32, :]).
+- Dst accumulation is where the default mode is a statistical stand-in for the exact mode
+  (core/sim/numerics/fpu.py, which models every MVMUL bit for bit; TTPORT_NUMERICS=exact). The device
+  aligns the 8 products of each half-MVMUL to the largest one (12-bit grid) and, with a 16-bit Dst, rounds
+  the running sum half up into bfloat16 on every MVMUL and fidelity phase. The default mode:
+  - bfloat16 Dst: writes Dst in the kernel's order, once per 16-deep K face for phase 0 and once for phases
+    1-3 together (their terms are 2^-5 and less of phase 0's), each term a float32 BLAS product rounded to
+    the 11-bit grid of the larger of Dst and term, the sum rounded half up to bfloat16 (no group alignment);
+  - fp32_dest_acc_en: one float32 matmul plus deterministic noise (a hash of the values, identical on one
+    chip or a mesh) of the measured variance of the alignment error (per unit of sum_k a^2 b^2).
+  Sums that need no rounding (few products, small integers) stay exact. benchmarks/bench_matmul_numerics.py
+  prints both modes' 1 - PCC and relative RMS error against float64 on the ports' shapes.
 
-What is approximated: inside one 32-wide K tile the sum (and the sum of the fidelity phases) is float32;
-the device rounds a 16-bit Dst more often (per 16-deep MVMUL and per phase) and the exact rounding mode of
-Dst writes is not documented; the Wormhole fp32-Dst erratum (rare power-of-two errors, matmul_nanobind.cpp
-docstring) is not modelled, nor is packer L1 accumulation of partials across K blocks (ttnn enables it by
-default for non-float32 outputs; with a bfloat16 Dst its rounding is of the same kind as the per-tile one
-modelled here). Output rounding to the output dtype is the packer's, done by device_op.
+Not modelled: packer L1 accumulation and the reload of partials across K blocks (program configs with
+in0_block_w < K tiles), the fused bias added by an FPU ELWADD after packing. Output rounding to the output
+dtype is the packer's, done by device_op.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 import torch
 
 from ..types import DataType, MathFidelity, WormholeComputeKernelConfig
+from . import fpu, mode
 
 K_TILE = 32
 
@@ -145,8 +150,15 @@ def matmul(
     a_dtype: DataType,
     b_dtype: DataType,
     numerics: MatmulNumerics,
+    *,
+    arch: str = "wormhole_b0",
 ) -> torch.Tensor:
-    """a @ b (rank >= 2, torch batch broadcasting) as the matrix engine computes it, before output packing."""
+    """a @ b (rank >= 2, torch batch broadcasting) as the matrix engine computes it, before output packing.
+    In exact numerics mode every MVMUL is modelled bit for bit (core/sim/numerics/fpu.py)."""
+    if mode.is_exact():
+        return fpu.matmul_dst(
+            a, b, a_dtype, b_dtype, numerics.math_fidelity, numerics.fp32_dest_acc_en, arch=arch
+        )
     a2, b2, out_shape = _as_batched(to_source_register(a, a_dtype), to_source_register(b, b_dtype))
     pairs = _phase_operands(
         a2, b2, _SOURCE_MANTISSA.get(a_dtype, 23), _SOURCE_MANTISSA.get(b_dtype, 23), numerics.math_fidelity
@@ -155,15 +167,90 @@ def matmul(
         out = torch.matmul(*pairs[0])
         for pa, pb in pairs[1:]:
             out += torch.matmul(pa, pb)
-        return out.reshape(out_shape)
-    # bfloat16 Dst: one fused multiply-add per 32-wide K tile, then round the running sum (torch's float32
-    # -> bfloat16 conversion is round-to-nearest-even).
-    add_product = torch.Tensor.addmm_ if b2.dim() == 2 else torch.Tensor.baddbmm_
+        return _add_alignment_error(out, a2, b2).reshape(out_shape)
+    # bfloat16 Dst: every MVMUL write in the kernel's order (per K tile, per fidelity phase, per 16-deep K
+    # face), each phase's 16-deep partial product in float32 (the group alignment, negligible next to the
+    # bfloat16 rounding, is left out), added to Dst as the device adds it.
+    left_bits = _SOURCE_MANTISSA.get(a_dtype, 23)
+    right_bits = _SOURCE_MANTISSA.get(b_dtype, 23)
+    phases = _phase_parts(a2, b2, left_bits, right_bits, numerics.math_fidelity)
     k = a2.shape[-1]
     acc = torch.zeros(*a2.shape[:-1], b2.shape[-1], dtype=torch.float32)
+    # Phases 2 and 3 (terms 2^-7 and 2^-12 of phase 0's) are written together with phase 1: at most two Dst
+    # writes per face, which keeps the error statistics (bench_matmul_numerics.py) at half HiFi4's cost.
+    writes = [phases[:1], phases[1:]] if len(phases) > 1 else [phases]
     for k0 in range(0, k, K_TILE):
-        k1 = min(k0 + K_TILE, k)
-        for pa, pb in pairs:
-            add_product(acc, pa[..., k0:k1], pb[..., k0:k1, :])
-        acc = acc.to(torch.bfloat16).to(torch.float32)
+        for parts in writes:
+            for f0 in range(k0, min(k0 + K_TILE, k), fpu.MVMUL_DEPTH):
+                f1 = min(f0 + fpu.MVMUL_DEPTH, k)
+                term = torch.matmul(parts[0][0][..., f0:f1], parts[0][1][..., f0:f1, :])
+                for pa, pb in parts[1:]:
+                    term += torch.matmul(pa[..., f0:f1], pb[..., f0:f1, :])
+                acc = _bf16_dst_add(acc, term)
     return acc.reshape(out_shape)
+
+
+def _phase_parts(
+    left: torch.Tensor, right: torch.Tensor, left_bits: int, right_bits: int, fidelity: MathFidelity
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(srcB part, srcA part) of each fidelity phase in order: 0 B_hi*A_hi, 1 B_hi*A_lo, 2 B_lo*A_hi,
+    3 B_lo*A_lo (left = in0 = srcB, right = in1 = srcA; module docstring)."""
+
+    def keep(x: torch.Tensor, have: int, bits: int) -> torch.Tensor:
+        return x if bits >= have else truncate_mantissa(x, bits)
+
+    a_hi = keep(right, right_bits, _SRCA_HI)
+    a_lo = keep(right, right_bits, _SRCA_HI + _SRCA_LO) - a_hi
+    b_hi = keep(left, left_bits, _SRCB_HI)
+    b_lo = left - b_hi
+    parts = [(b_hi, a_hi), (b_hi, a_lo), (b_lo, a_hi), (b_lo, a_lo)]
+    return parts[: len(fpu.PHASES[fidelity])]
+
+
+def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
+    """One MVMUL write into a 16-bit Dst (wolfpine MatrixUnit._fpu_accumulate, float form): the term is
+    rounded to the 11-bit grid of the larger exponent of Dst and term (ties toward +inf, as sign-magnitude
+    hardware rounds), added to Dst, and the sum rounded half up in magnitude to bfloat16. Left out: Dst's own
+    re-alignment when the term is 16x larger than Dst (only at the start of a sum)."""
+    top = torch.maximum(dst.abs(), term.abs())
+    grid = (top.view(torch.int32) & 0x7F800000).sub_(10 << 23).clamp_(min=1 << 23).view(torch.float32)
+    total = term.div_(grid).add_(0.5).floor_().mul_(grid).add_(dst)
+    # float32 -> bfloat16, half up in magnitude (the packer's rounding): add half a bfloat16 unit to the
+    # magnitude bits and clear the low 16.
+    return (total.view(torch.int32).add_(0x8000).bitwise_and_(-65536)).view(torch.float32)
+
+
+# Variance of the products' alignment error (each of the 8 products of an MVMUL group is rounded to the
+# 12-bit grid of the group's largest, fidelity phase 0) per unit of sum_k a_k^2 b_k^2 * 2^-22: 0.40 measured
+# on Gaussian operands, 0.58 with a per-channel scale spread of e^N(0,1).
+_ALIGNMENT_VARIANCE = 0.40 * 2.0**-22
+
+
+def _dither(x: torch.Tensor) -> torch.Tensor:
+    """A deterministic stand-in for rounding noise: uniform in [-0.5, 0.5), a multiplicative hash of x's
+    float32 bits (the same values give the same noise on one chip or a mesh, run after run)."""
+    h = x.contiguous().view(torch.int32) * -1640531535  # 0x9E3779B1, wrapping int32 multiply
+    return ((h >> 8) & 0xFFFFFF).to(torch.float32).mul_(2.0**-24).sub_(0.5)
+
+
+def _add_alignment_error(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
+    noise of the measured variance. sum_k a_k^2 b_k^2 is estimated without another pass over the weights:
+    as (sum_k a_k^2) times a column factor read off the product itself (the mean over rows of out^2 is
+    mean_m(sum_k a^2) * sum_k b^2 / K for independent zero-mean products)."""
+    k = a.shape[-1]
+    rows = a.square().sum(-1, keepdim=True)
+    # Only the products below their group's largest lose bits: with P non-zero products (estimated from
+    # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
+    # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
+    products = (a != 0).sum(-1, keepdim=True).float()
+    groups = float(-(-k // 8))
+    share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
+    share.masked_fill_(products < 16, 0.0)
+    row_mean = rows.mean(-2, keepdim=True).clamp_(min=torch.finfo(torch.float32).tiny)
+    columns = out.square().mean(-2, keepdim=True).div_(row_mean)
+    scale = (rows * share * columns).mul_(12.0 * _ALIGNMENT_VARIANCE).sqrt_()
+    # Results of at most 12 significant bits (e.g. small-integer data) come from products that align
+    # without loss: they stay exact.
+    noise = _dither(out).mul_(scale).masked_fill_((out.view(torch.int32) & 0x7FF) == 0, 0.0)
+    return out.add_(noise)

@@ -148,7 +148,38 @@ def _compare(torch_fn: Fn) -> Fn:
 
 add = _binary_op("add", torch.add, "ttnn.add: a + b (tensor or scalar b), NumPy broadcasting.")
 subtract = _binary_op("subtract", torch.sub, "ttnn.subtract: a - b.")
-multiply = _binary_op("multiply", torch.mul, "ttnn.multiply: a * b.")
+
+
+def _multiply_bf16(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """x * y as the device's bfloat16 multiply rounds it before the packer: the float32 product rounded to
+    bfloat16 nearest-even, and 0 * anything = 0 (tt_metal/hw/ckernels/{wormhole_b0,blackhole}/metal/llk_api/
+    llk_sfpu/ckernel_sfpu_binary.h, calculate_sfpu_binary_mul: float32_to_bf16_rne "to match FPU behavior"
+    when fp32_dest_acc_en is off). 87 * 3 = 261 is a tie: 260, not the packer's ties-away 262."""
+    out = formats.round_bfloat16(x * y, formats.HOST)
+    return out.masked_fill_((x == 0) | (y == 0), 0.0)
+
+
+def _multiply_fn(a: Tensor, b: Tensor | float, out_dtype: DataType) -> Fn:
+    """The bfloat16 rounding applies when no operand or output is float32 (then Dst is 16-bit)."""
+    bf16 = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+    dtypes = [a.dtype, out_dtype] + ([b.dtype] if isinstance(b, Tensor) else [])
+    return _multiply_bf16 if all(d in bf16 for d in dtypes) else torch.mul
+
+
+def multiply(
+    input_tensor_a: Tensor,
+    input_tensor_b: Tensor | float,
+    *,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.multiply: a * b."""
+    out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or input_tensor_a.dtype)
+    fn = _multiply_fn(input_tensor_a, input_tensor_b, out_dtype)
+    return _binary("multiply", fn, input_tensor_a, input_tensor_b, dtype, memory_config, output_tensor)
+
+
 divide = _binary_op("divide", torch.div, "ttnn.divide: a / b.")
 rsub = _binary_op("rsub", lambda x, y: y - x, "ttnn.rsub: b - a.")
 maximum = _binary_op("maximum", torch.maximum, "ttnn.maximum: elementwise max.")

@@ -257,7 +257,7 @@ def _bound_matmul(
             av = av.transpose(-1, -2)
         if transpose_b:
             bv = bv.transpose(-1, -2)
-        out = fidelity.matmul(av, bv, a.dtype, b.dtype, numerics)
+        out = fidelity.matmul(av, bv, a.dtype, b.dtype, numerics, arch=device.arch())
         if fused_bias:
             # The kernel broadcasts the bias tile's first row over the output rows (add_bcast_rows).
             out.add_(rest[0].reshape(-1, rest[0].shape[-1])[0, :n])  # out is the fresh product
