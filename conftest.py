@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from core import backend
-from core import device as devices
-from core.errors import UserError
+from ttport import backend
+from ttport import device as devices
+from ttport.errors import UserError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,6 +1,6 @@
-"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip` (one port), `nox -s lint`, `nox -s numerics`
-(exact matmul numerics vs wolfpine), `nox -s visualizer` (a --report folder served by ttnn-visualizer,
-checked through its HTTP API),
+"""Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip|mamba` (one port), `nox -s lint`,
+`nox -s numerics` (exact matmul numerics vs wolfpine), `nox -s visualizer` (a --report folder served by
+ttnn-visualizer, checked through its HTTP API),
 `nox -s run -- MODEL [ttport run options]` (the CLI on the simulator).
 
 Every session installs torch 2.13.0 first: that CPU build is the one the project is tested with (and a
@@ -19,7 +19,7 @@ import nox
 PYTHON = "3.11"
 TORCH = "torch==2.13.0"
 # port -> the model packages whose own tests belong to it (pi0 and gemma3 share the SigLIP tower)
-PORTS = {"pi0": ("pi0", "siglip"), "gemma3": ("gemma3", "siglip"), "clip": ("clip",)}
+PORTS = {"pi0": ("pi0", "siglip"), "gemma3": ("gemma3", "siglip"), "clip": ("clip",), "mamba": ("mamba",)}
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.default_venv_backend = "venv"
@@ -108,8 +108,8 @@ def _pyenv_or(version: str) -> str:
 @nox.session(python=_pyenv_or("3.12"))
 def parity(session: nox.Session) -> None:
     """The simulator against real ttnn 0.81.1 (wheels for CPython 3.10 / 3.12 only) without a card: host
-    conversions bit for bit, host-side errors, ops vs golden functions, API names and keywords
-    (`python -m parity`, see parity/__init__.py). PyPI's torch for 3.12 is the CUDA build; the project's
+    conversions bit for bit, host-side errors, ops vs golden functions, API names and keywords, and the
+    coverage figure of real ttnn's public callables (`python -m parity`, see parity/__init__.py). PyPI's torch for 3.12 is the CUDA build; the project's
     own dependencies (transformers ...) are not needed, so the repository is installed without them."""
     session.install("ttnn==0.81.1", "torch==2.13.0", "pyyaml")
     session.install("--no-deps", "-e", ".")

@@ -24,12 +24,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import median_seconds  # noqa: E402
-from core import sim  # noqa: E402
-from core.device import board_for, open_mesh_device  # noqa: E402
-from core.runner import peak_rss_bytes  # noqa: E402
-from models.clip.port import ClipModel, ClipPort  # noqa: E402
-from models.clip.presets import ENCODERS  # noqa: E402
-from models.clip.reference import ClipEncoderPair, make_inputs  # noqa: E402
+from ttport import sim  # noqa: E402
+from ttport.device import board_for, open_mesh_device  # noqa: E402
+from ttport.models.clip.port import ClipModel, ClipPort  # noqa: E402
+from ttport.models.clip.presets import ENCODERS  # noqa: E402
+from ttport.models.clip.reference import ClipEncoderPair, make_inputs  # noqa: E402
+from ttport.runner import peak_rss_bytes  # noqa: E402
 
 
 def _reference_run(reference: ClipEncoderPair, inputs: dict) -> None:

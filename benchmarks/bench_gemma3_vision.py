@@ -7,7 +7,7 @@ One run = `get_image_features` for one image (batch 1): for the port, torch pixe
 features out, so the host unfold, the patch upload and the feature download are included; for the
 reference, transformers' SiglipVisionModel + Gemma3MultiModalProjector in fp32 (torch SDPA attention).
 Prints the medians, their ratio (goal <= 1.5), the peak RSS, the features' PCC and what the last forward
-did on the device (core.sim.stats): uploads, downloads, device ops by name.
+did on the device (ttport.sim.stats): uploads, downloads, device ops by name.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from benchmarks.common import (  # noqa: E402
     print_timings,
     timing_figures,
 )
-from core import sim  # noqa: E402
-from core.backend import is_simulator, ttnn  # noqa: E402
-from core.compare import comp_pcc  # noqa: E402
-from core.device import open_device  # noqa: E402
-from core.runner import peak_rss_bytes  # noqa: E402
-from models.gemma3.inputs import make_inputs  # noqa: E402
-from models.gemma3.model import Gemma3VisionModelTTNN  # noqa: E402
-from models.gemma3.presets import PRESETS  # noqa: E402
-from models.gemma3.reference import build_reference  # noqa: E402
+from ttport import sim  # noqa: E402
+from ttport.backend import is_simulator, ttnn  # noqa: E402
+from ttport.compare import comp_pcc  # noqa: E402
+from ttport.device import open_device  # noqa: E402
+from ttport.models.gemma3.inputs import make_inputs  # noqa: E402
+from ttport.models.gemma3.model import Gemma3VisionModelTTNN  # noqa: E402
+from ttport.models.gemma3.presets import PRESETS  # noqa: E402
+from ttport.models.gemma3.reference import build_reference  # noqa: E402
+from ttport.runner import peak_rss_bytes  # noqa: E402
 
 
 def time_reference(

@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.sim.numerics import fidelity, formats, mode  # noqa: E402
-from core.sim.types import DataType, MathFidelity  # noqa: E402
+from ttport.sim.numerics import fidelity, formats, mode  # noqa: E402
+from ttport.sim.types import DataType, MathFidelity  # noqa: E402
 
 # (name, M, K, N) of the ports' matmuls (full presets).
 SHAPES = (

@@ -5,7 +5,7 @@
 Times one forward of the tower (batch 1: one camera image, host tensor in -> host tensor out, i.e. the
 patch upload and the result download included) and of the reference SiglipVisionModel on the same
 machine; prints the medians, their ratio (goal <= 1.5), the peak RSS, and what one forward does on the
-device (from core.sim.stats): uploads, downloads, device ops by name. `--profile` adds a cProfile of one
+device (from ttport.sim.stats): uploads, downloads, device ops by name. `--profile` adds a cProfile of one
 simulated forward, grouped by ttnn op, to show which simulator op dominates.
 """
 
@@ -33,15 +33,15 @@ from benchmarks.common import (  # noqa: E402
     print_timings,
     timing_figures,
 )
-from core import sim  # noqa: E402
-from core.backend import is_simulator, ttnn  # noqa: E402
-from core.compare import comp_pcc  # noqa: E402
-from core.device import open_device  # noqa: E402
-from core.runner import peak_rss_bytes  # noqa: E402
-from models.pi0.inputs import make_inputs  # noqa: E402
-from models.pi0.presets import PRESETS  # noqa: E402
-from models.pi0.reference import IMAGE_PATH_MODULES, build_reference  # noqa: E402
-from models.siglip import SigLIPVisionTowerTTNN  # noqa: E402
+from ttport import sim  # noqa: E402
+from ttport.backend import is_simulator, ttnn  # noqa: E402
+from ttport.compare import comp_pcc  # noqa: E402
+from ttport.device import open_device  # noqa: E402
+from ttport.models.pi0.inputs import make_inputs  # noqa: E402
+from ttport.models.pi0.presets import PRESETS  # noqa: E402
+from ttport.models.pi0.reference import IMAGE_PATH_MODULES, build_reference  # noqa: E402
+from ttport.models.siglip import SigLIPVisionTowerTTNN  # noqa: E402
+from ttport.runner import peak_rss_bytes  # noqa: E402
 
 
 def op_profile(fn: Callable[[], Any], top: int = 12) -> list[tuple[str, float]]:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from core.backend import is_simulator
+from ttport.backend import is_simulator
 
 
 def argument_parser(doc: str, presets: Iterable[str], default_preset: str) -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ def backend_name() -> str:
 
 
 def counter_delta(before: Any, after: Any) -> dict[str, Any]:
-    """What the device did between two `core.sim.stats` snapshots: transfers, device ops, ops by name
+    """What the device did between two `ttport.sim.stats` snapshots: transfers, device ops, ops by name
     (sorted, only those that ran)."""
     return {
         "uploads": after.host_to_device - before.host_to_device,

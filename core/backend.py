@@ -2,11 +2,11 @@
 
 Port code imports the module once and calls it exactly like upstream tt-metal code::
 
-    from core.backend import ttnn      # in tt-metal this line becomes: import ttnn
+    from ttport.backend import ttnn      # in tt-metal this line becomes: import ttnn
 
     y = ttnn.linear(x, self.weight, bias=self.bias)
 
-`ttnn` is a thin proxy that resolves to `core.sim.ttnn` or the real `ttnn` package the first time it is
+`ttnn` is a thin proxy that resolves to `ttport.sim.ttnn` or the real `ttnn` package the first time it is
 used. The choice comes from `select_backend()` (CLI --backend, pytest --backend) or else the
 TTPORT_BACKEND environment variable, default `sim`.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from types import ModuleType
 from typing import Any
 
@@ -52,15 +51,12 @@ def requested_backend() -> str:
 
 
 def _real_ttnn() -> ModuleType:
-    # ttnn 0.81.1's ttnn/operations/__init__.py registers each of its submodules under its bare name in
-    # sys.modules ("core", "matmul", ...): put back the entries it clobbers, or `import core.<x>` breaks.
-    before = dict(sys.modules)
+    # ttnn 0.81.1 registers its operations submodules under bare names in sys.modules ("core", "matmul", ...);
+    # this project installs as `ttport`, so nothing of ours can be shadowed by them.
     try:
         return importlib.import_module("ttnn")
     except Exception as exc:  # ImportError, or the wheel's own import-time failures
         raise BackendError(f"backend 'device' needs real ttnn (pip install 'ttport[device]'): {exc}") from exc
-    finally:
-        sys.modules.update({name: mod for name, mod in before.items() if sys.modules.get(name) is not mod})
 
 
 def _device_available(module: ModuleType) -> bool:
@@ -75,7 +71,7 @@ def resolve() -> tuple[str, ModuleType]:
     if _state["module"] is None:
         name = requested_backend()
         if name == "sim":
-            module, resolved = importlib.import_module("core.sim.ttnn"), "sim"
+            module, resolved = importlib.import_module("ttport.sim.ttnn"), "sim"
         elif name == "device":
             module, resolved = _real_ttnn(), "device"
         else:
@@ -86,7 +82,7 @@ def resolve() -> tuple[str, ModuleType]:
             if real is not None and _device_available(real):
                 module, resolved = real, "device"
             else:
-                module, resolved = importlib.import_module("core.sim.ttnn"), "sim"
+                module, resolved = importlib.import_module("ttport.sim.ttnn"), "sim"
         source = _state["source"] or (ENV_VAR if os.environ.get(ENV_VAR) else "default")
         _state.update(module=module, resolved=resolved, requested=name, source=source)
     return _state["resolved"], _state["module"]

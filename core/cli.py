@@ -1,8 +1,15 @@
 """`ttport list`, `ttport run`, `ttport compare` and `ttport exec`: the command line of the project.
 
-Exit codes: 0 every component passed (compare: no regression); 1 a component failed (compare: a
-regression); 2 bad input (unknown model, preset, board or backend, missing or unusable checkpoint, a file
-that is not a report): one line on stderr, no traceback.
+exit codes:
+  0  every component passed (compare: no regression)
+  1  a component failed (its PCC is below the threshold, or the port raised; compare: a regression)
+  2  bad input, refused before the expensive work where it can be: unknown model, preset, board or
+     backend; --seed out of range; a --json destination that cannot be written; a --report path that
+     is a file; a missing or unusable checkpoint; an unusable TTPORT_CACHE; a device that cannot be
+     opened; a file that is not a run report (compare) (one line on stderr)
+  3  internal error: a bug in ttport or in a port (one line on stderr; the traceback with --verbose)
+  130 interrupted (Ctrl-C)
+  (`ttport exec` returns its command's own exit code)
 """
 
 from __future__ import annotations
@@ -10,29 +17,60 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core import backend
-from core.errors import UserError
+from ttport import backend
+from ttport.errors import UserError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _parser() -> argparse.ArgumentParser:
-    from core.sim.boards import BOARDS
+def one_line(exc: BaseException) -> str:
+    """An error message on one line (transformers' and ttnn's messages span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
-    parser = argparse.ArgumentParser(prog="ttport", description=__doc__.split("\n")[0])
+
+def quiet_libraries() -> None:
+    """transformers' LOAD REPORT table, warnings and progress bars stay out of stderr (see --verbose)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ttport.sim.boards import BOARDS
+
+    parser = argparse.ArgumentParser(
+        prog="ttport",
+        description=__doc__.split("\n")[0],
+        epilog=__doc__[__doc__.index("exit codes:") :],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show tracebacks of internal errors and transformers' load reports and progress bars",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="registered ports, presets, components and broken plugins")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
-    run = sub.add_parser("run", help="run a port against its reference and report PCC per component")
+    run = sub.add_parser(
+        "run",
+        help="run a port against its reference and report PCC per component",
+        epilog=__doc__[__doc__.index("exit codes:") :],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("model")
     run.add_argument("--preset", default="tiny")
     run.add_argument("--backend", choices=backend.BACKENDS, help=f"default: ${backend.ENV_VAR} or sim")
@@ -40,12 +78,20 @@ def _parser() -> argparse.ArgumentParser:
         "--board", choices=sorted(BOARDS), help="simulated board (default: $TTPORT_BOARD or n150)"
     )
     run.add_argument("--weights", type=Path, help="local checkpoint directory (default: random weights)")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="seed of weights and inputs, 0 to 2**32 - 1")
     run.add_argument(
         "--json",
         dest="json_path",
         metavar="FILE",
-        help="write the report here ('-': stdout, then the table and progress go to stderr)",
+        help="write the report here ('-': stdout, then the table and progress go to stderr; a file: "
+        "atomically; a device or FIFO: directly)",
+    )
+    run.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="as ttport --verbose")
+    run.add_argument(
+        "--perf-csv",
+        type=Path,
+        metavar="DIR",
+        help="simulator: write the op-profiler CSV (ops_perf_results_<timestamp>.csv, for tt-perf-report) here",
     )
     run.add_argument(
         "--report",
@@ -95,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _listing() -> dict[str, Any]:
-    from core.plugins.registry import load_registry
+    from ttport.plugins.registry import load_registry
 
     registry = load_registry()
     ports = []
@@ -107,7 +153,10 @@ def _listing() -> dict[str, Any]:
                 "description": port.description,
                 "mesh_shape": list(port.mesh_shape) if port.mesh_shape else None,
                 "presets": {
-                    preset: [{"name": c.name, "threshold": float(c.threshold)} for c in components]
+                    preset: [
+                        {"name": c.name, "threshold": float(c.threshold), "metric": c.metric}
+                        for c in components
+                    ]
                     for preset, components in registry.components[name].items()
                 },
             }
@@ -135,21 +184,27 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from core import device
-    from core.plugins.registry import load_registry
-    from core.progress import for_stream
-    from core.report import format_table, write_json
-    from core.runner import run_port
+    from ttport import device, weights
+    from ttport.plugins.registry import load_registry
+    from ttport.progress import for_stream
+    from ttport.report import format_table, write_json
+    from ttport.runner import check_seed, run_port
+    from ttport.safe_write import check_destination
 
     json_to_stdout = args.json_path == "-"
-    # with --json -, stdout carries the JSON alone: everything a person reads goes to stderr, as lines
+    # with --json -, stdout carries the JSON alone: everything a person reads goes to stderr, as lines;
+    # otherwise progress and the table go to stdout, so stderr carries nothing but errors
     human = sys.stderr if json_to_stdout else sys.stdout
 
     def say(line: str) -> None:
         print(line, file=human, flush=True)
 
+    check_seed(args.seed)
+    if args.json_path is not None and not json_to_stdout:
+        check_destination(args.json_path)
     backend.select_backend(args.backend)
     device.select_board(args.board)
+    cache = weights.cache_from_env()
     line = backend.describe()
     if backend.is_simulator():
         line += f", board {device.simulated_board().name}"
@@ -157,6 +212,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report is not None and args.report.exists() and not args.report.is_dir():
         raise UserError(f"--report needs a directory, and {args.report} is a file")
     port = load_registry().get(args.model)
+    if args.perf_csv is not None and not backend.is_simulator():
+        raise UserError("--perf-csv needs the simulator backend (on a card, use tt-metal's profiler)")
 
     def step(text: str) -> None:
         say(f"  .. {text}")
@@ -169,23 +226,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         weights=args.weights,
         progress=progress,
+        cache=cache,
+        perf_csv=args.perf_csv,
         layer_trace=args.report is not None,
     )
     say(format_table(report))
+    if report.perf_csv:
+        say(f"op-profiler CSV written to {report.perf_csv}")
     if json_to_stdout:
         json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
         sys.stdout.flush()
-    elif args.json_path:
-        write_json(report, args.json_path)
-        say(f"report written to {args.json_path}")
+    elif args.json_path is not None:
+        written = write_json(report, args.json_path)
+        say(f"report written to {written}")
     if args.report is not None:
-        from core.html_report import write_report
+        from ttport.html_report import write_report
 
         page = write_report(report, args.report)
         say(f"HTML report written to {page}")
         if report.op_records:
-            from core.visualizer import write_visualizer_folder
+            from ttport.visualizer import write_visualizer_folder
 
             database = write_visualizer_folder(report, args.report)
             say(f"ttnn-visualizer folder written to {args.report} ({database.name}, config.json)")
@@ -193,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from core.report_diff import Tolerance, diff_reports, format_diff, load_report
+    from ttport.report_diff import Tolerance, diff_reports, format_diff, load_report
 
     tolerance = Tolerance(args.tolerance, args.error_tolerance, args.time_tolerance, args.memory_tolerance)
     diff = diff_reports(load_report(args.baseline), load_report(args.new), tolerance)
@@ -202,7 +263,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from core.compat import execute
+    from ttport.compat import execute
 
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not command:
@@ -218,11 +279,24 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare, "exec": cm
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not args.verbose and args.command != "exec":  # exec's command runs in its own processes
+        quiet_libraries()
     try:
         return COMMANDS[args.command](args)
     except (UserError, backend.BackendError) as exc:
-        _stderr(f"ttport: error: {exc}")
+        _stderr(f"ttport: error: {str(exc).strip() if args.verbose else one_line(exc)}")
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        _stderr("ttport: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: its own exit code, never confused with "a component failed"
+        if args.verbose:
+            traceback.print_exc()
+        _stderr(
+            f"ttport: internal error: {type(exc).__name__}: {one_line(exc)}"
+            + ("" if args.verbose else " (run with --verbose for the traceback)")
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 
 def _is_ttnn_tensor(x: Any) -> bool:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from core.backend import is_simulator, ttnn
-from core.errors import UserError
-from core.sim.boards import BOARDS, DEFAULT_BOARD, Board
+from ttport.backend import is_simulator, ttnn
+from ttport.errors import UserError
+from ttport.sim.boards import BOARDS, DEFAULT_BOARD, Board
 
 ENV_BOARD = "TTPORT_BOARD"
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.report import ComponentResult, RunReport
+from ttport.report import ComponentResult, RunReport
 
 PAGE = "report.html"
 #: "block 3", "vision layer 3", "kv cache layer 3": the stack's name (may be empty) and the block index

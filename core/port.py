@@ -20,11 +20,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+if TYPE_CHECKING:
+    from ttport.compare import Comparison
+
 Output = torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]
+#: (reference output, port output, threshold) -> a ttport.compare.Comparison whose `pcc` holds the score; the
+#: runner's default is ttport.compare.compare_outputs (the lowest PCC over the outputs)
+Compare = Callable[[Output, Output, float], "Comparison"]
 
 
 @dataclass
@@ -49,13 +55,18 @@ class RunContext:
 
 @dataclass
 class Component:
-    """One comparable piece of a port: `reference(ctx)` and `port(ctx)` return the outputs to compare."""
+    """One comparable piece of a port: `reference(ctx)` and `port(ctx)` return the outputs to compare.
+
+    The score is PCC unless `compare` scores the outputs another way (e.g. the top-1 agreement of generated
+    tokens); `metric` names it in reports. The component passes when the score reaches `threshold`."""
 
     name: str
     reference: Callable[[RunContext], Output]
     port: Callable[[RunContext], Output]
     threshold: float
     description: str = ""
+    metric: str = "pcc"
+    compare: Compare | None = None
 
 
 class Port:
@@ -70,7 +81,7 @@ class Port:
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:
         """The transformers reference: random weights from the preset's config (seeded), or loaded
-        from a local checkpoint directory. Raise `core.errors.UserError` for a bad directory."""
+        from a local checkpoint directory. Raise `ttport.errors.UserError` for a bad directory."""
         raise NotImplementedError
 
     def make_inputs(self, preset: str, seed: int, reference: torch.nn.Module) -> dict[str, Any]:

@@ -1,29 +1,34 @@
-"""The run report: one JSON document per run, written atomically (temp file + os.replace) so a reader
-never sees half a report."""
+"""The run report: one JSON document per run, written with ttport.safe_write (atomically onto a regular
+file, so a reader never sees half a report; directly into a device or FIFO, which is never replaced)."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from ttport.safe_write import write_bytes
 
 
 @dataclass
 class ComponentResult:
     name: str
-    pcc: float | None  # None when the port raised or the PCC is undefined (non-finite, constant, empty)
+    #: the score: PCC unless `metric` says otherwise; None when the port raised or the PCC is undefined
+    #: (non-finite, constant, empty)
+    pcc: float | None
     threshold: float
     passed: bool
     reference_seconds: float
     port_seconds: float
-    error: str | None = None  # why it failed: one line (core.compare.compare), or the port's traceback
+    error: str | None = None  # why it failed: one line (ttport.compare.compare), or the port's traceback
     #: the second metric, independent of the PCC: ||port - reference|| / ||reference|| and max |port - reference|
     rel_rms_error: float | None = None
     max_abs_error: float | None = None
+    #: what `pcc` holds: "pcc", or the name of a component's own score (Component.metric)
+    metric: str = "pcc"
 
 
 @dataclass
@@ -45,6 +50,12 @@ class RunReport:
     device_to_host_bytes: int | None = None
     build_seconds: float = 0.0
     total_seconds: float = 0.0
+    # Projected device time (simulator only, core/sim/projection): per component, total, top ops, per-op records.
+    projection: dict[str, Any] | None = None
+    projection_seconds: float = 0.0  # what computing the projection added to the run
+    perf_csv: str | None = None  # the op-profiler CSV written, if any
+    #: ttport.weights.WeightCache.summary() of the run (directory, hits, misses, seconds), None without cache
+    weight_cache: dict[str, Any] | None = None
     #: per stack, the figures after every block of the port's end-to-end run (Port.layer_trace; filled with
     #: --report): [{index, pcc, rel_rms_error, max_abs_error}]; layer_trace_error says why it is missing
     layers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -54,7 +65,7 @@ class RunReport:
     settings: dict[str, str] = field(default_factory=dict)
     #: the simulator's per-op records of every chip (core/sim/records.py), for --report; not in the JSON
     op_records: list[Any] = field(default_factory=list, repr=False)
-    #: per chip id: the board's facts and the allocator's events (core.sim.runtime.Stats.buffer_events)
+    #: per chip id: the board's facts and the allocator's events (ttport.sim.runtime.Stats.buffer_events)
     chips: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
@@ -89,19 +100,57 @@ def _number(value: float | None, spec: str) -> str:
 
 
 def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
-    """Write `report` to `path` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(report.to_dict(), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write `report` to `path` (ttport.safe_write rules); returns the path written. A destination that
+    cannot be written raises ttport.safe_write.DestinationError (a UserError)."""
+    text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+    return write_bytes(path, text.encode())
+
+
+def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _us(ns: float) -> str:
+    return f"{ns / 1e3:,.1f}"
+
+
+def format_projection(projection: dict[str, Any]) -> list[str]:
+    """Projected device time per component and in total, then the top ops by projected time."""
+    lines = [f"projected device time on {projection['board']} (core/sim/projection; us):"]
+    header = ("component", "ops", "kernels", "with trace", "without trace", "transfers")
+    rows = [
+        (
+            name,
+            str(c["ops"]),
+            _us(c["device_ns"]),
+            _us(c["trace_ns"]),
+            _us(c["no_trace_ns"]),
+            _us(c["transfer_ns"]),
+        )
+        for name, c in [*projection["components"].items(), ("total", projection["total"])]
+    ]
+    lines += _columns(header, rows)
+    lines.append("top ops by projected kernel time:")
+    header = ("op", "count", "total us", "bound", "util", "cores", "inputs")
+    rows = [
+        (
+            g["name"],
+            str(g["count"]),
+            _us(g["device_ns"]),
+            g["bound"],
+            f"{g['utilisation']:.0%}",
+            str(g["cores"]),
+            g["shapes"],
+        )
+        for g in projection["top_ops"]
+    ]
+    return lines + _columns(header, rows)
 
 
 def format_table(report: RunReport) -> str:
@@ -110,7 +159,7 @@ def format_table(report: RunReport) -> str:
     rows = [
         (
             c.name,
-            _number(c.pcc, ".6f"),
+            _number(c.pcc, ".6f") + ("" if c.metric == "pcc" else f" ({c.metric})"),
             f"{c.threshold:g}",
             "PASS" if c.passed else "FAIL",
             _number(c.rel_rms_error, ".2e"),
@@ -135,9 +184,22 @@ def format_table(report: RunReport) -> str:
             f"device ops {report.device_ops}, host->device {report.host_to_device}, "
             f"device->host {report.device_to_host}, peak DRAM {peak['dram']} B, peak L1 {peak['l1']} B"
         )
+    if report.projection is not None:
+        lines.extend(format_projection(report.projection))
+    if report.weight_cache is not None:
+        lines.append(format_cache(report.weight_cache))
     lines.append(f"peak RSS {report.peak_rss_bytes / 2**20:.0f} MiB, total {report.total_seconds:.2f} s")
     verdict = "PASS" if report.passed else "FAIL"
     lines.append(
         f"{verdict}: {report.model} [{report.preset}] on {report.backend} ({report.board}, {report.arch})"
     )
     return "\n".join(lines)
+
+
+def format_cache(summary: dict[str, Any]) -> str:
+    """One line about the weight cache of a run: hits, misses and where the build time went."""
+    return (
+        f"weight cache {summary['directory']}: {summary['hits']} hits, {summary['misses']} misses "
+        f"(load {summary['load_seconds']:.2f} s, convert {summary['convert_seconds']:.2f} s, "
+        f"store {summary['store_seconds']:.2f} s)"
+    )

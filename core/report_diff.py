@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import UserError
+from ttport.errors import UserError
 
-#: keys every report written by core.report.write_json has
+#: keys every report written by ttport.report.write_json has
 _REQUIRED = ("model", "preset", "backend", "components")
 _COUNTERS = ("device_ops", "host_to_device", "device_to_host", "host_to_device_bytes", "device_to_host_bytes")
 

@@ -28,7 +28,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from core.report import RunReport
+from ttport.report import RunReport
 
 DB = "db.sqlite"
 CONFIG = "config.json"
@@ -178,7 +178,7 @@ def build_database(report: RunReport, path: Path) -> None:
             if c.error and c.pcc is None:  # the port raised: a device-rule failure or a bug
                 lines = c.error.strip().splitlines()
                 kind, _, message = lines[-1].partition(": ")
-                kind = kind.rsplit(".", 1)[-1]  # "core.sim.rules.TTFatal" -> "TTFatal", as ttnn names it
+                kind = kind.rsplit(".", 1)[-1]  # "ttport.sim.rules.TTFatal" -> "TTFatal", as ttnn names it
                 op_id = last_op_of.get(c.name, len(ops) - 1 if ops else 0)
                 errors.append((op_id, c.name, kind, message or lines[-1], c.error, ""))
         db.executemany("INSERT INTO global_tensor_comparison_records VALUES (?, ?, ?, ?, ?)", comparisons)

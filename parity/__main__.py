@@ -10,7 +10,7 @@ import sys
 import time
 from importlib import metadata
 
-from . import api_check, errors_check, formats_check, golden_check, real
+from . import api_check, coverage_check, errors_check, formats_check, golden_check, real
 from .result import CheckResult
 
 CHECKS = {
@@ -18,6 +18,7 @@ CHECKS = {
     "errors": errors_check.run,
     "goldens": golden_check.run,
     "api": api_check.run,
+    "coverage": coverage_check.run,
 }
 
 

@@ -1,4 +1,4 @@
-"""Check 4: API surface. Every public name of the simulator's ttnn mirror (core.sim.ttnn and its submodules
+"""Check 4: API surface. Every public name of the simulator's ttnn mirror (ttport.sim.ttnn and its submodules
 transformer, experimental, kv_cache) exists in real ttnn at the same path, with the same kind (module /
 class / callable / value), every keyword the simulator's callable accepts is accepted by the real one, and
 every member of a simulator enum exists in the real enum.
@@ -18,7 +18,17 @@ from typing import Any
 
 from .result import CheckResult
 
-SUBMODULES = ("transformer", "experimental", "kv_cache")
+SUBMODULES = (
+    "transformer",
+    "experimental",
+    "kv_cache",
+    "distributed",
+    "distributed.distributed",
+    "device",
+    "types",
+    "operations",
+    "operations.activations",
+)
 ANY = None  # "accepts any keyword" (a **kwargs parameter)
 
 
@@ -124,7 +134,7 @@ def check_module(result: CheckResult, real_mod: ModuleType, sim_mod: ModuleType,
     for name in _public(sim_mod):
         sim_obj = getattr(sim_mod, name)
         where = f"{path}.{name}"
-        if isinstance(sim_obj, ModuleType) and name not in SUBMODULES:
+        if isinstance(sim_obj, ModuleType) and f"{path}.{name}"[5:] not in SUBMODULES:
             continue  # a helper module imported by the mirror (e.g. `annotations`), not an export
         if not hasattr(real_mod, name):
             result.case(False, f"{where}: simulator exports it, real ttnn has no such name")
@@ -149,14 +159,27 @@ def check_module(result: CheckResult, real_mod: ModuleType, sim_mod: ModuleType,
             result.case(not extra, f"{where}: keywords real ttnn does not accept: {extra}")
 
 
+def _submodule(module: ModuleType, dotted: str) -> ModuleType | None:
+    """`module.a.b` by sys.modules where attributes mislead (real ttnn.distributed.distributed is a module
+    that `ttnn.distributed`'s attribute `distributed` does not name)."""
+    import sys
+
+    found = sys.modules.get(f"{module.__name__}.{dotted}")
+    if found is None:
+        found = module
+        for part in dotted.split("."):
+            found = getattr(found, part, None)
+    return found if isinstance(found, ModuleType) else None
+
+
 def run(real: ModuleType, sim: ModuleType) -> CheckResult:
     result = CheckResult("api: names + keywords")
     check_module(result, real, sim, "ttnn")
     for sub in SUBMODULES:
-        sim_sub = getattr(sim, sub, None)
+        sim_sub = _submodule(sim, sub)
         if sim_sub is None:
             continue
-        real_sub = getattr(real, sub, None)
+        real_sub = _submodule(real, sub)
         if real_sub is None:
             result.case(False, f"ttnn.{sub}: real ttnn has no such submodule")
             continue

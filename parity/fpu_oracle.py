@@ -3,7 +3,7 @@
 wolfpine 2.2 (PyPI, BSD-3-Clause) ports ttsim's FPU datapath to Python. This driver issues the MVMULs of a
 ttnn matmul the way the kernel does (core/sim/numerics/fpu.py: per K tile, per fidelity phase, per 16-deep K
 face) through wolfpine's `MatrixUnit._fpu_group_sums_batch` and `_fpu_accumulate_batch`, starting from a
-zeroed Dst, and compares the Dst bit patterns with `core.sim.numerics.fpu.matmul_dst` - and, for the full op,
+zeroed Dst, and compares the Dst bit patterns with `ttport.sim.numerics.fpu.matmul_dst` - and, for the full op,
 with ttnn.matmul run on the simulator in exact mode (Dst packed to the output dtype). Exit status 1 on any
 mismatch. Run by `nox -s numerics` (CI).
 """
@@ -18,8 +18,8 @@ import time
 import numpy as np
 import torch
 
-from core.sim.numerics import fpu, mode
-from core.sim.types import DataType, MathFidelity
+from ttport.sim.numerics import fpu, mode
+from ttport.sim.types import DataType, MathFidelity
 
 from .result import CheckResult
 
@@ -43,7 +43,7 @@ def _matrix_unit():  # imported lazily: wolfpine is only installed by the numeri
 
 def sample_operand(shape: tuple[int, ...], dtype: DataType, gen: torch.Generator) -> torch.Tensor:
     """Values of `dtype` with a wide exponent spread, exact zeros and sign mixes (as stored by the simulator)."""
-    from core.sim.numerics import formats
+    from ttport.sim.numerics import formats
 
     x = torch.randn(shape, generator=gen) * torch.exp2(torch.randint(-6, 7, shape, generator=gen).float())
     x = torch.where(torch.rand(shape, generator=gen) < 0.05, torch.zeros(()), x)
@@ -112,8 +112,8 @@ def run_sweep(quick: bool = False) -> CheckResult:
 def run_op_cases() -> CheckResult:
     """ttnn.matmul / ttnn.linear on the simulator in exact mode: the packed output equals wolfpine's Dst packed
     by the simulator's packer rounding (the packer is outside MatrixUnit)."""
-    from core.sim import ttnn
-    from core.sim.numerics import formats
+    from ttport.sim import ttnn
+    from ttport.sim.numerics import formats
 
     result = CheckResult("ttnn.matmul exact mode (packed)")
     gen = torch.Generator().manual_seed(7)

@@ -1,8 +1,8 @@
-"""Import the real `ttnn` wheel next to this repository's `core` package.
+"""Import the real `ttnn` wheel next to this repository's `ttport` package.
 
 Host conversions need a cluster: TT_METAL_MOCK_CLUSTER_DESC_PATH must name a cluster descriptor
 (core/data/wormhole_n150_mock.yaml, one Wormhole n150) or ttnn reports "No chips detected in the cluster".
-The import itself goes through core.backend, which also undoes ttnn's clobbering of sys.modules["core"].
+The import itself goes through ttport.backend (ttnn's bare `core` entry in sys.modules cannot shadow `ttport`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-from core import backend
+from ttport import backend
 
 MOCK_CLUSTER = Path(__file__).resolve().parent.parent / "core" / "data" / "wormhole_n150_mock.yaml"
 ENV = "TT_METAL_MOCK_CLUSTER_DESC_PATH"
@@ -22,10 +22,10 @@ def load() -> ModuleType:
     """The real ttnn module, with the mock cluster set unless the caller chose one."""
     os.environ.setdefault(ENV, str(MOCK_CLUSTER))
     os.environ.setdefault("TT_LOGGER_LEVEL", "FATAL")
-    importlib.import_module("core.sim.ttnn")
+    importlib.import_module("ttport.sim.ttnn")
     return backend._real_ttnn()
 
 
 def sim() -> ModuleType:
     """The simulator's ttnn mirror."""
-    return importlib.import_module("core.sim.ttnn")
+    return importlib.import_module("ttport.sim.ttnn")

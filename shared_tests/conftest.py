@@ -2,6 +2,8 @@
 
 A port needs no test code of its own: registering it (entry point) is enough for it to be run here on its
 `tiny` preset. Each port runs once per session (the `port_run` cache); each component is its own test.
+Those runs convert their weights through a fresh weight cache of the session (`port_cache_dir`), which
+`test_weight_cache_serves_every_weight` then runs warm.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from core.plugins.registry import Registry, load_registry
-from core.report import RunReport
-from core.runner import run_port
+from ttport.plugins.registry import Registry, load_registry
+from ttport.report import RunReport
+from ttport.runner import run_port
+from ttport.weights import WeightCache
 
 PRESET = "tiny"
 
@@ -33,6 +36,9 @@ def _selected(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "port_name" in metafunc.fixturenames:
+        names = [n for n in _selected(metafunc.config) if PRESET in registry().ports[n].presets]
+        metafunc.parametrize("port_name", names)
     if "port_component" not in metafunc.fixturenames:
         return
     params = []
@@ -43,15 +49,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 class _RunCache:
-    """One run per port per session, shared by that port's component tests."""
+    """One run per port per session, shared by that port's component tests (cold weight cache)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: Any) -> None:
         self.runs: dict[str, RunReport | BaseException] = {}
+        self.cache_dir = cache_dir
 
     def get(self, name: str) -> RunReport:
         if name not in self.runs:
             try:
-                self.runs[name] = run_port(registry().ports[name], PRESET, seed=0)
+                cache = WeightCache.open(self.cache_dir / name)
+                self.runs[name] = run_port(registry().ports[name], PRESET, seed=0, cache=cache)
             except Exception as exc:  # a failing build fails every component test of the port, once
                 self.runs[name] = exc
         run = self.runs[name]
@@ -61,8 +69,13 @@ class _RunCache:
 
 
 @pytest.fixture(scope="session")
-def port_runs() -> _RunCache:
-    return _RunCache()
+def port_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return tmp_path_factory.mktemp("weight-cache")
+
+
+@pytest.fixture(scope="session")
+def port_runs(port_cache_dir: Any) -> _RunCache:
+    return _RunCache(port_cache_dir)
 
 
 @pytest.fixture

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 
-from core.plugins.registry import Registry
-from core.report import RunReport
+from ttport.plugins.registry import Registry
+from ttport.report import RunReport
+from ttport.runner import run_port
+from ttport.weights import WeightCache
 
 
 def test_component_pcc(port_component: tuple[str, Any], port_run: RunReport) -> None:
-    """The runner's verdict (core.compare.compare_outputs): PCC >= threshold on outputs that are finite,
+    """The runner's verdict (ttport.compare.compare_outputs): PCC >= threshold on outputs that are finite,
     not empty and not constant where the other side varies; the reason otherwise."""
     _, name = port_component
     result = port_run.component(name)
@@ -25,3 +27,21 @@ def test_registry_has_no_broken_plugins(ttport_registry: Registry, request: pyte
     wanted = request.config.getoption("--port")
     broken = [b for b in ttport_registry.broken if not wanted or b.name in wanted]
     assert not broken, "broken plugins:\n" + "\n".join(str(b) for b in broken)
+
+
+def test_weight_cache_serves_every_weight(
+    port_name: str, port_runs: Any, port_cache_dir: Any, ttport_registry: Registry
+) -> None:
+    """Issue 10: pi0 and gemma3 never used TTPORT_CACHE and clip's entries collided. The session's run
+    of the port filled a fresh cache; a second run must load every weight from it, convert none, and
+    give the same figures."""
+    cold = port_runs.get(port_name)
+    assert (
+        cold.weight_cache is not None and cold.weight_cache["hits"] == 0 and cold.weight_cache["misses"] > 0
+    )
+    entries = sorted((port_cache_dir / port_name).glob("*.tensorbin"))
+    assert len(entries) == cold.weight_cache["misses"]  # one entry per converted weight: no collisions
+    port = ttport_registry.ports[port_name]
+    warm = run_port(port, cold.preset, seed=0, cache=WeightCache.open(port_cache_dir / port_name))
+    assert warm.weight_cache["hits"] == cold.weight_cache["misses"] and warm.weight_cache["misses"] == 0
+    assert [(c.name, c.pcc) for c in warm.components] == [(c.name, c.pcc) for c in cold.components]

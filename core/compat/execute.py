@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 SITE_DIR = Path(__file__).resolve().parent / "site"
-PLUGIN = "core.compat.pytest_plugin"
+PLUGIN = "ttport.compat.pytest_plugin"
 
 
 def exec_environment(base: Mapping[str, str], board: str | None = None) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The import hook behind `ttport exec`: `ttnn[.X]` and `tt_lib[.X]` are the simulator's modules.
 
 A meta-path finder placed first on sys.meta_path answers for those names before any installed package, and
-hands back the simulator's module objects themselves (so `ttnn.Tensor is core.sim.ttnn.Tensor`). A
+hands back the simulator's module objects themselves (so `ttnn.Tensor is ttport.sim.ttnn.Tensor`). A
 submodule the simulator lacks fails with one ModuleNotFoundError naming it.
 """
 
@@ -15,7 +15,7 @@ import sys
 from types import ModuleType
 
 # top-level name a program imports -> the simulator package standing in for it
-ALIASES = {"ttnn": "core.sim.ttnn", "tt_lib": "core.sim.tt_lib"}
+ALIASES = {"ttnn": "ttport.sim.ttnn", "tt_lib": "ttport.sim.tt_lib"}
 
 
 class _AliasLoader(importlib.abc.Loader):

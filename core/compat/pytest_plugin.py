@@ -1,6 +1,6 @@
 """The fixtures tt-metal's root conftest.py gives model tests, on the simulator.
 
-`ttport exec -- pytest ...` loads this plugin (PYTEST_PLUGINS); `pytest -p core.compat.pytest_plugin` does the
+`ttport exec -- pytest ...` loads this plugin (PYTEST_PLUGINS); `pytest -p ttport.compat.pytest_plugin` does the
 same by hand. Names and semantics follow tt-metal's conftest.py: `device_params` is parametrised indirectly
 (`@pytest.mark.parametrize("device_params", [{"l1_small_size": 24576}], indirect=True)`) and its keys are
 open_device / open_mesh_device keywords, plus `fabric_config` / `reliability_mode` (set before opening a mesh,
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import torch
 
-from core.sim import ttnn
+from ttport.sim import ttnn
 
 # tt-metal's conftest.py seeds torch, numpy and random with this value in `reset_seeds`.
 SEED = 213919

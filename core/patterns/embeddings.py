@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
+from ttport.weights import to_device
 
 
 class PositionEmbedding:
@@ -22,8 +23,10 @@ class PositionEmbedding:
         num_positions: int | None = None,
         mesh_mapper: Any = None,
         memory_config: Any = None,
+        name: str = "position_embedding.weight",
     ):
-        """`weight` is the [max_positions, hidden] table; `num_positions` (default: all) are used."""
+        """`weight` is the [max_positions, hidden] table; `num_positions` (default: all) are used. `name`:
+        the table's full parameter path (its weight-cache entry, ttport.weights.to_device)."""
         num_positions = num_positions if num_positions is not None else weight.shape[0]
         if num_positions > weight.shape[0]:
             raise ValueError(f"{num_positions} positions requested but the table has {weight.shape[0]}")
@@ -38,11 +41,12 @@ class PositionEmbedding:
             memory_config=memory_config,
             mesh_mapper=mesh_mapper,
         )
-        self.weight = ttnn.as_tensor(
+        self.weight = to_device(
+            name,
             weight.detach().float(),
+            device,
             dtype=ttnn.bfloat16,
             layout=ttnn.ROW_MAJOR_LAYOUT,
-            device=device,
             memory_config=memory_config,
             mesh_mapper=mesh_mapper,
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 NEG = torch.finfo(torch.bfloat16).min
 

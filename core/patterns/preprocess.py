@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 TILE = 32
 

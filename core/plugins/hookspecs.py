@@ -7,7 +7,7 @@ A plugin is a module (named by an entry point in the `ttport` group) with hook i
     mymodel = "mymodel_port.plugin"
 
     # mymodel_port/plugin.py
-    from core.plugins import hookimpl
+    from ttport.plugins import hookimpl
 
     @hookimpl
     def ttport_ports():
@@ -27,4 +27,4 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def ttport_ports() -> list:
-    """Return the `core.port.Port` objects this plugin provides (usually one)."""
+    """Return the `ttport.port.Port` objects this plugin provides (usually one)."""

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import pluggy
 
-from core.errors import UserError
-from core.port import Component, Port
+from ttport.errors import UserError
+from ttport.port import Component, Port
 
 from . import hookspecs
 from .hookspecs import ENTRY_POINT_GROUP, PROJECT
@@ -30,7 +30,7 @@ class BrokenPlugin:
     """A plugin that could not contribute ports, and why."""
 
     name: str  # entry point name
-    target: str  # entry point value, e.g. "models.pi0.plugin"
+    target: str  # entry point value, e.g. "ttport.models.pi0.plugin"
     error: str
 
     def __str__(self) -> str:
@@ -92,7 +92,7 @@ def _check_threshold(where: str, threshold: object) -> None:
 def _validate(port: object) -> dict[str, list[Component]]:
     """The port's components per preset; raises ValueError naming what is malformed."""
     if not isinstance(port, Port):
-        raise ValueError(f"returned {type(port).__name__!r}, not a core.port.Port")
+        raise ValueError(f"returned {type(port).__name__!r}, not a ttport.port.Port")
     _check_name(f"{type(port).__name__}.name", port.name)
     if ":" in port.name or port.name != port.name.strip():
         raise ValueError(f"port name {port.name!r} must not contain ':' or surrounding spaces")

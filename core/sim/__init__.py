@@ -1,4 +1,4 @@
-"""The host simulator of the ttnn API. Its public, ttnn-shaped surface is `core.sim.ttnn`; this package
+"""The host simulator of the ttnn API. Its public, ttnn-shaped surface is `ttport.sim.ttnn`; this package
 also offers simulator-only helpers that have no ttnn equivalent (accounting, strict mode, boards)."""
 
 from . import boards

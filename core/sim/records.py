@@ -1,9 +1,9 @@
 """The per-op record: what one device op was, on one chip, in the terms that numerics, cost projection and
 reports all need (shapes, dtypes, layouts, memory, fidelity, cores, the component it ran under).
 
-One record per op per chip, appended by `core.sim.tensor.device_op` to the chip's `Stats.op_records`. The
+One record per op per chip, appended by `ttport.sim.tensor.device_op` to the chip's `Stats.op_records`. The
 record describes the op; consumers add what they derive (the projection fills `projected_ns`). Simulator-only
-(real ttnn has the op profiler's CSV for this, which `core.sim` can write from these records).
+(real ttnn has the op profiler's CSV for this, which `ttport.sim` can write from these records).
 
 Layering: this module depends on `types` only, so runtime, tensor and ops can all import it.
 """
@@ -64,8 +64,40 @@ class OpConfig:
 
 
 def fidelity_name(fidelity: MathFidelity | str) -> str:
-    """"HiFi2" for MathFidelity.HiFi2 (the op profiler's spelling)."""
+    """ "HiFi2" for MathFidelity.HiFi2 (the op profiler's spelling)."""
     return fidelity if isinstance(fidelity, str) else fidelity.name
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What the cost projection (core/sim/projection) derived for one op record."""
+
+    device_ns: float  # device kernel duration: fixed cost + the compute and data terms combined
+    compute_ns: float  # math on the cores used
+    data_ns: float  # bytes over DRAM / NoC for where each operand lives
+    fixed_ns: float  # per-op kernel launch and setup
+    cores: int  # worker cores the op runs on
+    ideal_ns: float  # the same work on the whole grid at peak math / bandwidth (utilisation = ideal / device)
+    host_ns: float  # host dispatch of this op without trace (the device may run ahead of it)
+
+    @property
+    def bound(self) -> str:
+        """ "compute" or "memory": which term dominates."""
+        return "compute" if self.compute_ns >= self.data_ns else "memory"
+
+    @property
+    def utilisation(self) -> float:
+        return self.ideal_ns / self.device_ns if self.device_ns > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    """One host <-> device transfer to or from one chip (from_torch / to_torch / to_device / from_device)."""
+
+    direction: str  # "host_to_device" / "device_to_host"
+    num_bytes: int
+    chip: int
+    signpost: str | None
 
 
 @dataclass
@@ -82,6 +114,7 @@ class OpRecord:
     dram_bytes: int  # DRAM allocated on the chip once the op's outputs exist
     l1_bytes: int
     projected_ns: float | None = None  # projected device kernel time, filled by the cost projection
+    projection: Projection | None = None  # the projection's terms (core/sim/projection)
 
 
 _SIGNPOSTS: list[str] = []

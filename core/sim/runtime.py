@@ -1,7 +1,7 @@
 """Simulated devices: the allocator (DRAM / L1 banks of the chosen board) and the accounting counters.
 
 The accounting API (`Stats`) is simulator-only and lives outside the ttnn namespace: reports read it through
-`core.sim.stats(device)`.
+`ttport.sim.stats(device)`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from . import rules
 from .boards import Board, get_board
 from .dispatch import Dispatch
-from .records import OpRecord
+from .records import OpRecord, TransferRecord, current_signpost
 from .subdevices import SubDeviceManagers
 from .types import Arch, BufferType, CoreCoord, CoreGrid, MeshShape
 
@@ -42,6 +42,8 @@ class Stats:
     buffer_events: list[tuple[int, int, str, int, int, int]] = field(default_factory=list)
     # One record per op that ran (core/sim/records.py): what numerics, projection and reports read.
     op_records: list[OpRecord] = field(default_factory=list)
+    # One record per host <-> device transfer (the projection's PCIe term).
+    transfers: list[TransferRecord] = field(default_factory=list)
 
     def reset(self) -> None:
         """Zero the event counters and restart the peaks from what is allocated now."""
@@ -51,6 +53,7 @@ class Stats:
         self.ops_by_name = {}
         self.op_records = []
         self.buffer_events = []
+        self.transfers = []
 
 
 class Buffer:
@@ -91,7 +94,9 @@ class Device(SubDeviceManagers):
         self._placed: dict[BufferType, list[tuple[int, int]]] = {BufferType.DRAM: [], BufferType.L1: []}
         self._next_buffer_id = 0
         self._open = True
-        self.dispatch = Dispatch(self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0)
+        self.dispatch = Dispatch(
+            self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0
+        )
         self._init_sub_devices()
 
     # -- ttnn.Device API -------------------------------------------------------------------------
@@ -150,6 +155,12 @@ class Device(SubDeviceManagers):
 
     def __repr__(self) -> str:
         return f"<Simulated {self.board.name} device {self._id}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes the class lacks: real ttnn.MeshDevice members get "not simulated yet"
+        from .real_surface import missing
+
+        raise missing("ttnn.MeshDevice", name, "'Device' object")
 
     # -- allocator ------------------------------------------------------------------------------
     def _banks(self, buffer_type: BufferType) -> tuple[int, int]:
@@ -239,11 +250,13 @@ class Device(SubDeviceManagers):
         """One host -> device transfer of `nbytes` to this chip."""
         self.stats.host_to_device += 1
         self.stats.host_to_device_bytes += nbytes
+        self.stats.transfers.append(TransferRecord("host_to_device", nbytes, self._id, current_signpost()))
 
     def record_read(self, nbytes: int) -> None:
         """One device -> host transfer of `nbytes` from this chip."""
         self.stats.device_to_host += 1
         self.stats.device_to_host_bytes += nbytes
+        self.stats.transfers.append(TransferRecord("device_to_host", nbytes, self._id, current_signpost()))
 
 
 class MeshDevice(SubDeviceManagers):
@@ -259,10 +272,16 @@ class MeshDevice(SubDeviceManagers):
         self._shape = mesh_shape
         board = board or get_board()
         # A submesh views chips of its parent (same allocators); a mesh opened by open_mesh_device owns new ones.
-        self._devices = devices if devices is not None else [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
+        self._devices = (
+            devices
+            if devices is not None
+            else [Device(i, board, **options) for i in range(mesh_shape.num_devices)]
+        )
         self.board = board
         self.options = options
-        self.dispatch = Dispatch(self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0)
+        self.dispatch = Dispatch(
+            self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0
+        )
         self._init_sub_devices()
         self._submeshes: list[MeshDevice] = []
 
@@ -312,7 +331,9 @@ class MeshDevice(SubDeviceManagers):
                 f"Submesh shape MeshShape([{rows}, {cols}]) and offset MeshCoordinate([{r0}, {c0}]) does not fit "
                 f"within parent mesh (MeshShape([{self._shape.rows}, {self._shape.cols}]))."
             )
-        chosen = [self._devices[(r0 + r) * self._shape.cols + c0 + c] for r in range(rows) for c in range(cols)]
+        chosen = [
+            self._devices[(r0 + r) * self._shape.cols + c0 + c] for r in range(rows) for c in range(cols)
+        ]
         sub = MeshDevice(MeshShape(rows, cols), self.board, devices=chosen, **self.options)
         self._submeshes.append(sub)
         return sub
@@ -341,6 +362,11 @@ class MeshDevice(SubDeviceManagers):
     def __repr__(self) -> str:
         return f"<Simulated MeshDevice {self._shape.rows}x{self._shape.cols} of {self.board.name}>"
 
+    def __getattr__(self, name: str) -> Any:
+        from .real_surface import missing
+
+        raise missing("ttnn.MeshDevice", name, "'MeshDevice' object")
+
 
 def chips(device: Device | MeshDevice) -> list[Device]:
     """The chips behind a device handle."""
@@ -363,6 +389,7 @@ def stats(device: Device | MeshDevice) -> Stats:
         for k, v in s.ops_by_name.items():
             total.ops_by_name[k] = total.ops_by_name.get(k, 0) + v
         total.op_records.extend(s.op_records)
+        total.transfers.extend(s.transfers)
     total.peak_dram_bytes = max(s.peak_dram_bytes for s in per_chip)
     total.peak_l1_bytes = max(s.peak_l1_bytes for s in per_chip)
     return total

@@ -66,14 +66,18 @@ class Shape(tuple):
         return f"Shape({list(self)})"
 
 
-def padded_shape_of(shape: Sequence[int], layout: Layout) -> Shape:
-    """Probed on ttnn 0.81.1 (parity suite): TILE pads the last two dims up to multiples of 32 and ranks
-    below 2 gain leading dims ([7] -> [32, 32], [] -> [32, 32]); a 0 dim stays 0; a ROW_MAJOR scalar is [1]."""
+def padded_shape_of(
+    shape: Sequence[int], layout: Layout, tile_hw: tuple[int, int] = (TILE_SIZE, TILE_SIZE)
+) -> Shape:
+    """Probed on ttnn 0.81.1 (parity suite): TILE pads the last two dims up to multiples of the tile's
+    height / width (32 x 32 unless a ttnn.Tile says otherwise: a [16, 32] tile pads [.., 20, 64] to
+    [.., 32, 64]) and ranks below 2 gain leading dims ([7] -> [32, 32], [] -> [32, 32]); a 0 dim stays 0;
+    a ROW_MAJOR scalar is [1]."""
     if layout != Layout.TILE:
         return Shape(shape if len(shape) else [1])
     dims = [1] * max(0, 2 - len(shape)) + list(shape)
-    for i in (-1, -2):
-        dims[i] = math.ceil(dims[i] / TILE_SIZE) * TILE_SIZE
+    for i, size in ((-2, tile_hw[0]), (-1, tile_hw[1])):
+        dims[i] = math.ceil(dims[i] / size) * size
     return Shape(dims)
 
 
@@ -150,19 +154,34 @@ def allocate_buffers(
 
 
 class Tensor:
-    """ttnn.Tensor. Construct through ttnn.from_torch / ops, not directly."""
+    """ttnn.Tensor. Construct through ttnn.from_torch / ops; `ttnn.Tensor(torch_tensor, data_type, device,
+    layout, mem_config, tile, ...)` works as real ttnn's torch constructor does (a from_torch)."""
 
     def __init__(
         self,
-        chip_values: list[torch.Tensor],
-        dtype: DataType,
-        layout: Layout,
-        device: Device | MeshDevice | None = None,
-        memory_config: MemoryConfig | None = None,
-        shared_buffers: list[Buffer] | None = None,
+        chip_values: list[torch.Tensor] | torch.Tensor,
+        dtype: Any = None,
+        layout: Any = None,
+        device: Any = None,
+        memory_config: Any = None,
+        shared_buffers: Any = None,
         /,
+        **torch_options: Any,
     ):
-        # Positional-only: real ttnn.Tensor's constructor takes other keywords (tensor=, data_type=, ...).
+        # The simulator's own constructor is positional-only (per-chip values, dtype, layout, device, memory
+        # config, shared buffers); real ttnn.Tensor's torch constructor takes (tensor, data_type, device,
+        # layout, mem_config, tile) positionally or by those keywords.
+        self._tile = None
+        if isinstance(chip_values, torch.Tensor):
+            positional = dict(
+                data_type=dtype, device=layout, layout=device, mem_config=memory_config, tile=shared_buffers
+            )
+            self._init_from_torch(
+                chip_values, {**{k: v for k, v in positional.items() if v is not None}, **torch_options}
+            )
+            return
+        if torch_options:
+            raise TypeError(f"Tensor() got unexpected keyword arguments {sorted(torch_options)}")
         self._chips = [storage_values(v, dtype) for v in chip_values]
         self._dtype = dtype
         self._layout = layout
@@ -179,6 +198,35 @@ class Tensor:
             self._buffers = shared_buffers
         elif device is not None:
             self._allocate()
+
+    def _init_from_torch(self, tensor: torch.Tensor, options: dict[str, Any]) -> None:
+        from .ops import core as _core
+
+        known = {
+            "data_type", "device", "layout", "mem_config", "tile", "cq_id", "pad_value", "mesh_mapper",
+            "preserve_nan_values", "col_tilize", "enable_bfloat_opt",
+        }  # fmt: skip
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"Tensor() got an unexpected keyword argument {unknown[0]!r}")
+        made = _core.from_torch(
+            tensor,
+            dtype=options.get("data_type"),
+            layout=options.get("layout"),
+            device=options.get("device"),
+            memory_config=options.get("mem_config"),
+            tile=options.get("tile"),
+            pad_value=options.get("pad_value"),
+            mesh_mapper=options.get("mesh_mapper"),
+            preserve_nan_values=options.get("preserve_nan_values", False),
+            col_tilize=options.get("col_tilize", False),
+            enable_bfloat_opt=options.get("enable_bfloat_opt", False),
+        )
+        if made._finalizer is not None:
+            made._finalizer.detach()
+        self.__dict__.update(made.__dict__)
+        if self._buffers:
+            self._finalizer = weakref.finalize(self, _free_all, self._buffers)
 
     # -- allocation ------------------------------------------------------------------------------
     def _allocate(self) -> None:
@@ -256,7 +304,15 @@ class Tensor:
 
     @property
     def padded_shape(self) -> Shape:
-        return padded_shape_of(self._chips[0].shape, self._layout)
+        hw = tuple(self._tile.tile_shape) if self._tile is not None else (TILE_SIZE, TILE_SIZE)
+        return padded_shape_of(self._chips[0].shape, self._layout, hw)
+
+    @property
+    def tile(self) -> Any:
+        """The tile shape of a TILE tensor (ttnn.Tile, 32x32 unless made with tile=)."""
+        from .types import Tile
+
+        return self._tile or Tile([TILE_SIZE, TILE_SIZE])
 
     @property
     def dtype(self) -> DataType:
@@ -401,6 +457,26 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def item(self) -> float | int:
+        """The value of a one-element tensor, as a Python number (read from the device if needed)."""
+        values = self.to_torch()
+        if values.numel() != 1:
+            raise RuntimeError(f"item() needs a tensor with one element, got shape {list(self.shape)}")
+        return values.reshape(()).item()
+
+    def to_list(self) -> list[Any]:
+        """The values as nested Python lists (read from the device if needed)."""
+        return self.to_torch().float().tolist() if formats.is_float(self._dtype) else self.to_torch().tolist()
+
+    def get_tile(self) -> Any:
+        return self.tile
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for attributes the class lacks: real ttnn.Tensor members get "not simulated yet"
+        from .real_surface import missing
+
+        raise missing("ttnn.Tensor", name, "'Tensor' object")
+
     def __getitem__(self, key: Any) -> Tensor:
         from .ops import data_movement
 
@@ -417,12 +493,18 @@ def read_values(tensor: Tensor, op: str) -> list[torch.Tensor]:
 
 def _spec(t: Tensor) -> tuple:
     mc = t._memory_config
-    return (tuple(t._chips[0].shape), t._dtype, t._layout, None if mc is None else (mc.memory_layout, mc.buffer_type))
+    return (
+        tuple(t._chips[0].shape),
+        t._dtype,
+        t._layout,
+        None if mc is None else (mc.memory_layout, mc.buffer_type),
+    )
 
 
 def program_key(name: str, inputs: Sequence[Tensor], *extra: Any) -> tuple:
     """What the program cache keys an op by here: its name, its inputs' specs and its output attributes."""
-    return (name, tuple(_spec(t) for t in inputs), *extra)
+    hashable = (tuple(e) if isinstance(e, list) else e for e in extra)  # multi-output ops pass dtype lists
+    return (name, tuple(_spec(t) for t in inputs), *hashable)
 
 
 def _garbage(v: torch.Tensor) -> torch.Tensor:
@@ -512,7 +594,7 @@ def device_op(
     record on every chip (core/sim/records.py) with the operands' and results' shapes and memory. Only ops
     that complete are counted.
 
-    While the device captures a trace (core.sim.dispatch) the op is recorded instead: its outputs are
+    While the device captures a trace (ttport.sim.dispatch) the op is recorded instead: its outputs are
     allocated holding garbage and `execute_trace` recomputes them in place from the inputs' values then
     (and counts the op each time).
     """
@@ -575,7 +657,9 @@ def device_op(
             rules.require_allocated(t, name)
         results = run()
         for j, values in enumerate(out_values):
-            values[:] = [storage_values(formats.quantize(r[j], dtypes[j], rounding), dtypes[j]) for r in results]
+            values[:] = [
+                storage_values(formats.quantize(r[j], dtypes[j], rounding), dtypes[j]) for r in results
+            ]
             out = out_refs[j]()
             if out is not None:
                 out._owned = set()

@@ -229,6 +229,7 @@ class WormholeComputeKernelConfig:
     fp32_dest_acc_en: bool = False
     packer_l1_acc: bool = False
     dst_full_sync_en: bool = False
+    throttle_level: Any = None  # ttnn.ThrottleLevel: slows the matrix engine down; changes no values
 
 
 BlackholeComputeKernelConfig = WormholeComputeKernelConfig
@@ -302,6 +303,146 @@ class UnaryWithParam:
             self.params = [float(self.params)]
         else:
             self.params = [float(p) for p in self.params]
+
+
+@dataclass
+class Tile:
+    """ttnn.Tile: a tile shape ([32, 32] by default; tiny tiles [16, 32], [8, 32] ... exist too). TILE tensors
+    made with tile= pad their last two dims to it."""
+
+    tile_shape: list[int]
+    transpose_tile: bool = False
+
+    def __post_init__(self) -> None:
+        self.tile_shape = [int(d) for d in self.tile_shape]
+
+    @property
+    def face_shape(self) -> list[int]:
+        return [min(16, self.tile_shape[0]), 16]
+
+    @property
+    def num_faces(self) -> int:
+        face = self.face_shape
+        return max(1, self.tile_shape[0] * self.tile_shape[1] // (face[0] * face[1]))
+
+    def get_tile_size(self, dtype: DataType) -> int:
+        """Bytes of one tile of `dtype` (block floats add one shared exponent per 16 values)."""
+        volume = self.tile_shape[0] * self.tile_shape[1]
+        if dtype == DataType.BFLOAT8_B:
+            return volume + volume // 16
+        if dtype == DataType.BFLOAT4_B:
+            return volume // 2 + volume // 16
+        sizes = {
+            DataType.FLOAT32: 4,
+            DataType.UINT32: 4,
+            DataType.INT32: 4,
+            DataType.UINT16: 2,
+            DataType.UINT8: 1,
+        }
+        return volume * sizes.get(dtype, 2)
+
+    def __repr__(self) -> str:
+        return f"Tile with shape: {self.tile_shape}"
+
+
+class GeluVariant(enum.Enum):
+    """ttnn.GeluVariant (gelu / geglu `variant=`): Accurate (erf), FastLut, Tanh."""
+
+    Accurate = 0  # noqa: N815 (ttnn's names)
+    FastLut = 1  # noqa: N815
+    Tanh = 2  # noqa: N815
+
+    __repr__ = _member_repr
+
+
+class SigmoidMode(enum.Enum):
+    """ttnn.SigmoidMode (sigmoid `mode=`)."""
+
+    Accurate = 0  # noqa: N815
+    AccurateWithFastExp = 1  # noqa: N815
+    FastApproximate = 2  # noqa: N815
+
+    __repr__ = _member_repr
+
+
+class ShardDistributionStrategy(enum.Enum):
+    """ttnn.ShardDistributionStrategy: how an NdShardSpec's shards are spread over its cores."""
+
+    ROUND_ROBIN_1D = 0
+    GRID_2D = 1
+
+    __repr__ = _member_repr
+
+
+@dataclass
+class NdShardSpec:
+    """ttnn.NdShardSpec: an N-dimensional shard shape over a core range set. The simulator keeps it as a
+    description (a MemoryConfig with an nd_shard_spec is not modelled)."""
+
+    shard_shape: Any
+    grid: Any
+    orientation: ShardOrientation = ShardOrientation.ROW_MAJOR
+    shard_distribution_strategy: ShardDistributionStrategy = ShardDistributionStrategy.ROUND_ROBIN_1D
+
+    def __post_init__(self) -> None:
+        self.shard_shape = [int(d) for d in self.shard_shape]
+
+
+class BcastOpMath(enum.Enum):
+    """ttnn.BcastOpMath (ttnn.bcast's operation)."""
+
+    ADD = 0
+    SUB = 1
+    MUL = 2
+
+    __repr__ = _member_repr
+
+
+class BcastOpDim(enum.Enum):
+    """ttnn.BcastOpDim: which of b's dims ttnn.bcast broadcasts (H: its first row, W: its first column)."""
+
+    H = 0
+    W = 1
+    HW = 2
+
+    __repr__ = _member_repr
+
+
+class ThrottleLevel(enum.Enum):
+    """ttnn.ThrottleLevel (WormholeComputeKernelConfig.throttle_level): slows the matrix engine; no values
+    change."""
+
+    NO_THROTTLE = 0
+    LEVEL_1 = 1
+    LEVEL_2 = 2
+    LEVEL_3 = 3
+    LEVEL_4 = 4
+    LEVEL_5 = 5
+
+    __repr__ = _member_repr
+
+
+class PaddingMode(enum.Enum):
+    """ttnn.PaddingMode (Conv2dConfig.padding_mode). The simulator's conv pads with zeros only."""
+
+    Zeros = 0  # noqa: N815 (ttnn's names)
+    Replicate = 1  # noqa: N815
+
+    __repr__ = _member_repr
+
+
+class ReduceType(enum.Enum):
+    """ttnn.ReduceType."""
+
+    Sum = 0  # noqa: N815
+    Mean = 1  # noqa: N815
+    Max = 2  # noqa: N815
+    Min = 3  # noqa: N815
+    Std = 4  # noqa: N815
+    Var = 5  # noqa: N815
+    Prod = 6  # noqa: N815
+
+    __repr__ = _member_repr
 
 
 class MeshCoordinate(tuple):

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from transformers.models.clip.modeling_clip import CLIPAttention
 
-from core.backend import ttnn
-from core.weights import convert_state_dict
+from ttport.backend import ttnn
+from ttport.weights import convert_state_dict
 
 from .mlp import prepare_linear
 
@@ -32,6 +32,7 @@ class TtCLIPAttention:
         padded_len: int,
         compute_kernel_config: Any,
         mesh_mapper: Any = None,
+        prefix: str = "",
     ):
         if padded_len % TILE:
             raise ValueError(f"padded length {padded_len} must be a multiple of the tile size {TILE}")
@@ -53,7 +54,9 @@ class TtCLIPAttention:
             "out_proj.weight": reference.out_proj.weight.detach(),
             "out_proj.bias": reference.out_proj.bias.detach(),
         }
-        params = convert_state_dict(state, device, prepare=prepare_linear, mesh_mapper=mesh_mapper)
+        params = convert_state_dict(
+            state, device, prepare=prepare_linear, mesh_mapper=mesh_mapper, prefix=prefix
+        )
         self.qkv_weight, self.qkv_bias = params["qkv_proj.weight"], params["qkv_proj.bias"]
         self.out_weight, self.out_bias = params["out_proj.weight"], params["out_proj.bias"]
 

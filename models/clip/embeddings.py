@@ -7,20 +7,29 @@ from typing import Any
 import torch
 from transformers.models.clip.modeling_clip import CLIPTextEmbeddings
 
-from core.backend import ttnn
-from core.patterns.embeddings import PositionEmbedding
+from ttport.backend import ttnn
+from ttport.patterns.embeddings import PositionEmbedding
+from ttport.weights import to_device
 
 
 class TtCLIPTextEmbeddings:
     """`token_embedding(ids) + position_embedding(0..S-1)`, both tables bf16 ROW_MAJOR on the device."""
 
-    def __init__(self, reference: CLIPTextEmbeddings, device: Any, *, seq_len: int, mesh_mapper: Any = None):
-        self.token_embedding = ttnn.as_tensor(
+    def __init__(
+        self,
+        reference: CLIPTextEmbeddings,
+        device: Any,
+        *,
+        seq_len: int,
+        mesh_mapper: Any = None,
+        prefix: str = "",
+    ):
+        self.token_embedding = to_device(
+            f"{prefix}token_embedding.weight",
             reference.token_embedding.weight.detach().float(),
+            device,
             dtype=ttnn.bfloat16,
             layout=ttnn.ROW_MAJOR_LAYOUT,
-            device=device,
-            memory_config=ttnn.DRAM_MEMORY_CONFIG,
             mesh_mapper=mesh_mapper,
         )
         self.position_embedding = PositionEmbedding(
@@ -28,6 +37,7 @@ class TtCLIPTextEmbeddings:
             device,
             num_positions=seq_len,
             mesh_mapper=mesh_mapper,
+            name=f"{prefix}position_embedding.weight",
         )
 
     def forward(self, input_ids: Any) -> Any:

@@ -6,8 +6,8 @@ from typing import Any
 
 from transformers.models.clip.modeling_clip import CLIPEncoderLayer
 
-from core.backend import ttnn
-from core.weights import convert_state_dict
+from ttport.backend import ttnn
+from ttport.weights import convert_state_dict
 
 from .attention import TtCLIPAttention
 from .mlp import TtCLIPMLP
@@ -16,11 +16,23 @@ from .mlp import TtCLIPMLP
 class TtLayerNorm:
     """nn.LayerNorm over the hidden size: gamma / beta as bf16 [1, H] rows."""
 
-    def __init__(self, reference: Any, device: Any, *, compute_kernel_config: Any, mesh_mapper: Any = None):
+    def __init__(
+        self,
+        reference: Any,
+        device: Any,
+        *,
+        compute_kernel_config: Any,
+        mesh_mapper: Any = None,
+        prefix: str = "",
+    ):
         self.epsilon = reference.eps
         self.compute_kernel_config = compute_kernel_config
         params = convert_state_dict(
-            reference.state_dict(), device, prepare=lambda _, t: t.reshape(1, -1), mesh_mapper=mesh_mapper
+            reference.state_dict(),
+            device,
+            prepare=lambda _, t: t.reshape(1, -1),
+            mesh_mapper=mesh_mapper,
+            prefix=prefix,
         )
         self.weight, self.bias = params["weight"], params["bias"]
 
@@ -46,12 +58,19 @@ class TtCLIPEncoderLayer:
         padded_len: int,
         compute_kernel_config: Any,
         mesh_mapper: Any = None,
+        prefix: str = "",
     ):
         shared = {"compute_kernel_config": compute_kernel_config, "mesh_mapper": mesh_mapper}
-        self.layer_norm1 = TtLayerNorm(reference.layer_norm1, device, **shared)
-        self.self_attn = TtCLIPAttention(reference.self_attn, device, padded_len=padded_len, **shared)
-        self.layer_norm2 = TtLayerNorm(reference.layer_norm2, device, **shared)
-        self.mlp = TtCLIPMLP(reference.mlp, device, hidden_act=hidden_act, **shared)
+        self.layer_norm1 = TtLayerNorm(
+            reference.layer_norm1, device, prefix=f"{prefix}layer_norm1.", **shared
+        )
+        self.self_attn = TtCLIPAttention(
+            reference.self_attn, device, padded_len=padded_len, prefix=f"{prefix}self_attn.", **shared
+        )
+        self.layer_norm2 = TtLayerNorm(
+            reference.layer_norm2, device, prefix=f"{prefix}layer_norm2.", **shared
+        )
+        self.mlp = TtCLIPMLP(reference.mlp, device, hidden_act=hidden_act, prefix=f"{prefix}mlp.", **shared)
 
     def forward(self, hidden_states: Any, attention_mask: Any) -> Any:
         """hidden_states: [B, 1, S, H] bf16 TILE; attention_mask: see TtCLIPAttention."""

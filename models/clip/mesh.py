@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.compare import to_torch
-from core.device import num_chips
+from ttport.backend import ttnn
+from ttport.compare import to_torch
+from ttport.device import num_chips
 
 
 @dataclass

@@ -6,8 +6,8 @@ from typing import Any
 
 from transformers.models.clip.modeling_clip import CLIPMLP
 
-from core.backend import ttnn
-from core.weights import convert_state_dict, linear_bias, linear_weight
+from ttport.backend import ttnn
+from ttport.weights import convert_state_dict, linear_bias, linear_weight
 
 # transformers' quick_gelu: x * sigmoid(1.702 x) (activations.QuickGELUActivation)
 QUICK_GELU_ALPHA = 1.702
@@ -27,13 +27,14 @@ class TtCLIPMLP:
         hidden_act: str,
         compute_kernel_config: Any,
         mesh_mapper: Any = None,
+        prefix: str = "",
     ):
         if hidden_act not in ("gelu", "quick_gelu"):
             raise ValueError(f"CLIP MLP activation {hidden_act!r} is not ported (gelu, quick_gelu)")
         self.hidden_act = hidden_act
         self.compute_kernel_config = compute_kernel_config
         params = convert_state_dict(
-            reference.state_dict(), device, prepare=prepare_linear, mesh_mapper=mesh_mapper
+            reference.state_dict(), device, prepare=prepare_linear, mesh_mapper=mesh_mapper, prefix=prefix
         )
         self.fc1_weight, self.fc1_bias = params["fc1.weight"], params["fc1.bias"]
         self.fc2_weight, self.fc2_bias = params["fc2.weight"], params["fc2.bias"]

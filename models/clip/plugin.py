@@ -1,8 +1,8 @@
-"""ttport plugin entry point (pyproject.toml: clip = "models.clip.plugin")."""
+"""ttport plugin entry point (pyproject.toml: clip = "ttport.models.clip.plugin")."""
 
 from __future__ import annotations
 
-from core.plugins import hookimpl
+from ttport.plugins import hookimpl
 
 from .port import ClipPort
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from core.errors import UserError
-from core.port import Component, Output, Port, RunContext
+from ttport.errors import UserError
+from ttport.port import Component, Output, Port, RunContext
 
 from .mesh import BatchParallel
 from .presets import ENCODERS, PRESETS
@@ -37,7 +37,9 @@ class ClipModel:
     def __init__(self, reference: ClipEncoderPair, device: Any, *, seq_len: int):
         self.parallel = BatchParallel(device)
         self.encoders = {
-            name: TtCLIPTextModel(reference.encoder(name), device, seq_len=seq_len, parallel=self.parallel)
+            name: TtCLIPTextModel(
+                reference.encoder(name), device, seq_len=seq_len, parallel=self.parallel, prefix=f"{name}."
+            )
             for name in ENCODERS
         }
 

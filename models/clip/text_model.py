@@ -2,7 +2,7 @@
 pooling at the EOS token and, for the projection variant, text_projection.
 
 Host preprocessing (torch, before any device op; `preprocess`): the ids go to the device as uint32, the
-additive attention mask (causal + padding, core.patterns.masks) is built for the tile-padded length, and
+additive attention mask (causal + padding, ttport.patterns.masks) is built for the tile-padded length, and
 the EOS position of each prompt is turned into a one-hot row, so the device pools with one matmul.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.patterns import masks
-from core.weights import convert_state_dict, linear_weight
+from ttport.backend import ttnn
+from ttport.patterns import masks
+from ttport.weights import convert_state_dict, linear_weight
 
 from .embeddings import TtCLIPTextEmbeddings, ids_to_device
 from .encoder_layer import TtCLIPEncoderLayer, TtLayerNorm
@@ -65,8 +65,19 @@ class TextOutputs:
 
 
 class TtCLIPTextModel:
-    def __init__(self, reference: torch.nn.Module, device: Any, *, seq_len: int, parallel: BatchParallel):
+    def __init__(
+        self,
+        reference: torch.nn.Module,
+        device: Any,
+        *,
+        seq_len: int,
+        parallel: BatchParallel,
+        prefix: str = "",
+    ):
+        """`prefix`: the encoder's path in the reference (e.g. "enc1."), so weights are cached under their
+        full parameter paths."""
         model = text_model(reference)
+        model_prefix = f"{prefix}text_model." if model is not reference else prefix
         config = model.config
         self.device = device
         self.parallel = parallel
@@ -76,15 +87,26 @@ class TtCLIPTextModel:
         self.compute_kernel_config = compute_kernel_config()
         shared = {"compute_kernel_config": self.compute_kernel_config, "mesh_mapper": parallel.replicate}
         self.embeddings = TtCLIPTextEmbeddings(
-            model.embeddings, device, seq_len=seq_len, mesh_mapper=parallel.replicate
+            model.embeddings,
+            device,
+            seq_len=seq_len,
+            mesh_mapper=parallel.replicate,
+            prefix=f"{model_prefix}embeddings.",
         )
         self.layers = [
             TtCLIPEncoderLayer(
-                layer, device, hidden_act=config.hidden_act, padded_len=self.padded_len, **shared
+                layer,
+                device,
+                hidden_act=config.hidden_act,
+                padded_len=self.padded_len,
+                prefix=f"{model_prefix}encoder.layers.{i}.",
+                **shared,
             )
-            for layer in model.encoder.layers
+            for i, layer in enumerate(model.encoder.layers)
         ]
-        self.final_layer_norm = TtLayerNorm(model.final_layer_norm, device, **shared)
+        self.final_layer_norm = TtLayerNorm(
+            model.final_layer_norm, device, prefix=f"{model_prefix}final_layer_norm.", **shared
+        )
         projection = getattr(reference, "text_projection", None)
         self.text_projection = None
         if projection is not None:
@@ -93,6 +115,7 @@ class TtCLIPTextModel:
                 device,
                 prepare=lambda _, t: linear_weight(t),
                 mesh_mapper=parallel.replicate,
+                prefix=prefix,
             )["text_projection.weight"]
 
     def _to_device(self, tensor: torch.Tensor) -> Any:

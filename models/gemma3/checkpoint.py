@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import Gemma3Config
 
-from models.siglip import checkpoint
+from ttport.models.siglip import checkpoint
 
 from .presets import Gemma3VisionPreset
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip import SigLIPVisionTowerTTNN
+from ttport.backend import ttnn
+from ttport.models.siglip import SigLIPVisionTowerTTNN
 
 from .presets import Gemma3VisionPreset
 from .projector import Gemma3MultiModalProjector

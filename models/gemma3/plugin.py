@@ -1,6 +1,6 @@
-"""ttport plugin of the Gemma3 vision port (entry point `gemma3 = "models.gemma3.plugin"` in pyproject.toml)."""
+"""ttport plugin of the Gemma3 vision port (entry point `gemma3 = "ttport.models.gemma3.plugin"` in pyproject.toml)."""
 
-from core.plugins import hookimpl
+from ttport.plugins import hookimpl
 
 from .port import Gemma3Port
 

@@ -2,7 +2,7 @@
 `Gemma3Model.vision_tower` / `multi_modal_projector` / `get_image_features` (built without the text model,
 see reference.py).
 
-One reference forward, recorded by hooks (models.siglip.reference.record_tower), gives what every
+One reference forward, recorded by hooks (ttport.models.siglip.reference.record_tower), gives what every
 component compares; each port block runs on the reference block's own input, and the projector alone runs
 on the reference tower's output, so those figures do not compound upstream errors.
 """
@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.patterns.preprocess import to_device
-from core.port import Component, Port, RunContext
-from models.siglip.components import TowerComponents, download
-from models.siglip.reference import record_tower
+from ttport.backend import ttnn
+from ttport.models.siglip.components import TowerComponents, download
+from ttport.models.siglip.reference import record_tower
+from ttport.patterns.preprocess import to_device
+from ttport.port import Component, Port, RunContext
 
 from .inputs import make_inputs
 from .model import Gemma3VisionModelTTNN

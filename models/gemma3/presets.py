@@ -36,7 +36,7 @@ class Gemma3VisionPreset:
     num_channels: int = 3
     #: images per forward (the inputs' batch)
     batch: int = 1
-    #: SDPA q / k chunk sizes in tokens; None lets models.siglip.plan_sequence choose (4096 -> 256 / 256)
+    #: SDPA q / k chunk sizes in tokens; None lets ttport.models.siglip.plan_sequence choose (4096 -> 256 / 256)
     q_chunk_size: int | None = None
     k_chunk_size: int | None = None
 

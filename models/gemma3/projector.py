@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import matmul_compute_config, to_device_weight
+from ttport.backend import ttnn
+from ttport.models.siglip.common import matmul_compute_config, to_device_weight
 
 from .presets import Gemma3VisionPreset
 from .rms_norm import Gemma3RMSNorm
@@ -46,12 +46,9 @@ class Gemma3MultiModalProjector:
             )
         self.kernel_size = self.patches_per_side // self.tokens_per_side
         self.hidden_size = preset.hidden_size
-        self.mm_soft_emb_norm = Gemma3RMSNorm(
-            state_dict[f"{prefix}mm_soft_emb_norm.weight"], preset.layer_norm_eps, device
-        )
-        self.mm_input_projection_weight = to_device_weight(
-            state_dict[f"{prefix}mm_input_projection_weight"], device
-        )
+        norm, projection = f"{prefix}mm_soft_emb_norm.weight", f"{prefix}mm_input_projection_weight"
+        self.mm_soft_emb_norm = Gemma3RMSNorm(norm, state_dict[norm], preset.layer_norm_eps, device)
+        self.mm_input_projection_weight = to_device_weight(projection, state_dict[projection], device)
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
 
     def pool(self, vision_outputs: Any) -> Any:

@@ -15,8 +15,8 @@ import torch
 from transformers import SiglipVisionModel
 from transformers.models.gemma3.modeling_gemma3 import Gemma3MultiModalProjector
 
-from core.errors import UserError
-from models.siglip.reference import randomize_
+from ttport.errors import UserError
+from ttport.models.siglip.reference import randomize_
 
 from .checkpoint import IMAGE_PATH_MODULES, check_config, load_config, read_image_path
 from .presets import Gemma3VisionPreset

@@ -12,15 +12,16 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import precise_compute_config, row_vector
+from ttport.backend import ttnn
+from ttport.models.siglip.common import precise_compute_config, row_vector
 
 
 class Gemma3RMSNorm:
     """RMSNorm over the last dim with the reference's `weight` [dim] and `eps`."""
 
-    def __init__(self, weight: torch.Tensor, eps: float, device: Any):
-        self.weight = row_vector(1.0 + weight.detach().float(), device)
+    def __init__(self, name: str, weight: torch.Tensor, eps: float, device: Any):
+        """`name`: the weight's full parameter path (its (1 + weight) is what the weight cache keeps)."""
+        self.weight = row_vector(f"{name}[1 + w]", 1.0 + weight.detach().float(), device)
         self.eps = float(eps)
         self.compute_kernel_config = precise_compute_config()
 

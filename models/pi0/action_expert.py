@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import linear_weight, matmul_compute_config, row_vector
+from ttport.backend import ttnn
+from ttport.models.siglip.common import linear_weight, matmul_compute_config, row_vector
 
 from .gemma import GemmaDecoderLayer, GemmaRMSNorm, GemmaShape, build_layers, take
 
@@ -28,19 +28,22 @@ class ActionTimeEmbeddingTTNN:
 
     def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, hidden_size: int):
         def linear(name: str) -> Any:
-            return linear_weight(take(state_dict, f"{prefix}{name}.weight"), device)
+            key = f"{prefix}{name}.weight"
+            return linear_weight(key, take(state_dict, key), device)
 
         def bias(name: str) -> Any:
-            return row_vector(take(state_dict, f"{prefix}{name}.bias"), device)
+            key = f"{prefix}{name}.bias"
+            return row_vector(key, take(state_dict, key), device)
 
         self.state_proj_weight, self.state_proj_bias = linear("state_proj"), bias("state_proj")
         self.action_in_proj_weight, self.action_in_proj_bias = (
             linear("action_in_proj"),
             bias("action_in_proj"),
         )
-        mlp_in = take(state_dict, f"{prefix}action_time_mlp_in.weight")
-        self.mlp_in_action_weight = linear_weight(mlp_in[:, :hidden_size], device)
-        self.mlp_in_time_weight = linear_weight(mlp_in[:, hidden_size:], device)
+        key = f"{prefix}action_time_mlp_in.weight"
+        mlp_in = take(state_dict, key)
+        self.mlp_in_action_weight = linear_weight(f"{key}[action columns]", mlp_in[:, :hidden_size], device)
+        self.mlp_in_time_weight = linear_weight(f"{key}[time columns]", mlp_in[:, hidden_size:], device)
         self.mlp_in_bias = bias("action_time_mlp_in")
         self.mlp_out_weight, self.mlp_out_bias = linear("action_time_mlp_out"), bias("action_time_mlp_out")
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
@@ -94,8 +97,9 @@ class ActionExpertTTNN:
             self.shape, int(config.num_hidden_layers), state_dict, prefix, device, weights_dtype
         )
         self.norm = GemmaRMSNorm(state_dict, f"{prefix}norm.", device, self.shape.rms_norm_eps)
-        self.out_weight = linear_weight(take(state_dict, f"{out_proj_prefix}weight"), device)
-        self.out_bias = row_vector(take(state_dict, f"{out_proj_prefix}bias"), device)
+        weight, bias = f"{out_proj_prefix}weight", f"{out_proj_prefix}bias"
+        self.out_weight = linear_weight(weight, take(state_dict, weight), device)
+        self.out_bias = row_vector(bias, take(state_dict, bias), device)
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
 
     def forward(

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import (
+from ttport.backend import ttnn
+from ttport.models.siglip.common import (
     linear_weight,
     matmul_compute_config,
     precise_compute_config,
@@ -90,7 +90,8 @@ class GemmaRMSNorm:
     """x / rms(x) * (1 + weight), over the last dim."""
 
     def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, eps: float):
-        self.weight = row_vector(1.0 + take(state_dict, f"{prefix}weight"), device)
+        # the (1 + weight) of the host is what is cached: named apart from the checkpoint's weight
+        self.weight = row_vector(f"{prefix}weight[1 + w]", 1.0 + take(state_dict, f"{prefix}weight"), device)
         self.eps = eps
         self.compute_kernel_config = precise_compute_config()
 
@@ -115,9 +116,10 @@ class GemmaAttention:
     ):
         self.shape = shape
         qkv = torch.cat([take(state_dict, f"{prefix}{n}_proj.weight") for n in ("q", "k", "v")], dim=0)
-        self.qkv_weight = linear_weight(qkv, device, weights_dtype)
+        self.qkv_weight = linear_weight(f"{prefix}qkv_proj.weight", qkv, device, weights_dtype)
         del qkv
-        self.o_weight = linear_weight(take(state_dict, f"{prefix}o_proj.weight"), device, weights_dtype)
+        o_proj = f"{prefix}o_proj.weight"
+        self.o_weight = linear_weight(o_proj, take(state_dict, o_proj), device, weights_dtype)
         self.scale = shape.head_dim**-0.5
         self.matmul_config = matmul_compute_config(weights_dtype)
         self.sdpa_config = precise_compute_config()
@@ -184,9 +186,12 @@ class GemmaMLP:
     """down_proj(gelu_tanh(gate_proj(x)) * up_proj(x)), no biases."""
 
     def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, weights_dtype: Any):
-        self.gate_weight = linear_weight(take(state_dict, f"{prefix}gate_proj.weight"), device, weights_dtype)
-        self.up_weight = linear_weight(take(state_dict, f"{prefix}up_proj.weight"), device, weights_dtype)
-        self.down_weight = linear_weight(take(state_dict, f"{prefix}down_proj.weight"), device, weights_dtype)
+        self.gate_weight, self.up_weight, self.down_weight = (
+            linear_weight(
+                f"{prefix}{n}.weight", take(state_dict, f"{prefix}{n}.weight"), device, weights_dtype
+            )
+            for n in ("gate_proj", "up_proj", "down_proj")
+        )
         self.compute_kernel_config = matmul_compute_config(weights_dtype)
         grid = device.compute_with_storage_grid_size()
         # A core grid lets linear fuse the activation into the matmul (matmul.cpp bound_matmul).

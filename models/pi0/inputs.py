@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from models.siglip.common import ImageInputError, validate_images
+from ttport.models.siglip.common import ImageInputError, validate_images
 
 from .presets import PI0Preset
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
+from ttport.weights import to_device
 
 from .gemma import GemmaDecoderLayer, GemmaShape, build_layers, take
 
@@ -34,12 +35,12 @@ class GemmaTokenEmbedding:
 
     def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, hidden_size: int):
         # ttnn.embedding wants a bfloat16 row-major table (embedding_device_operation.cpp).
-        self.weight = ttnn.as_tensor(
+        self.weight = to_device(
+            f"{prefix}weight[scaled by sqrt(hidden)]",
             scaled_bfloat16(take(state_dict, f"{prefix}weight"), hidden_size**0.5),
+            device,
             dtype=ttnn.bfloat16,
             layout=ttnn.ROW_MAJOR_LAYOUT,
-            device=device,
-            memory_config=ttnn.DRAM_MEMORY_CONFIG,
         )
 
     def forward(self, input_ids: Any) -> Any:

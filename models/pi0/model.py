@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip import SigLIPVisionTowerTTNN
+from ttport.backend import ttnn
+from ttport.models.siglip import SigLIPVisionTowerTTNN
 
 from .inputs import present_images, validate_inputs
 from .presets import PI0Preset

@@ -1,6 +1,6 @@
-"""ttport plugin of the PI0 port (entry point `pi0 = "models.pi0.plugin"` in pyproject.toml)."""
+"""ttport plugin of the PI0 port (entry point `pi0 = "ttport.models.pi0.plugin"` in pyproject.toml)."""
 
-from core.plugins import hookimpl
+from ttport.plugins import hookimpl
 
 from .port import PI0Port
 

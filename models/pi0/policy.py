@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 from .action_expert import ActionExpertTTNN, ActionTimeEmbeddingTTNN
 from .language_model import PaliGemmaLanguageModelTTNN

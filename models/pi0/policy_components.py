@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.port import Component, RunContext
-from models.siglip.reference import randomize_
+from ttport.backend import ttnn
+from ttport.models.siglip.reference import randomize_
+from ttport.port import Component, RunContext
 
 from .policy import DevicePolicyInputs, PI0PolicyTTNN, release_cache
 from .policy_inputs import make_policy_inputs

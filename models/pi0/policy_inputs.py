@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from core.errors import UserError
-from core.patterns import masks
+from ttport.errors import UserError
+from ttport.patterns import masks
 
 from .gemma import GemmaShape, rotary_tables
 

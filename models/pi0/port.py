@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from core.port import Component, Port, RunContext
-from models.siglip.components import TowerComponents
-from models.siglip.reference import record_tower
+from ttport.models.siglip.components import TowerComponents
+from ttport.models.siglip.reference import record_tower
+from ttport.port import Component, Port, RunContext
 
 from .inputs import make_inputs
 from .model import PI0ImagePathTTNN

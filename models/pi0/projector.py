@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from models.siglip.common import linear_weight, matmul_compute_config, row_vector
+from ttport.backend import ttnn
+from ttport.models.siglip.common import linear_weight, matmul_compute_config, row_vector
 
 
 class PaliGemmaMultiModalProjectorTTNN:
@@ -16,8 +16,9 @@ class PaliGemmaMultiModalProjectorTTNN:
         self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, weights_dtype: Any = None
     ):
         weights_dtype = weights_dtype if weights_dtype is not None else ttnn.bfloat16
-        self.weight = linear_weight(state_dict[f"{prefix}linear.weight"], device, weights_dtype)
-        self.bias = row_vector(state_dict[f"{prefix}linear.bias"], device)
+        weight, bias = f"{prefix}linear.weight", f"{prefix}linear.bias"
+        self.weight = linear_weight(weight, state_dict[weight], device, weights_dtype)
+        self.bias = row_vector(bias, state_dict[bias], device)
         self.compute_kernel_config = matmul_compute_config(weights_dtype)
 
     def forward(self, image_features: Any) -> Any:

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from transformers import PI0Config, PI0ForConditionalGeneration
 
-from core.errors import UserError
-from models.siglip import checkpoint
-from models.siglip.reference import randomize_
+from ttport.errors import UserError
+from ttport.models.siglip import checkpoint
+from ttport.models.siglip.reference import randomize_
 
 from .presets import PI0Preset
 
@@ -84,6 +84,7 @@ def _load_policy(
     ):
         checkpoint.check_fields(found, wanted, GEMMA_ARCHITECTURE_FIELDS, label)
     checkpoint.check_fields(config, expected, ("chunk_size", "max_action_dim", "max_state_dim"))
+    checkpoint.check_weight_dtypes(weights)
     try:
         model, info = PI0ForConditionalGeneration.from_pretrained(
             weights, dtype=torch.float32, output_loading_info=True, ignore_mismatched_sizes=True
@@ -91,9 +92,15 @@ def _load_policy(
     except Exception as exc:  # transformers raises many types for unreadable checkpoints
         raise UserError(f"checkpoint {weights}: cannot load the PI0 policy: {exc}") from exc
     _load_image_path(model, image_path, weights)
-    problems = {kind: info.get(kind) for kind in ("missing_keys", "mismatched_keys") if info.get(kind)}
-    if problems:
-        raise UserError(f"checkpoint {weights}: weights do not fit the preset's PI0: {problems}")
+    for kind in ("missing_keys", "mismatched_keys"):
+        keys = [str(k[0] if isinstance(k, tuple) else k) for k in info.get(kind) or ()]
+        if keys:
+            shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+            what = "missing" if kind == "missing_keys" else "of another shape"
+            raise UserError(
+                f"checkpoint {weights}: {len(keys)} weight(s) {what} for the preset's PI0: {shown}"
+            )
+    checkpoint.check_finite(weights, model.named_parameters())
     return model
 
 

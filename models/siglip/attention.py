@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 from .common import (
     TILE,
@@ -53,12 +53,12 @@ class SiglipAttention:
 
         qkv_weight = torch.cat([self._pad_heads(weight(n)) for n in ("q_proj", "k_proj", "v_proj")], dim=0)
         qkv_bias = torch.cat([self._pad_heads(bias(n)) for n in ("q_proj", "k_proj", "v_proj")], dim=0)
-        self.qkv_weight = linear_weight(qkv_weight, device, weights_dtype)
-        self.qkv_bias = row_vector(qkv_bias, device)
+        self.qkv_weight = linear_weight(f"{prefix}qkv_proj.weight", qkv_weight, device, weights_dtype)
+        self.qkv_bias = row_vector(f"{prefix}qkv_proj.bias", qkv_bias, device)
         # out_proj consumes the merged (padded) heads: pad its input columns the same way.
         out_weight = self._pad_heads(weight("out_proj").T).T
-        self.out_weight = linear_weight(out_weight, device, weights_dtype)
-        self.out_bias = row_vector(bias("out_proj"), device)
+        self.out_weight = linear_weight(f"{prefix}out_proj.weight", out_weight, device, weights_dtype)
+        self.out_bias = row_vector(f"{prefix}out_proj.bias", bias("out_proj"), device)
 
         self.matmul_config = matmul_compute_config(weights_dtype)
         self.sdpa_config = precise_compute_config()

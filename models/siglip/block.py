@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 from .attention import SiglipAttention
 from .common import SequencePlan, precise_compute_config, row_vector
@@ -18,8 +18,8 @@ class SiglipLayerNorm:
     """nn.LayerNorm over the last dim (`weight`, `bias`, `eps` as the reference's)."""
 
     def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, eps: float):
-        self.weight = row_vector(state_dict[f"{prefix}weight"], device)
-        self.bias = row_vector(state_dict[f"{prefix}bias"], device)
+        self.weight = row_vector(f"{prefix}weight", state_dict[f"{prefix}weight"], device)
+        self.bias = row_vector(f"{prefix}bias", state_dict[f"{prefix}bias"], device)
         self.eps = float(eps)
         self.compute_kernel_config = precise_compute_config()
 

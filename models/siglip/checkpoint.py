@@ -3,7 +3,10 @@ for the ports built on models/siglip (`--weights DIR`).
 
 A directory as `save_pretrained` writes it: config.json + model.safetensors, or shards listed by
 model.safetensors.index.json. Tensors are read lazily with safetensors and only those a port keeps, so a
-multi-billion-parameter checkpoint's text model is never loaded. Every problem is a UserError naming it.
+multi-billion-parameter checkpoint's text model is never loaded. Every problem is a UserError naming it,
+on one line: a malformed shard index, a weight that is not floating point (an int64 or bool tensor is
+refused, never silently cast), a weight holding NaN or Inf (the reference would be all NaN, and a NaN
+reference proves nothing).
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
-from core.errors import UserError
+from ttport.errors import UserError
+
+#: safetensors dtype names of floating-point tensors
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2")
 
 #: SiglipVisionConfig fields that fix the architecture (and so the weight shapes and the image inputs)
 SIGLIP_ARCHITECTURE_FIELDS = (
@@ -73,6 +79,17 @@ def safetensors_files(directory: Path) -> list[Path]:
             raise UserError(
                 f"checkpoint {directory}: unreadable model.safetensors.index.json: {exc}"
             ) from exc
+        if not isinstance(weight_map, dict):
+            raise UserError(
+                f"checkpoint {directory}: model.safetensors.index.json: weight_map must map tensor names to "
+                f"shard files, got a {type(weight_map).__name__}"
+            )
+        for key, name in weight_map.items():
+            if not isinstance(name, str) or not name or Path(name).name != name:
+                raise UserError(
+                    f"checkpoint {directory}: model.safetensors.index.json: weight_map[{key!r}] must be a "
+                    f"shard file name in the directory, got {name!r}"
+                )
         return [directory / name for name in sorted(set(weight_map.values()))]
     single = directory / "model.safetensors"
     if single.is_file():
@@ -92,13 +109,51 @@ def read_tensors(
                 for key in handle.keys():
                     name = rename(key)
                     if name is not None:
-                        state[name] = handle.get_tensor(key).float()
+                        tensor = handle.get_tensor(key)
+                        check_weight(directory, key, tensor)
+                        state[name] = tensor.float()
         except (SafetensorError, OSError) as exc:
             raise UserError(f"checkpoint {directory}: cannot read {path.name}: {exc}") from exc
     for prefix in required:
         if not any(name.startswith(prefix) for name in state):
             raise UserError(f"checkpoint {directory}: no {prefix.rstrip('.')} weights found")
     return state
+
+
+def check_weight(directory: Path, key: str, tensor: torch.Tensor) -> None:
+    """A weight must be floating point (the architecture's parameters all are) and finite."""
+    if not tensor.is_floating_point():
+        raise UserError(
+            f"checkpoint {directory}: {key} has dtype {str(tensor.dtype).removeprefix('torch.')}; "
+            "the architecture expects floating-point weights"
+        )
+    if not bool(torch.isfinite(tensor).all()):
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise UserError(f"checkpoint {directory}: {key} holds {bad} NaN/Inf value(s); the weights are broken")
+
+
+def check_weight_dtypes(directory: Path) -> None:
+    """Every `*.weight` / `*.bias` tensor of the checkpoint is floating point, read from the safetensors
+    headers only (nothing loaded): for loaders (from_pretrained) that would cast an int64 or bool tensor
+    into a float parameter without a word. Integer buffers (e.g. position_ids) are allowed."""
+    for path in safetensors_files(directory):
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                for key in handle.keys():
+                    dtype = handle.get_slice(key).get_dtype()
+                    if key.endswith((".weight", ".bias")) and dtype not in FLOAT_DTYPES:
+                        raise UserError(
+                            f"checkpoint {directory}: {key} has dtype {dtype}; the architecture expects "
+                            "floating-point weights"
+                        )
+        except (SafetensorError, OSError) as exc:
+            raise UserError(f"checkpoint {directory}: cannot read {path.name}: {exc}") from exc
+
+
+def check_finite(directory: Path, named: Iterable[tuple[str, torch.Tensor]]) -> None:
+    """Each (name, tensor) after loading must be finite (names as the loaded model spells them)."""
+    for name, tensor in named:
+        check_weight(directory, name, tensor.detach())
 
 
 def load_modules(

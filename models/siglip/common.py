@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.errors import UserError
-from core.weights import linear_bias
-from core.weights import linear_weight as transposed_linear_weight
+from ttport.backend import ttnn
+from ttport.errors import UserError
+from ttport.weights import linear_bias, to_device
+from ttport.weights import linear_weight as transposed_linear_weight
 
 TILE = 32
 
@@ -104,22 +104,17 @@ def precise_compute_config() -> Any:
     )
 
 
-def to_device_weight(tensor: torch.Tensor, device: Any, dtype: Any = None) -> Any:
-    """A prepared host tensor -> TILE tensor in DRAM (bfloat16 unless `dtype`)."""
-    return ttnn.as_tensor(
-        tensor.detach().float().contiguous(),
-        dtype=dtype if dtype is not None else ttnn.bfloat16,
-        layout=ttnn.TILE_LAYOUT,
-        device=device,
-        memory_config=ttnn.DRAM_MEMORY_CONFIG,
-    )
+def to_device_weight(name: str, tensor: torch.Tensor, device: Any, dtype: Any = None) -> Any:
+    """A prepared host tensor -> TILE tensor in DRAM (bfloat16 unless `dtype`), through the weight cache
+    under `name`, its full parameter path (ttport.weights.to_device)."""
+    return to_device(name, tensor.detach().float().contiguous(), device, dtype=dtype)
 
 
-def row_vector(vector: torch.Tensor, device: Any) -> Any:
+def row_vector(name: str, vector: torch.Tensor, device: Any) -> Any:
     """A bias or norm parameter [N] as the [1, N] bfloat16 row ttnn.linear / layer_norm take."""
-    return to_device_weight(linear_bias(vector), device)
+    return to_device_weight(name, linear_bias(vector), device)
 
 
-def linear_weight(weight: torch.Tensor, device: Any, dtype: Any = None) -> Any:
+def linear_weight(name: str, weight: torch.Tensor, device: Any, dtype: Any = None) -> Any:
     """nn.Linear weight [out, in] -> the [in, out] operand of ttnn.linear."""
-    return to_device_weight(transposed_linear_weight(weight), device, dtype)
+    return to_device_weight(name, transposed_linear_weight(weight), device, dtype)

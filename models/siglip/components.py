@@ -1,7 +1,7 @@
 """The compared components of a SigLIP image-path port ("patch", "embeddings", "block N", "tower",
 "tower + projector"), shared by the Gemma3 and PI0 ports (not a plugin).
 
-A port supplies how its reference trace is recorded (models.siglip.reference.record_tower plus "tower"
+A port supplies how its reference trace is recorded (ttport.models.siglip.reference.record_tower plus "tower"
 and "features") and how its inputs reach the TTNN model; the port side of every component is the same.
 Each block runs on the reference block's own input, so per-block figures do not compound upstream errors.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.port import Component, RunContext
+from ttport.backend import ttnn
+from ttport.port import Component, RunContext
 
 
 def download(tensor: Any) -> torch.Tensor:

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.patterns.embeddings import PositionEmbedding
-from core.patterns.preprocess import conv_weight_as_linear, pad_to_multiple, patchify, to_device
+from ttport.backend import ttnn
+from ttport.patterns.embeddings import PositionEmbedding
+from ttport.patterns.preprocess import conv_weight_as_linear, pad_to_multiple, patchify, to_device
 
 from .common import SequencePlan, matmul_compute_config, row_vector, to_device_weight
 
@@ -27,8 +27,10 @@ class SiglipPatchEmbedding:
     ):
         self.patch_size = int(config.patch_size)
         self.plan = plan
-        self.weight = to_device_weight(conv_weight_as_linear(state_dict[f"{prefix}weight"]), device)
-        self.bias = row_vector(state_dict[f"{prefix}bias"], device)
+        self.weight = to_device_weight(
+            f"{prefix}weight", conv_weight_as_linear(state_dict[f"{prefix}weight"]), device
+        )
+        self.bias = row_vector(f"{prefix}bias", state_dict[f"{prefix}bias"], device)
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
         self.device = device
 
@@ -58,10 +60,12 @@ class SiglipVisionEmbeddings:
         self.patch_embedding = SiglipPatchEmbedding(
             config, state_dict, f"{prefix}patch_embedding.", device, plan
         )
-        table = state_dict[f"{prefix}position_embedding.weight"]
+        name = f"{prefix}position_embedding.weight"
         # Padded positions read zero rows: the table is extended once, so the ids still count 0..padded-1.
-        table = pad_to_multiple(table.detach().float(), plan.padded_len, dim=0)
-        self.position_embedding = PositionEmbedding(table, device, num_positions=plan.padded_len)
+        table = pad_to_multiple(state_dict[name].detach().float(), plan.padded_len, dim=0)
+        self.position_embedding = PositionEmbedding(
+            table, device, num_positions=plan.padded_len, name=f"{name}[padded to {plan.padded_len}]"
+        )
 
     def forward(self, pixel_values: torch.Tensor) -> Any:
         """[B, C, H, W] torch -> [B, 1, padded tokens, D] on device."""

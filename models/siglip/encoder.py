@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.patterns import masks
+from ttport.backend import ttnn
+from ttport.patterns import masks
 
 from .block import SiglipEncoderLayer
 from .common import SequencePlan

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
+from ttport.backend import ttnn
 
 from .common import linear_weight, matmul_compute_config, row_vector
 
@@ -25,10 +25,14 @@ class SiglipMLP:
         if config.hidden_act != "gelu_pytorch_tanh":
             raise ValueError(f"SiglipMLP supports hidden_act 'gelu_pytorch_tanh', got {config.hidden_act!r}")
         weights_dtype = weights_dtype if weights_dtype is not None else ttnn.bfloat16
-        self.fc1_weight = linear_weight(state_dict[f"{prefix}fc1.weight"], device, weights_dtype)
-        self.fc1_bias = row_vector(state_dict[f"{prefix}fc1.bias"], device)
-        self.fc2_weight = linear_weight(state_dict[f"{prefix}fc2.weight"], device, weights_dtype)
-        self.fc2_bias = row_vector(state_dict[f"{prefix}fc2.bias"], device)
+        names = {n: f"{prefix}{n}" for n in ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")}
+        self.fc1_weight, self.fc2_weight = (
+            linear_weight(names[n], state_dict[names[n]], device, weights_dtype)
+            for n in ("fc1.weight", "fc2.weight")
+        )
+        self.fc1_bias, self.fc2_bias = (
+            row_vector(names[n], state_dict[names[n]], device) for n in ("fc1.bias", "fc2.bias")
+        )
         self.compute_kernel_config = matmul_compute_config(weights_dtype)
         grid = device.compute_with_storage_grid_size()
         # With a core grid, linear fuses the activation into the matmul (one op, one output rounding);

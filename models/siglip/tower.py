@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from core.backend import ttnn
-from core.patterns.preprocess import pad_to_multiple, to_device
+from ttport.backend import ttnn
+from ttport.patterns.preprocess import pad_to_multiple, to_device
 
 from .block import SiglipLayerNorm
 from .common import SequencePlan, plan_sequence, validate_images

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from ttport.cli import main
 
-PROGRAM = '''
+PROGRAM = """
 import os
 import subprocess
 import sys
@@ -26,7 +26,7 @@ from ttnn.distributed.distributed import ConcatMeshToTensor
 
 from models.mine import VALUE  # the program's own top-level `models` package
 
-assert ttnn.__name__ == "core.sim.ttnn", ttnn.__name__
+assert ttnn.__name__ == "ttport.sim.ttnn", ttnn.__name__
 assert ttnn.transformer.scaled_dot_product_attention is not None
 assert ConcatMeshToTensor is ttnn.ConcatMeshToTensor
 assert os.environ.get("OWN_SITECUSTOMIZE") == "ran", "the program's own sitecustomize must still run"
@@ -40,7 +40,7 @@ assert y.device() is device and y.layout == ttnn.ROW_MAJOR_LAYOUT and tuple(y.sh
 assert torch.equal(ttnn.to_torch(y).float(), torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
 
 child = subprocess.run([sys.executable, "-c", "import ttnn; print(ttnn.__name__)"], capture_output=True, text=True)
-assert child.stdout.strip() == "core.sim.ttnn", child.stdout + child.stderr
+assert child.stdout.strip() == "ttport.sim.ttnn", child.stdout + child.stderr
 try:
     import ttnn.no_such_module  # noqa: F401
 except ModuleNotFoundError as exc:
@@ -48,7 +48,7 @@ except ModuleNotFoundError as exc:
 else:
     raise AssertionError("a missing submodule must fail")
 print("PROGRAM OK", VALUE)
-'''
+"""
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -100,7 +100,7 @@ def test_exec_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_exec_environment_is_idempotent() -> None:
-    from core.compat.execute import PLUGIN, SITE_DIR, exec_environment
+    from ttport.compat.execute import PLUGIN, SITE_DIR, exec_environment
 
     once = exec_environment({"PYTHONPATH": "/a", "PYTEST_PLUGINS": "x"}, board="n300")
     twice = exec_environment(once)

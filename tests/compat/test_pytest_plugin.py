@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from ttport.cli import main
 
-TT_METAL_STYLE_TESTS = '''
+TT_METAL_STYLE_TESTS = """
 import pytest
 import torch
 import ttnn
@@ -88,7 +88,7 @@ def test_default_mesh_is_the_whole_board(mesh_device, silicon_arch_name, silicon
 def test_helpers(model_location_generator, function_level_defaults, is_ci_env, device, use_program_cache):
     assert model_location_generator("google/paligemma-3b-pt-224") == "google/paligemma-3b-pt-224"
     assert ttnn.get_fabric_config() == ttnn.FabricConfig.DISABLED  # reset after the fabric test
-'''
+"""
 
 
 def test_tt_metal_style_test_file_runs_unchanged(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

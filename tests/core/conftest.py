@@ -19,15 +19,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-# A 2-layer MLP port: torch reference, TT-NN port with ttnn.linear / ttnn.relu, weights through core.weights.
+# A 2-layer MLP port: torch reference, TT-NN port with ttnn.linear / ttnn.relu, weights through ttport.weights.
 MLP_PLUGIN = """
 import torch
 
-from core.backend import ttnn
-from core.compare import to_torch
-from core.plugins import hookimpl
-from core.port import Component, Port
-from core.weights import DtypePolicy, convert_state_dict, linear_bias, linear_weight
+from ttport.backend import ttnn
+from ttport.compare import to_torch
+from ttport.plugins import hookimpl
+from ttport.port import Component, Port
+from ttport.weights import DtypePolicy, convert_state_dict, linear_bias, linear_weight
 
 
 POISON = False
@@ -101,10 +101,10 @@ def ttport_ports():
 BROKEN_PLUGINS = {
     "import_error": "import not_a_module_anywhere_12345\n",
     "exit_at_import": "import sys\n\nsys.exit(0)\n",
-    "exit_in_hook": "import sys\nfrom core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    sys.exit(3)\n",
+    "exit_in_hook": "import sys\nfrom ttport.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    sys.exit(3)\n",
     "interrupt_at_import": "raise KeyboardInterrupt\n",
-    "raises": "from core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    raise RuntimeError('boom')\n",
-    "garbage": "from core.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    return ['not a port']\n",
+    "raises": "from ttport.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    raise RuntimeError('boom')\n",
+    "garbage": "from ttport.plugins import hookimpl\n\n@hookimpl\ndef ttport_ports():\n    return ['not a port']\n",
     "no_hook": "def ttport_ports():\n    return []\n",
 }
 
@@ -177,12 +177,12 @@ def child_env(plugin_dir: Path) -> dict[str, str]:
 
 @pytest.fixture
 def cli(child_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """cli(*args) runs `ttport ARGS` in a subprocess (python -m core.cli: the console script's target)
+    """cli(*args) runs `ttport ARGS` in a subprocess (python -m ttport.cli: the console script's target)
     that sees the throw-away plugins."""
 
     def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "core.cli", *args],
+            [sys.executable, "-m", "ttport.cli", *args],
             cwd=REPO,
             env=env or child_env,
             capture_output=True,

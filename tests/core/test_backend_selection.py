@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core import backend
+from ttport import backend
 
 REPO = Path(__file__).resolve().parents[2]
 HAS_REAL_TTNN = importlib.util.find_spec("ttnn") is not None
@@ -30,7 +30,7 @@ def test_default_is_sim(fresh_backend: None) -> None:
     assert backend.requested_backend() == "sim"
     assert backend.backend_name() == "sim"
     assert backend.describe() == "backend: sim (default)"
-    assert repr(backend.ttnn) == "<ttnn (sim): core.sim.ttnn>"
+    assert repr(backend.ttnn) == "<ttnn (sim): ttport.sim.ttnn>"
 
 
 def test_env_var(fresh_backend: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from core.compare import CONSTANT_RTOL, assert_quality, comp_pcc, compare, compare_outputs
+from ttport.compare import CONSTANT_RTOL, assert_quality, comp_pcc, compare, compare_outputs
 
 
 def test_identical_tensors_are_exactly_one() -> None:

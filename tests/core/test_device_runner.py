@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import device as devices
-from core.backend import ttnn
-from core.compare import to_torch
-from core.errors import UserError
-from core.plugins.registry import load_registry
-from core.port import Component
-from core.report import ComponentResult, RunReport, format_table, write_json
-from core.runner import run_port
+from ttport import device as devices
+from ttport.backend import ttnn
+from ttport.compare import Comparison, to_torch
+from ttport.errors import UserError
+from ttport.plugins.registry import load_registry
+from ttport.port import Component
+from ttport.report import ComponentResult, RunReport, format_table, write_json
+from ttport.runner import run_port
+from ttport.safe_write import DestinationError
 
 REPORT_KEYS = [
     "model", "preset", "backend", "arch", "components", "device_ops", "host_to_device", "device_to_host",
@@ -158,6 +159,35 @@ def test_a_failing_component_does_not_hide_the_others(make_plugin, on_sys_path, 
     assert "crash: RuntimeError: simulated op refused" in table
 
 
+def test_a_component_may_score_with_its_own_metric(make_plugin, on_sys_path, monkeypatch) -> None:
+    """`compare` replaces PCC (e.g. top-1 agreement); the score, threshold and metric name reach the report."""
+    name = make_plugin("tp_mlp")
+    port = load_registry().get(name)
+    good = port.components("tiny")
+
+    def sign_agreement(reference, actual, threshold):
+        share = float((reference.sign() == to_torch(actual).sign()).float().mean())
+        failure = None if share >= threshold else f"sign agreement {share:.2f} < {threshold}"
+        return Comparison(share >= threshold, share, None, None, failure)
+
+    scored = [
+        Component("agree", good[0].reference, good[0].port, 0.9, metric="sign", compare=sign_agreement),
+        Component(
+            "disagree",
+            good[0].reference,
+            lambda ctx: -good[0].port(ctx),
+            0.9,
+            metric="sign",
+            compare=sign_agreement,
+        ),
+    ]
+    monkeypatch.setattr(type(port), "components", lambda self, preset: scored)
+    agree, disagree = run_port(port, "tiny").components
+    assert agree.passed and agree.pcc > 0.9 and agree.metric == "sign"
+    assert not disagree.passed and disagree.pcc < 0.9 and disagree.error.startswith("sign agreement")
+    assert disagree.metric == "sign"
+
+
 def test_unknown_preset_is_a_user_error(make_plugin, on_sys_path) -> None:
     name = make_plugin("tp_mlp")
     port = load_registry().get(name)
@@ -180,7 +210,8 @@ def test_report_json_keys(tmp_path: Path) -> None:
     assert list(data)[: len(REPORT_KEYS)] == REPORT_KEYS
     assert data["components"] == [
         {"name": "a", "pcc": 0.995, "threshold": 0.99, "passed": True, "reference_seconds": 0.1,
-         "port_seconds": 0.2, "error": None, "rel_rms_error": None, "max_abs_error": None}
+         "port_seconds": 0.2, "error": None, "rel_rms_error": None, "max_abs_error": None,
+         "metric": "pcc"}
     ]  # fmt: skip
     assert data["peak_device_bytes"] == {"dram": 4096, "l1": 0} and data["passed"] is True
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]
@@ -194,7 +225,7 @@ def test_report_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         raise OSError("no space")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="no space"):
+    with pytest.raises(DestinationError, match="no space"):
         write_json(_report(), path)
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
 

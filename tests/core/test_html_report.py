@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.html_report import PAGE, layer_curves, write_report
-from core.report import ComponentResult, RunReport
-from core.sim.records import OpConfig, OpRecord, TensorInfo
+from ttport.cli import main
+from ttport.html_report import PAGE, layer_curves, write_report
+from ttport.report import ComponentResult, RunReport
+from ttport.sim.records import OpConfig, OpRecord, TensorInfo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -150,7 +150,7 @@ def test_progress_bars_on_a_terminal(make_plugin, child_env) -> None:
     make_plugin("tp_mlp")
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "run", "tp_mlp"],
+        [sys.executable, "-m", "ttport.cli", "run", "tp_mlp"],
         stdin=subprocess.DEVNULL,
         stdout=follower,
         stderr=subprocess.PIPE,

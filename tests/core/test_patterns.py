@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.backend import ttnn
-from core.compare import assert_quality, to_torch
-from core.patterns import masks
-from core.patterns.embeddings import PositionEmbedding
-from core.patterns.preprocess import (
+from ttport.backend import ttnn
+from ttport.compare import assert_quality, to_torch
+from ttport.patterns import masks
+from ttport.patterns.embeddings import PositionEmbedding
+from ttport.patterns.preprocess import (
     conv_weight_as_linear,
     pad_to_multiple,
     patchify,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.plugins.registry import load_registry
+from ttport.plugins.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 REPORT_KEYS = {
@@ -35,7 +35,7 @@ def test_registry_lists_a_throwaway_port(make_plugin, on_sys_path) -> None:
     [
         ("import_error", "ModuleNotFoundError: No module named 'not_a_module_anywhere_12345'"),
         ("raises", "RuntimeError: boom"),
-        ("garbage", "ValueError: returned 'str', not a core.port.Port"),
+        ("garbage", "ValueError: returned 'str', not a ttport.port.Port"),
         ("no_hook", "ValueError: implements no ttport_ports hook"),
     ],
 )
@@ -76,8 +76,8 @@ def test_duplicate_port_names_are_refused_for_both(make_plugin, on_sys_path) -> 
 def test_third_party_port_named_like_a_builtin(make_plugin, on_sys_path, entry_name: str) -> None:
     """Neither wins by entry-point order: the bare name is refused, both plugins are listed as broken with
     a message naming the other, and "plugin:port" selects either."""
-    from core.errors import UserError
-    from models.pi0.port import PI0Port
+    from ttport.errors import UserError
+    from ttport.models.pi0.port import PI0Port
 
     make_plugin(entry_name, port_name="pi0")
     registry = load_registry()
@@ -94,11 +94,11 @@ def test_third_party_port_named_like_a_builtin(make_plugin, on_sys_path, entry_n
     )
     [builtin] = [b for b in registry.broken if b.name == "pi0"]
     [other] = [b for b in registry.broken if b.name == entry_name]
-    assert builtin.target == "models.pi0.plugin"
+    assert builtin.target == "ttport.models.pi0.plugin"
     assert builtin.error.startswith(
         f"port name 'pi0' is also provided by plugin '{entry_name}' (ttport_throwaway_"
     )
-    assert other.error.startswith("port name 'pi0' is also provided by plugin 'pi0' (models.pi0.plugin)")
+    assert other.error.startswith("port name 'pi0' is also provided by plugin 'pi0' (ttport.models.pi0.plugin)")
     assert "gemma3" in registry.ports and "gemma3:gemma3" in registry.qualified  # the rest is untouched
 
 
@@ -173,7 +173,7 @@ def test_numpy_threshold_is_a_number(make_plugin, cli, tmp_path: Path) -> None:
     listing = cli("list", "--json")
     assert listing.returncode == 0, listing.stderr
     [port] = [p for p in json.loads(listing.stdout)["ports"] if p["name"] == "tp_np"]
-    assert port["presets"]["tiny"][0] == {"name": "fc1", "threshold": 0.5}
+    assert port["presets"]["tiny"][0] == {"name": "fc1", "threshold": 0.5, "metric": "pcc"}
     out = cli("run", "tp_np", "--json", str(tmp_path / "r.json"))
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads((tmp_path / "r.json").read_text())["components"][0]["threshold"] == 0.5
@@ -206,7 +206,7 @@ def test_numpy_threshold_is_a_number(make_plugin, cli, tmp_path: Path) -> None:
 def test_invalid_port_is_a_broken_plugin_and_list_still_works(
     make_plugin, on_sys_path, capsys: pytest.CaptureFixture[str], replace: dict[str, str], error: str
 ) -> None:
-    from core.cli import main
+    from ttport.cli import main
 
     make_plugin("tp_good")
     make_plugin("tp_bad", replace=replace)
@@ -224,7 +224,7 @@ def test_invalid_port_is_a_broken_plugin_and_list_still_works(
 
 
 def test_unknown_model_names_the_broken_plugin(make_plugin, on_sys_path) -> None:
-    from core.errors import UserError
+    from ttport.errors import UserError
 
     make_plugin("tp_bad", "raises")
     with pytest.raises(
@@ -241,13 +241,16 @@ def test_cli_list_json_shows_port_and_broken_plugin(make_plugin, cli) -> None:
     assert out.returncode == 0, out.stderr
     listing = json.loads(out.stdout)
     [port] = [p for p in listing["ports"] if p["name"] == "tp_mlp"]
-    assert port["presets"]["tiny"] == [{"name": "fc1", "threshold": 0.99}, {"name": "mlp", "threshold": 0.99}]
+    assert port["presets"]["tiny"] == [
+        {"name": "fc1", "threshold": 0.99, "metric": "pcc"},
+        {"name": "mlp", "threshold": 0.99, "metric": "pcc"},
+    ]
     [bad] = [b for b in listing["broken"] if b["name"] == "tp_bad"]
     assert bad["error"].startswith("ModuleNotFoundError")
 
 
 def test_cli_list_text(make_plugin, on_sys_path, capsys: pytest.CaptureFixture[str]) -> None:
-    from core.cli import main
+    from ttport.cli import main
 
     make_plugin("tp_mlp")
     make_plugin("tp_bad", "raises")
@@ -294,7 +297,8 @@ def test_shared_templates_cover_the_throwaway_port(make_plugin, child_env) -> No
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "PASSED shared_tests/test_ports.py::test_component_pcc[tp_mlp-fc1]" in out.stdout
     assert "PASSED shared_tests/test_ports.py::test_component_pcc[tp_mlp-mlp]" in out.stdout
-    assert "3 passed" in out.stdout
+    assert "PASSED shared_tests/test_ports.py::test_weight_cache_serves_every_weight[tp_mlp]" in out.stdout
+    assert "4 passed" in out.stdout
 
 
 def test_shared_templates_fail_a_port_with_a_nan_weight(make_plugin, child_env) -> None:
@@ -317,4 +321,4 @@ def test_shared_templates_flag_a_broken_plugin(make_plugin, child_env) -> None:
            "-k", "broken"]  # fmt: skip
     out = subprocess.run(cmd, cwd=REPO, env=child_env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 1
-    assert "plugin 'tp_bad' (ttport_throwaway_" in out.stdout and "not a core.port.Port" in out.stdout
+    assert "plugin 'tp_bad' (ttport_throwaway_" in out.stdout and "not a ttport.port.Port" in out.stdout

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.html_report import PAGE
+from ttport.cli import main
+from ttport.html_report import PAGE
 
 # Appended to a copy of the page (same folder, so the images resolve the same way): once everything has
 # loaded, writes each image's source, completion and decoded width into the DOM for --dump-dom to show.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.cli import main
+from ttport.cli import main
 
 
 def _component(name: str, pcc: float | None, *, passed: bool = True, rel: float = 1e-3, secs: float = 0.5):

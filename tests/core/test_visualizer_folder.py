@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.sim import runtime
-from core.sim.types import BufferType
+from ttport.cli import main
+from ttport.sim import runtime
+from ttport.sim.types import BufferType
 
 TABLES = {
     "devices", "tensors", "local_tensor_comparison_records", "global_tensor_comparison_records", "operations",

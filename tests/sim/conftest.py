@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import torch
 
-from core import sim
-from core.sim import ttnn
+from ttport import sim
+from ttport.sim import ttnn
 
 
 @pytest.fixture(autouse=True)

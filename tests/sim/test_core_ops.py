@@ -8,9 +8,9 @@ import pathlib
 import pytest
 import torch
 
-from core import sim
-from core.sim import rules, ttnn
-from core.sim.ops import (
+from ttport import sim
+from ttport.sim import rules, ttnn
+from ttport.sim.ops import (
     core,
     data_movement,
     distributed,
@@ -21,8 +21,8 @@ from core.sim.ops import (
     pool,
     reduction,
 )
-from core.sim.ops import device as device_ops
-from core.sim.tensor import device_op
+from ttport.sim.ops import device as device_ops
+from ttport.sim.tensor import device_op
 
 # -- from_torch / to_torch ---------------------------------------------------------------------------------
 
@@ -478,4 +478,4 @@ def test_submodules_and_constants() -> None:
     assert ttnn.L1_MEMORY_CONFIG.buffer_type == ttnn.BufferType.L1
     assert {ttnn.bfloat16, ttnn.float32, ttnn.bfloat8_b, ttnn.bfloat4_b} <= set(ttnn.DataType)
     for sub in ("transformer", "experimental", "kv_cache"):
-        assert getattr(ttnn, sub).__name__ == f"core.sim.ttnn.{sub}"
+        assert getattr(ttnn, sub).__name__ == f"ttport.sim.ttnn.{sub}"

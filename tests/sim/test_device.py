@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import sim
-from core.sim import rules, ttnn
-from core.sim.runtime import OutOfMemoryError
+from ttport import sim
+from ttport.sim import rules, ttnn
+from ttport.sim.runtime import OutOfMemoryError
 
 
 @pytest.mark.parametrize(

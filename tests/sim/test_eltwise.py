@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import sim
-from core.compare import comp_pcc
-from core.sim import ttnn
-from core.sim.numerics import formats, sfpu
+from ttport import sim
+from ttport.compare import comp_pcc
+from ttport.sim import ttnn
+from ttport.sim.numerics import formats, sfpu
 
 BF16_EPS = 2**-7  # relative spacing of bfloat16 values, bounds one output rounding
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
+from ttport.sim import ttnn
 
 
 def _ids(device, ids: torch.Tensor, dtype=None) -> ttnn.Tensor:

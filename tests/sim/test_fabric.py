@@ -1,5 +1,5 @@
 """Fabric config, submeshes, sub-devices, global semaphores and the profiler read: accepted and validated as
-tt-metal does (core.sim.ops.fabric, core.sim.subdevices, MeshDevice.create_submesh)."""
+tt-metal does (ttport.sim.ops.fabric, ttport.sim.subdevices, MeshDevice.create_submesh)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import weakref
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.ops import fabric
+from ttport.sim import ttnn
+from ttport.sim.ops import fabric
 
 
 @pytest.fixture
@@ -34,7 +34,9 @@ def test_fabric_config_is_set_before_opening_and_refused_under_open_devices(n300
     assert ttnn.get_fabric_config() == ttnn.FabricConfig.FABRIC_1D
     mesh = ttnn.open_mesh_device(ttnn.MeshShape(1, 2))
     try:
-        with pytest.raises(RuntimeError, match=r"SetFabricConfig\(FABRIC_2D\) is not allowed while devices are still open"):
+        with pytest.raises(
+            RuntimeError, match=r"SetFabricConfig\(FABRIC_2D\) is not allowed while devices are still open"
+        ):
             ttnn.set_fabric_config(ttnn.FabricConfig.FABRIC_2D)
         ttnn.set_fabric_config(ttnn.FabricConfig.DISABLED)  # disabling is always allowed
     finally:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.numerics import formats
-from core.sim.ops import transformer as sdpa_module
-from core.sim.tensor import compute_values, storage_values
-from core.sim.types import DataType
+from ttport.sim import ttnn
+from ttport.sim.numerics import formats
+from ttport.sim.ops import transformer as sdpa_module
+from ttport.sim.tensor import compute_values, storage_values
+from ttport.sim.types import DataType
 
 BF16, BF8, BF4 = DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B
 
@@ -281,7 +281,7 @@ def test_update_cache_writes_nan_bits_into_bfloat16_storage(device: ttnn.Device)
 def test_large_bfloat16_conversion_in_chunks_matches_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     """from_torch rounds big tensors to bfloat16 slice by slice (ops/core.py _bfloat16_in_chunks); a small
     chunk size makes a test-sized tensor take that path, with a ragged last slice."""
-    from core.sim.ops import core as core_ops
+    from ttport.sim.ops import core as core_ops
 
     monkeypatch.setattr(core_ops, "_CHUNK", 1000)
     mixed = torch.cat([_edge_floats()[::13][:30000], torch.randn(1234) * 1e5])

@@ -16,8 +16,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim.numerics import fidelity
-from core.sim.types import DataType, MathFidelity
+from ttport.sim.numerics import fidelity
+from ttport.sim.types import DataType, MathFidelity
 
 X = 1.9921875
 EXPECTED = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim.numerics import formats
-from core.sim.types import DataType
+from ttport.sim.numerics import formats
+from ttport.sim.types import DataType
 
 BF16, BF8, BF4 = DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B
 

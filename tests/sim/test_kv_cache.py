@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import sim
-from core.sim import ttnn
-from core.sim.numerics import formats
-from core.sim.rules import TTFatal
+from ttport import sim
+from ttport.sim import ttnn
+from ttport.sim.numerics import formats
+from ttport.sim.rules import TTFatal
 
 
 def _dev(device, x: torch.Tensor, dtype=None) -> ttnn.Tensor:

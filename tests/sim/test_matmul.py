@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.numerics import sfpu
+from ttport.sim import ttnn
+from ttport.sim.numerics import sfpu
 
 X = 1.9921875  # full bfloat16 mantissa; see test_fidelity.py for the per-fidelity products
 

@@ -7,8 +7,8 @@ import pathlib
 import pytest
 import torch
 
-from core import sim
-from core.sim import rules, ttnn
+from ttport import sim
+from ttport.sim import rules, ttnn
 
 
 def test_mesh_device_covers_the_board(mesh_device: ttnn.MeshDevice) -> None:
@@ -93,7 +93,7 @@ def test_per_chip_views_share_the_mesh_buffers(mesh_device: ttnn.MeshDevice) -> 
 def test_a_mesh_tensor_and_a_chip_tensor_do_not_mix(mesh_device: ttnn.MeshDevice) -> None:
     t = ttnn.from_torch(torch.ones(32, 32), ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh_device)
     chip0 = ttnn.get_device_tensors(t)[0]
-    from core.sim.tensor import device_op
+    from ttport.sim.tensor import device_op
 
     with pytest.raises(rules.TTFatal, match="All input tensors must be on the same device"):
         device_op("probe", [t, chip0], torch.add, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
+from ttport.sim import ttnn
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.compare import comp_pcc
-from core.sim import ttnn
+from ttport.compare import comp_pcc
+from ttport.sim import ttnn
 
 BF16_EPS = 2**-7
 

@@ -12,10 +12,10 @@ import sys
 import pytest
 import torch
 
-from core.sim import numerics, ttnn
-from core.sim.numerics import fpu, mode
-from core.sim.types import DataType, MathFidelity
 from parity.fpu_oracle import sample_operand
+from ttport.sim import numerics, ttnn
+from ttport.sim.numerics import fpu, mode
+from ttport.sim.types import DataType, MathFidelity
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_mode_switch_and_env_var() -> None:
     assert numerics.get_mode() == "default"
     with pytest.raises(ValueError, match="numerics mode 'fast': expected one of default, exact"):
         numerics.set_mode("fast")
-    probe = "from core.sim import numerics; print(numerics.get_mode())"
+    probe = "from ttport.sim import numerics; print(numerics.get_mode())"
     env = {"TTPORT_NUMERICS": "exact", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "exact"
@@ -197,8 +197,8 @@ def test_default_mode_error_statistics_match_exact_mode(fidelity: MathFidelity, 
     # benchmarks/bench_matmul_numerics.py on the ports' shapes, here on a small one: 1 - PCC and relative RMS
     # error against float64 of the default mode within 20% of exact mode's (30% on 1 - PCC for the fp32
     # Dst, whose alignment noise is a calibrated estimate).
-    from core.sim.numerics import fidelity as fid_module
-    from core.sim.numerics import formats
+    from ttport.sim.numerics import fidelity as fid_module
+    from ttport.sim.numerics import formats
 
     gen = torch.Generator().manual_seed(11)
     a = formats.quantize(torch.randn(32, 768, generator=gen), DataType.BFLOAT16)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from core.sim import ttnn
+from ttport.sim import ttnn
 
 # -- shapes and conversions -----------------------------------------------------------------------------
 
@@ -219,25 +219,3 @@ def test_arch_has_no_grayskull() -> None:
 
 
 # -- importing real ttnn --------------------------------------------------------------------------------
-
-
-def test_real_ttnn_import_keeps_our_core_package(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """ttnn 0.81.1 registers its operations submodules under bare names (sys.modules["core"] = its
-    operations/core.py); the device backend must undo that. A stand-in package reproduces the behaviour."""
-    import sys
-
-    import core
-    from core import backend
-
-    fake = tmp_path / "ttnn"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("import sys, types\nsys.modules['core'] = types.ModuleType('core')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    if "ttnn" in sys.modules:
-        pytest.skip("a real ttnn is already imported in this process")
-    try:
-        module = backend._real_ttnn()
-    finally:
-        sys.modules.pop("ttnn", None)  # later tests must not find the stand-in
-    assert module.__file__ == str(fake / "__init__.py")
-    assert sys.modules["core"] is core

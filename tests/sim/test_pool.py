@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
-from core.sim.rules import TTFatal
+from ttport.sim import ttnn
+from ttport.sim.rules import TTFatal
 
 
 def _flat(x_nchw: torch.Tensor) -> torch.Tensor:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from core import sim
-from core.sim import ttnn
-from core.sim.records import signpost
+from ttport import sim
+from ttport.sim import ttnn
+from ttport.sim.records import signpost
 
 
 def _tile(t: torch.Tensor, device, dtype=ttnn.bfloat16, mc=None):
@@ -26,7 +26,12 @@ def test_matmul_record_has_shapes_dtypes_memory_fidelity(device) -> None:
     assert [i.padded_shape for i in record.inputs] == [(1, 64, 64), (64, 96)]
     assert [i.dtype for i in record.inputs] == ["BFLOAT16", "BFLOAT8_B"]
     (out,) = record.outputs
-    assert (out.shape, out.buffer_type, out.memory_layout, out.layout) == ((1, 40, 96), "L1", "INTERLEAVED", "TILE")
+    assert (out.shape, out.buffer_type, out.memory_layout, out.layout) == (
+        (1, 40, 96),
+        "L1",
+        "INTERLEAVED",
+        "TILE",
+    )
     assert out.num_bytes == 2 * 3 * 2048  # 2 x 3 bf16 tiles
     assert (record.config.math_fidelity, record.config.fp32_dest_acc_en) == ("HiFi4", True)
     assert record.l1_bytes >= out.num_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.sim import ttnn
+from ttport.sim import ttnn
 
 BF16_EPS = 2**-7
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from core import sim
-from core.sim import tensor as sim_tensor
-from core.sim import ttnn
-from core.sim.runtime import OutOfMemoryError
-from core.sim.tensor import device_op
+from ttport import sim
+from ttport.sim import tensor as sim_tensor
+from ttport.sim import ttnn
+from ttport.sim.runtime import OutOfMemoryError
+from ttport.sim.tensor import device_op
 
 OOM = r"^Out of Memory: Not enough space to allocate \d+ B {} buffer across {} banks"
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.compare import comp_pcc
-from core.sim.numerics import sfpu
+from ttport.compare import comp_pcc
+from ttport.sim.numerics import mode as numerics_mode
+from ttport.sim.numerics import sfpu
 
 F = np.float32
 INF = float("inf")
@@ -495,7 +496,7 @@ def _same(a: float, b: float) -> bool:
 @pytest.mark.parametrize("fp32", [False, True])
 @pytest.mark.parametrize("approx", [False, True])
 def test_vectorised_kernel_matches_scalar_transcription(name, arch, fp32, approx, monkeypatch):
-    monkeypatch.setenv(sfpu.NUMERICS_ENV, "exact")
+    monkeypatch.setattr(numerics_mode, "_mode", numerics_mode.EXACT)
     kernel, reference = REFERENCES[name]
     x = _inputs(fp32)
     got = sfpu.apply(kernel, x, sfpu.Mode(approx=approx, fp32_dest=fp32, arch=arch))
@@ -521,7 +522,7 @@ def test_default_numerics_stand_in_for_accurate_fp32_kernels(name, arch, monkeyp
         x = x.abs() + 1e-3
     mode = sfpu.Mode(fp32_dest=True, arch=arch)
     fast = sfpu.apply(kernel, x, mode)
-    monkeypatch.setenv(sfpu.NUMERICS_ENV, "exact")
+    monkeypatch.setattr(numerics_mode, "_mode", numerics_mode.EXACT)
     exact = sfpu.apply(kernel, x, mode)
     assert not torch.equal(fast, exact) or name == "sqrt"  # the stand-in is really used
     atol = 1e-6 if name == "gelu" else 0.0
@@ -573,7 +574,7 @@ FLOORS = [
 def test_error_against_float64_within_tt_metal_floors(
     name, ref, floor, approx_modes, arch, fp32, monkeypatch
 ):
-    monkeypatch.setenv(sfpu.NUMERICS_ENV, "exact")
+    monkeypatch.setattr(numerics_mode, "_mode", numerics_mode.EXACT)
     x = torch.rand(64, 128, generator=torch.Generator().manual_seed(0)).bfloat16().float()
     for approx in approx_modes:
         got = sfpu.apply(REFERENCES[name][0], x, sfpu.Mode(approx=approx, fp32_dest=fp32, arch=arch))
@@ -582,7 +583,7 @@ def test_error_against_float64_within_tt_metal_floors(
 
 @pytest.mark.parametrize("arch", ["wormhole_b0", "blackhole"])
 def test_accurate_kernels_are_within_a_few_bfloat16_ulps(arch, monkeypatch):
-    monkeypatch.setenv(sfpu.NUMERICS_ENV, "exact")
+    monkeypatch.setattr(numerics_mode, "_mode", numerics_mode.EXACT)
     """With a 16-bit Dst the accurate kernels land within 2 bfloat16 ulps of the float64 value (relative
     2**-7) on their main range; with fp32 Dst within 2**-20."""
     x = torch.linspace(-6, 6, 4001).bfloat16().float()

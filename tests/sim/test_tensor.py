@@ -11,8 +11,8 @@ import sys
 import pytest
 import torch
 
-from core import sim
-from core.sim import rules, ttnn
+from ttport import sim
+from ttport.sim import rules, ttnn
 
 
 def test_tile_layout_pads_last_two_dims_but_keeps_logical_shape(device: ttnn.Device) -> None:

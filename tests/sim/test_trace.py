@@ -1,4 +1,4 @@
-"""Trace capture and replay, command queues and events (core.sim.dispatch, core.sim.ops.command_queue): what
+"""Trace capture and replay, command queues and events (ttport.sim.dispatch, ttport.sim.ops.command_queue): what
 tt-metal's performant runners rely on. Values are checked against the same ops run eagerly."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import sim
-from core.sim import ttnn
+from ttport import sim
+from ttport.sim import ttnn
 
 
 @pytest.fixture
@@ -51,7 +51,9 @@ def test_capture_records_without_running_and_replay_matches_eager(device) -> Non
     ttnn.execute_trace(device, tid, cq_id=0, blocking=True)
     assert torch.equal(ttnn.to_torch(out), eager)
     after = sim.stats(device)
-    assert after.ops_by_name["linear"] == before.ops_by_name["linear"] + 1  # a replay runs (and counts) each op
+    assert (
+        after.ops_by_name["linear"] == before.ops_by_name["linear"] + 1
+    )  # a replay runs (and counts) each op
     replayed = after.op_records[len(before.op_records) :]
     assert [r.name for r in replayed] == ["linear", "gelu", "softmax"]  # with the records taken at capture
     assert replayed[0].outputs[0].shape == (1, 32, 96)
@@ -79,7 +81,9 @@ def test_copy_requires_matching_spec_and_counts_a_write(device) -> None:
     ttnn.copy_host_to_device_tensor(_tile(torch.ones(1, 32, 64)), x_dev)
     assert sim.stats(device).host_to_device == writes + 1
     assert torch.equal(ttnn.to_torch(x_dev), torch.ones(1, 32, 64, dtype=torch.bfloat16))
-    with pytest.raises(RuntimeError, match="host_tensor.tensor_spec\\(\\) == device_tensor.tensor_spec\\(\\)"):
+    with pytest.raises(
+        RuntimeError, match="host_tensor.tensor_spec\\(\\) == device_tensor.tensor_spec\\(\\)"
+    ):
         ttnn.copy_host_to_device_tensor(_tile(torch.ones(1, 32, 32)), x_dev)
     host = _tile(torch.zeros(1, 32, 64))
     ttnn.copy_device_to_host_tensor(x_dev, host)
@@ -151,7 +155,9 @@ def test_mesh_trace_replays_on_every_chip(monkeypatch: pytest.MonkeyPatch) -> No
     try:
         mapper = ttnn.ShardTensorToMesh(mesh, dim=0)
         x = torch.randn(2, 32, 32)
-        x_dev = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh, mesh_mapper=mapper)
+        x_dev = ttnn.from_torch(
+            x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh, mesh_mapper=mapper
+        )
         ttnn.exp(x_dev)
         tid = ttnn.begin_trace_capture(mesh, cq_id=0)
         out = ttnn.exp(x_dev)

@@ -10,11 +10,11 @@ import textwrap
 import pytest
 import torch
 
-from core import sim
-from core.sim import ttnn
-from core.sim.numerics import formats
-from core.sim.ops import transformer as sdpa_module
-from core.sim.rules import TTFatal
+from ttport import sim
+from ttport.sim import ttnn
+from ttport.sim.numerics import formats
+from ttport.sim.ops import transformer as sdpa_module
+from ttport.sim.rules import TTFatal
 
 sdpa = ttnn.transformer.scaled_dot_product_attention
 
@@ -181,7 +181,7 @@ def test_sdpa_peak_memory_at_4096_tokens():
         """
         import resource, torch
         torch.set_num_threads(1)
-        from core.sim import ttnn
+        from ttport.sim import ttnn
         device = ttnn.open_device(device_id=0)
         q, k, v = (ttnn.from_torch(torch.randn(1, 4, 4096, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT,
                                    device=device) for _ in range(3))

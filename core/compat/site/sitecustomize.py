@@ -7,7 +7,7 @@ import sys
 
 def _install() -> None:
     try:
-        from core.compat import hook
+        from ttport.compat import hook
     except ImportError as exc:  # a Python without ttport: say so once, and keep real ttnn out of reach
         message = (
             f"ttport exec: this Python ({sys.executable}) cannot import ttport's simulator ({exc}); run the "

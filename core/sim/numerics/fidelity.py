@@ -235,9 +235,9 @@ def _dither(x: torch.Tensor) -> torch.Tensor:
 
 def _add_alignment_error(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
-    noise of the measured variance. sum_k a_k^2 b_k^2 is estimated without another pass over the weights:
-    as (sum_k a_k^2) times a column factor read off the product itself (the mean over rows of out^2 is
-    mean_m(sum_k a^2) * sum_k b^2 / K for independent zero-mean products)."""
+    noise of the measured variance. sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2) (sum_k b_k^2) / K: per
+    row and column alone, so a row's noise does not depend on which other rows share the matmul (a batch
+    sharded over a mesh gets the same values as on one chip)."""
     k = a.shape[-1]
     rows = a.square().sum(-1, keepdim=True)
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
@@ -247,8 +247,7 @@ def _add_alignment_error(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) ->
     groups = float(-(-k // 8))
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
     share.masked_fill_(products < 16, 0.0)
-    row_mean = rows.mean(-2, keepdim=True).clamp_(min=torch.finfo(torch.float32).tiny)
-    columns = out.square().mean(-2, keepdim=True).div_(row_mean)
+    columns = b.square().sum(-2, keepdim=True).div_(k)
     scale = (rows * share * columns).mul_(12.0 * _ALIGNMENT_VARIANCE).sqrt_()
     # Results of at most 12 significant bits (e.g. small-integer data) come from products that align
     # without loss: they stay exact.

@@ -48,12 +48,13 @@ Modelling choices (where this is not bit-exact with silicon):
 from __future__ import annotations
 
 import functools
-import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from . import mode
 
 WORMHOLE_B0 = "wormhole_b0"
 BLACKHOLE = "blackhole"
@@ -727,12 +728,10 @@ def store(y: torch.Tensor, mode: Mode) -> torch.Tensor:
 
 Fn = Callable[[torch.Tensor, Mode], torch.Tensor]
 
-NUMERICS_ENV = "TTPORT_NUMERICS"
-
-
 def exact_numerics() -> bool:
-    """TTPORT_NUMERICS=exact: run every kernel bit by bit, also where the default takes a shortcut."""
-    return os.environ.get(NUMERICS_ENV, "default") == "exact"
+    """Exact numerics (TTPORT_NUMERICS=exact, or numerics.mode.set_mode): run every kernel bit by bit, also
+    where the default takes a shortcut. One switch for the FPU and the SFPU (core/sim/numerics/mode.py)."""
+    return mode.is_exact()
 
 
 def _torch_fp32() -> dict[Fn, Callable[[torch.Tensor], torch.Tensor]]:

@@ -2,7 +2,7 @@
 ttnn/ttnn/core.py copy_*_tensor): what tt-metal's performant runners use to overlap input uploads (queue 1)
 with traced model runs (queue 0).
 
-Semantics live in core.sim.dispatch: capture records ops without running them, execute_trace replays them on
+Semantics live in ttport.sim.dispatch: capture records ops without running them, execute_trace replays them on
 the buffers they were captured on, host transfers are refused while capturing, events are accepted and
 checked against the queues a device was opened with (the simulator runs everything in order, so every wait is
 already satisfied).
@@ -62,8 +62,8 @@ def release_trace(mesh_device: Handle, trace_id: MeshTraceId) -> None:
     mesh_device.dispatch.release(trace_id)
 
 
-def is_trace_capture_active(mesh_device: Handle) -> bool:
-    return mesh_device.dispatch.capturing is not None
+def is_trace_capture_active(device: Handle) -> bool:
+    return device.dispatch.capturing is not None
 
 
 def record_event(

@@ -21,7 +21,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import Device, MeshDevice, chips
-from ..tensor import Tensor, device_op, padded_shape_of, program_key, read_values, same_shape
+from ..tensor import Tensor, compute_values, device_op, padded_shape_of, program_key, read_values, same_shape
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -128,6 +128,7 @@ def _upload(host: Tensor, device: Device | MeshDevice, memory_config: MemoryConf
         f"to_device: tensor holds {len(values)} device shards but {device!r} has {len(targets)} devices",
     )
     out = Tensor(list(values), host.dtype, host.layout, device, mc)
+    out._tile = host._tile
     for chip in targets:
         chip.record_write(out._nbytes())
     return out
@@ -185,6 +186,7 @@ def from_torch(
     shards = _mapper_of(mesh_mapper).map(tensor) if mesh_mapper is not None else [tensor]
     values = [_host_values(s, dtype, layout, pad_value) for s in shards]
     host = Tensor(values, dtype, layout, None, memory_config)
+    host._tile = tile if layout == Layout.TILE else None
     if device is None:
         return host
     device.dispatch.queue(cq_id)
@@ -252,8 +254,9 @@ def to_layout(
     dtype: DataType | None = None,
     memory_config: MemoryConfig | None = None,
     sub_core_grids: CoreRangeSet | None = None,
+    pad_value: float | None = None,
 ) -> Tensor:
-    """Tilize / untilize. As in to_layout_op.cpp: a tensor already in `layout` is returned unchanged (dtype and
+    """Tilize / untilize (pad_value fills TILE padding, which the simulator keeps as metadata). As in to_layout_op.cpp: a tensor already in `layout` is returned unchanged (dtype and
     memory_config are then ignored); on host no dtype conversion happens."""
     if tensor.layout == layout:
         return tensor
@@ -296,14 +299,19 @@ def to_memory_config(
 
 
 def _copy(name: str, tensor: Tensor, dtype: DataType | None, memory_config: MemoryConfig | None) -> Tensor:
-    """A device copy keeping the layout, optionally converting dtype (packer rounding) and memory config."""
+    """A device copy keeping the layout, optionally converting dtype (packer rounding) and memory config.
+    A same-dtype bfloat16 / float32 copy runs on the stored values and re-rounds nothing."""
+    out_dtype = dtype if dtype is not None else tensor.dtype
+    exact = out_dtype == tensor.dtype and out_dtype in (DataType.BFLOAT16, DataType.FLOAT32)
     return device_op(
         name,
         [tensor],
         lambda v: v,
-        dtype=dtype if dtype is not None else tensor.dtype,
+        dtype=out_dtype,
         layout=tensor.layout,
         memory_config=memory_config or tensor.memory_config(),
+        stored_inputs=exact,
+        rounding=formats.HOST if exact else formats.PACKER,
         output_shapes=same_shape,
     )
 
@@ -423,7 +431,9 @@ def reallocate(tensor: Tensor, memory_config: MemoryConfig | None = None) -> Ten
     rules.require_same_device("reallocate", [tensor])
     source, device = tensor._chips, tensor.device()
     mc = memory_config or tensor.memory_config()
-    captured = device.dispatch.before_op(program_key("reallocate", [tensor], mc.memory_layout, mc.buffer_type))
+    captured = device.dispatch.before_op(
+        program_key("reallocate", [tensor], mc.memory_layout, mc.buffer_type)
+    )
     tensor.deallocate()
     out = Tensor(list(source), tensor.dtype, tensor.layout, device, mc)
     moved = out._chips
@@ -791,3 +801,50 @@ def as_tensor(
 def _mapper_of(mesh_mapper: Any) -> Any:
     """The mapper behind ReplicateTensorToMesh's wrapper (as from_torch unwraps it)."""
     return mesh_mapper.unwrap() if isinstance(mesh_mapper, ReplicateTensorToMeshWrapper) else mesh_mapper
+
+
+# -- small host helpers (ttnn/ttnn/core.py and the tensor bindings of 0.81.1) -----------------------------------
+
+
+def to_dtype(tensor: Tensor, dtype: DataType) -> Tensor:
+    """A host tensor converted to `dtype` on host (ROW_MAJOR, as ttnn's to_dtype returns it)."""
+    rules.require(tensor.storage_type() == StorageType.HOST, "to_dtype only supports host tensors")
+    values = [
+        formats.quantize(compute_values(v).float(), dtype, formats.HOST_ROW_MAJOR) for v in tensor._chips
+    ]
+    layout = Layout.TILE if dtype in formats.BLOCK_FLOAT_DTYPES else Layout.ROW_MAJOR
+    return Tensor(values, dtype, layout, None, tensor._memory_config)
+
+
+def unsqueeze_to_4D(tensor: Tensor) -> Tensor:  # noqa: N802 (ttnn's name)
+    """Leading 1s up to rank 4 ([3, 5] -> [1, 1, 3, 5])."""
+    rank = len(tensor.shape)
+    rules.require(rank <= 4, f"unsqueeze_to_4D: tensor rank {rank} is above 4")
+    from .data_movement import reshape
+
+    return reshape(tensor, [1] * (4 - rank) + list(tensor.shape))
+
+
+def has_tile_padding(tensor: Tensor, *, dim: int | None = None) -> bool:
+    """Whether a TILE tensor's last two dims (or `dim`) are padded."""
+    if tensor.layout != Layout.TILE:
+        return False
+    shape, padded = list(tensor.shape), list(tensor.padded_shape)
+    if dim is not None:
+        return shape[dim] != padded[dim]
+    return shape[-2:] != padded[-2:]
+
+
+def element_size(dtype: DataType) -> int:
+    """Bytes per element of a non-block-float dtype (block floats raise, as ttnn does)."""
+    if dtype in formats.BLOCK_FLOAT_DTYPES:
+        raise ValueError("datum for bfp2, bfp4, bfp8 is invalid")
+    return int(formats.element_size(dtype))
+
+
+def tile_size(dtype: DataType) -> int:
+    """Bytes of one 32x32 tile of `dtype` (bfloat8_b: 1088, with its 64 shared exponents)."""
+    return formats.tile_bytes(dtype)
+
+
+__all__ += ["element_size", "has_tile_padding", "tile_size", "to_dtype", "unsqueeze_to_4D"]

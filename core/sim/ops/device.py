@@ -1,6 +1,6 @@
 """Opening and closing simulated devices (ttnn/ttnn/device.py, ttnn/ttnn/distributed/distributed.py).
 
-The board comes from TTPORT_BOARD (core.sim.boards; default Wormhole n150): it fixes how many chips exist
+The board comes from TTPORT_BOARD (ttport.sim.boards; default Wormhole n150): it fixes how many chips exist
 (n300: 2), their grid, L1 and DRAM banks. Like ttnn, open_device returns the already-open device for an id.
 """
 
@@ -23,13 +23,17 @@ from ..types import (
 from .fabric import track_open
 
 __all__ = [
+    "GetDefaultDevice",
     "GetNumAvailableDevices",
-    "ReadDeviceProfiler",
     "GetNumPCIeDevices",
+    "ReadDeviceProfiler",
+    "SetDefaultDevice",
     "close_device",
     "close_mesh_device",
     "create_mesh_device",
     "get_arch_name",
+    "get_dram_alignment",
+    "get_l1_alignment",
     "get_num_devices",
     "get_num_pcie_devices",
     "init_device_compute_kernel_config",
@@ -208,3 +212,25 @@ def init_device_compute_kernel_config(
         packer_l1_acc=packer_l1_acc,
         dst_full_sync_en=dst_full_sync_en,
     )
+
+
+_default_device: list[Device | None] = [None]
+
+
+def SetDefaultDevice(device: Device) -> None:  # noqa: N802 (ttnn's name)
+    """Remember `device` as the default one (what GetDefaultDevice returns)."""
+    _default_device[0] = device
+
+
+def GetDefaultDevice() -> Device | None:  # noqa: N802
+    return _default_device[0]
+
+
+def get_l1_alignment() -> int:
+    """L1 buffer alignment in bytes (16 on Wormhole and Blackhole)."""
+    return 16
+
+
+def get_dram_alignment() -> int:
+    """DRAM buffer alignment in bytes: 32 on Wormhole, 64 on Blackhole."""
+    return 64 if get_board().arch == "blackhole" else 32

@@ -15,7 +15,8 @@ Dst is 32-bit when the input is float32 (fp32_dest_acc_en), else 16-bit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from .. import rules
 from ..numerics import formats, sfpu
 from ..tensor import Tensor, broadcast_shape, device_op, same_shape
 from ..types import DataType, Layout, MemoryConfig, UnaryOpType, UnaryWithParam
+from .golden import attach_golden_function
 
 __all__ = [
     "abs",
@@ -87,38 +89,63 @@ def into_output(result: Tensor, output_tensor: Tensor | None) -> Tensor:
 def _binary(
     name: str,
     fn: Fn,
-    a: Tensor,
+    a: Tensor | float,
     b: Tensor | float,
     dtype: DataType | None,
     memory_config: MemoryConfig | None,
     output_tensor: Tensor | None,
+    activations: Sequence[Any] | None = None,
+    a_activations: Sequence[Any] | None = None,
+    b_activations: Sequence[Any] | None = None,
 ) -> Tensor:
-    if isinstance(b, Tensor):
+    """One binary_ng op: tensor-tensor, tensor-scalar or (pow, add ... overloads) scalar-tensor; the
+    `*_activations` lists are unary ops fused before (on an input) or after (on the output) the op."""
+    pre_a, pre_b, post = (_activation_chain(acts) for acts in (a_activations, b_activations, activations))
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
         rules.require_same_device(name, [a, b])
         rules.check_binary_broadcast(a.shape, b.shape)
-        inputs = [a, b]
+        inputs, first = [a, b], a
         both_rm = a.layout == Layout.ROW_MAJOR and b.layout == Layout.ROW_MAJOR
         layout = Layout.ROW_MAJOR if both_rm else Layout.TILE
 
         def compute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            return fn(_float(x), _float(y))
-    else:
+            return post(fn(pre_a(_float(x)), pre_b(_float(y))))
+    elif isinstance(a, Tensor):
         rules.require_same_device(name, [a])
-        inputs = [a]
-        layout = a.layout
+        inputs, first, layout = [a], a, a.layout
         scalar = _scalar_for(a, b)
 
         def compute(x: torch.Tensor) -> torch.Tensor:
             x = _float(x)
-            return fn(x, torch.tensor(scalar, dtype=x.dtype))
+            return post(fn(pre_a(x), pre_b(torch.tensor(scalar, dtype=x.dtype))))
+    else:
+        rules.require(isinstance(b, Tensor), f"{name}: at least one operand must be a ttnn.Tensor")
+        rules.require_same_device(name, [b])
+        inputs, first, layout = [b], b, b.layout
+        scalar = _scalar_for(b, a)
+
+        def compute(y: torch.Tensor) -> torch.Tensor:
+            y = _float(y)
+            return post(fn(pre_a(torch.tensor(scalar, dtype=y.dtype)), pre_b(y)))
 
     rules.check_output_dtype(dtype, output_tensor.dtype if output_tensor is not None else None)
-    out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or a.dtype)
-    mc = memory_config or a.memory_config()
+    out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or first.dtype)
+    mc = memory_config or first.memory_config()
     result = device_op(
         name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, output_shapes=broadcast_shape
     )
     return into_output(result, output_tensor)
+
+
+def _activation_chain(activations: Sequence[Any] | None) -> Fn:
+    fns = [activation_fn(resolve_activation(a)) for a in activations or ()]
+
+    def chain(x: torch.Tensor) -> torch.Tensor:
+        for f in fns:
+            x = f(x)
+        return x
+
+    return chain
 
 
 def _named(op: Callable[..., Tensor], name: str, doc: str) -> Callable[..., Tensor]:
@@ -128,22 +155,89 @@ def _named(op: Callable[..., Tensor], name: str, doc: str) -> Callable[..., Tens
     return op
 
 
-def _binary_op(name: str, fn: Fn, doc: str) -> Callable[..., Tensor]:
-    def op(
-        input_tensor_a: Tensor,
-        input_tensor_b: Tensor | float,
-        *,
-        memory_config: MemoryConfig | None = None,
-        dtype: DataType | None = None,
-        output_tensor: Tensor | None = None,
-    ) -> Tensor:
-        return _binary(name, fn, input_tensor_a, input_tensor_b, dtype, memory_config, output_tensor)
+# Keyword sets of binary_ng ops as ttnn 0.81.1 binds them (binary_nanobind.cpp), by short token.
+_BINARY_KEYWORDS = {
+    "fast": ("fast_and_approximate_mode", False),
+    "rounding_mode": ("rounding_mode", None),
+    "dtype": ("dtype", None),
+    "mc": ("memory_config", None),
+    "out": ("output_tensor", None),
+    "acts": ("activations", None),
+    "a_acts": ("input_tensor_a_activations", None),
+    "b_acts": ("input_tensor_b_activations", None),
+    "scg": ("sub_core_grids", None),
+    "sdi": ("sub_device_id", None),
+}
+BINARY_FULL = "fast dtype mc out acts a_acts b_acts scg sdi"
+BINARY_COMPARE = "dtype mc out acts a_acts b_acts scg sdi"
 
-    return _named(op, name, doc)
+
+def binary_signature(keywords: str, positional_only: bool = False) -> inspect.Signature:
+    """input_tensor_a, input_tensor_b, then the keywords named by `keywords`. Most in-place ops name their
+    operands input_a / input_b, others input_tensor_a / input_tensor_b: there they are positional-only."""
+    P = inspect.Parameter
+    kind = P.POSITIONAL_ONLY if positional_only else P.POSITIONAL_OR_KEYWORD
+    params = [P("input_tensor_a", kind), P("input_tensor_b", kind)]
+    for token in keywords.split():
+        kw, default = _BINARY_KEYWORDS[token]
+        params.append(P(kw, P.KEYWORD_ONLY, default=default))
+    return inspect.Signature(params)
+
+
+def _binary_op(
+    name: str,
+    fn: Fn | Callable[..., Fn],
+    doc: str,
+    keywords: str = BINARY_FULL,
+    inplace: bool = False,
+    choose: Callable[[Any, Any, DataType], Fn] | None = None,
+) -> Callable[..., Tensor]:
+    """A binary op with ttnn's keywords (`keywords`: tokens of _BINARY_KEYWORDS). With rounding_mode, `fn`
+    is a factory taking it. In-place ops (add_ ...) write the result into input_tensor_a."""
+    sig = binary_signature(keywords, positional_only=inplace)
+
+    def op(*args: Any, **kwargs: Any) -> Tensor:
+        a = sig.bind(*args, **kwargs).arguments
+        x, y = a["input_tensor_a"], a["input_tensor_b"]
+        f = fn(a.get("rounding_mode")) if "rounding_mode" in keywords else fn
+        output = x if inplace else a.get("output_tensor")
+        if inplace:
+            rules.require(
+                isinstance(x, Tensor), f"{name}: input_tensor_a must be a ttnn.Tensor (written in place)"
+            )
+        if choose is not None:  # numerics that depend on the dtypes (multiply's bfloat16 rounding)
+            first = x if isinstance(x, Tensor) else y
+            out_dtype = output.dtype if output is not None else (a.get("dtype") or first.dtype)
+            f = choose(x, y, out_dtype)
+        acts = (
+            a.get("activations"),
+            a.get("input_tensor_a_activations"),
+            a.get("input_tensor_b_activations"),
+        )
+        return _binary(name, f, x, y, a.get("dtype"), a.get("memory_config"), output, *acts)
+
+    def golden(input_tensor_a: Any, input_tensor_b: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+        f = fn(kwargs.get("rounding_mode")) if "rounding_mode" in keywords else fn
+        x, y = (
+            v if isinstance(v, torch.Tensor) else torch.tensor(float(v))
+            for v in (input_tensor_a, input_tensor_b)
+        )
+        return f(x, y)
+
+    op.__signature__ = sig  # type: ignore[attr-defined]
+    return attach_golden_function(_named(op, name, doc), golden)
 
 
 def _compare(torch_fn: Fn) -> Fn:
     return lambda x, y: torch_fn(x, y).to(x.dtype)
+
+
+def _divide(rounding_mode: str | None) -> Fn:
+    rules.require(
+        rounding_mode in (None, "trunc", "floor"),
+        f"Incorrect rounding mode (expected None, 'trunc', or 'floor'), got {rounding_mode!r}",
+    )
+    return lambda x, y: torch.div(x, y, rounding_mode=rounding_mode)
 
 
 add = _binary_op("add", torch.add, "ttnn.add: a + b (tensor or scalar b), NumPy broadcasting.")
@@ -159,53 +253,48 @@ def _multiply_bf16(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return out.masked_fill_((x == 0) | (y == 0), 0.0)
 
 
-def _multiply_fn(a: Tensor, b: Tensor | float, out_dtype: DataType) -> Fn:
+def _multiply_fn(a: Tensor | float, b: Tensor | float, out_dtype: DataType) -> Fn:
     """The bfloat16 rounding applies when no operand or output is float32 (then Dst is 16-bit)."""
     bf16 = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
-    dtypes = [a.dtype, out_dtype] + ([b.dtype] if isinstance(b, Tensor) else [])
+    dtypes = [out_dtype] + [t.dtype for t in (a, b) if isinstance(t, Tensor)]
     return _multiply_bf16 if all(d in bf16 for d in dtypes) else torch.mul
 
 
-def multiply(
-    input_tensor_a: Tensor,
-    input_tensor_b: Tensor | float,
-    *,
-    memory_config: MemoryConfig | None = None,
-    dtype: DataType | None = None,
-    output_tensor: Tensor | None = None,
-) -> Tensor:
-    """ttnn.multiply: a * b."""
-    out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or input_tensor_a.dtype)
-    fn = _multiply_fn(input_tensor_a, input_tensor_b, out_dtype)
-    return _binary("multiply", fn, input_tensor_a, input_tensor_b, dtype, memory_config, output_tensor)
-
-
-divide = _binary_op("divide", torch.div, "ttnn.divide: a / b.")
-rsub = _binary_op("rsub", lambda x, y: y - x, "ttnn.rsub: b - a.")
-maximum = _binary_op("maximum", torch.maximum, "ttnn.maximum: elementwise max.")
-minimum = _binary_op("minimum", torch.minimum, "ttnn.minimum: elementwise min.")
-eq = _binary_op("eq", _compare(torch.eq), "ttnn.eq: 1.0 where a == b else 0.0.")
-ne = _binary_op("ne", _compare(torch.ne), "ttnn.ne: 1.0 where a != b else 0.0.")
-gt = _binary_op("gt", _compare(torch.gt), "ttnn.gt: 1.0 where a > b else 0.0.")
-ge = _binary_op("ge", _compare(torch.ge), "ttnn.ge: 1.0 where a >= b else 0.0.")
-lt = _binary_op("lt", _compare(torch.lt), "ttnn.lt: 1.0 where a < b else 0.0.")
-le = _binary_op("le", _compare(torch.le), "ttnn.le: 1.0 where a <= b else 0.0.")
+multiply = _binary_op("multiply", torch.mul, "ttnn.multiply: a * b.", choose=_multiply_fn)
+divide = _binary_op("divide", _divide, "ttnn.divide: a / b.", "fast rounding_mode " + BINARY_FULL[5:])
+rsub = _binary_op("rsub", lambda x, y: y - x, "ttnn.rsub: b - a.", "dtype mc out acts a_acts b_acts fast")
+maximum = _binary_op(
+    "maximum", torch.maximum, "ttnn.maximum: elementwise max.", "dtype mc out acts a_acts b_acts"
+)
+minimum = _binary_op(
+    "minimum", torch.minimum, "ttnn.minimum: elementwise min.", "dtype mc out acts a_acts b_acts"
+)
+eq = _binary_op("eq", _compare(torch.eq), "ttnn.eq: 1.0 where a == b else 0.0.", BINARY_COMPARE)
+ne = _binary_op("ne", _compare(torch.ne), "ttnn.ne: 1.0 where a != b else 0.0.", BINARY_COMPARE)
+gt = _binary_op("gt", _compare(torch.gt), "ttnn.gt: 1.0 where a > b else 0.0.", BINARY_COMPARE)
+ge = _binary_op("ge", _compare(torch.ge), "ttnn.ge: 1.0 where a >= b else 0.0.", BINARY_COMPARE)
+lt = _binary_op("lt", _compare(torch.lt), "ttnn.lt: 1.0 where a < b else 0.0.", BINARY_COMPARE)
+le = _binary_op("le", _compare(torch.le), "ttnn.le: 1.0 where a <= b else 0.0.", BINARY_COMPARE)
 
 
 def pow(
     input_tensor: Tensor | float,
     exponent: Tensor | float,
     *,
-    memory_config: MemoryConfig | None = None,
     dtype: DataType | None = None,
+    memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
+    activations: Sequence[Any] | None = None,
+    input_tensor_a_activations: Sequence[Any] | None = None,
+    input_tensor_b_activations: Sequence[Any] | None = None,
 ) -> Tensor:
-    """ttnn.pow: input ** exponent (tensor or scalar exponent; or a scalar base, ttnn's (float, Tensor)
-    overload, used by tt-metal's PI0 RoPE: `ttnn.pow(base, exponents)`)."""
-    if not isinstance(input_tensor, Tensor) and isinstance(exponent, Tensor):
-        base = input_tensor
-        return _binary("pow", lambda x, b: torch.pow(b, x), exponent, base, dtype, memory_config, output_tensor)
-    return _binary("pow", torch.pow, input_tensor, exponent, dtype, memory_config, output_tensor)
+    """ttnn.pow: input ** exponent: a tensor to a scalar or tensor power, or a scalar base to a tensor power
+    (`ttnn.pow(2.0, t)`, the overload real ttnn has)."""
+    acts = (activations, input_tensor_a_activations, input_tensor_b_activations)
+    return _binary("pow", torch.pow, input_tensor, exponent, dtype, memory_config, output_tensor, *acts)
+
+
+attach_golden_function(pow, lambda input_tensor, exponent, *args, **kwargs: torch.pow(input_tensor, exponent))
 
 
 # -- unary -------------------------------------------------------------------------------------------------
@@ -277,6 +366,7 @@ def _unary_op(name: str, doc: str) -> Callable[..., Tensor]:
         *,
         memory_config: MemoryConfig | None = None,
         output_tensor: Tensor | None = None,
+        sub_core_grids: Any = None,
     ) -> Tensor:
         if name in _SFPU_KERNELS:
             return _sfpu_unary(name, input_tensor, False, memory_config, output_tensor)
@@ -294,6 +384,7 @@ def _approx_unary_op(name: str, doc: str) -> Callable[..., Tensor]:
         fast_and_approximate_mode: bool = False,
         memory_config: MemoryConfig | None = None,
         output_tensor: Tensor | None = None,
+        sub_core_grids: Any = None,
     ) -> Tensor:
         return _sfpu_unary(name, input_tensor, fast_and_approximate_mode, memory_config, output_tensor)
 
@@ -309,7 +400,6 @@ sin = _unary_op("sin", "ttnn.sin.")
 cos = _unary_op("cos", "ttnn.cos.")
 tanh = _approx_unary_op("tanh", "ttnn.tanh.")
 relu = _unary_op("relu", "ttnn.relu: max(x, 0).")
-sigmoid = _approx_unary_op("sigmoid", "ttnn.sigmoid: 1 / (1 + exp(-x)).")
 silu = _unary_op("silu", "ttnn.silu: x * sigmoid(x).")
 exp = _approx_unary_op("exp", "ttnn.exp.")
 sqrt = _approx_unary_op("sqrt", "ttnn.sqrt.")
@@ -321,12 +411,54 @@ def gelu(
     input_tensor: Tensor,
     *,
     fast_and_approximate_mode: bool = False,
+    variant: Any = None,
     memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
 ) -> Tensor:
     """ttnn.gelu: the device's accurate GELU kernel, or its look-up-table approximation when
-    fast_and_approximate_mode (numerics/sfpu.py gelu)."""
-    return _sfpu_unary("gelu", input_tensor, fast_and_approximate_mode, memory_config, output_tensor)
+    fast_and_approximate_mode or variant=GeluVariant.FastLut (numerics/sfpu.py gelu); variant=GeluVariant.Tanh
+    is the tanh formula, computed in float32."""
+    kind = getattr(variant, "name", None)
+    if kind == "Tanh":
+        tanh_gelu = lambda v: torch.nn.functional.gelu(v, approximate="tanh")  # noqa: E731
+        return _unary("gelu", tanh_gelu, input_tensor, memory_config, output_tensor)
+    approx = fast_and_approximate_mode or kind == "FastLut"
+    return _sfpu_unary("gelu", input_tensor, approx, memory_config, output_tensor)
+
+
+def sigmoid(
+    input_tensor: Tensor,
+    *,
+    vector_mode: int = 4,
+    mode: Any = None,
+    memory_config: MemoryConfig | None = None,
+    output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.sigmoid on the SFPU: SigmoidMode.FastApproximate selects the kernel's approximate algorithm, the
+    other modes the accurate one (vector_mode is the tile face selection: all faces by default)."""
+    approx = getattr(mode, "name", None) == "FastApproximate"
+    return _sfpu_unary("sigmoid", input_tensor, approx, memory_config, output_tensor)
+
+
+# torch references of the unary ops above (ttnn.get_golden_function)
+_GOLDENS: dict[str, Fn] = {
+    "neg": torch.neg, "abs": torch.abs, "square": torch.square, "log": torch.log, "reciprocal": torch.reciprocal,
+    "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh, "relu": torch.relu,
+    "silu": torch.nn.functional.silu, "exp": torch.exp, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt,
+    "erf": torch.erf, "sigmoid": torch.sigmoid,
+}  # fmt: skip
+for _op in (neg, abs, square, log, reciprocal, sin, cos, tanh, relu, silu, exp, sqrt, rsqrt, erf, sigmoid):
+    attach_golden_function(
+        _op, (lambda fn: lambda input_tensor, *args, **kwargs: fn(input_tensor))(_GOLDENS[_op.__name__])
+    )
+attach_golden_function(
+    gelu,
+    lambda input_tensor, *args, fast_and_approximate_mode=False, **kwargs: torch.nn.functional.gelu(
+        input_tensor, approximate="tanh" if fast_and_approximate_mode else "none"
+    ),
+)
 
 
 # -- fused activations (matmul / linear `activation=`) ----------------------------------------------------
@@ -425,6 +557,7 @@ def where(
     *,
     memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
+    sub_core_grids: Any = None,
 ) -> Tensor:
     """ttnn.where: true_value where predicate != 0 else false_value (tensors or scalars, broadcast)."""
     tensors = [t for t in (predicate, true_value, false_value) if isinstance(t, Tensor)]

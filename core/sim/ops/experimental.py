@@ -309,7 +309,9 @@ def minimal_matmul(
     """ttnn.experimental.minimal_matmul: A @ B (+ bias, then the fused activation), TILE operands of one
     dtype, B without batch dims; numerically the linear op (its docstring in ttnn 0.81.1 lists the checks)."""
     if isinstance(input_tensor, (list, tuple)):
-        raise NotImplementedError("ttnn.experimental.minimal_matmul with a [prefix, suffix] input is not simulated yet")
+        raise NotImplementedError(
+            "ttnn.experimental.minimal_matmul with a [prefix, suffix] input is not simulated yet"
+        )
     if fuse_swiglu:
         raise NotImplementedError("ttnn.experimental.minimal_matmul(fuse_swiglu=True) is not simulated yet")
     for t, what in ((input_tensor, "input_tensor"), (weight_tensor, "weight_tensor")):
@@ -324,13 +326,21 @@ def minimal_matmul(
         f"minimal_matmul: weight must not be batched, got shape {list(weight_tensor.shape)}",
     )
     if config is not None:
-        sizes = (config.M_block_size, config.K_block_size, config.N_block_size, config.subblock_h, config.subblock_w)
+        sizes = (
+            config.M_block_size,
+            config.K_block_size,
+            config.N_block_size,
+            config.subblock_h,
+            config.subblock_w,
+        )
         rules.require(all(v > 0 for v in sizes), "minimal_matmul: all block/subblock sizes must be > 0")
         rules.require(
-            config.M_block_size % config.subblock_h == 0, "minimal_matmul: M_block_size % subblock_h must be 0"
+            config.M_block_size % config.subblock_h == 0,
+            "minimal_matmul: M_block_size % subblock_h must be 0",
         )
         rules.require(
-            config.N_block_size % config.subblock_w == 0, "minimal_matmul: N_block_size % subblock_w must be 0"
+            config.N_block_size % config.subblock_w == 0,
+            "minimal_matmul: N_block_size % subblock_w must be 0",
         )
     if bias_tensor is not None:
         rules.require(

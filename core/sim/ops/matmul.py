@@ -80,6 +80,7 @@ class MatmulMultiCoreReuseProgramConfig:
     out_subblock_w: int
     per_core_M: int
     per_core_N: int
+    allowed_worker_cores: CoreRangeSet | None = None  # placement only
 
     def __post_init__(self) -> None:
         self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
@@ -98,6 +99,7 @@ class MatmulMultiCoreReuseMultiCastProgramConfig:
     transpose_mcast: bool
     fused_activation: UnaryWithParam | None = None
     fuse_batch: bool = True
+    allowed_worker_cores: CoreRangeSet | None = None  # placement only
 
     __post_init__ = _multicast_post_init
 
@@ -119,6 +121,8 @@ class MatmulMultiCoreReuseMultiCast1DProgramConfig:
     hop_cores: CoreRangeSet | None = None
     num_global_cb_receivers: int = 1
     untilize_out: bool = False
+    allowed_worker_cores: CoreRangeSet | None = None  # placement only
+    stream_in1: bool = False  # data movement only
 
     __post_init__ = _multicast_post_init
 
@@ -129,6 +133,7 @@ class MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig:
     per_core_M: int
     per_core_N: int
     fused_activation: UnaryWithParam | None = None
+    num_workers_per_dram_bank: int | None = None  # placement only
 
 
 _FUSE_BATCH_CONFIGS = (
@@ -274,7 +279,12 @@ def _bound_matmul(
         packer_l1_acc=getattr(compute_kernel_config, "packer_l1_acc", None),
         program_config=type(program_config).__name__ if program_config is not None else None,
         cores=_cores(program_config, core_grid),
-        attributes={"transpose_a": transpose_a, "transpose_b": transpose_b, "program_config": program_config},
+        attributes={
+            "transpose_a": transpose_a,
+            "transpose_b": transpose_b,
+            "program_config": program_config,
+            "core_grid": core_grid,
+        },
     )
 
     def output_shape(a_in: tuple[int, ...], b_in: tuple[int, ...], *_: tuple[int, ...]) -> tuple[int, ...]:
@@ -368,3 +378,34 @@ def linear(
         core_grid=core_grid,
         optional_output_tensor=optional_output_tensor,
     )
+
+
+def addmm(
+    input_tensor: Tensor,
+    mat1_tensor: Tensor,
+    mat2_tensor: Tensor,
+    *,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    program_config: Any = None,
+    compute_kernel_config: WormholeComputeKernelConfig | None = None,
+    core_grid: CoreGrid | None = None,
+    output_tile: Any = None,
+    optional_output_tensor: Tensor | None = None,
+) -> Tensor:
+    """ttnn.addmm: beta * input + alpha * (mat1 @ mat2): the matmul with its numerics, then the scaled add as
+    further device ops (addmm.cpp composes them the same way)."""
+    product = matmul(
+        mat1_tensor, mat2_tensor, memory_config=memory_config, dtype=dtype, program_config=program_config,
+        compute_kernel_config=compute_kernel_config, core_grid=core_grid,
+    )  # fmt: skip
+    if alpha != 1.0:
+        product = eltwise.multiply(product, alpha)
+    scaled = eltwise.multiply(input_tensor, beta) if beta != 1.0 else input_tensor
+    out = eltwise.add(product, scaled, memory_config=memory_config)
+    return eltwise.into_output(out, optional_output_tensor)
+
+
+__all__ += ["addmm"]

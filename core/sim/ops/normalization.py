@@ -19,6 +19,8 @@ rms_norm HiFi4 / approx / 16-bit Dst.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,9 +28,74 @@ import torch
 from .. import rules
 from ..numerics import sfpu, tile_math
 from ..tensor import Tensor, device_op, same_shape
-from ..types import DataType, Layout, MathFidelity, MemoryConfig
+from ..types import (
+    CoreCoord,
+    DataType,
+    Layout,
+    MathFidelity,
+    MemoryConfig,
+    StorageType,
+    TensorMemoryLayout,
+    WormholeComputeKernelConfig,
+)
+from .eltwise import into_output
+from .golden import attach_golden_function
 
-__all__ = ["layer_norm", "rms_norm", "softmax"]
+
+@dataclass(kw_only=True)
+class SoftmaxDefaultProgramConfig:
+    """ttnn.SoftmaxDefaultProgramConfig: interleaved softmax, no parameters."""
+
+
+@dataclass(kw_only=True)
+class SoftmaxShardedMultiCoreProgramConfig:
+    """ttnn.SoftmaxShardedMultiCoreProgramConfig (blocking of a sharded softmax; changes no values)."""
+
+    compute_with_storage_grid_size: CoreCoord
+    subblock_w: int
+    block_h: int
+    block_w: int
+
+
+@dataclass(kw_only=True)
+class LayerNormDefaultProgramConfig:
+    """ttnn.LayerNormDefaultProgramConfig."""
+
+    legacy_reduction: bool = False
+    legacy_rsqrt: bool = False
+    use_welford: bool = False
+
+
+@dataclass(kw_only=True)
+class LayerNormShardedMultiCoreProgramConfig:
+    """ttnn.LayerNormShardedMultiCoreProgramConfig (blocking of a sharded layer/rms norm; changes no
+    values)."""
+
+    compute_with_storage_grid_size: CoreCoord
+    subblock_w: int
+    block_h: int
+    block_w: int
+    inplace: bool
+    legacy_reduction: bool = False
+    legacy_rsqrt: bool = False
+    use_welford: bool = False
+
+
+__all__ = [
+    "LayerNormDefaultProgramConfig",
+    "LayerNormShardedMultiCoreProgramConfig",
+    "SoftmaxDefaultProgramConfig",
+    "SoftmaxShardedMultiCoreProgramConfig",
+    "create_group_norm_input_mask",
+    "create_group_norm_weight_bias_rm",
+    "group_norm",
+    "layer_norm",
+    "rms_norm",
+    "scale_mask_softmax",
+    "scale_mask_softmax_in_place",
+    "softmax",
+    "softmax_in_place",
+]
 
 _SOFTMAX_DEFAULT = tile_math.KernelConfig(MathFidelity.HiFi4, True, False)
 _LAYER_NORM_DEFAULT = tile_math.KernelConfig(MathFidelity.HiFi4, True, True)
@@ -179,8 +246,10 @@ def layer_norm(
     residual_input_tensor: Tensor | None = None,
     program_config: Any = None,
     compute_kernel_config: Any = None,
+    recip_tensor: Tensor | None = None,
 ) -> Tensor:
-    """ttnn.layer_norm over the last dim (biased variance); the residual is added first."""
+    """ttnn.layer_norm over the last dim (biased variance); the residual is added first. recip_tensor is the
+    Welford kernel's table of 1/n (create_layer_norm_reciprocals): it changes no values here."""
     return _norm(
         "layer_norm",
         False,
@@ -217,3 +286,641 @@ def rms_norm(
         memory_config,
         compute_kernel_config,
     )
+
+
+# -- softmax variants ------------------------------------------------------------------------------------
+
+
+def _mask_values(mask: torch.Tensor, mask_layout: Layout, x_shape: torch.Size) -> torch.Tensor:
+    """A softmax mask as broadcastable values: TILE [B, 1, 1 or H, W], or the ROW_MAJOR [B, 1, W/32, 32]
+    form of a padding mask (softmax_device_operation.cpp accepts both)."""
+    if mask_layout == Layout.ROW_MAJOR and mask.shape[-1] == 32 and mask.shape[-2] * 32 == x_shape[-1]:
+        return mask.reshape(*mask.shape[:-2], 1, x_shape[-1])
+    return mask
+
+
+def _scale_mask_softmax(
+    name: str,
+    x: Tensor,
+    scale: float | None,
+    mask: Tensor | None,
+    is_causal_mask: bool,
+    numeric_stable: bool,
+    memory_config: MemoryConfig | None,
+    output: Tensor | None,
+) -> Tensor:
+    inputs = [x] + ([mask] if mask is not None else [])
+    rules.require_same_device(name, inputs)
+    rules.require_tile(name, x)
+    if mask is not None:
+        if is_causal_mask:
+            rules.require(
+                list(mask.shape[-2:]) == list(x.shape[-2:]),
+                f"{name}: a causal mask must match the input's last two dims {list(x.shape[-2:])}, "
+                f"got {list(mask.shape)}",
+            )
+        else:
+            values_shape = _mask_values(torch.empty(mask.shape), mask.layout, x.shape).shape
+            rules.require(
+                values_shape[-1] == x.shape[-1]
+                and values_shape[-2] == 1
+                and values_shape[0] in (1, x.shape[0]),
+                f"{name}: mask must be [batch, 1, 1, {x.shape[-1]}] (TILE) or [batch, 1, {x.shape[-1] // 32}, 32] "
+                f"(ROW_MAJOR) for a non-causal mask, got {list(mask.shape)}",
+            )
+    mask_layout = mask.layout if mask is not None else None
+
+    def compute(v: torch.Tensor, *m: torch.Tensor) -> torch.Tensor:
+        if scale is not None:
+            v = v * scale
+        if m:
+            v = v + _mask_values(m[0], mask_layout, v.shape)
+        if numeric_stable:
+            return torch.softmax(v, dim=-1)
+        e = torch.exp(v)
+        return e / e.sum(dim=-1, keepdim=True)
+
+    mc = memory_config or x.memory_config()
+    result = device_op(name, inputs, compute, dtype=x.dtype, layout=Layout.TILE, memory_config=mc)
+    return into_output(result, output)
+
+
+def scale_mask_softmax(
+    input_tensor: Tensor,
+    scale: float | None = None,
+    mask: Tensor | None = None,
+    *,
+    memory_config: MemoryConfig | None = None,
+    is_causal_mask: bool = False,
+    compute_kernel_config: Any = None,
+    numeric_stable: bool = True,
+) -> Tensor:
+    """ttnn.scale_mask_softmax: softmax(input * scale + mask) over the last dim."""
+    return _scale_mask_softmax(
+        "scale_mask_softmax", input_tensor, scale, mask, is_causal_mask, numeric_stable, memory_config, None
+    )
+
+
+def scale_mask_softmax_in_place(
+    input_tensor: Tensor,
+    scale: float | None = None,
+    mask: Tensor | None = None,
+    *,
+    program_config: Any = None,
+    is_causal_mask: bool = False,
+    compute_kernel_config: Any = None,
+    numeric_stable: bool = False,
+) -> Tensor:
+    """ttnn.scale_mask_softmax_in_place: scale_mask_softmax written into input_tensor."""
+    return _scale_mask_softmax(
+        "scale_mask_softmax_in_place",
+        input_tensor,
+        scale,
+        mask,
+        is_causal_mask,
+        numeric_stable,
+        None,
+        input_tensor,
+    )
+
+
+def softmax_in_place(
+    input_tensor: Tensor,
+    dim: int = -1,
+    *,
+    program_config: Any = None,
+    compute_kernel_config: Any = None,
+    numeric_stable: bool = True,
+) -> Tensor:
+    """ttnn.softmax_in_place: softmax over the last dim written into input_tensor (the in-place kernels
+    reduce along the last dim only)."""
+    rules.require(
+        dim in (-1, len(input_tensor.shape) - 1), "softmax_in_place: only the last dim is supported"
+    )
+    return _scale_mask_softmax(
+        "softmax_in_place", input_tensor, None, None, False, numeric_stable, None, input_tensor
+    )
+
+
+# -- group_norm ------------------------------------------------------------------------------------------
+
+
+def _ceil32(n: int) -> int:
+    return (n + 31) // 32 * 32
+
+
+def create_group_norm_weight_bias_rm(
+    input_tensor: torch.Tensor, num_channels: int, num_cores_x: int
+) -> torch.Tensor:
+    """gamma / beta for group_norm as ttnn packs them: the channels split into num_cores_x chunks, each
+    padded with zeros to a multiple of 32, as a torch [1, 1, rows, 32] tensor."""
+    per_chunk = num_channels // num_cores_x
+    chunks = input_tensor.reshape(num_cores_x, per_chunk)
+    chunks = torch.nn.functional.pad(chunks, (0, _ceil32(per_chunk) - per_chunk))
+    return chunks.reshape(1, 1, -1, 32)
+
+
+def create_group_norm_input_mask(
+    num_channel: int,
+    num_groups: int,
+    num_cores_across_channel: int,
+    data_type: DataType = DataType.BFLOAT16,
+    tile_height: int = 32,
+    tile_width: int = 32,
+    rows_in_last_tile: int = 0,
+) -> Tensor:
+    """The host TILE [1, num_groups, 32, W] mask of which channels of its core's block each group owns
+    (probed on 0.81.1: 64 channels / 4 groups -> [1, 4, 32, 32], ones at 16g..16g+15; 96 / 4 ->
+    [1, 4, 32, 64])."""
+    per_core = num_channel // num_cores_across_channel
+    per_group = num_channel // num_groups
+    groups_per_core = max(1, num_groups // num_cores_across_channel)
+    spans = []
+    for g in range(num_groups):
+        start = g * per_group - (g // groups_per_core) * per_core
+        first_tile = start // tile_width
+        spans.append(
+            (start - first_tile * tile_width, math.ceil((start + per_group) / tile_width) - first_tile)
+        )
+    width = max(n for _, n in spans) * tile_width
+    mask = torch.zeros(1, num_groups, tile_height, width)
+    for g, (offset, _) in enumerate(spans):
+        mask[0, g, :, offset : offset + per_group] = 1.0
+    return Tensor([mask], data_type, Layout.TILE)
+
+
+def _unpack_affine(values: torch.Tensor, channels: int, num_chunks: int | None) -> torch.Tensor:
+    """Per-channel gamma / beta from create_group_norm_weight_bias_rm's packing."""
+    flat = values.reshape(-1)
+    if flat.numel() == channels:
+        return flat
+    candidates = [
+        k for k in range(1, channels + 1) if channels % k == 0 and k * _ceil32(channels // k) == flat.numel()
+    ]
+    rules.require(
+        bool(candidates),
+        f"group_norm: gamma/beta hold {flat.numel()} values, which no packing of {channels} channels into "
+        "32-aligned chunks gives (see ttnn.create_group_norm_weight_bias_rm)",
+    )
+    k = num_chunks if num_chunks in candidates else candidates[0]
+    return flat.reshape(k, -1)[:, : channels // k].reshape(-1)
+
+
+def group_norm(
+    input_tensor: Tensor,
+    *,
+    num_groups: int,
+    epsilon: float = 1e-12,
+    input_mask: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    core_grid: Any = None,
+    inplace: bool | None = True,
+    output_layout: Layout | None = None,
+    num_out_blocks: int | None = None,
+    compute_kernel_config: Any = None,
+    negative_mask: Tensor | None = None,
+    use_welford: bool = False,
+) -> Tensor:
+    """ttnn.group_norm of a channels-last [N, 1, H*W, C] activation: per sample and group of C/num_groups
+    channels, (x - mean) / sqrt(var + eps) over H*W x C/num_groups values (biased variance), then
+    per-channel weight and bias (packed as create_group_norm_weight_bias_rm does). Rules worded as
+    groupnorm.cpp; the mask tensors are the kernel's bookkeeping and do not change the values here."""
+    x = input_tensor
+    rules.require(
+        x.storage_type() == StorageType.DEVICE,
+        f"Invalid input tensor storage type: Input tensor must be on device. (storage type={x.storage_type()})",
+    )
+    if x.layout == Layout.TILE and inplace is not None:
+        rules.require(
+            not inplace,
+            f"In-place operation not supported: Tile layout requires non-inplace tensors. (inplace={str(inplace).lower()})",
+        )
+    if output_layout is not None and inplace and output_layout != x.layout:
+        raise rules.fatal(
+            "In-place operation not allowed: Input and output tensor layouts differ. "
+            f"(input_layout={x.layout.name}, output_layout={output_layout.name})"
+        )
+    mc_in = x.memory_config()
+    rules.require(
+        mc_in.memory_layout != TensorMemoryLayout.WIDTH_SHARDED,
+        "Unsupported memory layout: Input tensor cannot be width-sharded.",
+    )
+    if not x.is_sharded():
+        rules.require(
+            x.layout == Layout.TILE,
+            "group_norm: interleaved (non-sharded) input must be in TILE layout, got ROW_MAJOR. Convert the input "
+            "with ttnn.to_layout(input, ttnn.TILE_LAYOUT) before calling group_norm. ROW_MAJOR is supported only "
+            "for sharded inputs.",
+        )
+        rules.require(
+            (output_layout or Layout.TILE) == Layout.TILE,
+            "group_norm: interleaved (non-sharded) output must be in TILE layout, got ROW_MAJOR output_layout. "
+            "Request TILE output and convert it yourself with ttnn.to_layout(output, ttnn.ROW_MAJOR_LAYOUT). "
+            "ROW_MAJOR output is supported only for sharded inputs.",
+        )
+    shape = x.shape
+    rules.require(
+        len(shape) == 4, f"Invalid tensor shape: Input tensor must have rank 4. (rank={len(shape)})"
+    )
+    channels = shape[-1]
+    rules.require(
+        channels % num_groups == 0,
+        f"Invalid channel configuration: Number of channels ({channels}) must be divisible by the number of groups "
+        f"({num_groups}).",
+    )
+    padded = x.padded_shape
+    nhw = padded[0] * padded[1] * padded[2]
+    rules.require(
+        nhw % 32 == 0,
+        f"Invalid tensor dimensions: The product of NHW dimensions ({nhw}) must be divisible by the tile size (32).",
+    )
+    out_dtype = dtype or x.dtype
+    rules.require(
+        out_dtype == x.dtype,
+        f"group_norm output dtype must match input dtype (DataType::{x.dtype.name}), got "
+        f"dtype=DataType::{out_dtype.name}",
+    )
+    if input_mask is not None:
+        rules.require(
+            input_mask.storage_type() == StorageType.DEVICE,
+            "Input mask must be on device, got storage type: StorageType::HOST",
+        )
+        rules.require(
+            input_mask.device() is x.device(), "Input and input mask tensors must be on same device"
+        )
+    extras = [t for t in (weight, bias) if t is not None]
+    rules.require_same_device("group_norm", [x, *extras])
+    chunks = getattr(core_grid, "x", None)
+    has_w, has_b = weight is not None, bias is not None
+
+    def compute(v: torch.Tensor, *affine: torch.Tensor) -> torch.Tensor:
+        n = v.shape[0]
+        groups = v.reshape(n, -1, num_groups, channels // num_groups)
+        mean = groups.mean(dim=(1, 3), keepdim=True)
+        var = (groups - mean).square().mean(dim=(1, 3), keepdim=True)
+        y = ((groups - mean) * torch.rsqrt(var + epsilon)).reshape(v.shape)
+        it = iter(affine)
+        if has_w:
+            y = y * _unpack_affine(next(it), channels, chunks)
+        if has_b:
+            y = y + _unpack_affine(next(it), channels, chunks)
+        return y
+
+    mc = memory_config or mc_in
+    layout = output_layout or x.layout
+    return device_op("group_norm", [x, *extras], compute, dtype=out_dtype, layout=layout, memory_config=mc)
+
+
+def _group_norm_golden(
+    input_tensor: torch.Tensor,
+    *,
+    num_groups: int,
+    epsilon: float = 1e-05,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    **_: Any,
+) -> torch.Tensor:
+    channels = input_tensor.shape[-1]
+    nchw = input_tensor.float().permute(0, 3, 1, 2)
+    w = _unpack_affine(weight.float(), channels, None) if weight is not None else None
+    b = _unpack_affine(bias.float(), channels, None) if bias is not None else None
+    return torch.nn.functional.group_norm(nchw, num_groups, w, b, eps=epsilon).permute(0, 2, 3, 1)
+
+
+def _softmax_golden(input_tensor: torch.Tensor, dim: int = -1, **_: Any) -> torch.Tensor:
+    return torch.softmax(input_tensor.float(), dim=dim)
+
+
+def _scale_mask_softmax_golden(
+    input_tensor: torch.Tensor, scale: float | None = None, mask: torch.Tensor | None = None, **_: Any
+) -> torch.Tensor:
+    x = input_tensor.float() * (scale if scale is not None else 1.0)
+    if mask is not None:
+        x = x + _mask_values(mask.float(), Layout.ROW_MAJOR if mask.shape[-1] == 32 else Layout.TILE, x.shape)
+    return torch.softmax(x, dim=-1)
+
+
+def _norm_golden(rms: bool):
+    def golden(
+        input_tensor: torch.Tensor,
+        *,
+        weight: torch.Tensor | None = None,
+        bias: torch.Tensor | None = None,
+        residual_input_tensor: torch.Tensor | None = None,
+        epsilon: float = 1e-12,
+        **_: Any,
+    ) -> torch.Tensor:
+        x = input_tensor.float()
+        if residual_input_tensor is not None:
+            x = x + residual_input_tensor.float()
+        width = x.shape[-1]
+        if rms:
+            y = x * torch.rsqrt(x.square().mean(dim=-1, keepdim=True) + epsilon)
+        else:
+            y = torch.nn.functional.layer_norm(x, (width,), eps=epsilon)
+        if weight is not None:
+            y = y * weight.float().reshape(-1)[:width]
+        if bias is not None:
+            y = y + bias.float().reshape(-1)[:width]
+        return y
+
+    return golden
+
+
+attach_golden_function(group_norm, _group_norm_golden)
+attach_golden_function(softmax, _softmax_golden)
+attach_golden_function(softmax_in_place, _softmax_golden)
+attach_golden_function(scale_mask_softmax, _scale_mask_softmax_golden)
+attach_golden_function(scale_mask_softmax_in_place, _scale_mask_softmax_golden)
+attach_golden_function(layer_norm, _norm_golden(False))
+attach_golden_function(rms_norm, _norm_golden(True))
+
+
+def batch_norm(
+    input: Tensor,
+    *,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    training: bool = False,
+    eps: float = 1e-05,
+    momentum: float = 0.1,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    output: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+) -> Tensor:
+    """ttnn.batch_norm of an NCHW [N, C, H, W] TILE tensor with [1, C, 1, 1] parameters: running statistics
+    in eval mode, the batch's (biased variance) in training mode, where running_mean / running_var are
+    updated in place with `momentum` (unbiased variance), as torch does."""
+    extras = [t for t in (running_mean, running_var, weight, bias) if t is not None]
+    rules.require_same_device("batch_norm", [input, *extras])
+    rules.require(
+        len(input.shape) == 4, f"batch_norm: input must be rank 4 [N, C, H, W], got {list(input.shape)}"
+    )
+    rules.require_tile("batch_norm", input)
+    if not training:
+        rules.require(
+            running_mean is not None and running_var is not None,
+            "running_mean and running_var must be defined in evaluation mode",
+        )
+    channels = input.shape[1]
+    for label, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None:
+            rules.require(
+                t.volume() == channels,
+                f"batch_norm: {label} must hold one value per channel ({channels}), got {list(t.shape)}",
+            )
+    slots = [t is not None for t in (running_mean, running_var, weight, bias)]
+    dims = (0, 2, 3)
+
+    def compute(x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+        it = iter(params)
+        rm, rv, w, b = (next(it).reshape(1, -1, 1, 1) if s else None for s in slots)
+        if training:
+            mean = x.mean(dim=dims, keepdim=True)
+            var = (x - mean).square().mean(dim=dims, keepdim=True)
+        else:
+            mean, var = rm, rv
+        y = (x - mean) * torch.rsqrt(var + eps)
+        if w is not None:
+            y = y * w
+        if b is not None:
+            y = y + b
+        return y
+
+    mc = memory_config or input.memory_config()
+    result = device_op(
+        "batch_norm", [input, *extras], compute, dtype=input.dtype, layout=Layout.TILE, memory_config=mc
+    )
+    if training and (running_mean is not None or running_var is not None):
+        _update_running_stats(input, running_mean, running_var, momentum)
+    return into_output(result, output)
+
+
+def _update_running_stats(
+    x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, momentum: float
+) -> None:
+    """running = (1 - momentum) * running + momentum * batch statistic (unbiased variance), in place."""
+    from ..numerics import formats
+    from ..tensor import compute_values
+
+    for i, values in enumerate(x._chips):
+        v = compute_values(values).float()
+        n = v.numel() // v.shape[1]
+        mean = v.mean(dim=(0, 2, 3))
+        var = v.var(dim=(0, 2, 3), correction=1 if n > 1 else 0)
+        for t, stat in ((running_mean, mean), (running_var, var)):
+            if t is None:
+                continue
+            old = compute_values(t._chips[i]).float()
+            new = ((1 - momentum) * old.reshape(-1) + momentum * stat).reshape(old.shape)
+            t.writable_chip(i)
+            t._chips[i] = formats.quantize(new, t.dtype)
+            t._owned.add(i)
+
+
+attach_golden_function(
+    batch_norm,
+    lambda input, *, running_mean=None, running_var=None, training=False, eps=1e-05, momentum=0.1, weight=None,
+    bias=None, **_: torch.nn.functional.batch_norm(
+        input.float(), *(p.reshape(-1).float() if p is not None else None for p in (running_mean, running_var)),
+        *(p.reshape(-1).float() if p is not None else None for p in (weight, bias)), training, momentum, eps,
+    ),
+)  # fmt: skip
+__all__ += ["batch_norm"]
+
+
+# -- distributed layer / rms norm: per-device statistics, then normalization with the gathered ones ----------
+
+_STAT = 32  # one tile column per statistic
+
+
+def _pre_all_gather(
+    name: str, include_sum: bool, x: Tensor, residual: Tensor | None, dtype: DataType, mc: Any
+) -> Tensor:
+    inputs = [x] + ([residual] if residual is not None else [])
+    rules.require_same_device(name, inputs)
+    rules.require_tile(name, x)
+    width = 2 * _STAT if include_sum else _STAT
+
+    def compute(v: torch.Tensor, *res: torch.Tensor) -> torch.Tensor:
+        if res:
+            v = v + res[0]
+        stats = torch.zeros(*v.shape[:-1], width)
+        stats[..., 0] = v.square().sum(dim=-1)
+        if include_sum:
+            stats[..., _STAT] = v.sum(dim=-1)
+        return stats
+
+    return device_op(
+        name, inputs, compute, dtype=dtype, layout=Layout.TILE, memory_config=mc or x.memory_config()
+    )
+
+
+def layer_norm_pre_all_gather(
+    input_tensor: Tensor,
+    *,
+    dtype: DataType = DataType.BFLOAT16,
+    residual_input_tensor: Tensor | None = None,
+    compute_kernel_config: Any = None,
+    program_config: Any = None,
+    memory_config: MemoryConfig | None = None,
+    recip_tensor: Tensor | None = None,
+    fast_and_approximate_mode: bool = False,
+) -> Tensor:
+    """This device's layer-norm statistics of its slice of the hidden dim: [..., 64] with sum(x^2) in column 0
+    and sum(x) in column 32 (one tile each; the other columns are 0 here, undefined on a card)."""
+    return _pre_all_gather(
+        "layer_norm_pre_all_gather", True, input_tensor, residual_input_tensor, dtype, memory_config
+    )
+
+
+def rms_norm_pre_all_gather(
+    input_tensor: Tensor,
+    *,
+    dtype: DataType = DataType.BFLOAT16,
+    residual_input_tensor: Tensor | None = None,
+    compute_kernel_config: Any = None,
+    program_config: Any = None,
+    memory_config: MemoryConfig | None = None,
+    use_2d_core_grid: bool | None = None,
+    fast_and_approximate_mode: bool = False,
+) -> Tensor:
+    """This device's rms-norm statistic: [..., 32] with sum(x^2) in column 0."""
+    return _pre_all_gather(
+        "rms_norm_pre_all_gather", False, input_tensor, residual_input_tensor, dtype, memory_config
+    )
+
+
+def _post_all_gather(
+    name: str,
+    include_sum: bool,
+    x: Tensor,
+    stats: Tensor,
+    epsilon: float,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    dtype: DataType | None,
+    mc: Any,
+) -> Tensor:
+    extras = [t for t in (weight, bias) if t is not None]
+    rules.require_same_device(name, [x, stats, *extras])
+    rules.require_tile(name, x)
+    block = 2 * _STAT if include_sum else _STAT
+    rules.require(
+        stats.shape[-1] % block == 0,
+        f"{name}: stats width ({stats.shape[-1]}) must be a multiple of {block} (one block per device)",
+    )
+    devices = stats.shape[-1] // block
+    width = x.shape[-1]
+    has_w, has_b = weight is not None, bias is not None
+
+    def compute(v: torch.Tensor, s: torch.Tensor, *affine: torch.Tensor) -> torch.Tensor:
+        total = width * devices
+        ex2 = sum(s[..., d * block] for d in range(devices)) / total
+        if include_sum:
+            ex = sum(s[..., d * block + _STAT] for d in range(devices)) / total
+            y = (v - ex.unsqueeze(-1)) * torch.rsqrt((ex2 - ex * ex).unsqueeze(-1) + epsilon)
+        else:
+            y = v * torch.rsqrt(ex2.unsqueeze(-1) + epsilon)
+        it = iter(affine)
+        if has_w:
+            y = y * next(it).reshape(-1)[:width]
+        if has_b:
+            y = y + next(it).reshape(-1)[:width]
+        return y
+
+    return device_op(
+        name,
+        [x, stats, *extras],
+        compute,
+        dtype=dtype or x.dtype,
+        layout=Layout.TILE,
+        memory_config=mc or x.memory_config(),
+    )
+
+
+def layer_norm_post_all_gather(
+    input_tensor: Tensor,
+    stats: Tensor,
+    *,
+    epsilon: float = 1e-12,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+    program_config: Any = None,
+    dtype: DataType | None = None,
+) -> Tensor:
+    """Layer norm of this device's slice with the statistics of every device (the all-gathered [..., 64 n])."""
+    return _post_all_gather(
+        "layer_norm_post_all_gather", True, input_tensor, stats, epsilon, weight, bias, dtype, memory_config
+    )
+
+
+def rms_norm_post_all_gather(
+    input_tensor: Tensor,
+    stats: Tensor,
+    *,
+    epsilon: float = 1e-12,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+    program_config: Any = None,
+    dtype: DataType | None = None,
+    use_2d_core_grid: bool | None = None,
+) -> Tensor:
+    """RMS norm of this device's slice with the statistics of every device (the all-gathered [..., 32 n])."""
+    return _post_all_gather(
+        "rms_norm_post_all_gather", False, input_tensor, stats, epsilon, weight, bias, dtype, memory_config
+    )
+
+
+def _stats_golden(include_sum: bool) -> Any:
+    def golden(
+        x: torch.Tensor, *, residual_input_tensor: torch.Tensor | None = None, **_: Any
+    ) -> torch.Tensor:
+        x = x.float() + (residual_input_tensor.float() if residual_input_tensor is not None else 0)
+        stats = torch.zeros(*x.shape[:-1], 2 * _STAT if include_sum else _STAT)
+        stats[..., 0] = x.square().sum(-1)
+        if include_sum:
+            stats[..., _STAT] = x.sum(-1)
+        return stats
+
+    return golden
+
+
+attach_golden_function(layer_norm_pre_all_gather, _stats_golden(True))
+attach_golden_function(rms_norm_pre_all_gather, _stats_golden(False))
+__all__ += [
+    "layer_norm_post_all_gather", "layer_norm_pre_all_gather", "rms_norm_post_all_gather", "rms_norm_pre_all_gather",
+]  # fmt: skip
+
+
+def layernorm_default_compute_config(arch: Any) -> WormholeComputeKernelConfig:
+    """The compute config layer_norm uses when none is given (0.81.1, both archs): HiFi4, no approximation,
+    fp32 accumulation."""
+    return WormholeComputeKernelConfig(
+        math_fidelity=MathFidelity.HiFi4, math_approx_mode=False, fp32_dest_acc_en=True, packer_l1_acc=False
+    )
+
+
+def rmsnorm_default_compute_config(arch: Any) -> WormholeComputeKernelConfig:
+    """The compute config rms_norm uses when none is given (0.81.1, both archs): HiFi4, approximation on,
+    bfloat16 accumulation."""
+    return WormholeComputeKernelConfig(
+        math_fidelity=MathFidelity.HiFi4, math_approx_mode=True, fp32_dest_acc_en=False, packer_l1_acc=False
+    )
+
+
+__all__ += ["layernorm_default_compute_config", "rmsnorm_default_compute_config"]

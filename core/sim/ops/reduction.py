@@ -36,6 +36,7 @@ def _reduce(
     keepdim: bool,
     memory_config: MemoryConfig | None,
     scalar: float = 1.0,
+    output_layout: Layout | None = None,
 ) -> Tensor:
     rules.require_same_device(name, [x])
     dims = _dims(dim, len(x.shape))
@@ -47,10 +48,12 @@ def _reduce(
         return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in dims])
 
     mc = memory_config or x.memory_config()
-    return device_op(name, [x], compute, dtype=x.dtype, layout=x.layout, memory_config=mc)
+    layout = output_layout or x.layout
+    return device_op(name, [x], compute, dtype=x.dtype, layout=layout, memory_config=mc)
 
 
 def _reduction_op(name: str, fn: Callable[[torch.Tensor, list[int]], torch.Tensor], doc: str) -> Callable:
+    # reduction_nanobind.cpp (0.81.1): `correction` is std / var's; sum and mean also take output_layout.
     def op(
         input_tensor: Tensor,
         dim: int | Sequence[int] | None = None,
@@ -59,8 +62,29 @@ def _reduction_op(name: str, fn: Callable[[torch.Tensor, list[int]], torch.Tenso
         memory_config: MemoryConfig | None = None,
         compute_kernel_config: Any = None,
         scalar: float = 1.0,
+        correction: bool | None = None,
+        sub_core_grids: Any = None,
+        fast_and_approximate_mode: bool = False,
+        output_layout: Layout | None = None,
     ) -> Tensor:
-        return _reduce(name, fn, input_tensor, dim, keepdim, memory_config, scalar)
+        return _reduce(name, fn, input_tensor, dim, keepdim, memory_config, scalar, output_layout)
+
+    if name not in ("sum", "mean"):  # only they take output_layout
+        full = op
+
+        def op(  # type: ignore[no-redef]
+            input_tensor: Tensor,
+            dim: int | Sequence[int] | None = None,
+            keepdim: bool = False,
+            *,
+            memory_config: MemoryConfig | None = None,
+            compute_kernel_config: Any = None,
+            scalar: float = 1.0,
+            correction: bool | None = None,
+            sub_core_grids: Any = None,
+            fast_and_approximate_mode: bool = False,
+        ) -> Tensor:
+            return full(input_tensor, dim, keepdim, memory_config=memory_config, scalar=scalar)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -75,12 +99,13 @@ min = _reduction_op("min", lambda v, d: v.amin(dim=d, keepdim=True), "ttnn.min o
 
 def argmax(
     input_tensor: Tensor,
-    *,
     dim: int | None = None,
     keepdim: bool = False,
+    *,
     sub_core_grids: Any = None,
     memory_config: MemoryConfig | None = None,
     output_tensor: Tensor | None = None,
+    enable_secondary_dm: bool | None = None,
 ) -> Tensor:
     """ttnn.argmax: uint32 index of the (first) maximum along `dim`, or over the flattened tensor."""
     rules.require_same_device("argmax", [input_tensor])
@@ -110,6 +135,7 @@ def cumsum(
     reverse_order: bool = False,
     out: Tensor | None = None,
     memory_config: MemoryConfig | None = None,
+    disable_compensated_sum: bool = False,
 ) -> Tensor:
     """ttnn.cumsum along `dim` (from the end when reverse_order)."""
     rules.require_same_device("cumsum", [input])
@@ -125,3 +151,116 @@ def cumsum(
     out_dtype = dtype or input.dtype
     result = device_op("cumsum", [input], compute, dtype=out_dtype, layout=input.layout, memory_config=mc)
     return into_output(result, out)
+
+
+def _moment(name: str, take_sqrt: bool) -> Callable:
+    # reduction_nanobind.cpp: correction=True is Bessel's (N - 1) correction, False the population moment.
+    def op(
+        input_tensor: Tensor,
+        dim: int | Sequence[int] | None = None,
+        keepdim: bool = False,
+        *,
+        memory_config: MemoryConfig | None = None,
+        compute_kernel_config: Any = None,
+        scalar: float = 1.0,
+        correction: bool = True,
+        sub_core_grids: Any = None,
+    ) -> Tensor:
+        def fn(v: torch.Tensor, d: list[int]) -> torch.Tensor:
+            out = v.var(dim=d, keepdim=True, correction=1 if correction else 0)
+            return out.sqrt() if take_sqrt else out
+
+        return _reduce(name, fn, input_tensor, dim, keepdim, memory_config, scalar)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"ttnn.{name} over `dim` (Bessel-corrected unless correction=False)."
+    return op
+
+
+std = _moment("std", True)
+var = _moment("var", False)
+
+
+def prod(
+    input_tensor: Tensor,
+    dim: int | None = None,
+    keepdim: bool = False,
+    *,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    """ttnn.prod: product over `dim`, or of every element when dim is None."""
+
+    def fn(v: torch.Tensor, d: list[int]) -> torch.Tensor:
+        out = v
+        for axis in d:
+            out = out.prod(dim=axis, keepdim=True)
+        return out
+
+    return _reduce("prod", fn, input_tensor, dim, keepdim, memory_config)
+
+
+def cumprod(
+    input_tensor: Tensor,
+    dim: int,
+    *,
+    dtype: DataType | None = None,
+    reverse_order: bool = False,
+    out: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    """ttnn.cumprod along `dim` (from the end when reverse_order)."""
+    rules.require_same_device("cumprod", [input_tensor])
+    rules.check_reduce_dim(dim, len(input_tensor.shape))
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        v = v if v.is_floating_point() else v.to(torch.float64)
+        if reverse_order:
+            return torch.flip(torch.cumprod(torch.flip(v, [dim]), dim=dim), [dim])
+        return torch.cumprod(v, dim=dim)
+
+    mc = memory_config or input_tensor.memory_config()
+    result = device_op(
+        "cumprod",
+        [input_tensor],
+        compute,
+        dtype=dtype or input_tensor.dtype,
+        layout=input_tensor.layout,
+        memory_config=mc,
+    )
+    return into_output(result, out)
+
+
+def topk(
+    input_tensor: Tensor,
+    k: int = 32,
+    dim: int = -1,
+    largest: bool = True,
+    sorted: bool = True,
+    *,
+    memory_config: MemoryConfig | None = None,
+    sub_core_grids: Any = None,
+    indices_tensor: Tensor | None = None,
+    output_tensor: Any = None,
+    stable: bool = False,
+) -> list[Tensor]:
+    """ttnn.topk: the k largest (or smallest) values along `dim` and their uint16 indices (topk.cpp returns
+    values in the input's dtype and layout, indices as UINT16)."""
+    rules.require_same_device("topk", [input_tensor])
+    rank = len(input_tensor.shape)
+    rules.check_reduce_dim(dim, rank)
+    size = input_tensor.shape[dim]
+    rules.require(0 < k <= size, f"topk: k ({k}) must be in [1, {size}] (the size of dim {dim})")
+
+    def compute(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        values, indices = torch.topk(v, k, dim=dim, largest=largest, sorted=True)
+        return values, indices
+
+    mc = memory_config or input_tensor.memory_config()
+    values, indices = device_op(
+        "topk", [input_tensor], compute, dtype=[input_tensor.dtype, DataType.UINT16],
+        layout=[input_tensor.layout, input_tensor.layout], memory_config=mc,
+    )  # fmt: skip
+    return [values, indices]
+
+
+__all__ += ["cumprod", "prod", "std", "topk", "var"]

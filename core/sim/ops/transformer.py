@@ -79,6 +79,10 @@ class SDPAProgramConfig:
     exp_approx_mode: bool | None = None
     sub_core_grids: Any = None
     max_cores_per_head_batch: int = 16
+    # work splitting of the 0.81.1 binding: change no values in the simulator
+    max_k_splits: int | None = None
+    segmented_accumulation: bool = False
+    matmul_math_fidelity: Any = None
 
 
 def _pack_bf16_(x: torch.Tensor) -> torch.Tensor:

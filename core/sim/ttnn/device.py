@@ -43,4 +43,14 @@ def CreateDevice(  # noqa: N802 (ttnn's name)
                          worker_l1_size)  # fmt: skip
 
 
-CloseDevice = close_device
+def CloseDevice(device: Device, /) -> None:  # noqa: N802 (ttnn's name; positional-only as bound)
+    close_device(device)
+
+
+# Every other name real ttnn.device has that the simulator provides; the rest fail as "not simulated yet".
+from ..ops import device as _device_ops  # noqa: E402
+from ._surface import not_simulated as _not_simulated  # noqa: E402
+from ._surface import reexport as _reexport  # noqa: E402
+
+__all__ = _reexport(globals(), "ttnn.device", dict(globals()), _device_ops)
+__getattr__ = _not_simulated("ttnn.device")

@@ -1,3 +1,11 @@
-"""ttnn.experimental on the simulator: re-exports core.sim.ops.experimental (its `__all__`)."""
+"""ttnn.experimental on the simulator: re-exports ttport.sim.ops.experimental (transformer helpers) and
+ttport.sim.ops.ssm (state-space-model kernels), each through its `__all__`."""
 
+from ..ops.attention_helpers import experimental_concatenate_heads as concatenate_heads  # noqa: F401
+from ..ops.attention_helpers import nlp_concat_heads_decode, nlp_create_qkv_heads_decode  # noqa: F401
 from ..ops.experimental import *  # noqa: F403
+from ..ops.paged import paged_fill_cache, paged_update_cache  # noqa: F401 (re-export)
+from ..ops.ssm import *  # noqa: F403
+from ._surface import not_simulated as _not_simulated  # noqa: E402
+
+__getattr__ = _not_simulated("ttnn.experimental")

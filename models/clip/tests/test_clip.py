@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from core.backend import ttnn
-from core.compare import comp_pcc
-from core.device import board_for, open_device, open_mesh_device
-from models.clip.port import ClipModel, ClipPort
-from models.clip.presets import ENCODERS, PRESETS
-from models.clip.reference import ClipEncoderPair, make_inputs
-from models.clip.text_model import eos_positions
+from ttport.backend import ttnn
+from ttport.compare import comp_pcc
+from ttport.device import board_for, open_device, open_mesh_device
+from ttport.models.clip.port import ClipModel, ClipPort
+from ttport.models.clip.presets import ENCODERS, PRESETS
+from ttport.models.clip.reference import ClipEncoderPair, make_inputs
+from ttport.models.clip.text_model import eos_positions
 
 PRESET = PRESETS["tiny"]
 SEED = 0

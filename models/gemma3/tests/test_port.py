@@ -8,14 +8,14 @@ import pytest
 import torch
 from transformers import Gemma3Model
 
-from core import sim
-from core.backend import is_simulator
-from models.gemma3.inputs import make_inputs
-from models.gemma3.model import Gemma3VisionModelTTNN
-from models.gemma3.port import Gemma3Port
-from models.gemma3.presets import PRESETS
-from models.gemma3.reference import build_reference
-from models.siglip import ImageInputError
+from ttport import sim
+from ttport.backend import is_simulator
+from ttport.models.gemma3.inputs import make_inputs
+from ttport.models.gemma3.model import Gemma3VisionModelTTNN
+from ttport.models.gemma3.port import Gemma3Port
+from ttport.models.gemma3.presets import PRESETS
+from ttport.models.gemma3.reference import build_reference
+from ttport.models.siglip import ImageInputError
 
 TINY = PRESETS["tiny"]
 

@@ -11,13 +11,13 @@ import torch
 from transformers.models.gemma3.modeling_gemma3 import Gemma3MultiModalProjector as ReferenceProjector
 from transformers.models.gemma3.modeling_gemma3 import Gemma3RMSNorm as ReferenceRMSNorm
 
-from core.backend import ttnn
-from core.compare import assert_quality
-from core.patterns.preprocess import to_device
-from models.gemma3.presets import PRESETS, Gemma3VisionPreset
-from models.gemma3.projector import Gemma3MultiModalProjector
-from models.gemma3.rms_norm import Gemma3RMSNorm
-from models.siglip.reference import randomize_
+from ttport.backend import ttnn
+from ttport.compare import assert_quality
+from ttport.models.gemma3.presets import PRESETS, Gemma3VisionPreset
+from ttport.models.gemma3.projector import Gemma3MultiModalProjector
+from ttport.models.gemma3.rms_norm import Gemma3RMSNorm
+from ttport.models.siglip.reference import randomize_
+from ttport.patterns.preprocess import to_device
 
 TINY = PRESETS["tiny"]
 # 8 x 8 patches pooled 4 x 4 -> 2 x 2 tokens: a kernel other than tiny's 2, with hidden sizes off the tile.
@@ -72,7 +72,7 @@ def test_rms_norm_applies_one_plus_weight(device: Any) -> None:
     x = torch.randn(2, 9, dim, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         expected = reference(x)
-    actual = ttnn.to_torch(Gemma3RMSNorm(reference.weight, 1e-6, device)(to_device(x, device)))
+    actual = ttnn.to_torch(Gemma3RMSNorm("norm.weight", reference.weight, 1e-6, device)(to_device(x, device)))
     assert_quality(expected, actual, 0.999, name="rms_norm")
 
 

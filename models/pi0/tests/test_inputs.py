@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 import torch
 
-from core import sim
-from core.backend import is_simulator, ttnn
-from core.compare import assert_quality
-from core.errors import UserError
-from core.port import RunContext
-from models.pi0.inputs import make_inputs
-from models.pi0.port import PI0Port
-from models.pi0.presets import PRESETS
-from models.siglip import ImageInputError
+from ttport import sim
+from ttport.backend import is_simulator, ttnn
+from ttport.compare import assert_quality
+from ttport.errors import UserError
+from ttport.models.pi0.inputs import make_inputs
+from ttport.models.pi0.port import PI0Port
+from ttport.models.pi0.presets import PRESETS
+from ttport.models.siglip import ImageInputError
+from ttport.port import RunContext
 
 PRESET = PRESETS["tiny"]
 

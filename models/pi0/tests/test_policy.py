@@ -12,15 +12,15 @@ import torch
 from transformers.cache_utils import DynamicCache
 from transformers.masking_utils import create_causal_mask
 
-from core import sim
-from core.backend import is_simulator, ttnn
-from core.compare import assert_quality
-from core.device import open_device
-from core.errors import UserError
-from core.port import Component, RunContext
-from models.pi0.policy_components import build_policy, policy_components
-from models.pi0.policy_inputs import expert_mask, prefix_layout, prefix_mask
-from models.pi0.port import PI0Port
+from ttport import sim
+from ttport.backend import is_simulator, ttnn
+from ttport.compare import assert_quality
+from ttport.device import open_device
+from ttport.errors import UserError
+from ttport.models.pi0.policy_components import build_policy, policy_components
+from ttport.models.pi0.policy_inputs import expert_mask, prefix_layout, prefix_mask
+from ttport.models.pi0.port import PI0Port
+from ttport.port import Component, RunContext
 
 SAMPLE_ARGS = ("state", "input_ids", "pixel_values", "noise", "pixel_attention_mask")
 

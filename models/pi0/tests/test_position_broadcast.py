@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import torch
 
-from core.backend import ttnn
-from core.compare import assert_quality
-from models.siglip.common import plan_sequence
-from models.siglip.embeddings import SiglipVisionEmbeddings
+from ttport.backend import ttnn
+from ttport.compare import assert_quality
+from ttport.models.siglip.common import plan_sequence
+from ttport.models.siglip.embeddings import SiglipVisionEmbeddings
 
 # (batch, table rows N, activation rows N', hidden)
 SEED_BUG_SHAPES = [

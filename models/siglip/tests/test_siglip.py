@@ -9,11 +9,11 @@ import pytest
 import torch
 from transformers import SiglipVisionConfig, SiglipVisionModel
 
-from core import sim
-from core.backend import is_simulator, ttnn
-from core.compare import assert_quality
-from models.siglip import ImageInputError, SigLIPVisionTowerTTNN, plan_sequence
-from models.siglip.reference import randomize_
+from ttport import sim
+from ttport.backend import is_simulator, ttnn
+from ttport.compare import assert_quality
+from ttport.models.siglip import ImageInputError, SigLIPVisionTowerTTNN, plan_sequence
+from ttport.models.siglip.reference import randomize_
 
 
 def _config(image_size: int) -> SiglipVisionConfig:

@@ -1,22 +1,16 @@
-"""ttnn.distributed on the simulator: the names ttnn/ttnn/distributed/__init__.py re-exports from its
-`distributed` module (mesh devices, mappers and composers)."""
+"""ttnn.distributed on the simulator: the mesh helpers real ttnn re-exports here (mappers, composers,
+open/close_mesh_device), plus its `distributed` submodule (`from ttnn.distributed.distributed import
+ConcatMeshToTensor`)."""
 
-# ruff: noqa: F401 (every import here is a re-export)
+from ...ops import device as _device
+from ...ops import distributed as _distributed
+from ...runtime import MeshDevice
+from .._surface import not_simulated as _not_simulated
+from .._surface import reexport as _reexport
+from . import distributed
 
-from .distributed import (
-    ConcatMesh2dToTensor,
-    ConcatMeshToTensor,
-    DispatchCoreType,
-    MeshDevice,
-    MeshToTensor,
-    ReplicateTensorToMesh,
-    ReplicateTensorToMeshWrapper,
-    ShardTensor2dMesh,
-    ShardTensorToMesh,
-    TensorToMesh,
-    close_mesh_device,
-    create_mesh_device,
-    get_num_devices,
-    get_num_pcie_devices,
-    open_mesh_device,
-)
+__all__ = [
+    *_reexport(globals(), "ttnn.distributed", _distributed, _device, {"MeshDevice": MeshDevice}),
+    "distributed",
+]
+__getattr__ = _not_simulated("ttnn.distributed")

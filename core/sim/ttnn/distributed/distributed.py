@@ -1,24 +1,12 @@
-"""ttnn.distributed.distributed on the simulator (ttnn/ttnn/distributed/distributed.py): model code imports
-the mesh mapper / composer classes from here (`from ttnn.distributed.distributed import ConcatMeshToTensor`)."""
+"""ttnn.distributed.distributed on the simulator (the Python file real ttnn defines its mesh mappers in)."""
 
-# ruff: noqa: F401 (every import here is a re-export)
-
-from ...ops.device import (
-    close_mesh_device,
-    create_mesh_device,
-    get_num_devices,
-    get_num_pcie_devices,
-    open_mesh_device,
-)
-from ...ops.distributed import (
-    ConcatMesh2dToTensor,
-    ConcatMeshToTensor,
-    MeshToTensor,
-    ReplicateTensorToMesh,
-    ReplicateTensorToMeshWrapper,
-    ShardTensor2dMesh,
-    ShardTensorToMesh,
-    TensorToMesh,
-)
+from ...ops import device as _device
+from ...ops import distributed as _distributed
 from ...runtime import MeshDevice
-from ...types import DispatchCoreType
+from .._surface import not_simulated as _not_simulated
+from .._surface import reexport as _reexport
+
+__all__ = _reexport(
+    globals(), "ttnn.distributed.distributed", _distributed, _device, {"MeshDevice": MeshDevice}
+)
+__getattr__ = _not_simulated("ttnn.distributed.distributed")

@@ -1,0 +1,239 @@
+"""ttnn.experimental state-space-model ops on the simulator: prefix_scan, repeat_and_interleave_eltwise_mul,
+hc_sum_reduce (the kernels tt-metal's Mamba demo is built on).
+
+Keywords: ttnn/cpp/ttnn/operations/experimental/ssm/*/*_nanobind.cpp. Checks and output specs: the matching
+device/*_device_operation.cpp, with their wording. These ops size their outputs from the inputs' *padded*
+rows (compute_output_specs builds the output shape from padded_shape), so an input with 1 logical row
+gives a 32-row output; on the simulator the rows past the inputs' logical rows are computed from the zero
+tile padding (on a card they hold whatever the padding held): ports slice them off.
+
+Numerics: the eltwise products run at HiFi4 (the default math fidelity), exact for bfloat16 operands, and
+are rounded once to the output dtype. prefix_scan packs a*h and a*h + bx to bfloat16 at every step
+(intermediate circular buffers, prefix_scan/device/kernels/ssm_prefix_scan.cpp). hc_sum_reduce sums each
+group of 32 in float32 and rounds once (the reduce's Dst accumulation is not modelled separately).
+None of these ops has a golden function in real ttnn (ttnn/ttnn/operations/*.py attach none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .. import rules
+from ..numerics import formats
+from ..records import OpConfig, fidelity_name
+from ..tensor import Tensor, device_op, same_shape
+from ..types import DataType, Layout, MathFidelity, MemoryConfig, ShardOrientation, TensorMemoryLayout
+
+__all__ = ["hc_sum_reduce", "prefix_scan", "repeat_and_interleave_eltwise_mul"]
+
+TILE = 32
+#: repeat_and_interleave_eltwise_mul_device_operation.hpp: the kernel is compiled for Mamba-2.8B's
+#: intermediate size (HIDDEN_SIZE = 5120) and a latent (state) size of one tile width.
+HIDDEN_SIZE = 5120
+#: hc_sum_reduce_device_operation.cpp: `constexpr uint32_t latent = 32`
+LATENT = 32
+_SSM_DTYPES = (DataType.BFLOAT16, DataType.BFLOAT8_B)
+
+
+def _rows_to_padded(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """Logical values extended with the zero tile padding up to `rows` rows."""
+    extra = rows - x.shape[-2]
+    return torch.nn.functional.pad(x, [0, 0, 0, extra]) if extra > 0 else x
+
+
+def _config(math_fidelity: MathFidelity | None) -> OpConfig:
+    """The op record's config: the kernels' math fidelity (HiFi4 unless given, *_device_operation.cpp)."""
+    return OpConfig(math_fidelity=fidelity_name(math_fidelity or MathFidelity.HiFi4))
+
+
+def _pack_finite_(x: torch.Tensor) -> None:
+    """Packer rounding (float32 -> bfloat16, ties away from zero) in place, for finite values."""
+    x.view(torch.int32).add_(0x8000).bitwise_and_(-65536)
+
+
+def _require_interleaved(t: Tensor, message: str) -> None:
+    rules.require(t.memory_config().memory_layout == TensorMemoryLayout.INTERLEAVED, message)
+
+
+def repeat_and_interleave_eltwise_mul(
+    a: Tensor,
+    b: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    math_fidelity: MathFidelity | None = None,
+) -> Tensor:
+    """a.repeat(1, 1, 1, HIDDEN_SIZE) (if a is one tile wide) * b.repeat_interleave(32, dim=-1) (if b is
+    HIDDEN_SIZE wide): [1, 1, R, 32 * HIDDEN_SIZE], element e * 32 + n = a[..., n or e*32+n] * b[..., e or
+    e*32+n]. R is the inputs' padded row count."""
+    op = "repeat_and_interleave_eltwise_mul"
+    rules.require(
+        a.layout == Layout.TILE and b.layout == Layout.TILE, "Inputs to ssm_eltwise_mul must be tilized"
+    )
+    rules.require_same_device(op, [a, b])
+    out_dtype = dtype if dtype is not None else a.dtype
+    mc = memory_config or a.memory_config()
+    _require_interleaved(a, "Unsupported memory layout for input a!")
+    _require_interleaved(b, "Unsupported memory layout for input b!")
+    rules.require(a.dtype in _SSM_DTYPES, "Unsupported data format for input a!")
+    rules.require(b.dtype in _SSM_DTYPES, "Unsupported data format for input b!")
+    rules.require(mc.memory_layout == TensorMemoryLayout.INTERLEAVED, "Unsupported memory layout for output!")
+    rules.require(out_dtype in _SSM_DTYPES, "Unsupported data format for output!")
+    ashape, bshape = a.padded_shape, b.padded_shape
+    rules.require(len(ashape) == 4 and len(bshape) == 4, f"{op}: inputs must be rank 4")
+    rules.require(ashape[0] == 1 and ashape[1] == 1, "Batch not supported for input a!")
+    rules.require(bshape[0] == 1 and bshape[1] == 1, "Batch not supported for input b!")
+    rules.require(ashape[2] % TILE == 0, "Num of users must be multiple of 32 for input a!")
+    rules.require(bshape[2] % TILE == 0, "Num of users must be multiple of 32 for input b!")
+    rules.require(ashape[2] == bshape[2], "Num of users must match in both of the input!")
+    rules.require(ashape[3] != bshape[3], "Use eltwise mul for same size inputs!")
+    rules.require(ashape[3] in (TILE, TILE * HIDDEN_SIZE), "Input a width must be 32 or 32*5120!")
+    rules.require(bshape[3] in (HIDDEN_SIZE, TILE * HIDDEN_SIZE), "Input b width must be 32 or 32*5120!")
+    rows = ashape[2]
+    # Rows past both inputs' logical rows multiply the zero padding of both: exactly 0. Only the live rows
+    # are computed and rounded (a one-row decode step would otherwise cost 32 rows of 5120 x 32 products);
+    # the output is built in bfloat16 storage, already rounded the packer's way.
+    live = max(a.shape[2], b.shape[2])
+    packed_here = out_dtype == DataType.BFLOAT16 and live < rows
+
+    def compute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x, y = _rows_to_padded(x, live), _rows_to_padded(y, live)
+        if x.shape[-1] == TILE:  # every group of 32 gets a's row: a.repeat
+            x = x.repeat(1, 1, 1, HIDDEN_SIZE)
+        if y.shape[-1] == HIDDEN_SIZE:  # each of b's values fills a group of 32: repeat_interleave
+            y = y.repeat_interleave(TILE, dim=-1)
+        product = x * y
+        if not packed_here:
+            return _rows_to_padded(product, rows)
+        out = torch.zeros((1, 1, rows, product.shape[-1]), dtype=torch.bfloat16)
+        out[:, :, :live] = formats.bfloat16_bits(formats.round_bfloat16(product, formats.PACKER))
+        return out
+
+    rounding = formats.HOST if packed_here else formats.PACKER  # HOST keeps bfloat16 values as they are
+    return device_op(
+        op,
+        [a, b],
+        compute,
+        dtype=out_dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        rounding=rounding,
+        config=_config(math_fidelity),
+        output_shapes=lambda *_: (1, 1, rows, TILE * HIDDEN_SIZE),
+    )
+
+
+def hc_sum_reduce(
+    input: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    math_fidelity: MathFidelity | None = None,
+) -> Tensor:
+    """Sum of each group of 32 consecutive values of the last dim: [1, 1, R, W] -> [1, 1, R, W / 32], R the
+    input's padded rows."""
+    op = "hc_sum_reduce"
+    rules.require(input.layout == Layout.TILE, "Inputs to ssm_1d_sum_reduce must be tilized")
+    rules.require_same_device(op, [input])
+    out_dtype = dtype if dtype is not None else input.dtype
+    mc = memory_config or input.memory_config()
+    _require_interleaved(input, "Unsupported memory layout for input a!")
+    rules.require(input.dtype in _SSM_DTYPES, "Unsupported data format for input a!")
+    rules.require(mc.memory_layout == TensorMemoryLayout.INTERLEAVED, "Unsupported memory layout for output!")
+    rules.require(out_dtype in _SSM_DTYPES, "Unsupported data format for output!")
+    shape = input.padded_shape
+    rules.require(len(shape) == 4, f"{op}: input must be rank 4")
+    rules.require(shape[0] == 1 and shape[1] == 1, "Dim 1 and 2 are expected to be 1 in input a!")
+    rules.require(shape[2] % TILE == 0, "Batch size must be divisible by 32 for input a!")
+    rules.require(shape[3] % TILE == 0, "Final dim must be a multiple of 32!")
+    rules.require((shape[3] // TILE) % LATENT == 0, "Final dim/TILE_SIZE must be a multiple of latent size!")
+    rows, width = shape[2], shape[3]
+
+    def compute(x: torch.Tensor) -> torch.Tensor:
+        x = _rows_to_padded(torch.nn.functional.pad(x, [0, width - x.shape[-1]]), rows)
+        return x.reshape(1, 1, rows, width // LATENT, LATENT).sum(dim=-1)
+
+    return device_op(
+        op,
+        [input],
+        compute,
+        dtype=out_dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        config=_config(math_fidelity),
+        output_shapes=lambda *_: (1, 1, rows, width // LATENT),
+    )
+
+
+def prefix_scan(
+    a: Tensor,
+    bx: Tensor,
+    h_prev: Tensor,
+    *,
+    memory_config: MemoryConfig | None = None,
+    dtype: DataType | None = None,
+    math_fidelity: MathFidelity | None = None,
+) -> Tensor:
+    """The SSM hidden states over a sequence: h[t] = a[t] * h[t-1] + bx[t], h[-1] = h_prev (one row).
+    a, bx: [1, 1, L, 2EN] TILE, sharded; h_prev: [1, 1, 1, 2EN] bfloat16 ROW_MAJOR, sharded. Returns every
+    h[t] (a's shape); the last state is its row L-1 (h_prev itself is not written)."""
+    op = "prefix_scan"
+    rules.require_same_device(op, [a, bx, h_prev])
+    rules.require(a.dtype == bx.dtype, "Expected input tensors to have the same data type")
+    rules.require(
+        a.layout == Layout.TILE and bx.layout == Layout.TILE, "Expected input tensors to be tile layout"
+    )
+    rules.require(a.padded_shape == bx.padded_shape, "Expected input tensors to have the same shape")
+    shape = a.padded_shape
+    rules.require(len(shape) == 4, "Expected input tensors to be rank 4")
+    rules.require(shape[0] == 1 and shape[1] == 1, "Dimension 0 and 1 should be size 1")
+    rules.require(shape[2] >= TILE and shape[2] % TILE == 0, "Sequence length should be a multiple of 32")
+    rules.require(h_prev.dtype == DataType.BFLOAT16, "Expected initial hidden state to be bfloat16")
+    rules.require(h_prev.layout == Layout.ROW_MAJOR, "Expected initial hidden state to be row-major")
+    sharded = (a, bx, h_prev)
+    rules.require(all(t.is_sharded() for t in sharded), "Expected input tensors to be sharded")
+    specs = [t.memory_config().shard_spec for t in sharded]
+    rules.require(all(s is not None for s in specs), "Expected input tensors to be sharded")
+    for spec, name in zip(specs, ("A", "Bx", "h"), strict=True):
+        rules.require(
+            spec.orientation == ShardOrientation.ROW_MAJOR,
+            f"Expected {name} tensor to be row major orientation",
+        )
+    rules.require(
+        h_prev.shape[-1] == a.shape[-1],
+        f"{op}: h_prev width {h_prev.shape[-1]} does not match the inputs' width {a.shape[-1]}",
+    )
+    out_dtype = dtype if dtype is not None else a.dtype
+    mc = memory_config or a.memory_config()
+
+    def scan(av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor, pack: Callable) -> torch.Tensor:
+        states = torch.empty_like(av)
+        decayed = torch.empty_like(h)
+        for t in range(av.shape[-2]):
+            torch.mul(av[0, 0, t], h, out=decayed)
+            pack(decayed)
+            h = torch.add(decayed, bxv[0, 0, t], out=states[0, 0, t])
+            pack(h)
+        return states
+
+    def compute(av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        h = h[..., :1, :].reshape(-1).contiguous()
+        # Finite values round by two integer ops on their bits (ties away from zero); a non-finite result
+        # (NaN needs its canonical pattern) reruns the scan with the general rounding.
+        states = scan(av, bxv, h, _pack_finite_)
+        if not bool(torch.isfinite(states.sum())):
+            states = scan(av, bxv, h, lambda x: formats.round_bfloat16_(x, formats.PACKER))
+        return states
+
+    return device_op(
+        op,
+        [a, bx, h_prev],
+        compute,
+        dtype=out_dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        config=_config(math_fidelity),
+        output_shapes=same_shape,
+    )

@@ -1,0 +1,1 @@
+"""Mamba (state-space language model) on TTNN: a ttport plugin (entry point `mamba`)."""
