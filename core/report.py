@@ -12,6 +12,10 @@ from typing import Any
 
 from ttport.safe_write import write_bytes
 
+#: the signpost of Port.layer_trace's ops (ttport.runner runs it with --report, after the components and
+#: after the counters and the projection were taken, so those describe the components alone)
+LAYER_TRACE = "layer trace"
+
 
 @dataclass
 class ComponentResult:
