@@ -25,11 +25,12 @@ SIZES = {"tiny": (32, 256), "small": (256, 1024), "mid": (1024, 4096), "large": 
 MESHES = [("t3k", (1, 8), 1), ("t3k", (2, 4), 1), ("galaxy", (4, 8), 1), ("galaxy", (4, 8), 0)]
 
 
-def _one(board: str, shape: tuple[int, int], axis: int, size: str, runs: int) -> dict[str, Any]:
+def _one(board: str, shape: tuple[int, int], axis: int, size: str, runs: int, threads: int) -> dict[str, Any]:
     """Runs inside the subprocess."""
     os.environ["TTPORT_BOARD"] = board
     import torch
 
+    torch.set_num_threads(threads)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks.common import median_seconds
     from ttport import sim
@@ -89,6 +90,7 @@ def _one(board: str, shape: tuple[int, int], axis: int, size: str, runs: int) ->
         "per_chip_mib": h * w * 2 / 2**20,
         "ops": figures,
         "peak_rss_mib": peak_rss_bytes() / 2**20,
+        "torch_threads": threads,
     }
 
 
@@ -96,13 +98,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["tiny", "mid"], choices=sorted(SIZES))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: CPU seconds stay comparable)"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--one", nargs=4, metavar=("BOARD", "MESH", "AXIS", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         board, mesh, axis, size = args.one
         rows, cols = (int(v) for v in mesh.split("x"))
-        print(json.dumps(_one(board, (rows, cols), int(axis), size, args.runs)))
+        print(json.dumps(_one(board, (rows, cols), int(axis), size, args.runs, args.threads)))
         return []
     results = []
     for size in args.sizes:
