@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: CPU seconds stay comparable)"
     )
+    parser.add_argument("--boards", nargs="+", default=["t3k", "galaxy"], choices=["t3k", "galaxy"])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--one", nargs=4, metavar=("BOARD", "MESH", "AXIS", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         return []
     results = []
     for size in args.sizes:
-        for board, shape, axis in MESHES:
+        for board, shape, axis in (m for m in MESHES if m[0] in args.boards):
             cmd = [
                 sys.executable,
                 __file__,
