@@ -3,6 +3,11 @@ against the transformers reference.
 
     flock /tmp/ttport-full.lock python benchmarks/bench_mamba.py [--preset full] [--runs 3] [--steps 8]
 
+On a shared, loaded machine set OMP_NUM_THREADS=1 (both sides then run one torch thread): with more threads
+than free cores torch's intra-op threads wait on each other at every op, which costs the simulator's many
+small ops far more than the reference's few large ones (measured: a 32 x 5120 bfloat16 multiply 71 ms with
+2 threads at load 10, 1 ms with 1). The torch thread count is printed with the figures.
+
 Prefill = the preset's prompt (ids in -> logits of every position out, recurrent state filled): for the port
 the id upload and the logits download are included; for the reference, MambaForCausalLM(use_cache=True) in
 fp32 (transformers' torch path). Decode = one greedy step after that prefill (token in -> logits out, state
@@ -127,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_bytes": peak_rss_bytes(),
         **counters,
     }
-    print(f"mamba [{args.preset}] prefill of {input_ids.shape[1]} tokens, median of {args.runs}:")
+    figures["torch_threads"] = torch.get_num_threads()
+    print(
+        f"mamba [{args.preset}] prefill of {input_ids.shape[1]} tokens, median of {args.runs} "
+        f"({figures['torch_threads']} torch thread(s)):"
+    )
     print_timings(prefill_figures)
     print(f"mamba [{args.preset}] decode, one token, median of {args.steps} steps:")
     print_timings(decode_figures, goal=None)
