@@ -106,7 +106,8 @@ def run_port(
     started = time.perf_counter()
     backend_name = backend.backend_name()
     report = RunReport(model=port.name, preset=preset, backend=backend_name, arch="", seed=seed)
-    with devices.board_for(port.mesh_shape) as note, _open_device(port) as device:
+    mesh_shape = port.mesh_shape_for(preset)
+    with devices.board_for(mesh_shape) as note, _open_device(mesh_shape) as device:
         if note:
             say(f"{port.name}: {note}")
         info = devices.device_info(device)
@@ -151,12 +152,12 @@ def run_port(
 
 
 @contextmanager
-def _open_device(port: Port) -> Iterator[Any]:
+def _open_device(mesh_shape: tuple[int, int] | None) -> Iterator[Any]:
     """The device `port` runs on, opened before any reference work; failing to open it is a
     DeviceOpenError (one line), not a traceback after minutes of reference computation."""
     stack = ExitStack()
     try:
-        device = stack.enter_context(devices.open_for(port.mesh_shape))
+        device = stack.enter_context(devices.open_for(mesh_shape))
     except UserError:
         raise
     except Exception as exc:  # ttnn raises RuntimeError (TT_FATAL / TT_THROW) and friends
