@@ -94,31 +94,31 @@ class HeadLayout:
 
 
 class TensorParallel:
-    """Places weights and runs the collectives of a model split along `cluster_axis` of `device`'s mesh
-    (every chip of the mesh when it is 1 x N or N x 1). `factor` is the number of chips one layer is split
-    over; with 1 (a single device) the helpers are the single-chip operations."""
+    """Places weights and runs the collectives of a model split along the line of chips of `device`'s mesh
+    (1 x N or N x 1). `factor` is the number of chips one layer is split over: every chip of the mesh, or 1
+    with `split=False` (data parallel: every weight replicated, no collective) and on a single device."""
 
-    def __init__(self, device: Any, *, cluster_axis: int = 1, topology: Any = None, num_links: int = 1):
+    def __init__(self, device: Any, *, split: bool = True, topology: Any = None, num_links: int = 1):
         self.device = device
-        chips = _num_devices(device)
-        if chips > 1:
+        self.chips = _num_devices(device)
+        self.cluster_axis = 1
+        if self.chips > 1 and split:
             shape = tuple(device.shape)
-            if chips not in shape:
+            if self.chips not in shape:
                 raise UserError(
                     f"tensor parallelism splits a layer over one line of chips; a {shape[0]}x{shape[1]} mesh "
                     "would need a second (data-parallel) axis"
                 )
-            cluster_axis = shape.index(chips)
-        self.factor = chips
-        self.cluster_axis = cluster_axis
-        self.topology = topology if topology is not None else _default_topology(chips)
+            self.cluster_axis = shape.index(self.chips)
+        self.factor = self.chips if split else 1
+        self.topology = topology if topology is not None else _default_topology(self.factor)
         self.num_links = num_links
 
     # -- weights ------------------------------------------------------------------------------------
     def _mapper(self, dim: int | None) -> Any:
-        if self.factor == 1:
+        if self.chips == 1:
             return None
-        if dim is None:
+        if dim is None or self.factor == 1:
             return ttnn.ReplicateTensorToMesh(self.device)
         return ttnn.ShardTensorToMesh(self.device, dim=dim)
 
