@@ -87,7 +87,7 @@ class ClipPreset:
     seq_len: int = 77
     #: the mesh the port runs on, and whether each layer is split over its chips (tensor parallel) or the
     #: prompt batch is (data parallel; models/clip/mesh.py)
-    mesh: tuple[int, int] = (1, 2)
+    mesh: tuple[int, int] | None = (1, 2)
     tensor_parallel: bool = False
 
     @property
@@ -164,6 +164,8 @@ _TINY_TP_ENC2 = EncoderPreset(
 PRESETS: dict[str, ClipPreset] = {
     "tiny": ClipPreset(enc1=_TINY_ENC1, enc2=_TINY_ENC2),
     "full": ClipPreset(enc1=_FULL_ENC1, enc2=_FULL_ENC2),
+    # the tensor-parallel architecture on one chip: what tiny-tp2 / tiny-tp4 are compared with
+    "tiny-tp1": ClipPreset(enc1=_TINY_TP_ENC1, enc2=_TINY_TP_ENC2, mesh=None),
     "tiny-tp2": ClipPreset(enc1=_TINY_TP_ENC1, enc2=_TINY_TP_ENC2, tensor_parallel=True),
     "tiny-tp4": ClipPreset(enc1=_TINY_TP_ENC1, enc2=_TINY_TP_ENC2, mesh=(1, 4), tensor_parallel=True),
     "full-tp2": ClipPreset(enc1=_FULL_ENC1, enc2=_FULL_ENC2, tensor_parallel=True),
