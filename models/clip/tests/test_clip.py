@@ -1,6 +1,6 @@
-"""Tests of the clip port on the tiny preset: the 1x2 mesh is bit-identical to one chip, tensor parallel over 2 / 4
-chips matches one chip, the unmasked path
-matches transformers, the padding mask is applied, the pooling rules and the inputs are transformers'.
+"""Tests of the clip port on the tiny preset: the 1x2 mesh is bit-identical to one chip, tensor parallel over
+2 / 4 chips matches one chip, the unmasked path matches transformers, the padding mask is applied, the
+pooling rules and the inputs are transformers'.
 (Every component's PCC on tiny is checked by shared_tests through the registry.)"""
 
 from __future__ import annotations
