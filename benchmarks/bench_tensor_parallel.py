@@ -136,7 +136,7 @@ class Clip:
 PORTS = {"pi0": Pi0, "clip": Clip}
 
 
-def measure(runner: Any, preset: str, runs: int) -> dict[str, Any]:
+def measure(runner: Any, preset: str, runs: int, infer: bool = True) -> dict[str, Any]:
     ctx, expected = runner.setup(preset)
     mesh = runner.port.mesh_shape_for(preset)
     with board_for(mesh), open_for(mesh) as device:
@@ -149,6 +149,9 @@ def measure(runner: Any, preset: str, runs: int) -> dict[str, Any]:
         gc.collect()
         build = time.perf_counter() - start
         weights = max(chip.stats.dram_bytes for chip in chips) - before
+        split = per_chip_bytes(runner.split_weights(ctx.model))
+        if not infer:
+            return {"preset": preset, "chips": len(chips), "weights": weights, "split_weights": split}
         sim.reset_stats(device)
         output = runner.infer(ctx)
         stats = sim.stats(device)
@@ -161,7 +164,7 @@ def measure(runner: Any, preset: str, runs: int) -> dict[str, Any]:
             "preset": preset,
             "chips": len(chips),
             "weights": weights,
-            "split_weights": per_chip_bytes(runner.split_weights(ctx.model)),
+            "split_weights": split,
             "peak_dram": stats.peak_dram_bytes,
             "ccl_bytes": stats.ccl_bytes_sent,
             "collectives": {name: stats.ops_by_name.get(name, 0) // len(chips) for name in COLLECTIVES},
@@ -179,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("port", choices=sorted(PORTS))
     parser.add_argument("--presets", required=True, help="comma-separated presets of the port")
     parser.add_argument("--runs", type=int, default=3, help="timed inferences per preset (median)")
+    parser.add_argument(
+        "--weights-only",
+        action="store_true",
+        help="build each preset and report its weights per chip, no inference",
+    )
     args = parser.parse_args(argv)
     runner = PORTS[args.port]()
     presets = args.presets.split(",")
@@ -189,7 +197,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not a {args.port} preset this benchmark runs: {', '.join(unknown)}")
     if not is_simulator():
         parser.error("the per-chip counters come from the simulator")
-    results = [measure(runner, preset, args.runs) for preset in presets]
+    results = [measure(runner, preset, args.runs, infer=not args.weights_only) for preset in presets]
+    if args.weights_only:
+        print(f"{'preset':10s} {'chips':>5s} {'weights/chip':>13s} {'split/chip':>11s}")
+        for r in results:
+            print(
+                f"{r['preset']:10s} {r['chips']:5d} {r['weights'] / MIB:9.1f} MiB {r['split_weights'] / MIB:7.1f} MiB"
+            )
+        print(f"peak RSS {peak_rss_bytes() / 2**30:.2f} GiB")
+        return 0
     first = results[0]["output"]
     print(
         f"{'preset':10s} {'chips':>5s} {'weights/chip':>13s} {'split/chip':>11s} {'peak DRAM/chip':>15s} "
