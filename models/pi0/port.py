@@ -313,6 +313,9 @@ class PI0Port(Port):
         ctx.reference = None
         return PI0ImagePathTTNN(PRESETS[ctx.preset], vlm.config, state_dict, ctx.device)
 
+    def layer_trace(self, ctx: RunContext) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+        return {"vision tower": _TOWER.chained_blocks(ctx)}
+
     def components(self, preset: str) -> list[Component]:
         config = PRESETS[preset]
         floors = config.thresholds

@@ -12,7 +12,7 @@ import torch
 
 from ttport import sim
 from ttport.sim import ttnn
-from ttport.sim.numerics import formats
+from ttport.sim.numerics import collective, formats
 from ttport.sim.ops import ccl, fabric
 
 MESHES = [("n300", (1, 2)), ("t3k", (1, 8)), ("t3k", (2, 4))]
@@ -266,14 +266,14 @@ def test_ring_reduce_scatter_order_per_direction(open_mesh: OpenMesh) -> None:
 
 def test_ring_reduce_scatter_splits_tiles_between_directions() -> None:
     """4 tiles, granularity 8: the first min(4 // 2, 8) = 2 tiles go one way, the other 2 the other way."""
-    mask = ccl.ring_direction_mask(64, 64, 8)
+    mask = collective.ring_direction_mask(64, 64, 8)
     assert mask[:32, :].all() and not mask[32:, :].any()
     # 40 tiles, granularity 8: 8 / 8 / 8 / 8 then min(8 // 2, 8) = 4 / 4
-    tiles = ccl.ring_direction_mask(32, 32 * 40, 8)[0, ::32]
+    tiles = collective.ring_direction_mask(32, 32 * 40, 8)[0, ::32]
     assert tiles.tolist() == [True] * 8 + [False] * 8 + [True] * 8 + [False] * 8 + [True] * 4 + [False] * 4
-    assert ccl.tile_granularity(ttnn.bfloat16) == 8
-    assert ccl.tile_granularity(ttnn.bfloat8_b) == 12
-    assert ccl.tile_granularity(ttnn.float32) == 4
+    assert collective.tile_granularity(ttnn.bfloat16) == 8
+    assert collective.tile_granularity(ttnn.bfloat8_b) == 12
+    assert collective.tile_granularity(ttnn.float32) == 4
 
 
 def test_ring_reduce_scatter_multi_tile_slices_use_both_orders(open_mesh: OpenMesh) -> None:
@@ -284,7 +284,7 @@ def test_ring_reduce_scatter_multi_tile_slices_use_both_orders(open_mesh: OpenMe
         * torch.tensor([300.0, 1, -300, 0.3, 3, -1, 0.01, 70]).view(8, 1, 1, 1)
     )
     got = _chips(ttnn.reduce_scatter(_to_mesh(mesh, x), 3, cluster_axis=1, topology=ttnn.Topology.Ring))
-    mask = ccl.ring_direction_mask(64, 64, 8)
+    mask = collective.ring_direction_mask(64, 64, 8)
     for s in range(8):
         parts = [torch.chunk(x[i : i + 1], 8, dim=3)[s] for i in range(8)]
         first = _seq([parts[(s + k) % 8] for k in range(1, 8)] + [parts[s]])
@@ -344,7 +344,11 @@ def test_errors_worded_as_ttnn(open_mesh: OpenMesh) -> None:
     with pytest.raises(RuntimeError, match="Error, num_links should be more than 0 but has 0"):
         ttnn.experimental.all_gather_async(t, 3, sems[:2], num_links=0)
     with pytest.raises(RuntimeError, match=r"Dimension input should be in between -4 and 3, but has 4"):
+        ttnn.experimental.all_gather_async(t, 4, sems[:2])
+    with pytest.raises(RuntimeError, match="should be between 0 and 3 however is 4"):
         ttnn.all_gather(t, 4)
+    with pytest.raises(RuntimeError, match="should be between 0 and 3 however is 18446744073709551615"):
+        ttnn.reduce_scatter(t, -5)
     host = ttnn.from_torch(torch.randn(1, 1, 32, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)
     with pytest.raises(RuntimeError, match="Operands to all_gather need to be on device!"):
         ttnn.all_gather(host, 3)
@@ -533,3 +537,39 @@ def test_projection_summary_reports_collective_time(open_mesh: OpenMesh) -> None
     ccl_ns = max(r.projected_ns for r in stats.op_records if r.name == "all_reduce")
     assert summary.total.ccl_ns == pytest.approx(ccl_ns)
     assert summary.total.device_ns > summary.total.ccl_ns > 0
+
+
+@pytest.mark.parametrize(("board", "shape"), MESHES)
+@pytest.mark.parametrize("cluster_axis", [None, 0, 1])
+def test_mesh_partition_is_the_inverse_of_all_gather(open_mesh: OpenMesh, board, shape, cluster_axis) -> None:
+    mesh = open_mesh(board, shape)
+    n = shape[0] * shape[1]
+    x = torch.randn(1, 1, 32, 64 * n)
+    t = ttnn.from_torch(
+        x,
+        dtype=ttnn.bfloat16,
+        layout=ttnn.TILE_LAYOUT,
+        device=mesh,
+        mesh_mapper=ttnn.ReplicateTensorToMesh(mesh),
+    )
+    sim.reset_stats(mesh)
+    part = ttnn.mesh_partition(t, 3, cluster_axis)
+    got = _chips(part)
+    for line in _lines(shape, cluster_axis):
+        for p, chip in enumerate(line):
+            assert torch.equal(got[chip], torch.chunk(_bf16(x), len(line), dim=3)[p])
+    assert sim.stats(mesh).ccl_bytes_sent == 0
+    back = ttnn.all_gather(part, 3, cluster_axis=cluster_axis)
+    assert all(torch.equal(c, _bf16(x)) for c in _chips(back))
+
+
+def test_collectives_on_a_submesh(open_mesh: OpenMesh) -> None:
+    mesh = open_mesh("t3k", (2, 4))
+    sub = mesh.create_submesh(ttnn.MeshShape(1, 4), (1, 0))  # the second row's chips
+    x = torch.randn(4, 1, 32, 128)
+    t = _to_mesh(sub, x)
+    sim.reset_stats(mesh)
+    out = ttnn.all_reduce(t)
+    assert all(torch.allclose(c, _bf16(x).sum(0, keepdim=True), atol=0.05) for c in _chips(out))
+    sent = [c.stats.ccl_bytes_sent for c in mesh.get_devices()]
+    assert sent[:4] == [0, 0, 0, 0] and all(s > 0 for s in sent[4:])  # only the submesh's chips talk

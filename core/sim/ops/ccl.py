@@ -8,26 +8,11 @@ axis (axis 0: each column, axis 1: each row); without it on the whole mesh, whic
 axis (ttnn/cpp/ttnn/operations/ccl/all_gather/all_gather.cpp: axis 1 then axis 0; reduce_scatter.cpp: axis 0
 then axis 1). A chip's position along its line is its ring index ("my_chip_id" of the kernels).
 
-Numerics (reduce-scatter, and all-reduce built from it): every partial sum crosses a link as a tile of the
-tensor's dtype, so each addition is rounded to the dtype (the packer's rounding, as ttnn.add) in the order the
-partial visits the chips:
-- Linear (ttnn/cpp/ttnn/operations/experimental/ccl/reduce_scatter_minimal_async/device/kernels/
-  line_reduce_scatter_minimal_async_reader.cpp): the slice of chip s gathers a forward partial
-  F = ((x0 + x1) + ...) + x(s-1) and a backward one B = ((x(N-1) + x(N-2)) + ...) + x(s+1); chip s adds its own
-  slice to F first, then B: (x_s + F) + B (s = 0 has no F, s = N-1 no B).
-- Ring (ring_reduce_scatter_minimal_async_reader.cpp): two directions each carry part of every slice once
-  around the ring. The direction that starts at slice my_chip_id - 1 sums slice s in the order
-  x(s+1), x(s+2), ..., x(s-1), then x_s; the other x(s-1), x(s-2), ..., x(s+1), then x_s. The tiles of each
-  slice (row-major over its tile grid, per channel) alternate between the directions in chunks: first
-  min(remaining / 2, G) tiles to the first direction, then min(remaining, G) to the other, where G (the
-  kernel's tile_granularity) is 8 tiles for bfloat16 / bfloat4_b, 12 for bfloat8_b, 4 for float32 (4 x the
-  tiles of one 4 KB fabric packet, capped at 8: reduce_scatter_minimal_async_program.cpp). The simulator
-  models one worker per direction; with several links / workers per link the device splits the tile range
-  between workers and each alternates within its share, so the direction of a tile can differ there.
-- A ROW_MAJOR input, or a scatter that splits tiles, takes ttnn's composite path (all-gather + local sum):
-  the sum runs over the chips in ring order 0..N-1, rounding after each addition.
-all_reduce: reduce-scatter on the last dim (in tiles) divisible by the number of chips, then all-gather
-(experimental/ccl/all_reduce_async/all_reduce_async.cpp); with no such dim, all-gather + local sum as above.
+Numerics: a reduce-scatter (and the all-reduce built from it) rounds every addition to the tensor's dtype
+in the order the partial sums visit the chips: core/sim/numerics/collective.py says which order, with its
+sources. all_reduce is a reduce-scatter on the last dim (in tiles) divisible by the number of chips, then an
+all-gather (experimental/ccl/all_reduce_async/all_reduce_async.cpp); with no such dim, an all-gather and a
+local sum in chip order.
 
 Accounting: outputs and the buffers the ops allocate for themselves (reduce-scatter's intermediate: the input's
 shape, twice as tall for Linear, reduce_scatter_minimal_async_op_device_operation.cpp compute_output_specs) are
@@ -48,6 +33,7 @@ import torch
 
 from .. import rules
 from ..numerics import formats
+from ..numerics.collective import accumulate, reduce_slices
 from ..records import OpConfig
 from ..runtime import Buffer, Device, MeshDevice, chips
 from ..subdevices import SubDeviceId
@@ -65,7 +51,7 @@ from ..tensor import (
 from ..types import DataType, Layout, MemoryConfig, TensorMemoryLayout
 from .fabric import FabricConfig, GlobalSemaphore, Topology, get_fabric_config
 
-__all__ = ["all_gather", "all_reduce", "get_usable_topology", "reduce_scatter"]
+__all__ = ["all_gather", "all_reduce", "get_usable_topology", "mesh_partition", "reduce_scatter"]
 
 # ttnn.experimental names (re-exported by ttport.sim.ttnn.experimental).
 EXPERIMENTAL = [
@@ -225,68 +211,6 @@ def reduce_scatter_traffic(n: int, ring: bool) -> Traffic:
     return Traffic(sent, received, float(n - 1), n - 1)
 
 
-# -- numerics ------------------------------------------------------------------------------------------------
-
-
-def tile_granularity(dtype: DataType) -> int:
-    """Tiles a reduce-scatter worker moves per chunk: 4 x the tiles one fabric packet (4096 B payload) holds,
-    8 once a packet holds 4 or more (reduce_scatter_minimal_async_program.cpp, tile_granularity)."""
-    per_packet = min(4, max(1, 4096 // formats.tile_bytes(dtype)))
-    return 4 * per_packet if per_packet < 4 else 8
-
-
-def ring_direction_mask(height: int, width: int, granularity: int) -> torch.Tensor:
-    """Which elements of a [height, width] slice plane the first direction reduces (True) in a ring
-    reduce-scatter: its tiles, row-major, dealt in alternating chunks (see the module docstring)."""
-    ht, wt = math.ceil(height / TILE_SIZE), math.ceil(width / TILE_SIZE)
-    total = ht * wt
-    first = torch.zeros(total, dtype=torch.bool)
-    read = 0
-    while read < total:
-        take = min((total - read) // 2, granularity)
-        first[read : read + take] = True
-        read += take
-        read += min(total - read, granularity)
-    tiles = first.reshape(ht, wt)
-    full = tiles.repeat_interleave(TILE_SIZE, 0).repeat_interleave(TILE_SIZE, 1)
-    return full[:height, :width]
-
-
-def _accumulate(terms: Sequence[torch.Tensor], dtype: DataType) -> torch.Tensor:
-    acc = terms[0]
-    for t in terms[1:]:
-        acc = formats.quantize(acc + t, dtype, formats.PACKER)
-    return acc
-
-
-def reduce_slices(
-    slices: Sequence[Sequence[torch.Tensor]], dtype: DataType, topology: Topology, composite: bool
-) -> list[torch.Tensor]:
-    """The reduced slice each position of a line keeps: `slices[p][s]` is position p's share for position s
-    (float32 values in `dtype`). Orders as the device adds them (module docstring)."""
-    n = len(slices)
-    out = []
-    for s in range(n):
-        x = [slices[p][s] for p in range(n)]
-        if composite:
-            out.append(_accumulate(x, dtype))
-        elif topology == Topology.Ring:
-            first = _accumulate([x[(s + k) % n] for k in range(1, n)] + [x[s]], dtype)
-            second = _accumulate([x[(s - k) % n] for k in range(1, n)] + [x[s]], dtype)
-            h, w = (x[s].shape[-2], x[s].shape[-1]) if x[s].dim() >= 2 else (1, x[s].shape[-1])
-            mask = ring_direction_mask(h, w, tile_granularity(dtype))
-            out.append(torch.where(mask, first, second))
-        else:
-            acc = x[s]
-            if s > 0:
-                acc = formats.quantize(acc + _accumulate(x[:s], dtype), dtype, formats.PACKER)
-            if s < n - 1:
-                backward = _accumulate(x[s + 1 :][::-1], dtype)
-                acc = formats.quantize(acc + backward, dtype, formats.PACKER)
-            out.append(acc)
-    return out
-
-
 # -- running a collective --------------------------------------------------------------------------------
 
 
@@ -305,6 +229,13 @@ class _Collective:
     def attributes(self, slice_bytes: int) -> list[dict[str, Any]]:
         """Per chip: what its op record says about the collective (traffic in bytes)."""
         n = len(self.groups[0])
+        if self.kind == "mesh_partition":  # a local slice: nothing crosses a link
+            return [
+                {"ring_size": n, "ring_index": group.index(chip), "cluster_axis": self.cluster_axis}
+                for chip in range(len(chips(self.device)))
+                for group in self.groups
+                if chip in group
+            ]
         ring = self.topology == Topology.Ring
         parts = {
             "all_gather": [gather_traffic(n, ring)],
@@ -336,9 +267,12 @@ def _plan(
     cluster_axis: int | None,
     topology: Topology | None,
     num_links: int | None,
+    subdevice_id: SubDeviceId | None = None,
 ) -> _Collective:
     device = _device_of(tensor, name)
     _check_cluster_axis(device, cluster_axis)
+    if subdevice_id is not None:
+        device.check_sub_device_ids([subdevice_id])
     links = _default_links(device, cluster_axis) if num_links is None else num_links
     rules.require(
         isinstance(links, int) and links > 0, f"Error, num_links should be more than 0 but has {links}"
@@ -360,6 +294,18 @@ def _normalize_dim(dim: int, rank: int) -> int:
         f"Dimension input should be in between -{rank} and {rank - 1}, but has {dim}",
     )
     return dim % rank
+
+
+def _shape_index(dim: int, rank: int) -> int:
+    """Shape::get_normalized_index (tt_metal/api/tt-metalium/shape.cpp), what the sync ops normalise `dim`
+    with: a negative index counts from the end; the index is unsigned, so -5 on rank 4 wraps."""
+    normalized = dim if dim >= 0 else rank + dim
+    shown = normalized if normalized >= 0 else normalized + 2**64
+    rules.require(
+        0 <= normalized < rank,
+        f"Index is out of bounds for the rank, should be between 0 and {rank - 1} however is {shown}",
+    )
+    return normalized
 
 
 def _check_input_memory(tensor: Tensor) -> None:
@@ -549,7 +495,7 @@ def all_gather(
     device = _device_of(input_tensor, "all_gather")
     _check_cluster_axis(device, cluster_axis)
     rank = len(input_tensor.shape)
-    d = _normalize_dim(dim, rank)
+    d = _shape_index(dim, rank)
     _check_input_memory(input_tensor)
     if cluster_axis is None and not _is_line_mesh(device):
         # all_gather.cpp: a 2D mesh without cluster_axis gathers along axis 1, then axis 0
@@ -557,7 +503,7 @@ def all_gather(
         outer = all_gather(inner, d, cluster_axis=0, memory_config=memory_config, output_tensor=output_tensor)
         inner.deallocate()
         return outer
-    plan = _plan("all_gather", "all_gather", input_tensor, cluster_axis, None, None)
+    plan = _plan("all_gather", "all_gather", input_tensor, cluster_axis, None, None, subdevice_id)
     mc = memory_config or input_tensor.memory_config()
     return _gather(plan, input_tensor, d, mc, output_tensor)
 
@@ -617,7 +563,7 @@ def _scatter(
     def compute(values: list[torch.Tensor]) -> list[torch.Tensor]:
         def per_group(vs: list[torch.Tensor]) -> list[torch.Tensor]:
             shares = [list(torch.chunk(v, n, dim=dim)) for v in vs]
-            return reduce_slices(shares, dtype, plan.topology, composite)
+            return reduce_slices(shares, dtype, plan.topology == Topology.Ring, composite)
 
         return _by_groups(plan, values, per_group)
 
@@ -647,7 +593,7 @@ def reduce_scatter(
     _check_cluster_axis(device, cluster_axis)
     rank = len(input_tensor.shape)
     rules.require(rank > 1, "reduce_scatter currently supports rank 2 tensors at minimum")
-    d = _normalize_dim(dim, rank)
+    d = _shape_index(dim, rank)
     _check_input_memory(input_tensor)
     if cluster_axis is None and not _is_line_mesh(device):
         # reduce_scatter.cpp: a 2D mesh without cluster_axis reduce-scatters along axis 0, then axis 1
@@ -656,7 +602,9 @@ def reduce_scatter(
         second = reduce_scatter(first, d, cluster_axis=1, output_tensor=output_tensor, **kw)
         first.deallocate()
         return second
-    plan = _plan("reduce_scatter", "reduce_scatter", input_tensor, cluster_axis, topology, num_links)
+    plan = _plan(
+        "reduce_scatter", "reduce_scatter", input_tensor, cluster_axis, topology, num_links, subdevice_id
+    )
     n = len(plan.groups[0])
     _check_scatter(input_tensor, d, n)
     mc = memory_config or input_tensor.memory_config()
@@ -709,10 +657,10 @@ def _all_reduce(plan: _Collective, tensor: Tensor, memory_config: MemoryConfig) 
     def compute(values: list[torch.Tensor]) -> list[torch.Tensor]:
         def per_group(vs: list[torch.Tensor]) -> list[torch.Tensor]:
             if composite:
-                total = formats.quantize(_accumulate(vs, sum_dtype), dtype, formats.PACKER)
+                total = formats.quantize(accumulate(vs, sum_dtype), dtype, formats.PACKER)
                 return [total] * len(vs)
             shares = [list(torch.chunk(v, n, dim=d)) for v in vs]
-            reduced = torch.cat(reduce_slices(shares, dtype, plan.topology, False), dim=d)
+            reduced = torch.cat(reduce_slices(shares, dtype, plan.topology == Topology.Ring, False), dim=d)
             return [reduced] * len(vs)
 
         return _by_groups(plan, values, per_group)
@@ -742,8 +690,50 @@ def all_reduce(
         second = all_reduce(first, cluster_axis=1, memory_config=mc, num_links=num_links, topology=topology)
         first.deallocate()
         return second
-    plan = _plan("all_reduce", "all_reduce", input_tensor, cluster_axis, topology, num_links)
+    plan = _plan("all_reduce", "all_reduce", input_tensor, cluster_axis, topology, num_links, subdevice_id)
     return _all_reduce(plan, input_tensor, mc)
+
+
+# -- mesh_partition ------------------------------------------------------------------------------------------
+
+
+def mesh_partition(
+    input_tensor: Tensor,
+    dim: int,
+    cluster_axis: int | None = None,
+    *,
+    memory_config: MemoryConfig | None = None,
+) -> Tensor:
+    """ttnn.mesh_partition: chip p (of each line along `cluster_axis`, or of the whole mesh) keeps part p of
+    its tensor along `dim` (the inverse of all_gather; a per-chip slice, no fabric traffic)."""
+    device = _device_of(input_tensor, "mesh_partition")
+    _check_cluster_axis(device, cluster_axis)
+    rank = len(input_tensor.shape)
+    d = _shape_index(dim, rank)
+    plan = _Collective(
+        "mesh_partition",
+        device,
+        _groups(device, cluster_axis),
+        Topology.Linear,
+        1,
+        cluster_axis,
+        "mesh_partition",
+    )
+    n = len(plan.groups[0])
+    size = input_tensor.shape[d]
+    rules.require(
+        size % n == 0,
+        f"mesh_partition: input_shape[{d}] = {size} must be evenly divisible by the {n} devices along the "
+        "cluster axis",
+    )
+    out_shape = list(input_tensor.shape)
+    out_shape[d] //= n
+
+    def compute(values: list[torch.Tensor]) -> list[torch.Tensor]:
+        return _by_groups(plan, values, lambda vs: [torch.chunk(v, n, dim=d)[p] for p, v in enumerate(vs)])
+
+    mc = memory_config or input_tensor.memory_config()
+    return _run(plan, input_tensor, out_shape, compute, mc, None)
 
 
 # -- ttnn.experimental ---------------------------------------------------------------------------------------
@@ -763,6 +753,7 @@ def _semaphores(value: Any, expected: int | None, what: str) -> list[GlobalSemap
 
 
 def _check_async(plan: _Collective, tensor: Tensor, op: str) -> None:
+    """all_gather_async's own checks (all_gather_async_device_operation.cpp invoke / validate)."""
     n = len(plan.groups[0])
     rules.require(n > 1, f"{op} op will only work for num_devices > 1, but has {n}")
     grid_y = plan.device.compute_with_storage_grid_size().y
@@ -881,7 +872,15 @@ def all_gather_async(*args: Any, **kwargs: Any) -> Tensor:
     cluster_axis = a.get("cluster_axis")
     if a.get("mesh_device") is not None:
         rules.require(a["mesh_device"] is device, "all_gather_async: mesh_device is not the input's device")
-    plan = _plan("all_gather_async", "all_gather", tensor, cluster_axis, a["topology"], a["num_links"])
+    plan = _plan(
+        "all_gather_async",
+        "all_gather",
+        tensor,
+        cluster_axis,
+        a["topology"],
+        a["num_links"],
+        a["subdevice_id"],
+    )
     _check_async(plan, tensor, "all_gather_async")
     mc = a["memory_config"] or tensor.memory_config()
     output = a.get("persistent_output_buffer") or a.get("persistent_output_tensor")
@@ -930,9 +929,14 @@ def reduce_scatter_minimal_async(
     d = _normalize_dim(dim, rank)
     _check_input_memory(input_tensor)
     plan = _plan(
-        "reduce_scatter_minimal_async", "reduce_scatter", input_tensor, cluster_axis, topology, num_links
+        "reduce_scatter_minimal_async",
+        "reduce_scatter",
+        input_tensor,
+        cluster_axis,
+        topology,
+        num_links,
+        subdevice_id,
     )
-    _check_async(plan, input_tensor, "reduce_scatter_minimal_async")
     n = len(plan.groups[0])
     _check_scatter(input_tensor, d, n)
     mc = memory_config or input_tensor.memory_config()
@@ -1035,5 +1039,13 @@ def all_reduce_async(*args: Any, **kwargs: Any) -> Tensor:
         rules.require(a["mesh_device"] is device, "all_reduce_async: mesh_device is not the input's device")
     _check_input_memory(tensor)
     mc = a["memory_config"] or tensor.memory_config()
-    plan = _plan("all_reduce_async", "all_reduce", tensor, cluster_axis, a["topology"], a["num_links"])
+    plan = _plan(
+        "all_reduce_async",
+        "all_reduce",
+        tensor,
+        cluster_axis,
+        a["topology"],
+        a["num_links"],
+        a["subdevice_id"],
+    )
     return _all_reduce(plan, tensor, mc)
