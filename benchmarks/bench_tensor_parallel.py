@@ -58,11 +58,13 @@ def per_chip_bytes(tensors: list[Any]) -> int:
 class Pi0:
     port = PI0Port()
 
-    def setup(self, preset: str) -> tuple[RunContext, torch.Tensor]:
+    def setup(self, preset: str, infer: bool) -> tuple[RunContext, torch.Tensor | None]:
         ctx = RunContext(port=self.port, preset=preset, seed=0)
         torch.manual_seed(0)
         ctx.reference = self.port.build_reference(preset, None, 0)
         ctx.inputs = self.port.make_inputs(preset, 0, ctx.reference)
+        if not infer:
+            return ctx, None
         with torch.no_grad():
             expected = ctx.reference.sample_actions(**self.args(ctx))
         return ctx, expected
@@ -95,10 +97,12 @@ class Pi0:
 class Clip:
     port = ClipPort()
 
-    def setup(self, preset: str) -> tuple[RunContext, torch.Tensor]:
+    def setup(self, preset: str, infer: bool) -> tuple[RunContext, torch.Tensor | None]:
         ctx = RunContext(port=self.port, preset=preset, seed=0)
         ctx.reference = ClipEncoderPair(ctx.config, 0)
         ctx.inputs = make_inputs(ctx.config, 0)
+        if not infer:
+            return ctx, None
         with torch.no_grad():
             inputs = ctx.inputs["enc2"]
             expected = ctx.reference.encoder("enc2")(**inputs).last_hidden_state
@@ -137,7 +141,7 @@ PORTS = {"pi0": Pi0, "clip": Clip}
 
 
 def measure(runner: Any, preset: str, runs: int, infer: bool = True) -> dict[str, Any]:
-    ctx, expected = runner.setup(preset)
+    ctx, expected = runner.setup(preset, infer)
     mesh = runner.port.mesh_shape_for(preset)
     with board_for(mesh), open_for(mesh) as device:
         chips = device.get_devices() if hasattr(device, "get_devices") else [device]
