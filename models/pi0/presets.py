@@ -123,8 +123,9 @@ TINY_TP_POLICY = PolicyConfig(
     text_tokens=TINY_POLICY.text_tokens,
 )
 
-# Mid-size: Gemma 2B's heads, head_dim and layer shape at a quarter of its width and 4 of its 18 layers, the
-# expert likewise (what the simulator runs on 8 chips in about a minute; see the README's mesh section).
+# Mid-size: Gemma 2B's heads (8, one KV head) and head_dim (256) at a quarter of its width (hidden 512, MLP
+# 4096) and 4 of its 18 layers; the expert at half of its width (hidden 512, MLP 2048), 4 layers. Small enough
+# to build on 8 simulated chips in well under 1 GB (README, "Mesh presets").
 MID_POLICY = PolicyConfig(
     text=dict(FULL_POLICY.text, num_hidden_layers=4, intermediate_size=4096, vocab_size=16384),
     expert=dict(FULL_POLICY.expert, hidden_size=512, num_hidden_layers=4, intermediate_size=2048),
