@@ -42,7 +42,9 @@ def test_device_fixture_is_the_default_board(no_board_env, device) -> None:
     ("board", "arch", "grid"), [("n300", "wormhole_b0", [8, 8]), ("p150", "blackhole", [13, 10])]
 )
 def test_board_selection(monkeypatch: pytest.MonkeyPatch, board: str, arch: str, grid: list[int]) -> None:
-    monkeypatch.delenv(devices.ENV_BOARD, raising=False)
+    # setenv (not delenv, which records nothing when the variable is absent) so that teardown undoes what
+    # select_board writes: a leaked board would change every later test's mesh
+    monkeypatch.setenv(devices.ENV_BOARD, "n150")
     devices.select_board(board)
     assert os.environ[devices.ENV_BOARD] == board
     with devices.open_device() as dev:
