@@ -1,0 +1,93 @@
+"""Simulator fixes found by running tt-metal's op unit tests unchanged (`ttport exec -- pytest`): the dtypes their
+helper module lists, N-d sharded memory configs, and the rms_norm golden's positional weight."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ttport.sim import ttnn
+from ttport.sim.real_surface import NotSimulatedError
+
+
+def test_int8_and_fp8_dtypes_have_real_ttnn_values() -> None:
+    # tests/ttnn/utils_for_testing.py builds dicts keyed by ttnn.int8 and ttnn.fp8_e4m3 at import time.
+    assert ttnn.int8 is ttnn.DataType.INT8 and ttnn.DataType.INT8.value == 9
+    assert ttnn.fp8_e4m3 is ttnn.DataType.FP8_E4M3 and ttnn.DataType.FP8_E4M3.value == 8
+    assert ttnn.Tile((32, 32)).get_tile_size(ttnn.int8) == 1024
+
+
+@pytest.mark.parametrize("dtype", [ttnn.int8, ttnn.fp8_e4m3])
+def test_tensors_of_unsimulated_dtypes_are_refused_by_name(dtype: ttnn.DataType) -> None:
+    with pytest.raises(
+        NotSimulatedError, match=f"tensors of dtype DataType::{dtype.name} are not simulated yet"
+    ):
+        ttnn.from_torch(torch.zeros(32, 32), dtype=dtype, layout=ttnn.TILE_LAYOUT)
+
+
+def _nd_config(shard_shape: list[int]) -> ttnn.MemoryConfig:
+    grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(2, 4))})
+    return ttnn.MemoryConfig(
+        buffer_type=ttnn.BufferType.L1, nd_shard_spec=ttnn.NdShardSpec(shard_shape, grid)
+    )
+
+
+def test_nd_sharded_memory_config_is_nd_sharded_without_a_legacy_shard_spec() -> None:
+    # Probed on 0.81.1: memory_layout ND_SHARDED (value 5), is_sharded() True, shard_spec None.
+    mc = _nd_config([2, 2, 64, 64])
+    assert mc.memory_layout == ttnn.TensorMemoryLayout.ND_SHARDED
+    assert ttnn.TensorMemoryLayout.ND_SHARDED.value == 5
+    assert mc.is_sharded() and mc.shard_spec is None
+    assert mc.nd_shard_spec.shard_shape == [2, 2, 64, 64]
+    assert mc.buffer_type == ttnn.BufferType.L1
+
+
+def test_sum_of_an_nd_sharded_tensor_matches_torch(device: ttnn.Device) -> None:
+    x = torch.rand(4, 4, 128, 128)
+    t = ttnn.from_torch(
+        x,
+        dtype=ttnn.float32,
+        layout=ttnn.TILE_LAYOUT,
+        device=device,
+        memory_config=_nd_config([2, 2, 64, 64]),
+    )
+    assert t.memory_config().memory_layout == ttnn.TensorMemoryLayout.ND_SHARDED
+    out = ttnn.to_torch(ttnn.sum(t, dim=-2, keepdim=True))
+    torch.testing.assert_close(out, x.sum(-2, keepdim=True), rtol=1e-3, atol=0.2)
+
+
+def test_a_sharded_config_without_any_shard_spec_is_still_refused() -> None:
+    mc = ttnn.MemoryConfig(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.BufferType.L1)
+    with pytest.raises(RuntimeError, match="Shard spec must not be None for sharded tensors"):
+        ttnn.from_torch(torch.zeros(32, 32), layout=ttnn.TILE_LAYOUT, memory_config=mc)
+
+
+def test_rms_norm_golden_takes_the_weight_positionally() -> None:
+    # tt-metal's test_rms_norm.py: golden_function(torch_input_tensor, torch_weight); real ttnn's golden returns
+    # the weight's 16-bit dtype.
+    x = torch.rand(2, 32, 64, dtype=torch.bfloat16)
+    w = torch.rand(64, dtype=torch.bfloat16)
+    golden = ttnn.get_golden_function(ttnn.rms_norm)
+    out = golden(x, w)
+    xf = x.float()
+    ref = (xf * torch.rsqrt(xf.square().mean(-1, keepdim=True) + 1e-12)).bfloat16() * w
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(golden(x, weight=w), out)
+    # the residual is added first, and a float32 weight keeps float32
+    r = torch.rand_like(x)
+    w32 = w.float()
+    out32 = golden(x, w32, residual_input_tensor=r)
+    s = x.float() + r.float()
+    torch.testing.assert_close(out32, s * torch.rsqrt(s.square().mean(-1, keepdim=True) + 1e-12) * w32)
+
+
+def test_layer_norm_golden_keeps_its_keyword_only_weight() -> None:
+    golden = ttnn.get_golden_function(ttnn.layer_norm)
+    x = torch.rand(4, 64)
+    w = torch.rand(64)
+    torch.testing.assert_close(
+        golden(x, weight=w, epsilon=1e-5), torch.nn.functional.layer_norm(x, (64,), w, eps=1e-5)
+    )
+    with pytest.raises(TypeError):
+        golden(x, w)
