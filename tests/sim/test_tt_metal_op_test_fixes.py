@@ -91,3 +91,65 @@ def test_layer_norm_golden_keeps_its_keyword_only_weight() -> None:
     )
     with pytest.raises(TypeError):
         golden(x, w)
+
+
+def test_conv2d_slice_configs_mirror_ttnn() -> None:
+    # ttnn 0.81.1: Conv2dSliceConfig is Op2DSliceConfig, keyword-only; the L1-full constants are two objects.
+    assert ttnn.Conv2dSliceConfig is ttnn.Op2DSliceConfig
+    assert ttnn.Conv2dL1FullSliceConfig is not ttnn.Op2DL1FullSliceConfig
+    assert repr(ttnn.Conv2dL1FullSliceConfig) == "Op2DSliceConfig(slice_type=SliceType::L1_FULL,num_slices=0)"
+    cfg = ttnn.Conv2dSliceConfig(slice_type=ttnn.Conv2dDRAMSliceWidth, num_slices=4)
+    assert repr(cfg) == "Op2DSliceConfig(slice_type=SliceType::DRAM_WIDTH,num_slices=4)"
+    assert cfg.slice_type is ttnn.Op2DDRAMSliceWidth and cfg.num_slices == 4
+    assert ttnn.Conv2dDRAMSliceHeight is ttnn.Op2DSliceConfig.SliceTypeEnum.DRAMSliceHeight
+    with pytest.raises(TypeError):
+        ttnn.Conv2dSliceConfig(ttnn.Conv2dDRAMSliceHeight, 2)  # keyword-only, as the binding
+    with pytest.raises(TypeError, match="slice_type must be a ttnn.Op2DSliceConfig.SliceTypeEnum"):
+        ttnn.Conv2dSliceConfig(slice_type="L1Full")
+
+
+@pytest.mark.parametrize("slice_config", [None, "full"])
+def test_conv2d_takes_a_slice_config_and_values_do_not_change(
+    device: ttnn.Device, slice_config: str | None
+) -> None:
+    x = torch.randn(1, 3, 8, 8)
+    w = torch.randn(4, 3, 3, 3)
+    ref = torch.nn.functional.conv2d(x.bfloat16().float(), w.bfloat16().float(), padding=1)
+    tt_x = ttnn.from_torch(x.permute(0, 2, 3, 1).reshape(1, 1, 64, 3), dtype=ttnn.bfloat16, device=device)
+    tt_w = ttnn.from_torch(w, dtype=ttnn.bfloat16)
+    cfg = ttnn.Conv2dL1FullSliceConfig if slice_config else None
+    out, [h, wd] = ttnn.conv2d(
+        input_tensor=tt_x,
+        weight_tensor=tt_w,
+        device=device,
+        in_channels=3,
+        out_channels=4,
+        batch_size=1,
+        input_height=8,
+        input_width=8,
+        kernel_size=(3, 3),
+        padding=(1, 1),
+        slice_config=cfg,
+        return_output_dim=True,
+    )
+    got = ttnn.to_torch(out).float().reshape(1, h, wd, 4).permute(0, 3, 1, 2)
+    assert (h, wd) == (8, 8)
+    assert torch.corrcoef(torch.stack([got.flatten(), ref.flatten()]))[0, 1] > 0.999
+
+
+def test_conv2d_refuses_a_slice_config_of_the_wrong_type(device: ttnn.Device) -> None:
+    tt_x = ttnn.from_torch(torch.randn(1, 1, 64, 3), dtype=ttnn.bfloat16, device=device)
+    tt_w = ttnn.from_torch(torch.randn(4, 3, 3, 3), dtype=ttnn.bfloat16)
+    with pytest.raises(TypeError, match=r"conv2d\(\): slice_config must be a ttnn.Conv2dSliceConfig or None"):
+        ttnn.conv2d(
+            input_tensor=tt_x,
+            weight_tensor=tt_w,
+            device=device,
+            in_channels=3,
+            out_channels=4,
+            batch_size=1,
+            input_height=8,
+            input_width=8,
+            kernel_size=(3, 3),
+            slice_config={"num_slices": 2},
+        )
