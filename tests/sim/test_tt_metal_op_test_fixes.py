@@ -153,3 +153,50 @@ def test_conv2d_refuses_a_slice_config_of_the_wrong_type(device: ttnn.Device) ->
             kernel_size=(3, 3),
             slice_config={"num_slices": 2},
         )
+
+
+def _ranges(crs: ttnn.CoreRangeSet) -> set[tuple[int, int, int, int]]:
+    return {(r.start.x, r.start.y, r.end.x, r.end.y) for r in crs.ranges()}
+
+
+@pytest.mark.parametrize(
+    ("row_wise", "expected"),
+    [(True, {(0, 0, 7, 0), (0, 1, 1, 1)}), (False, {(0, 0, 0, 7), (1, 0, 1, 1)})],
+)
+def test_num_cores_to_corerangeset_matches_ttnn(row_wise: bool, expected: set) -> None:
+    # Probed on 0.81.1: 10 cores of an 8x8 grid -> {[0-0 - 7-0], [0-1 - 1-1]} row-wise, column-wise by default.
+    crs = ttnn.num_cores_to_corerangeset(10, ttnn.CoreCoord(8, 8), row_wise)
+    assert _ranges(crs) == expected and crs.num_cores() == 10
+    assert _ranges(ttnn.num_cores_to_corerangeset(10, ttnn.CoreCoord(8, 8))) == {(0, 0, 0, 7), (1, 0, 1, 1)}
+    with pytest.raises(
+        RuntimeError, match="Target number of cores 65 is greater than total number of available"
+    ):
+        ttnn.num_cores_to_corerangeset(65, ttnn.CoreCoord(8, 8))
+
+
+@pytest.mark.parametrize(
+    ("n", "row_wise", "expected"),
+    [
+        (8, True, {(1, 0, 3, 1), (1, 2, 2, 2)}),
+        (16, True, {(1, 0, 3, 4), (1, 5, 1, 5)}),
+        (25, False, {(1, 0, 2, 9), (3, 0, 3, 4)}),
+        (35, True, {(1, 0, 3, 9), (5, 0, 6, 1), (5, 2, 5, 2)}),
+    ],
+)
+def test_num_cores_to_corerangeset_in_subcoregrids_matches_ttnn(
+    n: int, row_wise: bool, expected: set
+) -> None:
+    # The first three probed on 0.81.1 with tt-metal's TG Llama sub core grids; the last fills the first range
+    # (30 cores) and spills into the second.
+    grids = ttnn.CoreRangeSet(
+        [
+            ttnn.CoreRange(ttnn.CoreCoord(1, 0), ttnn.CoreCoord(3, 9)),
+            ttnn.CoreRange(ttnn.CoreCoord(5, 0), ttnn.CoreCoord(6, 9)),
+        ]
+    )
+    crs = ttnn.num_cores_to_corerangeset_in_subcoregrids(ttnn.CoreCoord(1, 0), n, grids, row_wise=row_wise)
+    assert _ranges(crs) == expected and crs.num_cores() == n
+    with pytest.raises(RuntimeError, match="greater than the cores available in the sub core grids"):
+        ttnn.num_cores_to_corerangeset_in_subcoregrids(ttnn.CoreCoord(1, 0), 51, grids)
+    with pytest.raises(RuntimeError, match="is not in the sub core grids"):
+        ttnn.num_cores_to_corerangeset_in_subcoregrids(ttnn.CoreCoord(4, 0), 2, grids)
