@@ -200,3 +200,29 @@ def test_num_cores_to_corerangeset_in_subcoregrids_matches_ttnn(
         ttnn.num_cores_to_corerangeset_in_subcoregrids(ttnn.CoreCoord(1, 0), 51, grids)
     with pytest.raises(RuntimeError, match="is not in the sub core grids"):
         ttnn.num_cores_to_corerangeset_in_subcoregrids(ttnn.CoreCoord(4, 0), 2, grids)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_concat_with_groups_interleaves_channel_groups(device: ttnn.Device, groups: int) -> None:
+    # ttnn's concat golden (ttnn/ttnn/operations/data_movement.py): groups > 1 interleaves the channel groups
+    # of two [N, H, W, C] tensors; tt-metal's test_sharded_concat_with_groups compares the op with it.
+    a = torch.randn(1, 1, 64, 64).bfloat16()
+    b = torch.randn(1, 1, 64, 32).bfloat16()
+    ga = a.reshape(1, 1, 64, groups, 64 // groups)
+    gb = b.reshape(1, 1, 64, groups, 32 // groups)
+    expected = torch.cat([ga, gb], dim=-1).reshape(1, 1, 64, 96)
+    tt = [ttnn.from_torch(x, layout=ttnn.ROW_MAJOR_LAYOUT, device=device) for x in (a, b)]
+    out = ttnn.to_torch(ttnn.concat(tt, dim=3, groups=groups))
+    assert torch.equal(out, expected)
+    assert torch.equal(ttnn.concat.golden_function([a, b], 3, groups), expected)
+
+
+def test_concat_with_groups_refuses_what_it_cannot_interleave(device: ttnn.Device) -> None:
+    a = ttnn.from_torch(torch.zeros(1, 1, 32, 64), dtype=ttnn.bfloat16, device=device)
+    b = ttnn.from_torch(torch.zeros(1, 1, 32, 48), dtype=ttnn.bfloat16, device=device)
+    with pytest.raises(RuntimeError, match="channel count 48 must be divisible by the number of groups 32"):
+        ttnn.concat([a, b], dim=3, groups=32)
+    with pytest.raises(RuntimeError, match="groups > 1 takes exactly 2 tensors, got 3"):
+        ttnn.concat([a, a, a], dim=3, groups=2)
+    with pytest.raises(RuntimeError, match="groups > 1 concatenates the last dim, got dim=2"):
+        ttnn.concat([a, a], dim=2, groups=2)
