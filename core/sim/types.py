@@ -298,6 +298,9 @@ class UnaryOpType(enum.Enum):
     ERF = 22
     RELU6 = 26
     IDENTITY = 60
+    # Values of ttnn 0.81.1 (probed): the fused activations tt-metal's linear tests name as strings.
+    MISH = 93
+    HARDSIGMOID = 102
 
 
 @positional_init

@@ -226,3 +226,29 @@ def test_concat_with_groups_refuses_what_it_cannot_interleave(device: ttnn.Devic
         ttnn.concat([a, a, a], dim=3, groups=2)
     with pytest.raises(RuntimeError, match="groups > 1 concatenates the last dim, got dim=2"):
         ttnn.concat([a, a], dim=2, groups=2)
+
+
+@pytest.mark.parametrize(
+    ("activation", "ref"),
+    [
+        ("hardsigmoid", torch.nn.functional.hardsigmoid),
+        ("mish", torch.nn.functional.mish),
+        (ttnn.UnaryWithParam(ttnn.UnaryOpType.MISH), torch.nn.functional.mish),
+    ],
+)
+def test_linear_fuses_hardsigmoid_and_mish(device: ttnn.Device, activation: object, ref: object) -> None:
+    # tt-metal's test_linear_with_compound_activation fuses these by name; UnaryOpType values are 0.81.1's.
+    assert ttnn.UnaryOpType.MISH.value == 93 and ttnn.UnaryOpType.HARDSIGMOID.value == 102
+    a = torch.randn(1, 32, 64).bfloat16()
+    b = torch.randn(64, 64).bfloat16()
+    tt_a = ttnn.from_torch(a, layout=ttnn.TILE_LAYOUT, device=device)
+    tt_b = ttnn.from_torch(b, layout=ttnn.TILE_LAYOUT, device=device)
+    out = ttnn.to_torch(ttnn.linear(tt_a, tt_b, activation=activation)).float()
+    expected = ref(a.float() @ b.float())
+    assert torch.corrcoef(torch.stack([out.flatten(), expected.flatten()]))[0, 1] > 0.999
+
+
+def test_an_unknown_fused_activation_is_still_refused(device: ttnn.Device) -> None:
+    tt = ttnn.from_torch(torch.randn(32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    with pytest.raises(RuntimeError, match="Unknown unary op: softsign"):
+        ttnn.linear(tt, tt, activation="softsign")
