@@ -297,7 +297,12 @@ def _facts(report: RunReport) -> list[tuple[str, str]]:
             (
                 f"projected device time on {report.projection['board']} (components)",
                 f"{_us(total['device_ns'])} kernels; {_us(total['trace_ns'])} with trace, "
-                f"{_us(total['no_trace_ns'])} without; {_us(total['transfer_ns'])} host <-> device transfers",
+                f"{_us(total['no_trace_ns'])} without; {_us(total['transfer_ns'])} host <-> device transfers"
+                + (
+                    f"; of the kernels, {_us(total['ccl_ns'])} collectives (ethernet)"
+                    if total.get("ccl_ns")
+                    else ""
+                ),
             )
         )
         mix = [row for row in op_mix(report.op_records) if row.projected_ns]

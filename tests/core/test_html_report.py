@@ -132,6 +132,11 @@ def test_page_shows_projected_times(tmp_path: Path) -> None:
         "12.3 us without; 0.2 us host &lt;-&gt; device transfers</td>"
     ) in text
     assert "<th>projected time by op</th><td>matmul 76%, add 24%</td>" in text
+    report.projection["total"]["ccl_ns"] = 1500.0  # a mesh run with collectives says how much is ethernet
+    text = write_report(report, tmp_path).read_text()
+    assert (
+        "0.2 us host &lt;-&gt; device transfers; of the kernels, 1.5 us collectives (ethernet)</td>" in text
+    )
     assert "<th>op-profiler CSV</th><td>/tmp/x/ops_perf_results_1.csv</td>" in text
 
 
@@ -171,7 +176,10 @@ def test_report_directory_that_cannot_be_created(make_plugin, on_sys_path, tmp_p
     a_file.write_text("x")
     assert main(["run", "tp_mlp", "--report", str(a_file / "sub")]) == 2
     out = capsys.readouterr()
-    assert out.err == f"ttport: error: --report {a_file / 'sub' / PAGE}: a parent of the path is not a directory\n"
+    assert (
+        out.err
+        == f"ttport: error: --report {a_file / 'sub' / PAGE}: a parent of the path is not a directory\n"
+    )
     assert "PASS" not in out.out and "fc1" not in out.out  # nothing ran
 
 
