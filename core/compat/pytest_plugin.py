@@ -29,6 +29,17 @@ from ttport.sim import ttnn
 # tt-metal's conftest.py seeds torch, numpy and random with this value in `reset_seeds`.
 SEED = 213919
 
+# Markers tt-metal's op unit tests carry (tests/ttnn/unit_tests/operations/...: `pytestmark =
+# pytest.mark.use_module_device`); tt-metal's conftest.py declares them. Registered so those files run without
+# PytestUnknownMarkWarning and under --strict-markers. The simulator's device is cheap to open, so the marker
+# changes nothing else: each test still gets its own `device`.
+TT_METAL_MARKERS = ("use_module_device: the test module may share one device across its tests",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in TT_METAL_MARKERS:
+        config.addinivalue_line("markers", marker)
+
 
 @pytest.fixture(scope="function")
 def reset_seeds() -> Iterator[None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .real_surface import NotSimulatedError
 from .types import DataType, Layout, StorageType
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ def fatal(message: str) -> TTFatal:
 
 
 def check_dtype_layout(dtype: DataType, layout: Layout) -> None:
+    if dtype in (DataType.INT8, DataType.FP8_E4M3):
+        raise NotSimulatedError(f"tensors of dtype DataType::{dtype.name} are not simulated yet")
     # ttnn/core/tensor/tensor_utils / tensor_spec: block floats exist only as tiles.
     if dtype in (DataType.BFLOAT8_B, DataType.BFLOAT4_B) and layout != Layout.TILE:
         raise fatal("Layout must be Layout::TILE for bfloat8_b or bfloat4_b!")
@@ -94,7 +97,12 @@ def check_to_layout_dtype(tensor_dtype: DataType, dtype: DataType | None) -> Non
 
 def check_sharded_memory_config(memory_config: Any, op: str) -> None:
     # ttnn/ttnn/operations/core.py (from_torch) and tensor_spec validation: a sharded config needs a shard spec.
-    if memory_config is not None and memory_config.is_sharded() and memory_config.shard_spec is None:
+    if (
+        memory_config is not None
+        and memory_config.is_sharded()
+        and memory_config.shard_spec is None
+        and memory_config.nd_shard_spec is None
+    ):
         raise fatal(f"{op}: Shard spec must not be None for sharded tensors")
 
 

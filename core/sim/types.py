@@ -7,7 +7,7 @@ that port code written against the simulator runs unchanged on the real library.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -37,6 +37,10 @@ class DataType(enum.Enum):
     UINT8 = 5
     UINT16 = 6
     INT32 = 7
+    # Real ttnn 0.81.1 has these two (values probed from the wheel); the simulator names them so code that
+    # lists dtypes imports, and refuses tensors of them (ops/core.py: from_torch).
+    FP8_E4M3 = 8
+    INT8 = 9
 
     __repr__ = _member_repr
 
@@ -60,6 +64,7 @@ class TensorMemoryLayout(enum.Enum):
     HEIGHT_SHARDED = 2
     WIDTH_SHARDED = 3
     BLOCK_SHARDED = 4
+    ND_SHARDED = 5
 
 
 class BufferType(enum.Enum):
@@ -159,6 +164,13 @@ class MemoryConfig:
     memory_layout: TensorMemoryLayout = TensorMemoryLayout.INTERLEAVED
     buffer_type: BufferType = BufferType.DRAM
     shard_spec: ShardSpec | None = None
+    # MemoryConfig(buffer_type=, nd_shard_spec=NdShardSpec(...)): ND_SHARDED, no legacy shard_spec (probed on
+    # 0.81.1). Placement is not modelled: values and sizes are those of the interleaved tensor.
+    nd_shard_spec: Any = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.nd_shard_spec is not None and self.memory_layout == TensorMemoryLayout.INTERLEAVED:
+            object.__setattr__(self, "memory_layout", TensorMemoryLayout.ND_SHARDED)
 
     def is_sharded(self) -> bool:
         return self.memory_layout != TensorMemoryLayout.INTERLEAVED
@@ -286,6 +298,9 @@ class UnaryOpType(enum.Enum):
     ERF = 22
     RELU6 = 26
     IDENTITY = 60
+    # Values of ttnn 0.81.1 (probed): the fused activations tt-metal's linear tests name as strings.
+    MISH = 93
+    HARDSIGMOID = 102
 
 
 @positional_init
@@ -338,6 +353,8 @@ class Tile:
             DataType.INT32: 4,
             DataType.UINT16: 2,
             DataType.UINT8: 1,
+            DataType.INT8: 1,
+            DataType.FP8_E4M3: 1,
         }
         return volume * sizes.get(dtype, 2)
 

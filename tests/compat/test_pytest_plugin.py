@@ -100,3 +100,31 @@ def test_tt_metal_style_test_file_runs_unchanged(tmp_path: Path, capfd: pytest.C
     assert code == 0, out + err
     assert "5 passed, 1 skipped" in out, out
     assert "Requested more devices than available" in out
+
+
+MARKED_OP_TEST = """
+import pytest
+import torch
+import ttnn
+
+pytestmark = pytest.mark.use_module_device
+
+
+def test_relu(device):
+    x = torch.randn(32, 32)
+    y = ttnn.relu(ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device))
+    assert torch.equal(ttnn.to_torch(y), torch.relu(x.bfloat16()))
+"""
+
+
+def test_tt_metal_op_test_markers_are_registered(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """tt-metal's op tests mark their modules `use_module_device`: under --strict-markers an unregistered
+    marker is a collection error, so this passes only if the plugin declares it."""
+    test_file = tmp_path / "test_op.py"
+    test_file.write_text(textwrap.dedent(MARKED_OP_TEST))
+    args = ["exec", "--", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--strict-markers"]
+    code = main([*args, str(test_file)])
+    out, err = capfd.readouterr()
+    assert code == 0, out + err
+    assert "1 passed" in out, out
+    assert "PytestUnknownMarkWarning" not in out

@@ -18,6 +18,7 @@ output dtype; the matrix engine's fidelity phases and Dst rounding are not model
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +35,63 @@ from .golden import attach_golden_function
 
 __all__ = [
     "Conv2dConfig",
+    "Conv2dDRAMSliceHeight",
+    "Conv2dDRAMSliceWidth",
+    "Conv2dL1Full",
+    "Conv2dL1FullSliceConfig",
+    "Conv2dSliceConfig",
+    "Op2DDRAMSliceHeight",
+    "Op2DDRAMSliceWidth",
+    "Op2DL1FullSliceConfig",
+    "Op2DSliceConfig",
     "conv2d",
     "get_conv_output_dim",
     "prepare_conv_bias",
     "prepare_conv_weights",
 ]
+
+
+class Op2DSliceConfig:
+    """ttnn.Op2DSliceConfig, alias ttnn.Conv2dSliceConfig: how conv2d and the 2-D pools split a large input (all in
+    L1, or DRAM slices along height or width). Slicing changes the schedule, not the values, so the simulator
+    checks and keeps it. As in ttnn 0.81.1 the constructor is keyword-only and equality is identity."""
+
+    class SliceTypeEnum(enum.Enum):
+        L1Full = 0  # noqa: N815 (ttnn's names)
+        DRAMSliceHeight = 1  # noqa: N815
+        DRAMSliceWidth = 2  # noqa: N815
+
+    _REPR = {"L1Full": "L1_FULL", "DRAMSliceHeight": "DRAM_HEIGHT", "DRAMSliceWidth": "DRAM_WIDTH"}
+
+    def __init__(self, *, slice_type: Op2DSliceConfig.SliceTypeEnum, num_slices: int = 0) -> None:
+        if not isinstance(slice_type, Op2DSliceConfig.SliceTypeEnum):
+            raise TypeError(
+                f"Op2DSliceConfig(): slice_type must be a ttnn.Op2DSliceConfig.SliceTypeEnum, got {slice_type!r}"
+            )
+        if not isinstance(num_slices, int) or num_slices < 0:
+            raise TypeError(f"Op2DSliceConfig(): num_slices must be a non-negative int, got {num_slices!r}")
+        self.slice_type = slice_type
+        self.num_slices = num_slices
+
+    def __repr__(self) -> str:
+        return f"Op2DSliceConfig(slice_type=SliceType::{self._REPR[self.slice_type.name]},num_slices={self.num_slices})"
+
+
+Conv2dSliceConfig = Op2DSliceConfig
+Conv2dL1Full = Op2DSliceConfig.SliceTypeEnum.L1Full
+Conv2dDRAMSliceHeight = Op2DDRAMSliceHeight = Op2DSliceConfig.SliceTypeEnum.DRAMSliceHeight
+Conv2dDRAMSliceWidth = Op2DDRAMSliceWidth = Op2DSliceConfig.SliceTypeEnum.DRAMSliceWidth
+# Two distinct objects in ttnn 0.81.1 (same value, `is` differs).
+Conv2dL1FullSliceConfig = Op2DSliceConfig(slice_type=Conv2dL1Full)
+Op2DL1FullSliceConfig = Op2DSliceConfig(slice_type=Conv2dL1Full)
+
+
+def _check_slice_config(slice_config: Any, op: str) -> None:
+    # Real ttnn's binding takes only an Op2DSliceConfig here (or None).
+    if slice_config is not None and not isinstance(slice_config, Op2DSliceConfig):
+        raise TypeError(
+            f"{op}(): slice_config must be a ttnn.Conv2dSliceConfig or None, got {slice_config!r}"
+        )
 
 
 @dataclass(kw_only=True)
@@ -192,6 +245,7 @@ def prepare_conv_weights(
 ) -> Tensor:
     """Host [Cout, Cin/groups, kh, kw] weights -> device TILE [1, 1, kh*kw*Cin/groups, Cout] in
     conv_config.weights_dtype (see module docstring)."""
+    _check_slice_config(slice_config, "prepare_conv_weights")
     rules.require(weights_format == "OIHW", f"conv2d: weights_format must be OIHW, got {weights_format!r}")
     _validate_host_weights(weight_tensor)
     kernel = _pair(kernel_size, "kernel_size")
@@ -225,6 +279,7 @@ def prepare_conv_bias(
     slice_config: Any = None,
 ) -> Tensor:
     """Host ROW_MAJOR [1, 1, 1, Cout] bias -> device TILE [1, 1, 1, Cout] in conv_config.weights_dtype."""
+    _check_slice_config(slice_config, "prepare_conv_bias")
     _validate_host_bias(bias_tensor)
     rules.require(
         bias_tensor.shape[3] == out_channels,
@@ -264,6 +319,7 @@ def conv2d(
     """2-D convolution of a channels-last activation (see module docstring). Returns the output, or with
     return_output_dim / return_weights_and_bias the tuples (out, [Ho, Wo]), (out, [weight, bias]) or
     (out, [Ho, Wo], [weight, bias]) — the prepared device weights, for reuse on the next call."""
+    _check_slice_config(slice_config, "conv2d")
     kernel = _pair(kernel_size, "kernel_size")
     strides = _pair(stride, "stride")
     dil = _pair(dilation, "dilation")

@@ -58,6 +58,8 @@ __all__ = [
     "get_memory_config",
     "has_storage_type_of",
     "interleaved_to_sharded",
+    "num_cores_to_corerangeset",
+    "num_cores_to_corerangeset_in_subcoregrids",
     "is_sharded",
     "is_tensor_storage_on_device",
     "load_tensor",
@@ -661,6 +663,90 @@ def create_sharded_memory_config(
             raise RuntimeError("Invalid sharding core_grid")
         shard_shape = (rows // along_h, cols // along_w)
     return MemoryConfig(layouts[strategy], BufferType.L1, ShardSpec(shard_grid, shard_shape, orientation))
+
+
+def _cores_of(core_range: CoreRange, row_wise: bool) -> list[CoreCoord]:
+    """The cores of a rectangle in work-split order: x fastest when row_wise, else y fastest."""
+    xs = range(core_range.start.x, core_range.end.x + 1)
+    ys = range(core_range.start.y, core_range.end.y + 1)
+    if row_wise:
+        return [CoreCoord(x, y) for y in ys for x in xs]
+    return [CoreCoord(x, y) for x in xs for y in ys]
+
+
+def _ranges_of(cores: list[CoreCoord], core_range: CoreRange, row_wise: bool) -> list[CoreRange]:
+    """Consecutive cores of one rectangle (in _cores_of order) as ranges: full lines merged into one block, each
+    partial line its own range, as tt_metal/common/work_split.cpp returns them ({[0-0 - 7-0], [0-1 - 1-1]} for 10
+    cores of 8x8 row by row)."""
+    line_of = (lambda c: c.y) if row_wise else (lambda c: c.x)
+    full = (
+        (core_range.end.x - core_range.start.x + 1)
+        if row_wise
+        else (core_range.end.y - core_range.start.y + 1)
+    )
+    lines: list[list[CoreCoord]] = []
+    for core in cores:
+        if lines and line_of(lines[-1][-1]) == line_of(core):
+            lines[-1].append(core)
+        else:
+            lines.append([core])
+    ranges: list[CoreRange] = []
+    block: list[list[CoreCoord]] = []
+    for line in lines:
+        if len(line) == full:
+            block.append(line)
+            continue
+        if block:
+            ranges.append(CoreRange(block[0][0], block[-1][-1]))
+            block = []
+        ranges.append(CoreRange(line[0], line[-1]))
+    if block:
+        ranges.append(CoreRange(block[0][0], block[-1][-1]))
+    return ranges
+
+
+def num_cores_to_corerangeset(
+    target_num_cores: int, grid_size: CoreCoord, row_wise: bool = False
+) -> CoreRangeSet:
+    """The first `target_num_cores` cores of a grid_size.x x grid_size.y grid (row by row when row_wise, else
+    column by column), as the CoreRangeSet tt_metal/common/work_split.cpp builds."""
+    total = grid_size.x * grid_size.y
+    rules.require(
+        0 < target_num_cores <= total,
+        f"Target number of cores {target_num_cores} is greater than total number of available cores {total}",
+    )
+    grid = CoreRange(CoreCoord(0, 0), CoreCoord(grid_size.x - 1, grid_size.y - 1))
+    return CoreRangeSet(_ranges_of(_cores_of(grid, row_wise)[:target_num_cores], grid, row_wise))
+
+
+def num_cores_to_corerangeset_in_subcoregrids(
+    start_core: CoreCoord, target_num_cores: int, sub_core_grids: CoreRangeSet, row_wise: bool = False
+) -> CoreRangeSet:
+    """`target_num_cores` cores of `sub_core_grids` from `start_core` on: the ranges in order, each filled (row by
+    row when row_wise) before the next; probed on 0.81.1 ({[1-0 - 3-1], [1-2 - 2-2]} for 8 cores from (1, 0) of
+    [1-0 - 3-9], [5-0 - 6-9])."""
+    ranges: list[CoreRange] = []
+    left = target_num_cores
+    started = False
+    for core_range in sub_core_grids.ranges():
+        cores = _cores_of(core_range, row_wise)
+        if not started:
+            if start_core not in cores:
+                continue
+            cores = cores[cores.index(start_core) :]
+            started = True
+        taken = cores[:left]
+        if taken:
+            ranges += _ranges_of(taken, core_range, row_wise)
+            left -= len(taken)
+        if left == 0:
+            break
+    rules.require(started, f"start core {start_core} is not in the sub core grids")
+    rules.require(
+        left == 0,
+        f"Target number of cores {target_num_cores} is greater than the cores available in the sub core grids",
+    )
+    return CoreRangeSet(ranges)
 
 
 # -- serialisation ----------------------------------------------------------------------------------------

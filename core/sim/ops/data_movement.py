@@ -197,6 +197,14 @@ def transpose(
 # -- concat / split -----------------------------------------------------------------------------------
 
 
+def grouped_concat(a: torch.Tensor, b: torch.Tensor, groups: int) -> torch.Tensor:
+    """`a` and `b` split into `groups` channel groups, each group of `a` followed by that group of `b`."""
+    lead = a.shape[:-1]
+    ga = a.reshape(*lead, groups, a.shape[-1] // groups)
+    gb = b.reshape(*lead, groups, b.shape[-1] // groups)
+    return torch.cat([ga, gb], dim=-1).reshape(*lead, a.shape[-1] + b.shape[-1])
+
+
 def concat(
     tensors: Sequence[Tensor],
     dim: int = 0,
@@ -222,11 +230,23 @@ def concat(
             all(a == b for i, (a, b) in enumerate(zip(t.shape, first.shape, strict=True)) if i != d),
             "concat tensors differ in shape across non-concat dimensions.",
         )
+    if groups > 1:
+        # ttnn/ttnn/operations/data_movement.py (concat's golden): with groups, two [N, H, W, C] tensors are
+        # interleaved group by group along the channels (the UNet skip connections' layout).
+        rules.require(len(tensors) == 2, f"concat: groups > 1 takes exactly 2 tensors, got {len(tensors)}")
+        rules.require(d == rank - 1, f"concat: groups > 1 concatenates the last dim, got dim={dim}")
+        for t in tensors:
+            rules.require(
+                t.shape[-1] % groups == 0,
+                f"concat: channel count {t.shape[-1]} must be divisible by the number of groups {groups}",
+            )
     mc = memory_config or (first.memory_config() if first.storage_type() == StorageType.DEVICE else None)
     return device_op(
         "concat",
         list(tensors),
-        lambda *values: torch.cat(values, dim=d),
+        (lambda *values: grouped_concat(*values, groups))
+        if groups > 1
+        else (lambda *values: torch.cat(values, dim=d)),
         dtype=first.dtype,
         layout=first.layout,
         memory_config=mc,

@@ -478,6 +478,9 @@ _ACTIVATION_STRINGS: dict[str, UnaryWithParam] = {
     "recip": UnaryWithParam(UnaryOpType.RECIP),
     "log": UnaryWithParam(UnaryOpType.LOG),
     "tanh": UnaryWithParam(UnaryOpType.TANH),
+    # tt-metal's tests/ttnn/unit_tests/operations/matmul/test_linear.py fuses these by name
+    "hardsigmoid": UnaryWithParam(UnaryOpType.HARDSIGMOID),
+    "mish": UnaryWithParam(UnaryOpType.MISH),
 }
 
 _ACTIVATION_FNS: dict[UnaryOpType, str] = {
@@ -533,6 +536,10 @@ def activation_fn(
         return lambda v: torch.clamp(v, 0.0, 6.0)
     if activation.op_type == UnaryOpType.IDENTITY:
         return lambda v: v
+    if activation.op_type == UnaryOpType.HARDSIGMOID:
+        return torch.nn.functional.hardsigmoid
+    if activation.op_type == UnaryOpType.MISH:
+        return torch.nn.functional.mish
     name = "gelu" if activation.op_type == UnaryOpType.GELU else _ACTIVATION_FNS[activation.op_type]
     if name in _SFPU_KERNELS:
         approx = _activation_approx(activation, math_approx_mode)

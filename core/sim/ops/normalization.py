@@ -619,24 +619,27 @@ def _norm_golden(rms: bool):
         width = x.shape[-1]
         if rms:
             y = x * torch.rsqrt(x.square().mean(dim=-1, keepdim=True) + epsilon)
+            # ttnn/ttnn/operations/normalization.py: the rms golden returns the dtype of a 16-bit weight.
+            if weight is not None and weight.dtype in (torch.float16, torch.bfloat16):
+                y = y.to(weight.dtype)
         else:
             y = torch.nn.functional.layer_norm(x, (width,), eps=epsilon)
         if weight is not None:
-            y = y * weight.float().reshape(-1)[:width]
+            y = y * weight.reshape(-1)[:width].to(y.dtype)
         if bias is not None:
-            y = y + bias.float().reshape(-1)[:width]
+            y = y + bias.reshape(-1)[:width].to(y.dtype)
         return y
 
     return golden
 
 
-attach_golden_function(group_norm, _group_norm_golden)
-attach_golden_function(softmax, _softmax_golden)
-attach_golden_function(softmax_in_place, _softmax_golden)
-attach_golden_function(scale_mask_softmax, _scale_mask_softmax_golden)
-attach_golden_function(scale_mask_softmax_in_place, _scale_mask_softmax_golden)
+def _rms_norm_golden(input_tensor: torch.Tensor, weight: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
+    """rms_norm's golden takes `weight` positionally too (tt-metal's tests call golden(x, weight))."""
+    return _norm_golden(True)(input_tensor, weight=weight, **kwargs)
+
+
 attach_golden_function(layer_norm, _norm_golden(False))
-attach_golden_function(rms_norm, _norm_golden(True))
+attach_golden_function(rms_norm, _rms_norm_golden)
 
 
 def batch_norm(

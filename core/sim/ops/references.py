@@ -28,6 +28,7 @@ from . import (
     reduction,
     transformer,
 )
+from .data_movement import grouped_concat
 from .golden import attach_golden_function
 
 
@@ -102,7 +103,10 @@ def _where(predicate: torch.Tensor, true_value: Any, false_value: Any, **_: Any)
     return torch.where(predicate != 0, t, f)
 
 
-def _concat(tensors: Sequence[torch.Tensor], dim: int = 0, **_: Any) -> torch.Tensor:
+def _concat(tensors: Sequence[torch.Tensor], dim: int = 0, groups: int = 1, **_: Any) -> torch.Tensor:
+    # groups as in real ttnn's golden (tt-metal's grouped concat tests call golden_function(tensors, dim, groups))
+    if groups > 1:
+        return grouped_concat(tensors[0], tensors[1], groups)
     return torch.cat(list(tensors), dim=dim)
 
 

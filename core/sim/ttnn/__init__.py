@@ -86,6 +86,8 @@ uint32 = DataType.UINT32
 int32 = DataType.INT32
 uint16 = DataType.UINT16
 uint8 = DataType.UINT8
+int8 = DataType.INT8
+fp8_e4m3 = DataType.FP8_E4M3
 
 ROW_MAJOR_LAYOUT = Layout.ROW_MAJOR
 TILE_LAYOUT = Layout.TILE
