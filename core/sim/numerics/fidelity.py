@@ -186,6 +186,15 @@ def k_blocking(
     return KBlocking(in0_block_w, packer_l1_acc, partials, fused_bias)
 
 
+def blocks_can_matter(numerics: MatmulNumerics, output_dtype: DataType, packer_l1_acc: bool) -> bool:
+    """Whether the K blocks can change a matmul's values in the current mode: packer L1 accumulation, or a
+    16-bit Dst spilling into block-float partials; never in default mode with a 32-bit Dst (module
+    docstring). Lets the op skip resolving its blocking."""
+    if numerics.fp32_dest_acc_en:
+        return packer_l1_acc and mode.is_exact()
+    return packer_l1_acc or output_dtype in _LOW_PRECISION
+
+
 def _blocks_matter(blocking: KBlocking | None, fp32_dest_acc_en: bool) -> bool:
     """False when the blocks give the result of one long Dst accumulation: no L1 accumulation, and partials
     that hold Dst's values exactly, whether or not a fused bias leaves the sum in them."""

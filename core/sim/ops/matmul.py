@@ -193,10 +193,8 @@ def _k_blocking(
 ) -> fidelity.KBlocking | None:
     """The K blocks the kernel accumulates over (numerics/fidelity.py KBlocking): in0_block_w from the program
     config, or from the one ttnn generates (the projection's `blocking`, matmul_program_config.cpp). Only
-    resolved when the blocks can change the values: packer L1 accumulation, or a 16-bit Dst spilling into
-    block-float partials."""
-    lossy_spill = not numerics.fp32_dest_acc_en and out_dtype in (DataType.BFLOAT8_B, DataType.BFLOAT4_B)
-    if not (packer_l1_acc or lossy_spill):
+    resolved when the blocks can change the values (fidelity.blocks_can_matter)."""
+    if not fidelity.blocks_can_matter(numerics, out_dtype, packer_l1_acc):
         return None
     grid = None if core_grid is None or program_config is not None else (int(core_grid.x), int(core_grid.y))
     problem = projection.MatmulProblem(
