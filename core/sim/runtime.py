@@ -35,7 +35,14 @@ class Stats:
     l1_bytes: int = 0
     peak_dram_bytes: int = 0
     peak_l1_bytes: int = 0
+    # Bytes this chip sent / received over its ethernet links in collective ops (core/sim/ops/ccl.py).
+    ccl_bytes_sent: int = 0
+    ccl_bytes_received: int = 0
     ops_by_name: dict[str, int] = field(default_factory=dict)
+    #: allocations and frees in order, for reports that replay what was live after each op (the
+    #: ttnn-visualizer folder): (ops recorded so far, +1 allocate / -1 free, BufferType name, address,
+    #: bytes per bank, buffer id)
+    buffer_events: list[tuple[int, int, str, int, int, int]] = field(default_factory=list)
     # One record per op that ran (core/sim/records.py): what numerics, projection and reports read.
     op_records: list[OpRecord] = field(default_factory=list)
     # One record per host <-> device transfer (the projection's PCIe term).
@@ -45,20 +52,26 @@ class Stats:
         """Zero the event counters and restart the peaks from what is allocated now."""
         self.device_ops = self.host_to_device = self.host_to_device_bytes = 0
         self.device_to_host = self.device_to_host_bytes = 0
+        self.ccl_bytes_sent = self.ccl_bytes_received = 0
         self.peak_dram_bytes, self.peak_l1_bytes = self.dram_bytes, self.l1_bytes
         self.ops_by_name = {}
         self.op_records = []
+        self.buffer_events = []
         self.transfers = []
 
 
 class Buffer:
     """An interleaved allocation: `per_bank` bytes reserved in each bank of one chip."""
 
-    def __init__(self, device: Device, buffer_type: BufferType, size: int, per_bank: int):
+    def __init__(
+        self, device: Device, buffer_type: BufferType, size: int, per_bank: int, address: int, buffer_id: int
+    ):
         self.device = device
         self.buffer_type = buffer_type
         self.size = size
         self.per_bank = per_bank
+        self.address = address  # offset of the buffer in each of its banks (the same in every bank)
+        self.buffer_id = buffer_id  # unique per chip, in allocation order
         self.allocated = True
 
     def free(self) -> None:
@@ -81,6 +94,9 @@ class Device(SubDeviceManagers):
         self.stats = Stats()
         self._bank_used = {BufferType.DRAM: 0, BufferType.L1: 0}
         self._buffers: weakref.WeakSet[Buffer] = weakref.WeakSet()
+        # live (address, bytes per bank) per buffer type, sorted by address: where the next buffer goes
+        self._placed: dict[BufferType, list[tuple[int, int]]] = {BufferType.DRAM: [], BufferType.L1: []}
+        self._next_buffer_id = 0
         self._open = True
         self.dispatch = Dispatch(
             self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0
@@ -183,11 +199,36 @@ class Device(SubDeviceManagers):
             )
         self._bank_used[buffer_type] = used + per_bank
         self._account(buffer_type, per_bank * banks)
-        buffer = Buffer(self, buffer_type, size, per_bank)
+        address = self._place(buffer_type, per_bank)
+        buffer = Buffer(self, buffer_type, size, per_bank, address, self._next_buffer_id)
+        self._next_buffer_id += 1
         self._buffers.add(buffer)
+        self._log_buffer(+1, buffer)
         return buffer
 
+    def _place(self, buffer_type: BufferType, per_bank: int) -> int:
+        """A deterministic address: the lowest gap of the bank that fits (first fit, bottom up). Reports
+        show it; the out-of-memory rule above stays on the total (the simulator does not model
+        fragmentation, nor ttnn's top-down L1 placement or its bank base offsets)."""
+        placed = self._placed[buffer_type]
+        address, at = 0, len(placed)
+        for i, (start, length) in enumerate(placed):
+            if start - address >= per_bank:
+                at = i
+                break
+            address = max(address, start + length)
+        placed.insert(at, (address, per_bank))
+        return address
+
+    def _log_buffer(self, sign: int, buffer: Buffer) -> None:
+        self.stats.buffer_events.append(
+            (len(self.stats.op_records), sign, buffer.buffer_type.name, buffer.address, buffer.per_bank,
+             buffer.buffer_id)
+        )  # fmt: skip
+
     def _release(self, buffer: Buffer) -> None:
+        self._placed[buffer.buffer_type].remove((buffer.address, buffer.per_bank))
+        self._log_buffer(-1, buffer)
         self._bank_used[buffer.buffer_type] -= buffer.per_bank
         banks, _ = self._banks(buffer.buffer_type)
         self._account(buffer.buffer_type, -buffer.per_bank * banks)
@@ -208,6 +249,11 @@ class Device(SubDeviceManagers):
         self.stats.ops_by_name[name] = self.stats.ops_by_name.get(name, 0) + 1
         if record is not None:
             self.stats.op_records.append(record)
+
+    def record_ccl(self, sent: int, received: int) -> None:
+        """Bytes this chip sent and received over ethernet in one collective op."""
+        self.stats.ccl_bytes_sent += sent
+        self.stats.ccl_bytes_received += received
 
     def record_write(self, nbytes: int) -> None:
         """One host -> device transfer of `nbytes` to this chip."""
@@ -349,6 +395,8 @@ def stats(device: Device | MeshDevice) -> Stats:
         total.device_to_host_bytes += s.device_to_host_bytes
         total.dram_bytes += s.dram_bytes
         total.l1_bytes += s.l1_bytes
+        total.ccl_bytes_sent += s.ccl_bytes_sent
+        total.ccl_bytes_received += s.ccl_bytes_received
         for k, v in s.ops_by_name.items():
             total.ops_by_name[k] = total.ops_by_name.get(k, 0) + v
         total.op_records.extend(s.op_records)
