@@ -634,7 +634,8 @@ def device_op(
         dtypes, layouts = _per_output(dtype, layout, len(computed))
         outs = []
         for j, (dt, lay) in enumerate(zip(dtypes, layouts, strict=True)):
-            values = [formats.quantize(chip_results[j], dt, rounding) for chip_results in results]
+            with threads.device_op_threads():  # the packer's rounding is part of the op's work
+                values = [formats.quantize(chip_results[j], dt, rounding) for chip_results in results]
             if captured:  # recorded, not run: the buffer holds garbage until the trace executes
                 values = [_garbage(storage_values(v, dt)) for v in values]
             outs.append(Tensor._on_buffers(values, dt, lay, device, mc, per_output[j]))
