@@ -2,6 +2,12 @@
 against the transformers reference.
 
     flock /tmp/ttport-full.lock python benchmarks/bench_mamba.py [--preset full] [--runs 3] [--steps 8]
+        [--layers N]
+
+On a shared, loaded machine set OMP_NUM_THREADS=1 (both sides then run one torch thread): with more threads
+than free cores torch's intra-op threads wait on each other at every op, which costs the simulator's many
+small ops far more than the reference's few large ones (measured: a 32 x 5120 bfloat16 multiply 71 ms with
+2 threads at load 10, 1 ms with 1). The torch thread count is printed with the figures.
 
 Prefill = the preset's prompt (ids in -> logits of every position out, recurrent state filled): for the port
 the id upload and the logits download are included; for the reference, MambaForCausalLM(use_cache=True) in
@@ -17,6 +23,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +89,15 @@ def time_reference(preset: Any, input_ids: torch.Tensor, runs: int, steps: int) 
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(__doc__, PRESETS, "full")
     parser.add_argument("--steps", type=int, default=8, help="decode steps timed (median)")
+    parser.add_argument(
+        "--layers", type=int, help="keep the preset's first N layers (its widths at a fraction of its memory)"
+    )
     args = parser.parse_args(argv)
     preset = PRESETS[args.preset]
+    if args.layers is not None:
+        if not 1 <= args.layers <= preset.num_hidden_layers:
+            parser.error(f"--layers must be 1 to {preset.num_hidden_layers} for {args.preset}")
+        preset = replace(preset, num_hidden_layers=args.layers, probe_layers=(0,))
     input_ids = make_inputs(preset, 0)["input_ids"]
     ref = time_reference(preset, input_ids, args.runs, args.steps)
 
@@ -119,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     prefill_figures = timing_figures(args.preset, args.runs, ref["prefill_times"], prefill_times)
     decode_figures = timing_figures(args.preset, args.steps, ref["decode_times"], decode_times)
     figures = {
+        "layers": preset.num_hidden_layers,
         "prefill": prefill_figures,
         "decode": decode_figures,
         "prompt_tokens": input_ids.shape[1],
@@ -127,9 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_bytes": peak_rss_bytes(),
         **counters,
     }
-    print(f"mamba [{args.preset}] prefill of {input_ids.shape[1]} tokens, median of {args.runs}:")
+    figures["torch_threads"] = torch.get_num_threads()
+    name = f"mamba [{args.preset}, {preset.num_hidden_layers} layers]"
+    threads = figures["torch_threads"]
+    print(
+        f"{name} prefill of {input_ids.shape[1]} tokens, median of {args.runs} ({threads} torch thread(s)):"
+    )
     print_timings(prefill_figures)
-    print(f"mamba [{args.preset}] decode, one token, median of {args.steps} steps:")
+    print(f"{name} decode, one token, median of {args.steps} steps:")
     print_timings(decode_figures, goal=None)
     print(f"  prefill logits PCC vs reference: {figures['prefill_logits_pcc']:.6f}")
     print(f"  TTNN model build:                {build_seconds:.1f} s")

@@ -50,6 +50,7 @@ class Board:
     perf: BoardPerf
     fabric: Fabric | None = None  # ethernet between chips (None: a single-chip board)
     mesh_shapes: tuple[tuple[int, int], ...] = ()  # the mesh shapes the board is built as (documentation)
+    pcie_chips: int = 1  # chips the host reaches over PCIe (the others hang off ethernet)
 
     @property
     def dram_bytes(self) -> int:
@@ -119,9 +120,10 @@ BOARDS: dict[str, Board] = {
     "t3k": Board(
         "t3k", "wormhole_b0", 8, (8, 8), 1329888, 12, 1073741792, _WORMHOLE,
         Fabric(_WH_LINK_GBPS, (1, 1), frozenset({(1, 8, 1), (8, 1, 0)}), _WH_HOP_NS), ((1, 8), (2, 4)),
+        4,  # one PCIe chip per n300 card
     ),
     # Galaxy: 32 Wormhole chips in a 4x8 mesh (tt-metal's TG configuration; models/tt_transformers MeshShape(8, 4)
-    # or (4, 8)).
+    # or (4, 8)). How many of its chips the host reaches over PCIe is not modelled (left at 1).
     "galaxy": Board(
         "galaxy", "wormhole_b0", 32, (8, 8), 1329888, 12, 1073741792, _WORMHOLE,
         Fabric(_WH_LINK_GBPS, (4, 3), frozenset(), _WH_HOP_NS), ((4, 8),),

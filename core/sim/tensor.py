@@ -635,7 +635,7 @@ def device_op(
         outs = []
         for j, (dt, lay) in enumerate(zip(dtypes, layouts, strict=True)):
             with threads.device_op_threads():  # the packer's rounding is part of the op's work
-                values = [formats.quantize(chip_results[j], dt, rounding) for chip_results in results]
+                values = [_output_values(chip_results[j], dt, rounding) for chip_results in results]
             if captured:  # recorded, not run: the buffer holds garbage until the trace executes
                 values = [_garbage(storage_values(v, dt)) for v in values]
             outs.append(Tensor._on_buffers(values, dt, lay, device, mc, per_output[j]))
@@ -661,7 +661,7 @@ def device_op(
         results = run()
         for j, values in enumerate(out_values):
             values[:] = [
-                storage_values(formats.quantize(r[j], dtypes[j], rounding), dtypes[j]) for r in results
+                storage_values(_output_values(r[j], dtypes[j], rounding), dtypes[j]) for r in results
             ]
             out = out_refs[j]()
             if out is not None:
@@ -670,6 +670,17 @@ def device_op(
 
     dispatch.record(step, out_values)
     return tuple(outs) if multi else outs[0]
+
+
+def _output_values(result: torch.Tensor, dtype: DataType, rounding: str) -> torch.Tensor:
+    """An op's result rounded to its output dtype. A bfloat16 result for a bfloat16 output that keeps its
+    values (HOST: no re-rounding) is already what the tensor stores: handed over as is, without the widening
+    to float32 and narrowing back (two passes over the values) that quantize + storage_values would do; a
+    view on part of a larger tensor (a slice of an input) is copied, so it does not keep all of it alive."""
+    if result.dtype == torch.bfloat16 and dtype == DataType.BFLOAT16 and rounding == formats.HOST:
+        base = result._base
+        return result.clone() if base is not None and base.numel() > result.numel() else result
+    return formats.quantize(result, dtype, rounding)
 
 
 def _per_output(

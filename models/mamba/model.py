@@ -74,7 +74,9 @@ class MambaTTNN:
             self.layers.append(MambaBlockTTNN(preset, to_device(host, device, prefix)))
             del layer, mixer, host
         norm_f = to_device(
-            {"weight": state_dict.pop("backbone.norm_f.weight").float().reshape(1, -1)}, device, "backbone.norm_f."
+            {"weight": state_dict.pop("backbone.norm_f.weight").float().reshape(1, -1)},
+            device,
+            "backbone.norm_f.",
         )
         self.norm_f = MambaRMSNormTTNN(norm_f["weight"], preset.layer_norm_epsilon)
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)

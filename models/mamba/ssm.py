@@ -78,7 +78,8 @@ class MambaSSMTTNN:
             bx = self._keep_rows(mul(b_bar, x), rows)
             states = new_h = self._step(a_bar, bx, h)
         else:
-            a_bar = self._exp_rows(mul(self.A_prefill, delta), None)
+            # a partial chunk's rows past its own hold -inf * 0 = NaN (A's padding times Δ's): cut before exp
+            a_bar = self._exp_rows(mul(self.A_prefill, delta), rows)
             b = self._linear(x, self.b_proj)
             b_bar = mul(b, delta)
             bx = mul(b_bar, x)
@@ -89,7 +90,7 @@ class MambaSSMTTNN:
         ttnn.deallocate(delta)
 
         c = self._linear(x, self.c_proj)
-        c_h = mul(c, states)
+        c_h = self._keep_rows(mul(c, states), rows)  # the reduction then sums the live rows only
         ttnn.deallocate(c)
         if states is not new_h:
             ttnn.deallocate(states)
@@ -111,10 +112,9 @@ class MambaSSMTTNN:
             ttnn.deallocate(x)
         return kept
 
-    def _exp_rows(self, a_delta: Any, rows: int | None) -> Any:
-        """exp(A·Δ) on the first `rows` rows (all of them for None)."""
-        if rows is not None:
-            a_delta = self._keep_rows(a_delta, rows)
+    def _exp_rows(self, a_delta: Any, rows: int) -> Any:
+        """exp(A·Δ) on the first `rows` rows."""
+        a_delta = self._keep_rows(a_delta, rows)
         a_bar = ttnn.exp(a_delta)
         ttnn.deallocate(a_delta)
         return a_bar

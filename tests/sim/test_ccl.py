@@ -573,3 +573,60 @@ def test_collectives_on_a_submesh(open_mesh: OpenMesh) -> None:
     assert all(torch.allclose(c, _bf16(x).sum(0, keepdim=True), atol=0.05) for c in _chips(out))
     sent = [c.stats.ccl_bytes_sent for c in mesh.get_devices()]
     assert sent[:4] == [0, 0, 0, 0] and all(s > 0 for s in sent[4:])  # only the submesh's chips talk
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+@pytest.mark.parametrize("ring", [False, True])
+def test_traffic_model_conserves_bytes(n: int, ring: bool) -> None:
+    for traffic in (ccl.gather_traffic(n, ring), ccl.reduce_scatter_traffic(n, ring)):
+        assert sum(traffic.sent) == pytest.approx(sum(traffic.received))
+    line = ccl.reduce_scatter_traffic(4, False)
+    # position 1 of 4: forward out carries slices 2, 3; backward out slice 0; it receives slices 1..3 from 0
+    # and slices 0, 1 from 2
+    assert (line.sent[1], line.received[1]) == (3.0, 5.0)
+    assert ccl.gather_traffic(4, False).received == (3.0, 3.0, 3.0, 3.0)
+
+
+def test_all_reduce_is_reduce_scatter_then_all_gather_or_the_composite_sum(open_mesh: OpenMesh) -> None:
+    mesh = open_mesh("t3k", (1, 8))
+    x = _bf16(_tile_values(8))  # [8, 1, 32, 256]: 8 tiles wide, scattered on the last dim
+    t = _to_mesh(mesh, x)
+    ar = _chips(ttnn.all_reduce(t, topology=ttnn.Topology.Linear))
+    rs_ag = _chips(ttnn.all_gather(ttnn.reduce_scatter(t, 3, topology=ttnn.Topology.Linear), 3))
+    assert all(torch.equal(a, b) for a, b in zip(ar, rs_ag, strict=True))
+    # one tile: no dim splits into 8 -> all-gather and a local sum in chip order
+    small = _bf16(_tile_values(8)[..., :32])
+    got = _chips(ttnn.all_reduce(_to_mesh(mesh, small)))
+    assert torch.equal(got[0], _seq([small[i : i + 1] for i in range(8)]))
+
+
+def test_reduce_scatter_persistent_buffers(open_mesh: OpenMesh) -> None:
+    mesh = open_mesh("t3k", (1, 8))
+    cores = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 7))})
+    sems = [ttnn.create_global_semaphore(mesh, cores, 0) for _ in range(3)]
+    x = torch.randn(8, 1, 64, 512)
+    t = _to_mesh(mesh, x)
+    (intermediate,) = ttnn.experimental.reduce_scatter_minimal_async_create_intermediate_buffer(
+        t, 3, topology=ttnn.Topology.Linear
+    )
+    assert list(intermediate.shape) == [2, 1, 64, 512]  # Linear: twice the input
+    output = ttnn.from_torch(
+        torch.zeros(1, 1, 64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh,
+        mesh_mapper=ttnn.ReplicateTensorToMesh(mesh),
+    )  # fmt: skip
+    chip = mesh.get_devices()[0]
+    sim.reset_stats(mesh)
+    allocated = chip.stats.dram_bytes
+    out = ttnn.experimental.reduce_scatter_minimal_async(
+        t, [intermediate, output], 3, sems, topology=ttnn.Topology.Linear
+    )
+    assert out is output
+    assert chip.stats.peak_dram_bytes == allocated  # nothing allocated: both buffers were the caller's
+    want = ttnn.reduce_scatter(t, 3, topology=ttnn.Topology.Linear)
+    assert all(torch.equal(a, b) for a, b in zip(_chips(out), _chips(want), strict=True))
+    wrong = ttnn.from_torch(
+        torch.zeros(1, 1, 64, 128), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh,
+        mesh_mapper=ttnn.ReplicateTensorToMesh(mesh),
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="Output tensor dimension 3 must be input dimension / ring_size"):
+        ttnn.experimental.reduce_scatter_minimal_async(t, [intermediate, wrong], 3, sems)

@@ -11,15 +11,17 @@ from ttport.sim.runtime import OutOfMemoryError
 
 
 @pytest.mark.parametrize(
-    ("board", "arch", "arch_name", "grid", "chips"),
+    ("board", "arch", "arch_name", "grid", "chips", "pcie"),
     [
-        ("n150", ttnn.Arch.WORMHOLE_B0, "wormhole_b0", (8, 8), 1),
-        ("n300", ttnn.Arch.WORMHOLE_B0, "wormhole_b0", (8, 8), 2),
-        ("p150", ttnn.Arch.BLACKHOLE, "blackhole", (13, 10), 1),
+        ("n150", ttnn.Arch.WORMHOLE_B0, "wormhole_b0", (8, 8), 1, 1),
+        ("n300", ttnn.Arch.WORMHOLE_B0, "wormhole_b0", (8, 8), 2, 1),
+        ("p150", ttnn.Arch.BLACKHOLE, "blackhole", (13, 10), 1, 1),
+        ("t3k", ttnn.Arch.WORMHOLE_B0, "wormhole_b0", (8, 8), 8, 4),
+        ("galaxy", ttnn.Arch.WORMHOLE_B0, "wormhole_b0", (8, 8), 32, 1),
     ],
 )
 def test_board_selection(
-    open_board, board: str, arch: ttnn.Arch, arch_name: str, grid: tuple, chips: int
+    open_board, board: str, arch: ttnn.Arch, arch_name: str, grid: tuple, chips: int, pcie: int
 ) -> None:
     device = open_board(board)
     assert device.arch() == arch == arch_name and ttnn.get_arch_name() == arch_name
@@ -27,7 +29,7 @@ def test_board_selection(
     assert (size.x, size.y) == grid
     assert device.core_grid.num_cores == grid[0] * grid[1]
     assert ttnn.GetNumAvailableDevices() == chips and ttnn.get_num_devices() == chips
-    assert ttnn.GetNumPCIeDevices() == 1
+    assert ttnn.GetNumPCIeDevices() == pcie
 
 
 def test_unknown_board_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -291,3 +291,18 @@ def test_large_bfloat16_conversion_in_chunks_matches_reference(monkeypatch: pyte
         host = ttnn.from_torch(values, dtype=ttnn.bfloat16)
         assert host._chips[0].dtype == torch.bfloat16 and host.shape == list(values.shape)
         assert _same_bits(ttnn.to_torch(host), _reference_round_bfloat16(values, formats.HOST))
+
+
+def test_bfloat16_results_are_stored_as_computed(device: ttnn.Device) -> None:
+    """device_op keeps an op's bfloat16 result as the stored values (no float32 round trip): an exact copy
+    shares the input's immutable values, a slice is copied out so it does not keep the whole input alive."""
+    source = ttnn.from_torch(torch.randn(1, 1, 64, 1024), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)
+    big = ttnn.to_device(source, device)
+    row = ttnn.slice(big, (0, 0, 3, 0), (1, 1, 4, 1024))
+    assert row._chips[0].dtype == torch.bfloat16
+    assert row._chips[0].untyped_storage().nbytes() == 1024 * 2
+    copy = ttnn.to_memory_config(big, ttnn.L1_MEMORY_CONFIG)
+    expected = ttnn.to_torch(big)
+    ttnn.deallocate(big)
+    assert torch.equal(ttnn.to_torch(row), expected[:, :, 3:4])
+    assert torch.equal(ttnn.to_torch(copy), expected)

@@ -208,3 +208,58 @@ def test_prefix_scan_non_finite_values_round_like_the_packer(device):
         h = _packed(_packed(_bf16(a[0, 0, t]) * h) + _bf16(bx[0, 0, t]))
     assert torch.isnan(out[0, 0, -1, :2]).all() and torch.isinf(out[0, 0, -1, 2:4]).all()
     assert torch.equal(out[0, 0, -1].nan_to_num(), h.nan_to_num())
+
+
+# -- the kernels' own packing and partial rows (fast paths: same bits as the general rounding) -------------
+
+
+def _bits(x: torch.Tensor) -> torch.Tensor:
+    """bfloat16 bit patterns (NaN payloads included) of values already rounded to bfloat16."""
+    return formats.bfloat16_bits(x.float()).view(torch.int16)
+
+
+def test_repeat_and_interleave_packs_every_kind_of_product_like_the_packer(device):
+    """The op packs its products to bfloat16 itself: ties away from zero, overflow into inf, -0.0 and the
+    canonical NaN of inf * 0, bit for bit what quantize(PACKER) gives."""
+    a = torch.randn(1, 1, 32, N)
+    a[0, 0, 0, :6] = torch.tensor([float("-inf"), float("inf"), 0.0, -0.0, 1.0625, 3e38])
+    b = torch.randn(1, 1, 32, E)
+    b[0, 0, 0, :4] = torch.tensor([0.0, -2.0, 1.0625, 3e38])  # 1.0625 ** 2 = 1 + 2**-3 + 2**-8: a tie
+    out = ttnn.to_torch(exp.repeat_and_interleave_eltwise_mul(_dev(device, a), _dev(device, b)))
+    expected = formats.round_bfloat16(
+        _bf16(a).repeat(1, 1, 1, E) * _bf16(b).repeat_interleave(N, dim=-1), formats.PACKER
+    )
+    assert torch.isnan(expected).any() and torch.isinf(expected).any()
+    assert torch.equal(out.view(torch.int16), _bits(expected))
+    assert out[0, 0, 0, 2 * N + 4].item() == 1.1328125  # the tie 1.12890625 packed away from zero
+
+
+def test_hc_sum_reduce_of_one_row_has_the_padded_rows(device):
+    x = torch.randn(1, 1, 1, N * 64)
+    out = exp.hc_sum_reduce(_dev(device, x))
+    assert out.shape == [1, 1, 32, 64]
+    values = _host(out)
+    assert torch.equal(values[:, :, :1], _packed(_bf16(x).reshape(1, 1, 1, 64, N).sum(-1)))
+    assert not values[:, :, 1:].any()
+
+
+def test_prefix_scan_non_finite_from_a_middle_row(device):
+    """The rows before the first non-finite one take the fast rounding, the rows from it on the general one:
+    every row's bits equal the packer recurrence (NaN canonical)."""
+    (a, bx, h0), _ = _scan_inputs(device, 32)
+    a, bx = a.clone(), bx.clone()
+    bx[0, 0, 10, :2] = float("inf")
+    a[0, 0, 11, 0] = 0.0  # 0 * inf: NaN from row 11 on in column 0; inf stays in column 1
+    mc, h_mc = _width_sharded(2048, 32), _width_sharded(2048, 1)
+    out = exp.prefix_scan(
+        _dev(device, a, memory_config=mc),
+        _dev(device, bx, memory_config=mc),
+        _dev(device, h0, layout=ttnn.ROW_MAJOR_LAYOUT, memory_config=h_mc),
+    )
+    h, expected = _bf16(h0[0, 0, 0]), []
+    for t in range(32):
+        h = _packed(_packed(_bf16(a[0, 0, t]) * h) + _bf16(bx[0, 0, t]))
+        expected.append(h)
+    values = ttnn.to_torch(out)[0, 0]
+    assert torch.isnan(values[11:, 0]).all() and torch.isinf(values[10:, 1]).all()
+    assert torch.equal(values.view(torch.int16), _bits(torch.stack(expected)))

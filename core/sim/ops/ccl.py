@@ -207,7 +207,8 @@ def reduce_scatter_traffic(n: int, ring: bool) -> Traffic:
         sent = tuple(2 * per_link for _ in range(n))
         return Traffic(sent, sent, per_link, n - 1)
     sent = tuple(float((n - 1 - p if p < n - 1 else 0) + (p if p > 0 else 0)) for p in range(n))
-    received = tuple(float((p if p > 0 else 0) + (n - 1 - p if p < n - 1 else 0)) for p in range(n))
+    # what p's neighbours send it: p-1 forwards the partials of slices p..N-1, p+1 those of slices 0..p
+    received = tuple(float((n - p if p > 0 else 0) + (p + 1 if p < n - 1 else 0)) for p in range(n))
     return Traffic(sent, received, float(n - 1), n - 1)
 
 
@@ -326,10 +327,15 @@ def _run(
     output_tensor: Tensor | None,
     intermediates: Sequence[tuple[Sequence[int], MemoryConfig]] = (),
     traffic_bytes: int | None = None,
+    moves_bits: bool = False,
 ) -> Tensor:
     """Allocate the op's intermediates and output on every chip, compute every chip's result from all the
     chips' values (`compute`: per-chip input values -> per-chip outputs), record the op on every chip with
-    its link traffic, free the intermediates. Captured into a trace like any device op."""
+    its link traffic, free the intermediates. Captured into a trace like any device op.
+
+    An op that only moves data (`moves_bits`: gathers, partitions) computes on the stored values and its
+    results are stored as they are; the others compute in float32 and round to the dtype. Chips given the
+    same result object keep sharing it (values are immutable), so a gather holds one copy per line."""
     device, dtype, layout = plan.device, tensor.dtype, tensor.layout
     in_values = tensor._chips
     rules.require_allocated(tensor, plan.name)
@@ -347,12 +353,16 @@ def _run(
             out_buffers = allocate_buffers(out_shape, dtype, layout, device, memory_config)
 
         def results() -> list[torch.Tensor]:
+            if moves_bits:
+                return compute(list(in_values))
             values = compute([v.to(torch.float32) if v.dtype == torch.bfloat16 else v for v in in_values])
-            return [storage_values(formats.quantize(v, dtype, formats.PACKER), dtype) for v in values]
+            rounded: dict[int, torch.Tensor] = {}
+            for v in values:
+                if id(v) not in rounded:
+                    rounded[id(v)] = storage_values(formats.quantize(v, dtype, formats.PACKER), dtype)
+            return [rounded[id(v)] for v in values]
 
-        values = [_garbage(storage_values(torch.empty(out_shape), dtype))] * len(in_values)
-        if not captured:
-            values = results()
+        values = results() if not captured else [_placeholder(out_shape, dtype)] * len(in_values)
     except BaseException:
         _free_all(out_buffers)
         _free_all(scratch)
@@ -378,6 +388,17 @@ def _run(
 
     device.dispatch.record(step, out_values)
     return out
+
+
+def _placeholder(shape: Sequence[int], dtype: DataType) -> torch.Tensor:
+    """What a buffer holds before anything is written to it (NaN for floats), without materialising it."""
+    if dtype == DataType.FLOAT32:
+        stored = torch.float32
+    elif formats.is_float(dtype):
+        stored = torch.bfloat16
+    else:
+        stored = torch.int64
+    return _garbage(torch.empty(tuple(shape), dtype=stored, device="meta"))
 
 
 def _record_collective(
@@ -471,7 +492,16 @@ def _gather(plan: _Collective, tensor: Tensor, dim: int, memory_config: MemoryCo
         return _by_groups(plan, values, per_group)
 
     # every chip's whole input is one slice of the gather
-    return _run(plan, tensor, out_shape, compute, memory_config, output, traffic_bytes=tensor._nbytes())
+    return _run(
+        plan,
+        tensor,
+        out_shape,
+        compute,
+        memory_config,
+        output,
+        traffic_bytes=tensor._nbytes(),
+        moves_bits=True,
+    )
 
 
 def all_gather(
@@ -541,6 +571,31 @@ def _check_scatter(tensor: Tensor, dim: int, n: int) -> None:
         rules.require(padded[dim] % n == 0, f"Dimension {dim} must be divisible by ring_size")
 
 
+def _check_scatter_output(
+    output: Tensor, tensor: Tensor, dim: int, n: int, memory_config: MemoryConfig
+) -> None:
+    """A preallocated reduce-scatter output (reduce_scatter_common_validates)."""
+    rules.require(isinstance(output, Tensor), f"output tensor must be a ttnn.Tensor, got {type(output)}")
+    rules.require(output.device() is not None, "Output tensor must be on device")
+    rules.require(output.layout == tensor.layout, "Output tensor layout must match input tensor layout")
+    rules.require(output.dtype == tensor.dtype, "Output tensor dtype must match input tensor dtype")
+    rules.require(
+        output.memory_config() == memory_config,
+        "Output tensor memory config must match provided memory_config",
+    )
+    want = list(padded_shape_of(tensor.shape, tensor.layout))
+    want[dim] //= n
+    got = list(output.padded_shape)
+    rules.require(len(got) == len(want), "Output tensor must have same number of dimensions as input tensor")
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        rules.require(
+            g == w,
+            f"Output tensor dimension {i} must be input dimension / ring_size"
+            if i == dim
+            else f"Output tensor dimension {i} must match input dimension",
+        )
+
+
 def _scatter(
     plan: _Collective,
     tensor: Tensor,
@@ -549,12 +604,13 @@ def _scatter(
     output: Tensor | None,
     intermediate_mc: MemoryConfig,
     composite: bool,
+    intermediate_given: bool = False,
 ) -> Tensor:
     n = len(plan.groups[0])
     out_shape = list(tensor.shape)
     out_shape[dim] //= n
     if output is not None:
-        _check_output(output, tensor, out_shape, None)
+        _check_scatter_output(output, tensor, dim, n, memory_config)
     inter_shape = list(padded_shape_of(tensor.shape, tensor.layout))
     if plan.topology == Topology.Linear:
         inter_shape[0] *= 2
@@ -567,7 +623,9 @@ def _scatter(
 
         return _by_groups(plan, values, per_group)
 
-    return _run(plan, tensor, out_shape, compute, memory_config, output, [(inter_shape, intermediate_mc)])
+    # the op allocates its intermediate unless the caller passed a persistent one
+    inter = [] if intermediate_given else [(inter_shape, intermediate_mc)]
+    return _run(plan, tensor, out_shape, compute, memory_config, output, inter)
 
 
 def reduce_scatter(
@@ -730,10 +788,12 @@ def mesh_partition(
     out_shape[d] //= n
 
     def compute(values: list[torch.Tensor]) -> list[torch.Tensor]:
-        return _by_groups(plan, values, lambda vs: [torch.chunk(v, n, dim=d)[p] for p, v in enumerate(vs)])
+        return _by_groups(
+            plan, values, lambda vs: [torch.chunk(v, n, dim=d)[p].contiguous() for p, v in enumerate(vs)]
+        )
 
     mc = memory_config or input_tensor.memory_config()
-    return _run(plan, input_tensor, out_shape, compute, mc, None)
+    return _run(plan, input_tensor, out_shape, compute, mc, None, moves_bits=True)
 
 
 # -- ttnn.experimental ---------------------------------------------------------------------------------------
@@ -955,29 +1015,9 @@ def reduce_scatter_minimal_async(
             intermediate.dtype == input_tensor.dtype,
             "Intermediate tensor dtype must match input tensor dtype",
         )
-        rules.require(output.device() is not None, "Output tensor must be on device")
-        rules.require(
-            output.layout == input_tensor.layout, "Output tensor layout must match input tensor layout"
-        )
-        rules.require(output.dtype == input_tensor.dtype, "Output tensor dtype must match input tensor dtype")
-        rules.require(
-            output.memory_config() == mc, "Output tensor memory config must match provided memory_config"
-        )
-        want = list(padded_shape_of(input_tensor.shape, input_tensor.layout))
-        want[d] //= n
-        got = list(output.padded_shape)
-        rules.require(
-            len(got) == len(want), "Output tensor must have same number of dimensions as input tensor"
-        )
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            rules.require(
-                g == w,
-                f"Output tensor dimension {i} must be input dimension / ring_size"
-                if i == d
-                else f"Output tensor dimension {i} must match input dimension",
-            )
     composite = _is_composite_scatter(input_tensor, d, n)
-    return _scatter(plan, input_tensor, d, mc, output, inter_mc, composite)
+    given = persistent_output_buffers is not None
+    return _scatter(plan, input_tensor, d, mc, output, inter_mc, composite, intermediate_given=given)
 
 
 def reduce_scatter_minimal_async_create_intermediate_buffer(
@@ -996,7 +1036,7 @@ def reduce_scatter_minimal_async_create_intermediate_buffer(
     if _usable_topology(device, topology, cluster_axis) == Topology.Linear:
         shape[0] *= 2
     mc = input_tensor.memory_config()
-    values = [_garbage(storage_values(torch.empty(shape), input_tensor.dtype))] * input_tensor.num_chips
+    values = [_placeholder(shape, input_tensor.dtype)] * input_tensor.num_chips
     buffers = allocate_buffers(shape, input_tensor.dtype, input_tensor.layout, device, mc)
     return [Tensor._on_buffers(values, input_tensor.dtype, input_tensor.layout, device, mc, buffers)]
 

@@ -57,8 +57,8 @@ def GetNumAvailableDevices() -> int:  # noqa: N802 (ttnn's name)
 
 
 def GetNumPCIeDevices() -> int:  # noqa: N802
-    """Chips reachable over PCIe: one per board (an n300's second chip hangs off ethernet)."""
-    return 1
+    """Chips reachable over PCIe: one per card (an n300's second chip hangs off ethernet; a T3K has 4)."""
+    return get_board().pcie_chips
 
 
 def get_num_devices() -> int:

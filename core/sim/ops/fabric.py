@@ -52,12 +52,12 @@ class FabricReliabilityMode(enum.Enum):
 
 
 class Topology(enum.Enum):
-    """ttnn.Topology: how a CCL op walks the chips of a mesh axis."""
+    """ttnn.Topology: how a CCL op walks the chips of a mesh axis (values as ttnn 0.81.1 has them)."""
 
-    Ring = 0
+    Ring = 2
     Linear = 1
-    Mesh = 2
-    Torus = 3
+    Mesh = 3
+    Torus = 4
 
 
 _fabric = {"config": FabricConfig.DISABLED}

@@ -53,6 +53,22 @@ def _pack_finite_(x: torch.Tensor) -> None:
     x.view(torch.int32).add_(0x8000).bitwise_and_(-65536)
 
 
+def _high_halves(x: torch.Tensor) -> torch.Tensor:
+    """float32 values whose low 16 bits are zero (already rounded to bfloat16) -> torch.bfloat16 storage, one
+    strided copy of their high halves (little-endian: the odd int16 of each pair)."""
+    return x.contiguous().view(torch.int16)[..., 1::2].contiguous().view(torch.bfloat16)
+
+
+def _packed_bfloat16(x: torch.Tensor) -> torch.Tensor:
+    """float32 -> bfloat16 storage the way the packer rounds (ties away from zero, NaN -> 0x7FC0), written
+    over x (a temporary of the caller's): what quantize(PACKER) + storage_values give, in three passes over
+    the values instead of about nine (the SSM kernels' outputs are 5120 x 32 values per row)."""
+    if not bool(torch.isfinite(x.sum())):
+        return formats.bfloat16_bits(formats.round_bfloat16(x, formats.PACKER))
+    x.view(torch.int32).add_(0x8000)
+    return _high_halves(x)
+
+
 def _require_interleaved(t: Tensor, message: str) -> None:
     rules.require(t.memory_config().memory_layout == TensorMemoryLayout.INTERLEAVED, message)
 
@@ -93,22 +109,27 @@ def repeat_and_interleave_eltwise_mul(
     rules.require(bshape[3] in (HIDDEN_SIZE, TILE * HIDDEN_SIZE), "Input b width must be 32 or 32*5120!")
     rows = ashape[2]
     # Rows past both inputs' logical rows multiply the zero padding of both: exactly 0. Only the live rows
-    # are computed and rounded (a one-row decode step would otherwise cost 32 rows of 5120 x 32 products);
-    # the output is built in bfloat16 storage, already rounded the packer's way.
+    # are computed (a one-row decode step would otherwise cost 32 rows of 5120 x 32 products). The products
+    # are formed by broadcasting over [rows, 5120, 32] (no repeated copy of either input); a bfloat16 output
+    # is packed here, straight into its storage.
     live = max(a.shape[2], b.shape[2])
-    packed_here = out_dtype == DataType.BFLOAT16 and live < rows
+    packed_here = out_dtype == DataType.BFLOAT16
 
     def compute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x, y = _rows_to_padded(x, live), _rows_to_padded(y, live)
-        if x.shape[-1] == TILE:  # every group of 32 gets a's row: a.repeat
-            x = x.repeat(1, 1, 1, HIDDEN_SIZE)
-        if y.shape[-1] == HIDDEN_SIZE:  # each of b's values fills a group of 32: repeat_interleave
-            y = y.repeat_interleave(TILE, dim=-1)
-        product = x * y
+        # a one tile wide: every group of 32 gets a's row (a.repeat); b HIDDEN_SIZE wide: each of b's values
+        # fills a group of 32 (repeat_interleave)
+        x = x.reshape(1, 1, live, 1 if x.shape[-1] == TILE else HIDDEN_SIZE, TILE)
+        y = y.reshape(1, 1, live, HIDDEN_SIZE, 1 if y.shape[-1] == HIDDEN_SIZE else TILE)
+        product = (x * y).reshape(1, 1, live, TILE * HIDDEN_SIZE)
         if not packed_here:
             return _rows_to_padded(product, rows)
-        out = torch.zeros((1, 1, rows, product.shape[-1]), dtype=torch.bfloat16)
-        out[:, :, :live] = formats.bfloat16_bits(formats.round_bfloat16(product, formats.PACKER))
+        packed = _packed_bfloat16(product)
+        if live == rows:
+            return packed
+        out = torch.empty((1, 1, rows, packed.shape[-1]), dtype=torch.bfloat16)
+        out[:, :, :live] = packed
+        out[:, :, live:] = 0.0
         return out
 
     rounding = formats.HOST if packed_here else formats.PACKER  # HOST keeps bfloat16 values as they are
@@ -152,8 +173,10 @@ def hc_sum_reduce(
     rows, width = shape[2], shape[3]
 
     def compute(x: torch.Tensor) -> torch.Tensor:
-        x = _rows_to_padded(torch.nn.functional.pad(x, [0, width - x.shape[-1]]), rows)
-        return x.reshape(1, 1, rows, width // LATENT, LATENT).sum(dim=-1)
+        # rows past the input's logical rows sum its zero padding: 0, not computed
+        live = x.shape[-2]
+        x = torch.nn.functional.pad(x, [0, width - x.shape[-1]])
+        return _rows_to_padded(x.reshape(1, 1, live, width // LATENT, LATENT).sum(dim=-1), rows)
 
     return device_op(
         op,
@@ -208,24 +231,40 @@ def prefix_scan(
     out_dtype = dtype if dtype is not None else a.dtype
     mc = memory_config or a.memory_config()
 
-    def scan(av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor, pack: Callable) -> torch.Tensor:
-        states = torch.empty_like(av)
+    packed_here = out_dtype == DataType.BFLOAT16
+
+    def scan(
+        av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor, pack: Callable, states: torch.Tensor
+    ) -> None:
+        """states[t] for every row t of av (bfloat16 storage, widened by the float32 arithmetic), from h."""
         decayed = torch.empty_like(h)
         for t in range(av.shape[-2]):
             torch.mul(av[0, 0, t], h, out=decayed)
             pack(decayed)
             h = torch.add(decayed, bxv[0, 0, t], out=states[0, 0, t])
             pack(h)
-        return states
 
     def compute(av: torch.Tensor, bxv: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        h = h[..., :1, :].reshape(-1).contiguous()
-        # Finite values round by two integer ops on their bits (ties away from zero); a non-finite result
-        # (NaN needs its canonical pattern) reruns the scan with the general rounding.
-        states = scan(av, bxv, h, _pack_finite_)
-        if not bool(torch.isfinite(states.sum())):
-            states = scan(av, bxv, h, lambda x: formats.round_bfloat16_(x, formats.PACKER))
-        return states
+        h = h[..., :1, :].reshape(-1).to(torch.float32)
+        states = torch.empty(av.shape, dtype=torch.float32)
+        # Finite values round by two integer ops on their bits (ties away from zero). A row is independent
+        # of the rows after it: from the first row holding a non-finite value (NaN needs its canonical
+        # pattern) the scan is rerun with the general rounding.
+        scan(av, bxv, h, _pack_finite_, states)
+        bad = (~torch.isfinite(states.sum(dim=-1))).reshape(-1).nonzero()
+        if len(bad):
+            first = int(bad[0])
+            start = h if first == 0 else states[0, 0, first - 1].clone()
+            rerun = states[:, :, first:]
+            scan(
+                av[:, :, first:],
+                bxv[:, :, first:],
+                start,
+                lambda x: formats.round_bfloat16_(x, formats.PACKER),
+                rerun,
+            )
+            return states if not packed_here else formats.bfloat16_bits(states)
+        return _high_halves(states) if packed_here else states
 
     return device_op(
         op,
@@ -234,6 +273,8 @@ def prefix_scan(
         dtype=out_dtype,
         layout=Layout.TILE,
         memory_config=mc,
+        rounding=formats.HOST if packed_here else formats.PACKER,  # HOST keeps the packed states as they are
+        stored_inputs=True,
         config=_config(math_fidelity),
         output_shapes=same_shape,
     )
