@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from . import rules
-from .numerics import formats
+from .numerics import formats, threads
 from .records import OpConfig, OpRecord, TensorInfo, current_signpost
 from .runtime import Buffer, Device, MeshDevice, chips
 from .types import DRAM_MEMORY_CONFIG, DataType, Layout, MemoryConfig, StorageType
@@ -611,7 +611,8 @@ def device_op(
     in_values = [t._chips for t in inputs]  # the lists themselves: a replayed trace reads them when it runs
 
     def run() -> list[list[torch.Tensor]]:
-        per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
+        with threads.device_op_threads():
+            per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
         return [list(out) if isinstance(out, tuple) else [out] for out in per_chip]
 
     shapes = _output_shapes(compute, [t._chips[0] for t in inputs], read, output_shapes)
@@ -619,7 +620,8 @@ def device_op(
     try:
         if shapes is not None:
             per_output = _allocate_outputs(shapes, dtype, layout, device, mc)
-        per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
+        with threads.device_op_threads():
+            per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
         multi = isinstance(per_chip[0], tuple)
         results = [list(out) if multi else [out] for out in per_chip]
         computed = tuple(tuple(v.shape) for v in results[0])
@@ -632,7 +634,8 @@ def device_op(
         dtypes, layouts = _per_output(dtype, layout, len(computed))
         outs = []
         for j, (dt, lay) in enumerate(zip(dtypes, layouts, strict=True)):
-            values = [_output_values(chip_results[j], dt, rounding) for chip_results in results]
+            with threads.device_op_threads():  # the packer's rounding is part of the op's work
+                values = [_output_values(chip_results[j], dt, rounding) for chip_results in results]
             if captured:  # recorded, not run: the buffer holds garbage until the trace executes
                 values = [_garbage(storage_values(v, dt)) for v in values]
             outs.append(Tensor._on_buffers(values, dt, lay, device, mc, per_output[j]))
