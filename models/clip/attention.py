@@ -18,7 +18,7 @@ from transformers.models.clip.modeling_clip import CLIPAttention
 from ttport.backend import ttnn
 from ttport.weights import convert_state_dict
 
-from .mlp import prepare_linear
+from .mlp import linear_policy, prepare_linear
 
 TILE = 32
 
@@ -31,6 +31,8 @@ class TtCLIPAttention:
         *,
         padded_len: int,
         compute_kernel_config: Any,
+        linear_config: Any = None,
+        weights_dtype: Any = None,
         mesh_mapper: Any = None,
         prefix: str = "",
     ):
@@ -40,6 +42,7 @@ class TtCLIPAttention:
         self.head_dim = reference.head_dim
         self.padded_len = padded_len
         self.compute_kernel_config = compute_kernel_config
+        self.linear_config = linear_config or compute_kernel_config
         self.program_config = ttnn.SDPAProgramConfig(
             compute_with_storage_grid_size=device.compute_with_storage_grid_size(),
             q_chunk_size=padded_len,
@@ -55,7 +58,12 @@ class TtCLIPAttention:
             "out_proj.bias": reference.out_proj.bias.detach(),
         }
         params = convert_state_dict(
-            state, device, prepare=prepare_linear, mesh_mapper=mesh_mapper, prefix=prefix
+            state,
+            device,
+            policy=linear_policy(weights_dtype),
+            prepare=prepare_linear,
+            mesh_mapper=mesh_mapper,
+            prefix=prefix,
         )
         self.qkv_weight, self.qkv_bias = params["qkv_proj.weight"], params["qkv_proj.bias"]
         self.out_weight, self.out_bias = params["out_proj.weight"], params["out_proj.bias"]
@@ -64,7 +72,11 @@ class TtCLIPAttention:
         """x: [B, 1, S, H]; attention_mask: additive [B, 1, P, P] with P = padded_len."""
         batch, _, seq_len, hidden = x.shape
         qkv = ttnn.linear(
-            x, self.qkv_weight, bias=self.qkv_bias, compute_kernel_config=self.compute_kernel_config
+            x,
+            self.qkv_weight,
+            bias=self.qkv_bias,
+            memory_config=ttnn.L1_MEMORY_CONFIG,
+            compute_kernel_config=self.linear_config,
         )
         qkv = ttnn.pad(qkv, [(0, 0), (0, 0), (0, self.padded_len - seq_len), (0, 0)], 0.0)
         q, k, v = ttnn.experimental.nlp_create_qkv_heads(
@@ -83,7 +95,11 @@ class TtCLIPAttention:
         attn = ttnn.experimental.nlp_concat_heads(attn)
         attn = ttnn.slice(attn, (0, 0, 0, 0), (batch, 1, seq_len, hidden))
         return ttnn.linear(
-            attn, self.out_weight, bias=self.out_bias, compute_kernel_config=self.compute_kernel_config
+            attn,
+            self.out_weight,
+            bias=self.out_bias,
+            memory_config=ttnn.L1_MEMORY_CONFIG,
+            compute_kernel_config=self.linear_config,
         )
 
     __call__ = forward

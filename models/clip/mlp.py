@@ -7,7 +7,7 @@ from typing import Any
 from transformers.models.clip.modeling_clip import CLIPMLP
 
 from ttport.backend import ttnn
-from ttport.weights import convert_state_dict, linear_bias, linear_weight
+from ttport.weights import DtypePolicy, convert_state_dict, linear_bias, linear_weight
 
 # transformers' quick_gelu: x * sigmoid(1.702 x) (activations.QuickGELUActivation)
 QUICK_GELU_ALPHA = 1.702
@@ -18,6 +18,11 @@ def prepare_linear(name: str, tensor: Any) -> Any:
     return linear_weight(tensor) if name.endswith("weight") else linear_bias(tensor)
 
 
+def linear_policy(weights_dtype: Any) -> DtypePolicy:
+    """Linear weights in `weights_dtype` (bfloat16 when None), biases in bfloat16."""
+    return DtypePolicy({"*weight": weights_dtype or ttnn.bfloat16})
+
+
 class TtCLIPMLP:
     def __init__(
         self,
@@ -25,33 +30,54 @@ class TtCLIPMLP:
         device: Any,
         *,
         hidden_act: str,
-        compute_kernel_config: Any,
+        linear_config: Any,
+        weights_dtype: Any = None,
         mesh_mapper: Any = None,
         prefix: str = "",
     ):
         if hidden_act not in ("gelu", "quick_gelu"):
             raise ValueError(f"CLIP MLP activation {hidden_act!r} is not ported (gelu, quick_gelu)")
         self.hidden_act = hidden_act
-        self.compute_kernel_config = compute_kernel_config
+        self.linear_config = linear_config
         params = convert_state_dict(
-            reference.state_dict(), device, prepare=prepare_linear, mesh_mapper=mesh_mapper, prefix=prefix
+            reference.state_dict(),
+            device,
+            policy=linear_policy(weights_dtype),
+            prepare=prepare_linear,
+            mesh_mapper=mesh_mapper,
+            prefix=prefix,
         )
         self.fc1_weight, self.fc1_bias = params["fc1.weight"], params["fc1.bias"]
         self.fc2_weight, self.fc2_bias = params["fc2.weight"], params["fc2.bias"]
-
-    def activation(self, x: Any) -> Any:
-        if self.hidden_act == "gelu":  # exact (erf) GELU, as torch.nn.functional.gelu
-            return ttnn.gelu(x, fast_and_approximate_mode=False)
-        gate = ttnn.sigmoid(ttnn.multiply(x, QUICK_GELU_ALPHA))
-        return ttnn.multiply(x, gate)
+        grid = device.compute_with_storage_grid_size()
+        # With a core grid, linear fuses GELU into the matmul (one op, one output rounding; matmul.cpp
+        # bound_matmul): the accurate kernel (param 0), as the separate ttnn.gelu(fast_and_approximate_mode=False)
+        self.core_grid = ttnn.CoreGrid(y=grid.y, x=grid.x)
 
     def forward(self, x: Any) -> Any:
-        h = ttnn.linear(
-            x, self.fc1_weight, bias=self.fc1_bias, compute_kernel_config=self.compute_kernel_config
-        )
-        h = self.activation(h)
+        l1 = ttnn.L1_MEMORY_CONFIG
+        if self.hidden_act == "gelu":  # exact (erf) GELU, as torch.nn.functional.gelu
+            h = ttnn.linear(
+                x,
+                self.fc1_weight,
+                bias=self.fc1_bias,
+                activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 0.0),
+                core_grid=self.core_grid,
+                memory_config=l1,
+                compute_kernel_config=self.linear_config,
+            )
+        else:
+            h = ttnn.linear(
+                x,
+                self.fc1_weight,
+                bias=self.fc1_bias,
+                memory_config=l1,
+                compute_kernel_config=self.linear_config,
+            )
+            gate = ttnn.sigmoid(ttnn.multiply(h, QUICK_GELU_ALPHA, memory_config=l1), memory_config=l1)
+            h = ttnn.multiply(h, gate, memory_config=l1)
         return ttnn.linear(
-            h, self.fc2_weight, bias=self.fc2_bias, compute_kernel_config=self.compute_kernel_config
+            h, self.fc2_weight, bias=self.fc2_bias, memory_config=l1, compute_kernel_config=self.linear_config
         )
 
     __call__ = forward

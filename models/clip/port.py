@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ttport.backend import ttnn
 from ttport.errors import UserError
 from ttport.port import Component, Output, Port, RunContext
 
@@ -34,11 +35,16 @@ OUTPUT_PCC = 0.99
 class ClipModel:
     """Both TTNN encoders, sharing one device and one placement."""
 
-    def __init__(self, reference: ClipEncoderPair, device: Any, *, seq_len: int):
+    def __init__(self, reference: ClipEncoderPair, device: Any, *, seq_len: int, weights_dtype: Any = None):
         self.parallel = BatchParallel(device)
         self.encoders = {
             name: TtCLIPTextModel(
-                reference.encoder(name), device, seq_len=seq_len, parallel=self.parallel, prefix=f"{name}."
+                reference.encoder(name),
+                device,
+                seq_len=seq_len,
+                parallel=self.parallel,
+                prefix=f"{name}.",
+                weights_dtype=weights_dtype,
             )
             for name in ENCODERS
         }
@@ -93,7 +99,12 @@ class ClipPort(Port):
         return make_inputs(self.presets[preset], seed)
 
     def build_model(self, ctx: RunContext) -> ClipModel:
-        return ClipModel(ctx.reference, ctx.device, seq_len=ctx.config.seq_len)
+        return ClipModel(
+            ctx.reference,
+            ctx.device,
+            seq_len=ctx.config.seq_len,
+            weights_dtype=getattr(ttnn, ctx.config.weights_dtype),
+        )
 
     def components(self, preset: str) -> list[Component]:
         config = self.presets[preset]

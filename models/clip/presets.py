@@ -13,7 +13,7 @@ tokenizers also pad differently: CLIP-L pads with the EOS token, CLIP-G with id 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from transformers import CLIPTextConfig
 
@@ -85,6 +85,9 @@ class ClipPreset:
     enc2: EncoderPreset
     prompt_lengths: tuple[int, ...] = (11, 77)
     seq_len: int = 77
+    #: dtype of the linear weights on device: "bfloat8_b" (HiFi2 matmuls: the projected device time of the
+    #: memory-bound 77-token linears halves) or "bfloat16" (HiFi4, as tt_dit's CLIP)
+    weights_dtype: str = "bfloat8_b"
 
     @property
     def batch(self) -> int:
@@ -140,3 +143,6 @@ PRESETS: dict[str, ClipPreset] = {
         ),
     ),
 }
+
+# `full` with bfloat16 weights: the configuration before the projection-guided tuning (README, projected time)
+PRESETS["full-bf16"] = replace(PRESETS["full"], weights_dtype="bfloat16")
