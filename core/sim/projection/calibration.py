@@ -52,3 +52,30 @@ CALIBRATION: dict[str, Calibration] = {
         host_dispatch_program_config_ns=8.056e04,
     ),
 }
+
+
+@dataclass(frozen=True)
+class NormCalibration:
+    """layer_norm / rms_norm cost terms (projection/ops.py project_norm), in cycles at HiFi2.
+
+    The per-tile and per-row cycles are the stage times tt-metal published for its rms_norm on Blackhole
+    (tests/ttnn/unit_tests/operations/rms_norm/perf_experiments/README.md: (1,1,8192,1024) block-sharded on
+    8x8, 128 tiles and 32 tile rows per core; square 6.6 us + scale 17.6 us + gamma 3.95 us -> 297 cycles a
+    tile, rsqrt 29 us -> 1223 cycles a tile row, the cross-core combine 19.4 us -> 102 cycles a tile row per
+    core the row is split over, at 1.35 GHz). Only `fixed_ns` is fitted, by
+    `python benchmarks/bench_op_projection.py --fit` on the fit half of benchmarks/data/op_measurements.csv.
+    Wormhole runs the same kernels: it takes the same cycle counts and fixed cost (an estimate: no Wormhole
+    measurement was found)."""
+
+    tile_cycles: float
+    row_cycles: float
+    combine_cycles: float
+    fixed_ns: float
+
+
+NORM_CALIBRATION: dict[str, NormCalibration] = {
+    "wormhole_b0": NormCalibration(
+        tile_cycles=297.0, row_cycles=1223.0, combine_cycles=102.3, fixed_ns=1579.0
+    ),
+    "blackhole": NormCalibration(tile_cycles=297.0, row_cycles=1223.0, combine_cycles=102.3, fixed_ns=1579.0),
+}
