@@ -15,7 +15,7 @@ pooling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from transformers import Gemma3Config, Gemma3TextConfig, SiglipVisionConfig
 
@@ -39,6 +39,9 @@ class Gemma3VisionPreset:
     #: SDPA q / k chunk sizes in tokens; None lets ttport.models.siglip.plan_sequence choose (4096 -> 256 / 256)
     q_chunk_size: int | None = None
     k_chunk_size: int | None = None
+    #: dtype of the tower's matmul weights on device: "bfloat8_b" (HiFi2 matmuls: half the math cycles of the
+    #: compute-bound 4096-token linears) or "bfloat16" (HiFi4)
+    weights_dtype: str = "bfloat8_b"
 
     @property
     def patches_per_side(self) -> int:
@@ -114,3 +117,6 @@ PRESETS: dict[str, Gemma3VisionPreset] = {
         text_hidden_size=2560,
     ),
 }
+
+# `full` with bfloat16 weights: the configuration before the projection-guided tuning (README, projected time)
+PRESETS["full-bf16"] = replace(PRESETS["full"], weights_dtype="bfloat16")
