@@ -1,5 +1,6 @@
 """Sessions: `nox -s tests` (everything), `nox -s pi0|gemma3|clip|mamba` (one port), `nox -s lint`,
-`nox -s numerics` (exact matmul numerics vs wolfpine),
+`nox -s numerics` (exact matmul numerics vs wolfpine), `nox -s visualizer` (a --report folder served by
+ttnn-visualizer, checked through its HTTP API),
 `nox -s run -- MODEL [ttport run options]` (the CLI on the simulator).
 
 Every session installs torch 2.13.0 first: that CPU build is the one the project is tested with (and a
@@ -64,6 +65,21 @@ def _port_session(name: str) -> None:
 
 for _name in PORTS:
     _port_session(_name)
+
+
+@nox.session(python=PYTHON)
+def visualizer(session: nox.Session) -> None:
+    """`ttport run pi0 --preset tiny --report DIR`, then ttnn-visualizer (PyPI) serves DIR on 127.0.0.1 and
+    tests/visualizer/check_api.py checks operations, tensors, buffers, devices and comparisons through its
+    HTTP API; the server is stopped at the end. `nox -s visualizer -- DIR` checks an existing folder."""
+    install(session)
+    session.install("ttnn-visualizer")
+    if session.posargs:
+        folder = session.posargs[0]
+    else:
+        folder = str(Path(session.create_tmp()) / "pi0-report")
+        session.run("ttport", "run", "pi0", "--preset", "tiny", "--report", folder)
+    session.run("python", "tests/visualizer/check_api.py", folder, "ttnn-visualizer")
 
 
 @nox.session(python=PYTHON)

@@ -5,7 +5,7 @@ the transformers reference.
 
 The fp32 reference and the port's weights are never held in full at once: the reference runs first (its
 `sample_actions` timed `--runs` times, the actions kept), then it is dropped and the port is built from its
-state dict, weight by weight (models/pi0/policy_components.build_policy). Prints the medians and their ratio,
+state dict, weight by weight (models/pi0/port.build_policy). Prints the medians and their ratio,
 the PCC of the actions, the peak RSS (after the reference alone and overall), and from ttport.sim.stats what one
 `sample_actions` does on the device: uploads and downloads per phase (inputs, prefix, cache, loop,
 download), device ops of the prefix, of the cache and of one denoising step.
@@ -35,9 +35,8 @@ from ttport import sim  # noqa: E402
 from ttport.backend import is_simulator, ttnn  # noqa: E402
 from ttport.compare import comp_pcc  # noqa: E402
 from ttport.device import open_device  # noqa: E402
-from ttport.models.pi0.policy import release_cache  # noqa: E402
-from ttport.models.pi0.policy_components import build_policy  # noqa: E402
-from ttport.models.pi0.port import PI0Port  # noqa: E402
+from ttport.models.pi0.model import release_cache  # noqa: E402
+from ttport.models.pi0.port import PI0Port, build_policy  # noqa: E402
 from ttport.models.pi0.presets import PRESETS  # noqa: E402
 from ttport.port import RunContext  # noqa: E402
 from ttport.runner import peak_rss_bytes  # noqa: E402

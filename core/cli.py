@@ -1,11 +1,12 @@
-"""`ttport list` and `ttport run`: the command line of the project.
+"""`ttport list`, `ttport run`, `ttport compare` and `ttport exec`: the command line of the project.
 
 exit codes:
-  0  every component passed
-  1  a component failed (its PCC is below the threshold, or the port raised)
+  0  every component passed (compare: no regression)
+  1  a component failed (its PCC is below the threshold, or the port raised; compare: a regression)
   2  bad input, refused before the expensive work where it can be: unknown model, preset, board or
-     backend; --seed out of range; a --json destination that cannot be written; a missing or unusable
-     checkpoint; an unusable TTPORT_CACHE; a device that cannot be opened (one line on stderr)
+     backend; --seed out of range; a --json destination that cannot be written; a --report path that
+     is a file; a missing or unusable checkpoint; an unusable TTPORT_CACHE; a device that cannot be
+     opened; a file that is not a run report (compare) (one line on stderr)
   3  internal error: a bug in ttport or in a port (one line on stderr; the traceback with --verbose)
   130 interrupted (Ctrl-C)
   (`ttport exec` returns its command's own exit code)
@@ -47,11 +48,6 @@ def quiet_libraries() -> None:
     transformers.logging.disable_progress_bar()
 
 
-def _progress(line: str) -> None:
-    """Progress goes to stdout, so stderr carries nothing but errors."""
-    print(f"  .. {line}", flush=True)
-
-
 def _parser() -> argparse.ArgumentParser:
     from ttport.sim.boards import BOARDS
 
@@ -87,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
         "--json",
         dest="json_path",
         metavar="FILE",
-        help="write the report here (atomically onto a regular file; into a device or FIFO directly)",
+        help="write the report here ('-': stdout, then the table and progress go to stderr; a file: "
+        "atomically; a device or FIFO: directly)",
     )
     run.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="as ttport --verbose")
     run.add_argument(
@@ -95,6 +92,39 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="simulator: write the op-profiler CSV (ops_perf_results_<timestamp>.csv, for tt-perf-report) here",
+    )
+    run.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write report.html with its figures (and the ttnn-visualizer files) into DIR",
+    )
+    compare = sub.add_parser(
+        "compare",
+        help="what changed between two run reports (--json); exit 1 on a regression beyond the tolerances",
+    )
+    compare.add_argument("baseline", type=Path, help="report A (the baseline)")
+    compare.add_argument("new", type=Path, help="report B (the run to judge)")
+    compare.add_argument(
+        "--tolerance", type=float, default=0.0, metavar="PCC", help="largest PCC drop accepted (default 0)"
+    )
+    compare.add_argument(
+        "--error-tolerance",
+        type=float,
+        metavar="FRACTION",
+        help="largest relative growth of the relative RMS error accepted (0.1 = +10%%; default: not judged)",
+    )
+    compare.add_argument(
+        "--time-tolerance",
+        type=float,
+        metavar="FRACTION",
+        help="largest relative growth of a component's port time accepted (default: not judged)",
+    )
+    compare.add_argument(
+        "--memory-tolerance",
+        type=float,
+        metavar="FRACTION",
+        help="largest relative growth of peak DRAM / L1 accepted (default: not judged)",
     )
     execute = sub.add_parser(
         "exec",
@@ -156,12 +186,21 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from ttport import device, weights
     from ttport.plugins.registry import load_registry
+    from ttport.progress import for_stream
     from ttport.report import format_table, write_json
     from ttport.runner import check_seed, run_port
     from ttport.safe_write import check_destination
 
+    json_to_stdout = args.json_path == "-"
+    # with --json -, stdout carries the JSON alone: everything a person reads goes to stderr, as lines;
+    # otherwise progress and the table go to stdout, so stderr carries nothing but errors
+    human = sys.stderr if json_to_stdout else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=human, flush=True)
+
     check_seed(args.seed)
-    if args.json_path is not None:
+    if args.json_path is not None and not json_to_stdout:
         check_destination(args.json_path)
     backend.select_backend(args.backend)
     device.select_board(args.board)
@@ -169,26 +208,58 @@ def cmd_run(args: argparse.Namespace) -> int:
     line = backend.describe()
     if backend.is_simulator():
         line += f", board {device.simulated_board().name}"
-    print(line, flush=True)
+    say(line)
+    if args.report is not None and args.report.exists() and not args.report.is_dir():
+        raise UserError(f"--report needs a directory, and {args.report} is a file")
     port = load_registry().get(args.model)
     if args.perf_csv is not None and not backend.is_simulator():
         raise UserError("--perf-csv needs the simulator backend (on a card, use tt-metal's profiler)")
+
+    def step(text: str) -> None:
+        say(f"  .. {text}")
+
+    # bars on a terminal; lines in logs, pipes, and whenever stdout belongs to the JSON
+    progress = step if json_to_stdout else for_stream(human, step)
     report = run_port(
         port,
         args.preset,
         seed=args.seed,
         weights=args.weights,
-        progress=_progress,
+        progress=progress,
         cache=cache,
         perf_csv=args.perf_csv,
+        layer_trace=args.report is not None,
     )
-    print(format_table(report), flush=True)
+    say(format_table(report))
     if report.perf_csv:
-        print(f"op-profiler CSV written to {report.perf_csv}")
-    if args.json_path is not None:
+        say(f"op-profiler CSV written to {report.perf_csv}")
+    if json_to_stdout:
+        json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    elif args.json_path is not None:
         written = write_json(report, args.json_path)
-        print(f"report written to {written}")
+        say(f"report written to {written}")
+    if args.report is not None:
+        from ttport.html_report import write_report
+
+        page = write_report(report, args.report)
+        say(f"HTML report written to {page}")
+        if report.op_records:
+            from ttport.visualizer import write_visualizer_folder
+
+            database = write_visualizer_folder(report, args.report)
+            say(f"ttnn-visualizer folder written to {args.report} ({database.name}, config.json)")
     return 0 if report.passed else EXIT_FAILED
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ttport.report_diff import Tolerance, diff_reports, format_diff, load_report
+
+    tolerance = Tolerance(args.tolerance, args.error_tolerance, args.time_tolerance, args.memory_tolerance)
+    diff = diff_reports(load_report(args.baseline), load_report(args.new), tolerance)
+    print(format_diff(diff))
+    return EXIT_FAILED if diff.regressed else 0
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -203,14 +274,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise UserError(f"exec: command not found: {command[0]}") from None
 
 
+COMMANDS = {"list": cmd_list, "run": cmd_run, "compare": cmd_compare, "exec": cmd_exec}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.verbose and args.command != "exec":  # exec's command runs in its own processes
         quiet_libraries()
     try:
-        if args.command == "exec":
-            return cmd_exec(args)
-        return cmd_list(args) if args.command == "list" else cmd_run(args)
+        return COMMANDS[args.command](args)
     except (UserError, backend.BackendError) as exc:
         _stderr(f"ttport: error: {str(exc).strip() if args.verbose else one_line(exc)}")
         return EXIT_USAGE

@@ -88,6 +88,13 @@ class Port:
         """Deterministic torch inputs for `seed`."""
         raise NotImplementedError
 
+    def layer_trace(self, ctx: RunContext) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Optional, for the per-layer accuracy curve of `ttport run --report`: per stack (e.g. "vision
+        tower"), the (reference, port) hidden states after every block when the port runs the stack end to
+        end on its own outputs, so errors compound as in real use (the "block N" components, run on the
+        reference block's input, show each block alone). Called after the components; default: none."""
+        return {}
+
     def build_model(self, ctx: RunContext) -> Any:
         """The TTNN model, with weights converted once from `ctx.reference` onto `ctx.device`."""
         raise NotImplementedError

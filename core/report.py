@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,17 @@ class RunReport:
     perf_csv: str | None = None  # the op-profiler CSV written, if any
     #: ttport.weights.WeightCache.summary() of the run (directory, hits, misses, seconds), None without cache
     weight_cache: dict[str, Any] | None = None
+    #: per stack, the figures after every block of the port's end-to-end run (Port.layer_trace; filled with
+    #: --report): [{index, pcc, rel_rms_error, max_abs_error}]; layer_trace_error says why it is missing
+    layers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    layer_trace_error: str | None = None
+    #: what ran: package versions (python, torch, transformers, ttport) and the TTPORT_* settings in force
+    versions: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    #: the simulator's per-op records of every chip (core/sim/records.py), for --report; not in the JSON
+    op_records: list[Any] = field(default_factory=list, repr=False)
+    #: per chip id: the board's facts and the allocator's events (ttport.sim.runtime.Stats.buffer_events)
+    chips: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -69,7 +80,9 @@ class RunReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: a float that is not finite becomes None (valid JSON; the reason is in `error`)."""
-        return _finite({**asdict(self), "passed": self.passed})
+        data = asdict(replace(self, op_records=[], chips={}))
+        del data["op_records"], data["chips"]
+        return _finite({**data, "passed": self.passed})
 
 
 def _finite(value: Any) -> Any:

@@ -13,6 +13,7 @@ in the reference or in building the model are bugs and propagate.
 from __future__ import annotations
 
 import functools
+import os
 import resource
 import sys
 import time
@@ -30,10 +31,9 @@ from ttport import weights as weight_cache
 from ttport.compare import compare_outputs
 from ttport.errors import UserError
 from ttport.port import Component, Output, Port, RunContext
+from ttport.progress import Progress, as_progress
 from ttport.report import ComponentResult, RunReport, format_cache
 from ttport.sim.records import signpost
-
-Progress = Callable[[str], None]
 
 #: --seed range: ports derive more seeds by adding small offsets (seed + 1000 ...), and torch.manual_seed
 #: takes at most 2**64 - 1; 2**32 - 1 leaves every offset room and is what numpy-style seeds accept.
@@ -49,10 +49,6 @@ def check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise UserError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
     return seed
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 def peak_rss_bytes() -> int:
@@ -88,15 +84,34 @@ def run_port(
     *,
     seed: int = 0,
     weights: Path | None = None,
-    progress: Progress | None = None,
+    progress: Progress | Callable[[str], None] | None = None,
     cache: weight_cache.WeightCache | None = None,
     perf_csv: Path | None = None,
+    layer_trace: bool = False,
 ) -> RunReport:
     """Run every component of `port` on `preset` through the selected backend; returns the report.
     The weight cache is `cache` when given (None: TTPORT_CACHE, if set). On the simulator the report carries
     the projected device time (core/sim/projection), and with `perf_csv` an op-profiler CSV of the run is
-    written into that directory."""
-    say = progress or _quiet
+    written into that directory. `progress` hears of the phases (reference, weight conversion, components):
+    a ttport.progress.Progress, or a callable that gets one line per step. With `layer_trace`, the port's
+    Port.layer_trace runs after the components (report.layers)."""
+    prog = as_progress(progress)
+    try:
+        return _run(port, preset, seed, weights, prog, cache, perf_csv, layer_trace)
+    finally:
+        prog.close()
+
+
+def _run(
+    port: Port,
+    preset: str,
+    seed: int,
+    weights: Path | None,
+    prog: Progress,
+    cache: weight_cache.WeightCache | None,
+    perf_csv: Path | None,
+    layer_trace: bool,
+) -> RunReport:
     if preset not in port.presets:
         raise UserError(f"unknown preset {preset!r} for {port.name}; presets: {', '.join(port.presets)}")
     check_seed(seed)
@@ -106,25 +121,30 @@ def run_port(
     started = time.perf_counter()
     backend_name = backend.backend_name()
     report = RunReport(model=port.name, preset=preset, backend=backend_name, arch="", seed=seed)
+    report.versions = _versions()
+    report.settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("TTPORT_")}
     with devices.board_for(port.mesh_shape) as note, _open_device(port) as device:
         if note:
-            say(f"{port.name}: {note}")
+            prog.note(f"{port.name}: {note}")
         info = devices.device_info(device)
         report.arch, report.board = info["arch"], info["board"]
         torch.manual_seed(seed)
         ctx = RunContext(port=port, preset=preset, seed=seed, weights=Path(weights) if weights else None)
-        say(f"{port.name} [{preset}]: building the reference")
+        prog.note(f"{port.name} [{preset}]: building the reference")
         ctx.reference = port.build_reference(preset, ctx.weights, seed)
         ctx.inputs = port.make_inputs(preset, seed, ctx.reference)
         components = port.components(preset)
         expected: dict[str, tuple[Output, float]] = {}
+        prog.phase("reference", len(components))
         for component in components:
-            say(f"{port.name}: reference {component.name}")
+            prog.step(f"{port.name}: reference {component.name}")
             with torch.no_grad():
                 expected[component.name] = _timed(component.reference, ctx)
+        prog.end_phase()
 
         ctx.device = device
-        say(
+        prog.phase("weight conversion", 1)
+        prog.step(
             f"{port.name}: building the TTNN model on {info['board']} ({info['arch']}, {info['chips']} chip(s))"
         )
         build_start = time.perf_counter()
@@ -133,15 +153,20 @@ def run_port(
         report.build_seconds = time.perf_counter() - build_start
         if cache is not None:
             report.weight_cache = cache.summary()
-            say(f"{port.name}: {format_cache(report.weight_cache)}")
+            prog.note(f"{port.name}: {format_cache(report.weight_cache)}")
+        prog.end_phase()
+        prog.phase("components", len(components))
         for component in components:
-            say(f"{port.name}: port {component.name}")
+            prog.step(f"{port.name}: port {component.name}")
             reference, reference_seconds = expected.pop(component.name)
             result = _run_component(component, ctx, reference, reference_seconds)
             report.components.append(result)
             shown = "n/a" if result.pcc is None else f"{result.pcc:.6f}"
             verdict = "PASS" if result.passed else "FAIL"
-            say(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
+            prog.note(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
+        prog.end_phase()
+        if layer_trace:
+            _layer_trace(port, ctx, report, prog)
         if backend_name == "sim":
             _record_counters(report, device)
             _record_projection(report, device, perf_csv)
@@ -193,6 +218,35 @@ def _run_component(
     return result
 
 
+def _layer_trace(port: Port, ctx: RunContext, report: RunReport, prog: Progress) -> None:
+    """Port.layer_trace's figures per block into report.layers. A port error here is recorded, not fatal:
+    the components already have their verdicts."""
+    prog.phase("layer trace", 1)
+    prog.step(f"{port.name}: per-layer trace")
+    try:
+        with torch.no_grad(), signpost("layer trace"):
+            traces = port.layer_trace(ctx)
+        for stack, pairs in traces.items():
+            points = []
+            for index, (reference, actual) in enumerate(pairs):
+                c = compare_outputs(reference, actual, 0.0)
+                points.append(
+                    {
+                        "index": index,
+                        "pcc": c.pcc,
+                        "rel_rms_error": c.rel_rms_error,
+                        "max_abs_error": c.max_abs_error,
+                    }
+                )
+            report.layers[stack] = points
+    except (KeyboardInterrupt, UserError):
+        raise
+    except Exception:
+        report.layer_trace_error = traceback.format_exc().strip().splitlines()[-1]
+        prog.note(f"{port.name}: layer trace failed: {report.layer_trace_error}")
+    prog.end_phase()
+
+
 def _record_counters(report: RunReport, device: Any) -> None:
     """Simulator accounting (ttport.sim.stats): ops, transfers, peak allocation per chip."""
     from ttport import sim
@@ -204,6 +258,30 @@ def _record_counters(report: RunReport, device: Any) -> None:
     report.host_to_device_bytes = stats.host_to_device_bytes
     report.device_to_host_bytes = stats.device_to_host_bytes
     report.peak_device_bytes = {"dram": stats.peak_dram_bytes, "l1": stats.peak_l1_bytes}
+    report.op_records = list(stats.op_records)
+    for chip in sim.runtime.chips(device):
+        board = chip.board
+        report.chips[chip.id()] = {
+            "grid": board.grid,
+            "l1_banks": board.l1_banks,
+            "l1_bank_size": board.l1_bank_size,
+            "dram_banks": board.dram_banks,
+            "dram_bank_size": board.dram_bank_size,
+            "buffer_events": list(chip.stats.buffer_events),
+        }
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for dist in ("ttport", "torch", "transformers", "ttnn"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
 
 
 def _record_projection(report: RunReport, device: Any, perf_csv: Path | None) -> None:

@@ -31,6 +31,7 @@ class TensorInfo:
     shard_shape: tuple[int, int] | None = None  # per-core shard for sharded tensors
     num_bytes: int = 0  # bytes of this chip's buffer (padded pages)
     address: int | None = None  # buffer address when the allocator assigns one
+    buffer_id: int | None = None  # the chip's buffer holding it (the same tensor in every record it is in)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ class Stats:
     peak_dram_bytes: int = 0
     peak_l1_bytes: int = 0
     ops_by_name: dict[str, int] = field(default_factory=dict)
+    #: allocations and frees in order, for reports that replay what was live after each op (the
+    #: ttnn-visualizer folder): (ops recorded so far, +1 allocate / -1 free, BufferType name, address,
+    #: bytes per bank, buffer id)
+    buffer_events: list[tuple[int, int, str, int, int, int]] = field(default_factory=list)
     # One record per op that ran (core/sim/records.py): what numerics, projection and reports read.
     op_records: list[OpRecord] = field(default_factory=list)
     # One record per host <-> device transfer (the projection's PCIe term).
@@ -48,17 +52,22 @@ class Stats:
         self.peak_dram_bytes, self.peak_l1_bytes = self.dram_bytes, self.l1_bytes
         self.ops_by_name = {}
         self.op_records = []
+        self.buffer_events = []
         self.transfers = []
 
 
 class Buffer:
     """An interleaved allocation: `per_bank` bytes reserved in each bank of one chip."""
 
-    def __init__(self, device: Device, buffer_type: BufferType, size: int, per_bank: int):
+    def __init__(
+        self, device: Device, buffer_type: BufferType, size: int, per_bank: int, address: int, buffer_id: int
+    ):
         self.device = device
         self.buffer_type = buffer_type
         self.size = size
         self.per_bank = per_bank
+        self.address = address  # offset of the buffer in each of its banks (the same in every bank)
+        self.buffer_id = buffer_id  # unique per chip, in allocation order
         self.allocated = True
 
     def free(self) -> None:
@@ -81,6 +90,9 @@ class Device(SubDeviceManagers):
         self.stats = Stats()
         self._bank_used = {BufferType.DRAM: 0, BufferType.L1: 0}
         self._buffers: weakref.WeakSet[Buffer] = weakref.WeakSet()
+        # live (address, bytes per bank) per buffer type, sorted by address: where the next buffer goes
+        self._placed: dict[BufferType, list[tuple[int, int]]] = {BufferType.DRAM: [], BufferType.L1: []}
+        self._next_buffer_id = 0
         self._open = True
         self.dispatch = Dispatch(
             self, options.get("num_command_queues") or 1, options.get("trace_region_size") or 0
@@ -183,11 +195,36 @@ class Device(SubDeviceManagers):
             )
         self._bank_used[buffer_type] = used + per_bank
         self._account(buffer_type, per_bank * banks)
-        buffer = Buffer(self, buffer_type, size, per_bank)
+        address = self._place(buffer_type, per_bank)
+        buffer = Buffer(self, buffer_type, size, per_bank, address, self._next_buffer_id)
+        self._next_buffer_id += 1
         self._buffers.add(buffer)
+        self._log_buffer(+1, buffer)
         return buffer
 
+    def _place(self, buffer_type: BufferType, per_bank: int) -> int:
+        """A deterministic address: the lowest gap of the bank that fits (first fit, bottom up). Reports
+        show it; the out-of-memory rule above stays on the total (the simulator does not model
+        fragmentation, nor ttnn's top-down L1 placement or its bank base offsets)."""
+        placed = self._placed[buffer_type]
+        address, at = 0, len(placed)
+        for i, (start, length) in enumerate(placed):
+            if start - address >= per_bank:
+                at = i
+                break
+            address = max(address, start + length)
+        placed.insert(at, (address, per_bank))
+        return address
+
+    def _log_buffer(self, sign: int, buffer: Buffer) -> None:
+        self.stats.buffer_events.append(
+            (len(self.stats.op_records), sign, buffer.buffer_type.name, buffer.address, buffer.per_bank,
+             buffer.buffer_id)
+        )  # fmt: skip
+
     def _release(self, buffer: Buffer) -> None:
+        self._placed[buffer.buffer_type].remove((buffer.address, buffer.per_bank))
+        self._log_buffer(-1, buffer)
         self._bank_used[buffer.buffer_type] -= buffer.per_bank
         banks, _ = self._banks(buffer.buffer_type)
         self._account(buffer.buffer_type, -buffer.per_bank * banks)

@@ -277,6 +277,7 @@ class Tensor:
             shard_shape=tuple(shard) if shard is not None else None,
             num_bytes=self._nbytes(),
             address=getattr(buffer, "address", None),
+            buffer_id=getattr(buffer, "buffer_id", None),
         )
 
     def writable_chip(self, i: int) -> torch.Tensor:

@@ -78,6 +78,9 @@ class Gemma3Port(Port):
         ctx.reference = None
         return Gemma3VisionModelTTNN(PRESETS[ctx.preset], state_dict, ctx.device)
 
+    def layer_trace(self, ctx: RunContext) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+        return {"vision tower": _TOWER.chained_blocks(ctx)}
+
     def components(self, preset: str) -> list[Component]:
         config = PRESETS[preset]
         return [

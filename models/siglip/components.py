@@ -62,6 +62,23 @@ class TowerComponents:
         ttnn.deallocate(hidden_states)
         return tokens(ctx, output)
 
+    def chained_blocks(self, ctx: RunContext) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(reference, port) after every encoder block, the port running embeddings then each block on its
+        own previous output (Port.layer_trace)."""
+        tower = ctx.model.vision_tower
+        hidden_states = tower.embeddings(self.images(ctx))
+        mask = tower.encoder.attention_mask(hidden_states.shape[0])
+        trace = self.trace(ctx)
+        pairs = []
+        for i, layer in enumerate(tower.encoder.layers):
+            output = layer(hidden_states, mask)
+            ttnn.deallocate(hidden_states)
+            hidden_states = output
+            host = ttnn.to_torch(hidden_states).float()[:, 0, : tower.num_patches]
+            pairs.append((trace[f"block {i}"], host))
+        ttnn.deallocate(hidden_states)
+        return pairs
+
     def port_tower(self, ctx: RunContext) -> torch.Tensor:
         """The whole image path runs once: the tower's output is compared here, the features are kept for
         the "tower + projector" component."""

@@ -17,9 +17,8 @@ from ttport.backend import is_simulator, ttnn
 from ttport.compare import assert_quality
 from ttport.device import open_device
 from ttport.errors import UserError
-from ttport.models.pi0.policy_components import build_policy, policy_components
-from ttport.models.pi0.policy_inputs import expert_mask, prefix_layout, prefix_mask
-from ttport.models.pi0.port import PI0Port
+from ttport.models.pi0.inputs import expert_mask, prefix_layout, prefix_mask
+from ttport.models.pi0.port import PI0Port, build_policy, policy_components
 from ttport.port import Component, RunContext
 
 SAMPLE_ARGS = ("state", "input_ids", "pixel_values", "noise", "pixel_attention_mask")
