@@ -7,9 +7,10 @@ transformers GemmaModel stacks; names follow GemmaDecoderLayer so state-dict key
   (grouped-query: PI0's Gemmas have one KV head); HF's half-rotation rotary by
   ttnn.experimental.rotary_embedding with per-token cos/sin tables built on the host; SDPA with an explicit
   additive mask (PI0 never uses a plain causal mask).
-- A layer may attend to a key/value prefix besides its own tokens (`past` = the prefix cache): PI0's expert
-  attends PaliGemma's cached prefix. The prefix tensors are only read (concatenated in front), never
-  written, so the cache computed once serves every denoising step.
+- A layer may attend to a key/value prefix besides its own tokens (`past`, a `JointKV`): PI0's expert
+  attends PaliGemma's cached prefix. The prefix tensors are only read, never written, so the cache computed
+  once serves every denoising step; `JointKV` holds the joined [own; prefix] keys and values the SDPA reads,
+  built once and then rewritten only in the own rows.
 - MLP: down(gelu_tanh(gate(x)) * up(x)); the activation is fused into the gate matmul.
 
 Weights are taken out of the state dict as they are converted (`pop`), so a caller streaming a large
@@ -86,6 +87,43 @@ def rotary_tables(shape: GemmaShape, positions: torch.Tensor) -> tuple[torch.Ten
     return emb.cos()[None, None], emb.sin()[None, None]
 
 
+class JointKV:
+    """One layer's keys and values as a denoising step's SDPA reads them: [own rows (E); prefix (P)] along the
+    sequence (the expert mask orders its key columns the same way).
+
+    The first `join` concatenates the step's own keys/values in front of the prefix cache (the prefix is copied
+    once per inference); every later step rewrites only the E own rows in place with ttnn.fill_cache, which
+    writes rows 0..E-1 of one user (E is a tile multiple, so no prefix row shares a tile with them). Re-joining
+    every step copied the whole prefix twice per layer and step (36 concats of P + E rows per step in PI0)."""
+
+    def __init__(self, prefix: tuple[Any, Any]):
+        self.prefix = prefix  # read only: the VLM's cache, owned by the caller
+        self.joint: tuple[Any, Any] | None = None
+
+    def join(self, keys: Any, values: Any) -> tuple[Any, Any]:
+        if self.joint is None:
+            self.joint = (
+                ttnn.concat([keys, self.prefix[0]], dim=2),
+                ttnn.concat([values, self.prefix[1]], dim=2),
+            )
+            return self.joint
+        for buffer, own in zip(self.joint, (keys, values), strict=True):
+            batch = own.shape[0]
+            for user in range(batch):
+                rows = own if batch == 1 else ttnn.slice(own, [user, 0, 0, 0], [user + 1, *own.shape[1:]])
+                ttnn.fill_cache(buffer, rows, user)
+                if rows is not own:
+                    ttnn.deallocate(rows)
+        return self.joint
+
+    def release(self) -> None:
+        """Free the joined buffers (the prefix stays: it belongs to the caller)."""
+        if self.joint is not None:
+            for tensor in self.joint:
+                ttnn.deallocate(tensor)
+            self.joint = None
+
+
 class GemmaRMSNorm:
     """x / rms(x) * (1 + weight), over the last dim."""
 
@@ -95,9 +133,13 @@ class GemmaRMSNorm:
         self.eps = eps
         self.compute_kernel_config = precise_compute_config()
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, memory_config: Any = None) -> Any:
         return ttnn.rms_norm(
-            x, epsilon=self.eps, weight=self.weight, compute_kernel_config=self.compute_kernel_config
+            x,
+            epsilon=self.eps,
+            weight=self.weight,
+            memory_config=memory_config,
+            compute_kernel_config=self.compute_kernel_config,
         )
 
     __call__ = forward
@@ -140,13 +182,19 @@ class GemmaAttention:
         cos: Any,
         sin: Any,
         attention_mask: Any,
-        past: tuple[Any, Any] | None = None,
+        past: JointKV | None = None,
+        memory_config: Any = None,
     ) -> tuple[Any, Any, Any]:
         """[B, 1, S, D] -> (output [B, 1, S, D], this layer's keys and values [B, KV, S, head_dim]).
-        With `past` = (keys, values) [B, KV, P, head_dim], the queries attend [past; own] (mask [B, 1, S,
-        P + S]); the returned keys/values are the layer's own (rotated keys), not the concatenation."""
+        With `past` (the prefix's keys and values [B, KV, P, head_dim]), the queries attend [own; prefix]
+        (mask [B, 1, S, S + P]); the returned keys/values are the layer's own (rotated keys)."""
         shape = self.shape
-        fused = ttnn.linear(hidden_states, self.qkv_weight, compute_kernel_config=self.matmul_config)
+        fused = ttnn.linear(
+            hidden_states,
+            self.qkv_weight,
+            memory_config=memory_config,
+            compute_kernel_config=self.matmul_config,
+        )
         query, key, value = ttnn.experimental.nlp_create_qkv_heads(
             fused, num_heads=shape.num_heads, num_kv_heads=shape.num_kv_heads, transpose_k_heads=False
         )
@@ -155,10 +203,7 @@ class GemmaAttention:
         rotated_key = ttnn.experimental.rotary_embedding(key, cos, sin)
         ttnn.deallocate(query)
         ttnn.deallocate(key)
-        keys, values = rotated_key, value
-        if past is not None:
-            keys = ttnn.concat([past[0], rotated_key], dim=2)
-            values = ttnn.concat([past[1], value], dim=2)
+        keys, values = past.join(rotated_key, value) if past is not None else (rotated_key, value)
         attn = ttnn.transformer.scaled_dot_product_attention(
             rotated_query,
             keys,
@@ -170,12 +215,11 @@ class GemmaAttention:
             compute_kernel_config=self.sdpa_config,
         )
         ttnn.deallocate(rotated_query)
-        if past is not None:
-            ttnn.deallocate(keys)
-            ttnn.deallocate(values)
         merged = ttnn.experimental.nlp_concat_heads(attn)
         ttnn.deallocate(attn)
-        output = ttnn.linear(merged, self.o_weight, compute_kernel_config=self.matmul_config)
+        output = ttnn.linear(
+            merged, self.o_weight, memory_config=memory_config, compute_kernel_config=self.matmul_config
+        )
         ttnn.deallocate(merged)
         return output, rotated_key, value
 
@@ -197,7 +241,7 @@ class GemmaMLP:
         # A core grid lets linear fuse the activation into the matmul (matmul.cpp bound_matmul).
         self.core_grid = ttnn.CoreGrid(y=grid.y, x=grid.x)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, memory_config: Any = None) -> Any:
         gate = ttnn.linear(
             x,
             self.gate_weight,
@@ -205,13 +249,21 @@ class GemmaMLP:
             # (see models/siglip/mlp.py).
             activation=(ttnn.UnaryOpType.GELU, False),
             core_grid=self.core_grid,
+            memory_config=memory_config,
             compute_kernel_config=self.compute_kernel_config,
         )
-        up = ttnn.linear(x, self.up_weight, compute_kernel_config=self.compute_kernel_config)
-        gated = ttnn.multiply(gate, up)
+        up = ttnn.linear(
+            x, self.up_weight, memory_config=memory_config, compute_kernel_config=self.compute_kernel_config
+        )
+        gated = ttnn.multiply(gate, up, memory_config=memory_config)
         ttnn.deallocate(gate)
         ttnn.deallocate(up)
-        output = ttnn.linear(gated, self.down_weight, compute_kernel_config=self.compute_kernel_config)
+        output = ttnn.linear(
+            gated,
+            self.down_weight,
+            memory_config=memory_config,
+            compute_kernel_config=self.compute_kernel_config,
+        )
         ttnn.deallocate(gated)
         return output
 
@@ -228,7 +280,10 @@ class GemmaDecoderLayer:
         prefix: str,
         device: Any,
         weights_dtype: Any,
+        activations: Any = None,
     ):
+        """`activations`: memory config of the layer's activations (None: ttnn's default, DRAM)."""
+        self.activations = activations
         eps = shape.rms_norm_eps
         self.input_layernorm = GemmaRMSNorm(state_dict, f"{prefix}input_layernorm.", device, eps)
         self.self_attn = GemmaAttention(shape, state_dict, f"{prefix}self_attn.", device, weights_dtype)
@@ -243,18 +298,19 @@ class GemmaDecoderLayer:
         cos: Any,
         sin: Any,
         attention_mask: Any,
-        past: tuple[Any, Any] | None = None,
+        past: JointKV | None = None,
     ) -> tuple[Any, Any, Any]:
         """-> (output, keys, values); the input stays allocated (the caller owns it)."""
-        normed = self.input_layernorm(hidden_states)
-        attn, keys, values = self.self_attn(normed, cos, sin, attention_mask, past)
+        memory = self.activations
+        normed = self.input_layernorm(hidden_states, memory_config=memory)
+        attn, keys, values = self.self_attn(normed, cos, sin, attention_mask, past, memory_config=memory)
         ttnn.deallocate(normed)
-        hidden_states = ttnn.add(hidden_states, attn)
+        hidden_states = ttnn.add(hidden_states, attn, memory_config=memory)
         ttnn.deallocate(attn)
-        normed = self.post_attention_layernorm(hidden_states)
-        mlp = self.mlp(normed)
+        normed = self.post_attention_layernorm(hidden_states, memory_config=memory)
+        mlp = self.mlp(normed, memory_config=memory)
         ttnn.deallocate(normed)
-        output = ttnn.add(hidden_states, mlp)
+        output = ttnn.add(hidden_states, mlp, memory_config=memory)
         ttnn.deallocate(mlp)
         ttnn.deallocate(hidden_states)
         return output, keys, values
@@ -269,9 +325,10 @@ def build_layers(
     prefix: str,
     device: Any,
     weights_dtype: Any,
+    activations: Any = None,
 ) -> list[GemmaDecoderLayer]:
     """`prefix`layers.{i}.* for every layer, each converted (and dropped from `state_dict`) in turn."""
     return [
-        GemmaDecoderLayer(shape, state_dict, f"{prefix}layers.{i}.", device, weights_dtype)
+        GemmaDecoderLayer(shape, state_dict, f"{prefix}layers.{i}.", device, weights_dtype, activations)
         for i in range(num_layers)
     ]

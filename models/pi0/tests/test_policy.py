@@ -188,7 +188,8 @@ def test_masks_match_transformers(reference: torch.nn.Module) -> None:
         block_sequence_ids=blocks[None].repeat(batch, 1),
     )
     ours = expert_mask(batch, length, total, chunk, rows) == 0
-    real_keys = list(range(length)) + list(range(total, total + chunk + 1))
+    # our key columns are [own rows; prefix] (JointKV's order), the reference's [prefix; own]
+    real_keys = list(range(rows, rows + length)) + list(range(chunk + 1))
     assert torch.equal(ours[:, :, : chunk + 1, real_keys], expert_allowed)
     padded_keys = [k for k in range(total + rows) if k not in real_keys]
     assert not ours[..., padded_keys].any()
