@@ -92,28 +92,26 @@ class JointKV:
     sequence (the expert mask orders its key columns the same way).
 
     The first `join` concatenates the step's own keys/values in front of the prefix cache (the prefix is copied
-    once per inference); every later step rewrites only the E own rows in place with ttnn.fill_cache, which
-    writes rows 0..E-1 of one user (E is a tile multiple, so no prefix row shares a tile with them). Re-joining
-    every step copied the whole prefix twice per layer and step (36 concats of P + E rows per step in PI0)."""
+    once per inference); with one user (PI0's batch 1) every later step rewrites only the E own rows in place
+    with ttnn.fill_cache, which writes rows 0..E-1 of one user (E is a tile multiple, so no prefix row shares a
+    tile with them). Re-joining every step copied the whole prefix twice per layer and step (36 concats of
+    P + E rows per step in PI0). With several users fill_cache would need a slice and a write per user, more
+    ops than one concat, so those batches re-join every step."""
 
     def __init__(self, prefix: tuple[Any, Any]):
         self.prefix = prefix  # read only: the VLM's cache, owned by the caller
         self.joint: tuple[Any, Any] | None = None
 
     def join(self, keys: Any, values: Any) -> tuple[Any, Any]:
-        if self.joint is None:
-            self.joint = (
-                ttnn.concat([keys, self.prefix[0]], dim=2),
-                ttnn.concat([values, self.prefix[1]], dim=2),
-            )
+        if self.joint is not None and keys.shape[0] == 1:
+            for buffer, own in zip(self.joint, (keys, values), strict=True):
+                ttnn.fill_cache(buffer, own, 0)
             return self.joint
-        for buffer, own in zip(self.joint, (keys, values), strict=True):
-            batch = own.shape[0]
-            for user in range(batch):
-                rows = own if batch == 1 else ttnn.slice(own, [user, 0, 0, 0], [user + 1, *own.shape[1:]])
-                ttnn.fill_cache(buffer, rows, user)
-                if rows is not own:
-                    ttnn.deallocate(rows)
+        self.release()
+        self.joint = (
+            ttnn.concat([keys, self.prefix[0]], dim=2),
+            ttnn.concat([values, self.prefix[1]], dim=2),
+        )
         return self.joint
 
     def release(self) -> None:

@@ -223,3 +223,18 @@ def test_norm_projection_meets_tt_metals_published_rms_norm_times() -> None:
     # a block-sharded input runs on its shard grid, each row's statistics combined over the 8 cores it spans
     focus = bench.record_of(rows[0])
     assert projection.project_record(focus, bench.board_of(rows[0])).cores == 64
+
+
+def test_cache_write_is_recorded_and_projects_the_written_rows_only(device) -> None:
+    cache = _tile(torch.zeros(1, 1, 1024, 256), device)
+    rows = _tile(torch.randn(1, 1, 64, 256), device)
+    sim.reset_stats(device)
+    ttnn.fill_cache(cache, rows, 0)
+    ttnn.concat([rows, cache], dim=2)
+    records = sim.stats(device).op_records
+    assert [r.name for r in records] == ["fill_cache", "concat"]
+    assert [t.shape for t in records[0].inputs] == [(1, 1, 1024, 256), (1, 1, 64, 256)]
+    projection.project_records(records, device.board)
+    fill, concat = (r.projection for r in records)
+    # 64 rows read and written, against the concat's 1088 rows read and written
+    assert fill.data_ns == pytest.approx(concat.data_ns * 64 / 1088)

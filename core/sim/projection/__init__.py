@@ -25,6 +25,7 @@ from ..records import OpRecord, Projection
 from .calibration import CALIBRATION, Calibration
 from .matmul import MatmulProblem, blocking, default_blocking, problem_from_record, project_matmul
 from .ops import (
+    project_cache_write,
     project_embedding,
     project_norm,
     project_other,
@@ -51,6 +52,7 @@ __all__ = [
 
 _MATMULS = {"matmul", "linear"}
 _NORMS = {"layer_norm", "rms_norm"}
+_CACHE_WRITES = {"fill_cache", "update_cache", "paged_fill_cache", "paged_update_cache"}
 
 
 def project_record(record: OpRecord, board: Board) -> Projection:
@@ -65,6 +67,8 @@ def project_record(record: OpRecord, board: Board) -> Projection:
         return project_softmax(board, record)
     if record.name == "embedding":
         return project_embedding(board, record)
+    if record.name in _CACHE_WRITES and len(record.inputs) >= 2:
+        return project_cache_write(board, record)
     return project_other(board, record)
 
 

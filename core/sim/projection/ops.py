@@ -13,6 +13,7 @@ first-order: they rank ops and spot memory-bound ones; they are not a cycle coun
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from ..boards import Board
@@ -224,6 +225,20 @@ def project_other(board: Board, record: OpRecord) -> Projection:
     # data movement (reshape, permute, transpose, concat, slice, pad, repeat, nlp heads, rotary ...): bytes
     # in and out, a light per-tile cost for the readers/writers
     return _streaming(board, record, FPU_PASS / 4)
+
+
+def project_cache_write(board: Board, record: OpRecord) -> Projection:
+    """fill_cache / update_cache / their paged forms: the written rows (the op's second operand) are read and
+    written into the cache in place; the rest of the cache is not touched."""
+    rows = record.inputs[1]
+    grid = board.grid[0] * board.grid[1]
+    work = _tiles(rows)
+    cores = min(grid, work)
+    compute = math.ceil(work / cores) * FPU_PASS / 4 / board.perf.clock_ghz
+    cache = record.inputs[0]
+    written = dataclasses.replace(rows, buffer_type=cache.buffer_type)
+    data = _data_ns(board, [(rows, 1.0), (written, 1.0)], cores)
+    return _combine(board, compute, data, cores, 2 * rows.num_bytes / board.perf.dram_gbps)
 
 
 def project_transfer(board: Board, num_bytes: int) -> float:
