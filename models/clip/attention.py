@@ -18,7 +18,7 @@ from transformers.models.clip.modeling_clip import CLIPAttention
 from ttport.backend import ttnn
 from ttport.weights import convert_state_dict
 
-from .mlp import linear_policy, prepare_linear
+from .mlp import linear_core_grid, linear_policy, prepare_linear
 
 TILE = 32
 
@@ -43,6 +43,7 @@ class TtCLIPAttention:
         self.padded_len = padded_len
         self.compute_kernel_config = compute_kernel_config
         self.linear_config = linear_config or compute_kernel_config
+        self.core_grid = linear_core_grid(device)
         self.program_config = ttnn.SDPAProgramConfig(
             compute_with_storage_grid_size=device.compute_with_storage_grid_size(),
             q_chunk_size=padded_len,
@@ -75,6 +76,7 @@ class TtCLIPAttention:
             x,
             self.qkv_weight,
             bias=self.qkv_bias,
+            core_grid=self.core_grid,
             memory_config=ttnn.L1_MEMORY_CONFIG,
             compute_kernel_config=self.linear_config,
         )
@@ -98,6 +100,7 @@ class TtCLIPAttention:
             attn,
             self.out_weight,
             bias=self.out_bias,
+            core_grid=self.core_grid,
             memory_config=ttnn.L1_MEMORY_CONFIG,
             compute_kernel_config=self.linear_config,
         )

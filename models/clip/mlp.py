@@ -18,6 +18,14 @@ def prepare_linear(name: str, tensor: Any) -> Any:
     return linear_weight(tensor) if name.endswith("weight") else linear_bias(tensor)
 
 
+def linear_core_grid(device: Any) -> Any:
+    """The linears' core grid: the whole grid. With a core grid ttnn builds a multicast program config and fuses
+    the bias and the activation into the matmul; without one, an L1 output gets the plain multi-core program
+    and a separate bias add (matmul.cpp get_post_process_bias, bound_matmul)."""
+    grid = device.compute_with_storage_grid_size()
+    return ttnn.CoreGrid(y=grid.y, x=grid.x)
+
+
 def linear_policy(weights_dtype: Any) -> DtypePolicy:
     """Linear weights in `weights_dtype` (bfloat16 when None), biases in bfloat16."""
     return DtypePolicy({"*weight": weights_dtype or ttnn.bfloat16})
@@ -49,35 +57,32 @@ class TtCLIPMLP:
         )
         self.fc1_weight, self.fc1_bias = params["fc1.weight"], params["fc1.bias"]
         self.fc2_weight, self.fc2_bias = params["fc2.weight"], params["fc2.bias"]
-        grid = device.compute_with_storage_grid_size()
-        # With a core grid, linear fuses GELU into the matmul (one op, one output rounding; matmul.cpp
-        # bound_matmul): the accurate kernel (param 0), as the separate ttnn.gelu(fast_and_approximate_mode=False)
-        self.core_grid = ttnn.CoreGrid(y=grid.y, x=grid.x)
+        self.core_grid = linear_core_grid(device)
 
     def forward(self, x: Any) -> Any:
         l1 = ttnn.L1_MEMORY_CONFIG
-        if self.hidden_act == "gelu":  # exact (erf) GELU, as torch.nn.functional.gelu
-            h = ttnn.linear(
-                x,
-                self.fc1_weight,
-                bias=self.fc1_bias,
-                activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 0.0),
-                core_grid=self.core_grid,
-                memory_config=l1,
-                compute_kernel_config=self.linear_config,
-            )
-        else:
-            h = ttnn.linear(
-                x,
-                self.fc1_weight,
-                bias=self.fc1_bias,
-                memory_config=l1,
-                compute_kernel_config=self.linear_config,
-            )
+        # exact (erf) GELU, as torch.nn.functional.gelu: fused into fc1 as the accurate kernel (param 0), the
+        # same kernel as ttnn.gelu(fast_and_approximate_mode=False), with one output rounding
+        gelu = ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 0.0) if self.hidden_act == "gelu" else None
+        h = ttnn.linear(
+            x,
+            self.fc1_weight,
+            bias=self.fc1_bias,
+            activation=gelu,
+            core_grid=self.core_grid,
+            memory_config=l1,
+            compute_kernel_config=self.linear_config,
+        )
+        if self.hidden_act == "quick_gelu":
             gate = ttnn.sigmoid(ttnn.multiply(h, QUICK_GELU_ALPHA, memory_config=l1), memory_config=l1)
             h = ttnn.multiply(h, gate, memory_config=l1)
         return ttnn.linear(
-            h, self.fc2_weight, bias=self.fc2_bias, memory_config=l1, compute_kernel_config=self.linear_config
+            h,
+            self.fc2_weight,
+            bias=self.fc2_bias,
+            core_grid=self.core_grid,
+            memory_config=l1,
+            compute_kernel_config=self.linear_config,
         )
 
     __call__ = forward
