@@ -58,15 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {"model": args.model, "preset": args.preset, "layers_run": args.layers, "depth": depth}
     out["passed"] = report.passed
     out["pcc"] = {c.name: c.pcc for c in report.components}
-    out["block_us"] = {f: round(layers[0][f] / 1e3, 1) for f in FIGURES}
+    names = {"device_ns": "kernels_ms", "trace_ns": "trace_ms", "no_trace_ns": "no_trace_ms"}
+    out["block"] = {names[f]: round(layers[0][f] / 1e6, 3) for f in FIGURES}
     for name, c in components.items():
         if _LAYER.match(name) or c["ops"] == 0:
             continue
-        scaled = {
-            f: c[f] + (depth - args.layers) * layers[0][f] if name.startswith(args.tower) else c[f]
-            for f in FIGURES
-        }
-        out[name] = {f: round(v / 1e6, 3) for f, v in scaled.items()} | {"unit": "ms"}
+        extra = depth - args.layers if name.startswith(args.tower) else 0
+        out[name] = {names[f]: round((c[f] + extra * layers[0][f]) / 1e6, 3) for f in FIGURES}
     print(json.dumps(out, indent=1))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
