@@ -85,9 +85,9 @@ class ClipPreset:
     enc2: EncoderPreset
     prompt_lengths: tuple[int, ...] = (11, 77)
     seq_len: int = 77
-    #: dtype of the linear weights on device: "bfloat8_b" (HiFi2 matmuls: the projected device time of the
-    #: memory-bound 77-token linears halves) or "bfloat16" (HiFi4, as tt_dit's CLIP)
-    weights_dtype: str = "bfloat8_b"
+    #: dtype of the linear weights on device: "bfloat16" (HiFi4, as tt_dit's CLIP) or "bfloat8_b" (HiFi2
+    #: matmuls: the projected device time of the memory-bound 77-token linears halves; the `-bfp8` presets)
+    weights_dtype: str = "bfloat16"
 
     @property
     def batch(self) -> int:
@@ -144,5 +144,6 @@ PRESETS: dict[str, ClipPreset] = {
     ),
 }
 
-# `full` with bfloat16 weights: the configuration before the projection-guided tuning (README, projected time)
-PRESETS["full-bf16"] = replace(PRESETS["full"], weights_dtype="bfloat16")
+# bfloat8_b linear weights (as PI0's `-bfp8` presets): the projection-guided tuning (README, projected time)
+PRESETS["tiny-bfp8"] = replace(PRESETS["tiny"], weights_dtype="bfloat8_b")
+PRESETS["full-bfp8"] = replace(PRESETS["full"], weights_dtype="bfloat8_b")

@@ -39,9 +39,9 @@ class Gemma3VisionPreset:
     #: SDPA q / k chunk sizes in tokens; None lets ttport.models.siglip.plan_sequence choose (4096 -> 256 / 256)
     q_chunk_size: int | None = None
     k_chunk_size: int | None = None
-    #: dtype of the tower's matmul weights on device: "bfloat8_b" (HiFi2 matmuls: half the math cycles of the
-    #: compute-bound 4096-token linears) or "bfloat16" (HiFi4)
-    weights_dtype: str = "bfloat8_b"
+    #: dtype of the tower's matmul weights on device: "bfloat16" (HiFi4) or "bfloat8_b" (HiFi2 matmuls: half
+    #: the math cycles of the compute-bound 4096-token linears; the `-bfp8` presets)
+    weights_dtype: str = "bfloat16"
 
     @property
     def patches_per_side(self) -> int:
@@ -118,5 +118,6 @@ PRESETS: dict[str, Gemma3VisionPreset] = {
     ),
 }
 
-# `full` with bfloat16 weights: the configuration before the projection-guided tuning (README, projected time)
-PRESETS["full-bf16"] = replace(PRESETS["full"], weights_dtype="bfloat16")
+# bfloat8_b tower weights (as PI0's `-bfp8` presets): the projection-guided tuning (README, projected time)
+PRESETS["tiny-bfp8"] = replace(PRESETS["tiny"], weights_dtype="bfloat8_b")
+PRESETS["full-bfp8"] = replace(PRESETS["full"], weights_dtype="bfloat8_b")

@@ -183,3 +183,13 @@ def test_tuned_configuration_projects_faster_than_bfloat16(reference: ClipEncode
             assert all(r.outputs[0].buffer_type == "L1" for r in linears)
             assert not [r for r in records if r.name == "gelu"]  # fused into fc1 (enc2's activation is gelu)
     assert projected[ttnn.bfloat8_b] < projected[ttnn.bfloat16]
+
+
+def test_bfloat8_b_linear_weights_keep_every_floor() -> None:
+    """tiny-bfp8: bfloat8_b linear weights at HiFi2 pass every component's floor (the same floors as
+    bfloat16: layers >= 0.999, outputs >= 0.99)."""
+    from ttport.runner import run_port
+
+    report = run_port(ClipPort(), "tiny-bfp8")
+    assert report.passed, [(c.name, c.pcc, c.threshold) for c in report.components]
+    assert len(report.components) == 14
