@@ -21,7 +21,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--backend", choices=backend.BACKENDS, help="ttnn backend (default: $TTPORT_BACKEND or sim)"
     )
-    group.addoption("--board", help="simulated board: n150 (default), n300, p150 (or $TTPORT_BOARD)")
+    group.addoption(
+        "--board", help="simulated board: n150 (default), n300, p150, t3k, galaxy (or $TTPORT_BOARD)"
+    )
     group.addoption(
         "--port", action="append", default=[], help="run the shared templates for this port only (repeatable)"
     )

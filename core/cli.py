@@ -209,8 +209,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if backend.is_simulator():
         line += f", board {device.simulated_board().name}"
     say(line)
-    if args.report is not None and args.report.exists() and not args.report.is_dir():
-        raise UserError(f"--report needs a directory, and {args.report} is a file")
+    if args.report is not None:
+        if args.report.exists() and not args.report.is_dir():
+            raise UserError(f"--report needs a directory, and {args.report} is a file")
+        check_destination(args.report / "report.html", "--report")
     port = load_registry().get(args.model)
     if args.perf_csv is not None and not backend.is_simulator():
         raise UserError("--perf-csv needs the simulator backend (on a card, use tt-metal's profiler)")

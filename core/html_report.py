@@ -7,11 +7,15 @@ What the page shows, all derived from the RunReport and the simulator's per-op r
 - per-layer accuracy: the components a port declares per block ("block N", "vision layer N",
   "kv cache layer N" ...) grouped into one curve per stack, PCC and relative error against the block index;
 - device memory over the run: DRAM and L1 allocated after each op, per chip, peak marked;
-- the op mix: ops per name, and projected device time per name where the projection filled it;
-- run facts: backend, board, preset, seed, versions, TTPORT_* settings, transfers.
+- the op mix: ops per name and, on the simulator, projected device time per name (core/sim/projection),
+  as a figure and a table;
+- run facts: backend, board, preset, seed, versions, numerics mode, TTPORT_* settings, transfers, the
+  projected device time of the components and the ops that dominate it.
 
-Every file is written to a temporary name and moved into place, the page last, so a reader never sees a
-half-written file nor a page whose images are missing.
+The op mix and the projected times cover the components' ops: the layer trace (LAYER_TRACE) runs after
+the projection was taken and is left out, as in the JSON report; the memory figure shows it (the end of
+the run). Every file is written with ttport.safe_write (temporary name, then moved into place), the page
+last, so a reader never sees a half-written file nor a page whose images are missing.
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ import html
 import io
 import os
 import re
-import tempfile
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttport.report import ComponentResult, RunReport
+from ttport.report import LAYER_TRACE, ComponentResult, RunReport
+from ttport.safe_write import DestinationError, write_bytes
 
 PAGE = "report.html"
 #: "block 3", "vision layer 3", "kv cache layer 3": the stack's name (may be empty) and the block index
@@ -61,16 +65,38 @@ def _one_minus(pcc: float | None) -> float:
     return float("nan") if pcc is None else max(1.0 - pcc, 1e-9)
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the page is for a browser or a web server to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+@dataclass(frozen=True)
+class OpMixRow:
+    name: str
+    count: int  # ops of this name, all chips
+    projected_ns: float | None  # their projected device kernel time, all chips; None: not projected
+    bound: str | None  # "compute" / "memory": the term that holds most of that time
+
+
+def op_mix(records: list[Any]) -> list[OpMixRow]:
+    """Per op name over the components' records (the layer trace's left out): count, projected time and
+    bound; ordered by projected time when the projection ran (where the time goes), else by count."""
+    counts: dict[str, int] = defaultdict(int)
+    projected: dict[str, float] = defaultdict(float)
+    by_bound: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for r in records:
+        if r.signpost == LAYER_TRACE:
+            continue
+        counts[r.name] += 1
+        if r.projected_ns is not None:
+            projected[r.name] += r.projected_ns
+            if r.projection is not None:
+                by_bound[r.name][r.projection.bound] += r.projected_ns
+    rows = [
+        OpMixRow(
+            name,
+            count,
+            projected[name] if name in projected else None,
+            max(by_bound[name], key=by_bound[name].__getitem__) if name in by_bound else None,
+        )
+        for name, count in counts.items()
+    ]
+    return sorted(rows, key=lambda row: (-(row.projected_ns or 0.0), -row.count, row.name))
 
 
 def _png(fig: Any) -> bytes:
@@ -85,6 +111,7 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     out: dict[str, tuple[bytes, str]] = {}
     curves = layer_curves(report.components)
@@ -162,23 +189,35 @@ def _figures(report: RunReport) -> dict[str, tuple[bytes, str]]:
         out["memory.png"] = (_png(fig), "Device memory over the run, per chip; the peak is marked.")
         plt.close(fig)
 
-        counts = Counter(r.name for r in records)
-        names = [n for n, _ in counts.most_common(30)]
-        projected: dict[str, float] = defaultdict(float)
-        for r in records:
-            if r.projected_ns is not None:
-                projected[r.name] += r.projected_ns
-        panels = 2 if projected else 1
-        fig, axes = plt.subplots(1, panels, figsize=(11, 0.28 * len(names) + 1.5), squeeze=False)
+        mix = op_mix(records)[:30]
+        timed = any(row.projected_ns is not None for row in mix)
+        fig, axes = plt.subplots(1, 2 if timed else 1, figsize=(11, 0.28 * len(mix) + 1.5), squeeze=False)
+        names = [row.name for row in mix][::-1]
         ax = axes[0][0]
-        ax.barh(names[::-1], [counts[n] for n in names[::-1]], color="tab:blue")
+        ax.barh(names, [row.count for row in mix][::-1], color="tab:blue")
         ax.set(title="ops per name", xlabel="ops (all chips)")
-        if projected:
+        if timed:
             ax2 = axes[0][1]
-            ax2.barh(names[::-1], [projected.get(n, 0.0) / 1e3 for n in names[::-1]], color="tab:orange")
+            us = [(row.projected_ns or 0.0) / 1e3 for row in mix][::-1]
+            colors = ["tab:red" if row.bound == "compute" else "tab:orange" for row in mix][::-1]
+            ax2.barh(names, us, color=colors)
             ax2.set(title="projected device time per name", xlabel="us (all chips)")
+            ax2.set_yticks(range(len(names)), [""] * len(names))  # the names are on the left panel
+            ax2.legend(
+                handles=[
+                    Patch(color="tab:red", label="compute-bound"),
+                    Patch(color="tab:orange", label="memory-bound"),
+                ],
+                fontsize=8,
+                loc="lower right",
+            )
         fig.tight_layout()
-        out["ops.png"] = (_png(fig), "Op mix" + (" and projected device time" if projected else "") + ".")
+        caption = "Op mix of the components" + (
+            ", by projected device time (core/sim/projection; the bar colour says which term dominates)"
+            if timed
+            else ""
+        )
+        out["ops.png"] = (_png(fig), caption + ".")
         plt.close(fig)
     return out
 
@@ -189,16 +228,23 @@ def _cell(value: Any, spec: str = "") -> str:
     return html.escape(format(value, spec) if spec else str(value))
 
 
+def _us(ns: float | None) -> str:
+    return "n/a" if ns is None else f"{ns / 1e3:,.1f} us"
+
+
 def _component_table(report: RunReport) -> str:
+    projected = (report.projection or {}).get("components", {})
     rows = []
     for c in report.components:
+        device_ns = projected.get(c.name, {}).get("device_ns")
         verdict = "PASS" if c.passed else "FAIL"
         error = html.escape(c.error.strip().splitlines()[-1]) if c.error and c.error.strip() else ""
         rows.append(
             f'<tr class="{verdict.lower()}"><td>{html.escape(c.name)}</td><td>{_cell(c.pcc, ".6f")}</td>'
             f"<td>{_cell(c.threshold, 'g')}</td><td>{_cell(c.rel_rms_error, '.2e')}</td>"
             f"<td>{_cell(c.max_abs_error, '.2e')}</td><td>{verdict}</td>"
-            f"<td>{c.reference_seconds:.3f}</td><td>{c.port_seconds:.3f}</td><td>{error}</td></tr>"
+            f"<td>{c.reference_seconds:.3f}</td><td>{c.port_seconds:.3f}</td>"
+            f"<td>{html.escape(_us(device_ns))}</td><td>{error}</td></tr>"
         )
     head = "".join(
         f"<th>{h}</th>"
@@ -211,6 +257,7 @@ def _component_table(report: RunReport) -> str:
             "verdict",
             "ref s",
             "port s",
+            "projected device time",
             "",
         )
     )
@@ -244,6 +291,27 @@ def _facts(report: RunReport) -> list[tuple[str, str]]:
         ("peak RSS", f"{report.peak_rss_bytes / 2**20:.0f} MiB"),
         ("build / total", f"{report.build_seconds:.2f} s / {report.total_seconds:.2f} s"),
     ]
+    if report.projection is not None:
+        total = report.projection["total"]
+        facts.append(
+            (
+                f"projected device time on {report.projection['board']} (components)",
+                f"{_us(total['device_ns'])} kernels; {_us(total['trace_ns'])} with trace, "
+                f"{_us(total['no_trace_ns'])} without; {_us(total['transfer_ns'])} host <-> device transfers",
+            )
+        )
+        mix = [row for row in op_mix(report.op_records) if row.projected_ns]
+        whole = sum(row.projected_ns or 0.0 for row in mix)
+        if whole > 0:
+            facts.append(
+                (
+                    "projected time by op",
+                    ", ".join(f"{row.name} {row.projected_ns / whole:.0%}" for row in mix[:4])
+                    + (f", {len(mix) - 4} more" if len(mix) > 4 else ""),
+                )
+            )
+    if report.perf_csv:
+        facts.append(("op-profiler CSV", report.perf_csv))
     facts += [(f"version {k}", v) for k, v in report.versions.items()]
     facts += [(k, v) for k, v in report.settings.items()] or [("TTPORT_* settings", "none (defaults)")]
     return facts
@@ -261,6 +329,22 @@ def _layer_table(report: RunReport) -> str:
         return ""
     head = "<tr><th>stack</th><th>block</th><th>PCC</th><th>rel RMS err</th><th>max abs err</th></tr>"
     return f'<h2>Per layer, end to end</h2><table id="layers">{head}{rows}</table>'
+
+
+def _op_table(report: RunReport) -> str:
+    """The op mix as numbers: every op name, its count, projected time and share."""
+    mix = op_mix(report.op_records)
+    if not mix:
+        return ""
+    whole = sum(row.projected_ns or 0.0 for row in mix)
+    rows = "".join(
+        f"<tr><td>{html.escape(row.name)}</td><td>{row.count}</td><td>{html.escape(_us(row.projected_ns))}</td>"
+        f"<td>{_cell(row.projected_ns / whole if whole and row.projected_ns is not None else None, '.1%')}</td>"
+        f"<td>{_cell(row.bound)}</td></tr>"
+        for row in mix
+    )
+    head = "<tr><th>op</th><th>count</th><th>projected device time</th><th>share</th><th>bound</th></tr>"
+    return f'<h2>Op mix</h2><table id="ops">{head}{rows}</table>'
 
 
 _CSS = """
@@ -292,19 +376,23 @@ def render_html(report: RunReport, figures: dict[str, str]) -> str:
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f"<h2>Components</h2>{_component_table(report)}"
-        f"<h2>Figures</h2>{images}{_layer_table(report)}"
+        f"<h2>Figures</h2>{images}{_layer_table(report)}{_op_table(report)}"
         f'<h2>Run facts</h2><table id="facts">{facts}</table>'
         "</body></html>\n"
     )
 
 
 def write_report(report: RunReport, directory: str | os.PathLike[str]) -> Path:
-    """Write the figures, then report.html, into `directory`; returns the page's path."""
+    """Write the figures, then report.html, into `directory` (ttport.safe_write rules); returns the page's
+    path. A directory that cannot be written raises DestinationError (a UserError)."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DestinationError(f"--report {directory}: {exc.strerror or exc}") from exc
     figures = _figures(report)
     for name, (data, _) in figures.items():
-        _atomic_bytes(directory / name, data)
+        write_bytes(directory / name, data, what="--report")
     page = directory / PAGE
-    _atomic_bytes(page, render_html(report, {n: c for n, (_, c) in figures.items()}).encode())
+    write_bytes(page, render_html(report, {n: c for n, (_, c) in figures.items()}).encode(), what="--report")
     return page

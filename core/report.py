@@ -12,6 +12,10 @@ from typing import Any
 
 from ttport.safe_write import write_bytes
 
+#: the signpost of Port.layer_trace's ops (ttport.runner runs it with --report, after the components and
+#: after the counters and the projection were taken, so those describe the components alone)
+LAYER_TRACE = "layer trace"
+
 
 @dataclass
 class ComponentResult:
@@ -136,6 +140,9 @@ def format_projection(projection: dict[str, Any]) -> list[str]:
         for name, c in [*projection["components"].items(), ("total", projection["total"])]
     ]
     lines += _columns(header, rows)
+    ccl_ns = projection["total"].get("ccl_ns", 0.0)
+    if ccl_ns:
+        lines.append(f"of the kernel time, collectives between the chips (ethernet): {_us(ccl_ns)} us")
     lines.append("top ops by projected kernel time:")
     header = ("op", "count", "total us", "bound", "util", "cores", "inputs")
     rows = [

@@ -107,8 +107,16 @@ def diff_reports(a: dict[str, Any], b: dict[str, Any], tolerance: Tolerance) -> 
             diff.regressions.append(
                 f"peak {kind.upper()} grew from {pa} to {pb} B (more than {tolerance.memory:.0%})"
             )
+    # projected device time of the components (simulator runs; ttport.sim.projection), in us
+    for key, term in (("projected_kernel_us", "device_ns"), ("projected_trace_us", "trace_ns")):
+        diff.counters[key] = (_projected_us(a, term), _projected_us(b, term))
     diff.counters["total_seconds"] = (a.get("total_seconds"), b.get("total_seconds"))
     return diff
+
+
+def _projected_us(report: dict[str, Any], term: str) -> float | None:
+    total = (report.get("projection") or {}).get("total") or {}
+    return None if total.get(term) is None else total[term] / 1e3
 
 
 def _judge(d: ComponentDelta, tol: Tolerance, out: list[str]) -> None:

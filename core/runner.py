@@ -32,7 +32,7 @@ from ttport.compare import compare_outputs
 from ttport.errors import UserError
 from ttport.port import Component, Output, Port, RunContext
 from ttport.progress import Progress, as_progress
-from ttport.report import ComponentResult, RunReport, format_cache
+from ttport.report import LAYER_TRACE, ComponentResult, RunReport, format_cache
 from ttport.sim.records import signpost
 
 #: --seed range: ports derive more seeds by adding small offsets (seed + 1000 ...), and torch.manual_seed
@@ -165,11 +165,15 @@ def _run(
             verdict = "PASS" if result.passed else "FAIL"
             prog.note(f"{port.name}: {component.name}: PCC {shown} (>= {component.threshold}) {verdict}")
         prog.end_phase()
-        if layer_trace:
-            _layer_trace(port, ctx, report, prog)
+        # the counters and the projection describe the components: taken before the layer trace, so a run
+        # with --report reports the same figures as one without (and `ttport compare` can set them side by side)
         if backend_name == "sim":
             _record_counters(report, device)
             _record_projection(report, device, perf_csv)
+        if layer_trace:
+            _layer_trace(port, ctx, report, prog)
+        if backend_name == "sim":
+            _record_ops(report, device)
     report.peak_rss_bytes = peak_rss_bytes()
     report.total_seconds = time.perf_counter() - started
     return report
@@ -224,7 +228,7 @@ def _layer_trace(port: Port, ctx: RunContext, report: RunReport, prog: Progress)
     prog.phase("layer trace", 1)
     prog.step(f"{port.name}: per-layer trace")
     try:
-        with torch.no_grad(), signpost("layer trace"):
+        with torch.no_grad(), signpost(LAYER_TRACE):
             traces = port.layer_trace(ctx)
         for stack, pairs in traces.items():
             points = []
@@ -258,6 +262,16 @@ def _record_counters(report: RunReport, device: Any) -> None:
     report.host_to_device_bytes = stats.host_to_device_bytes
     report.device_to_host_bytes = stats.device_to_host_bytes
     report.peak_device_bytes = {"dram": stats.peak_dram_bytes, "l1": stats.peak_l1_bytes}
+
+
+def _record_ops(report: RunReport, device: Any) -> None:
+    """Every per-op record of the run, the layer trace's included (projected too, for the visualizer's
+    durations), and each chip's board facts and allocator events: what --report draws and writes."""
+    from ttport import sim
+    from ttport.sim import projection
+
+    stats = sim.stats(device)
+    projection.project_records(stats.op_records, device.board)
     report.op_records = list(stats.op_records)
     for chip in sim.runtime.chips(device):
         board = chip.board

@@ -23,12 +23,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from ttport.report import RunReport
+from ttport.safe_write import DestinationError, replace_atomically, write_bytes
 
 DB = "db.sqlite"
 CONFIG = "config.json"
@@ -211,32 +211,14 @@ def _buffer_rows(report: RunReport, num_ops: int) -> list[tuple[int, int, int, i
     return rows
 
 
-def _atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_visualizer_folder(report: RunReport, directory: str | os.PathLike[str]) -> Path:
     """db.sqlite and config.json in `directory` (each replaced atomically); returns the database path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=DB + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        Path(tmp).unlink()
-        build_database(report, Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, directory / DB)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    try:  # SQLite takes the empty temporary file as an empty database
+        replace_atomically(directory / DB, lambda tmp: build_database(report, tmp))
+    except OSError as exc:
+        raise DestinationError(f"--report {directory / DB}: {exc.strerror or exc}") from exc
     config = {
         "report_name": f"ttport {report.model} [{report.preset}] seed {report.seed}",
         "enable_fast_runtime_mode": False,
@@ -248,5 +230,5 @@ def write_visualizer_folder(report: RunReport, directory: str | os.PathLike[str]
         "ttport": {"backend": report.backend, "board": report.board, "arch": report.arch,
                    "versions": report.versions},
     }  # fmt: skip
-    _atomic(directory / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
+    write_bytes(directory / CONFIG, (json.dumps(config, indent=2) + "\n").encode(), what="--report")
     return directory / DB

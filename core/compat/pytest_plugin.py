@@ -7,7 +7,7 @@ open_device / open_mesh_device keywords, plus `fabric_config` / `reliability_mod
 reset after) and `dispatch_core_axis` / `dispatch_core_type` (folded into a DispatchCoreConfig). `mesh_device`
 takes an int (that many chips in one row) or a (rows, cols) tuple, indirectly too; a mesh larger than the
 simulated board is skipped, as tt-metal skips it on a smaller machine (choose the board with --board or
-TTPORT_BOARD: n150, n300, p150).
+TTPORT_BOARD: n150, n300, p150, t3k, galaxy).
 
 A fixture the project's own conftest.py defines wins over these (pytest's rule), so a tree that brings its
 own fixtures keeps them. No command-line options are added, so this plugin never clashes with a conftest's.

@@ -1,5 +1,6 @@
-"""Simulated Tenstorrent boards: grid size, L1 per core and DRAM banks (TTNN_FACTS §7), and the performance
-figures the device-time projection (core/sim/projection) builds on. One table, a source for every number."""
+"""Simulated Tenstorrent boards: grid size, L1 per core and DRAM banks (TTNN_FACTS §7), the performance
+figures the device-time projection (core/sim/projection) builds on, and the ethernet fabric between the chips
+of multi-chip boards (what the collective ops run over). One table, a source for every number."""
 
 from __future__ import annotations
 
@@ -20,6 +21,24 @@ class BoardPerf:
 
 
 @dataclass(frozen=True)
+class Fabric:
+    """The ethernet links between neighbouring chips of a multi-chip board (what CCL ops move data over).
+
+    `links` is how many links a CCL op can use between two neighbours along mesh axis 0 / axis 1 (ttnn's default
+    num_links); `wraps` is the mesh shapes whose axes close into a ring (the chips at both ends of an axis are
+    linked), as (rows, cols, axis)."""
+
+    link_gbps: float  # one ethernet link, GB/s per direction
+    links: tuple[int, int]  # usable links between neighbours along mesh axis 0 / 1
+    wraps: frozenset[tuple[int, int, int]] = frozenset()  # (rows, cols, axis) whose axis is a ring
+    hop_latency_ns: float = 0.0  # one fabric hop (router + ethernet), per message
+
+    def is_ring(self, rows: int, cols: int, axis: int) -> bool:
+        """Whether `axis` of a rows x cols mesh on this board wraps around (a Ring topology is usable)."""
+        return (rows, cols, axis) in self.wraps
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     arch: str  # "wormhole_b0" or "blackhole", as ttnn.get_arch_name() reports
@@ -29,6 +48,8 @@ class Board:
     dram_banks: int
     dram_bank_size: int
     perf: BoardPerf
+    fabric: Fabric | None = None  # ethernet between chips (None: a single-chip board)
+    mesh_shapes: tuple[tuple[int, int], ...] = ()  # the mesh shapes the board is built as (documentation)
 
     @property
     def dram_bytes(self) -> int:
@@ -71,11 +92,41 @@ _BLACKHOLE = BoardPerf(
     worker_cores_profiler=110,
 )
 
+# Ethernet fabric of the Wormhole multi-chip boards, with their sources:
+# - link bandwidth: a Wormhole chip has 16 ethernet ports of 100 Gb/s (Tenstorrent Wormhole product pages and
+#   tt-metal tech_reports/EthernetMultichip/BasicEthernetGuide.md): 12.5 GB/s per direction per link
+#   (theoretical; the fabric's packet headers take a few percent of it).
+# - links a CCL op uses between neighbours: n300 and T3K 1 per axis, Galaxy (TG) 4 along axis 0 and 3 along
+#   axis 1 (tt-metal models/tt_transformers/tt/ccl.py, get_num_links' link_dict "N300": (1, 1), "T3K": (1, 1),
+#   "TG": (4, 3)).
+# - topology: T3K's 8 chips are cabled as a ring, so a 1x8 (or 8x1) mesh wraps and ttnn's Ring topology is
+#   usable on it; a 2x4 view has no wraparound on either axis (rows of 4 and columns of 2 are lines), nor has an
+#   n300 (two chips) or a 4x8 Galaxy mesh as tt_transformers drives it (Topology.Linear on both axes;
+#   ttnn.get_usable_topology demotes Ring to Linear where the axis does not wrap).
+# - hop latency: ~1 us per fabric hop and message (router + ethernet), an estimate of the order tt-metal's
+#   fabric latency tests report, not a measurement.
+_WH_LINK_GBPS = 12.5
+_WH_HOP_NS = 1000.0
+
 BOARDS: dict[str, Board] = {
     "n150": Board("n150", "wormhole_b0", 1, (8, 8), 1329888, 12, 1073741792, _WORMHOLE),
-    "n300": Board("n300", "wormhole_b0", 2, (8, 8), 1329888, 12, 1073741792, _WORMHOLE),
+    "n300": Board(
+        "n300", "wormhole_b0", 2, (8, 8), 1329888, 12, 1073741792, _WORMHOLE,
+        Fabric(_WH_LINK_GBPS, (1, 1), frozenset(), _WH_HOP_NS), ((1, 2),),
+    ),
     "p150": Board("p150", "blackhole", 1, (13, 10), 1395424, 8, 4294967264, _BLACKHOLE),
-}
+    # T3000: four n300 cards, 8 Wormhole chips (docs.tenstorrent.com TT-LoudBox / QuietBox T3000).
+    "t3k": Board(
+        "t3k", "wormhole_b0", 8, (8, 8), 1329888, 12, 1073741792, _WORMHOLE,
+        Fabric(_WH_LINK_GBPS, (1, 1), frozenset({(1, 8, 1), (8, 1, 0)}), _WH_HOP_NS), ((1, 8), (2, 4)),
+    ),
+    # Galaxy: 32 Wormhole chips in a 4x8 mesh (tt-metal's TG configuration; models/tt_transformers MeshShape(8, 4)
+    # or (4, 8)).
+    "galaxy": Board(
+        "galaxy", "wormhole_b0", 32, (8, 8), 1329888, 12, 1073741792, _WORMHOLE,
+        Fabric(_WH_LINK_GBPS, (4, 3), frozenset(), _WH_HOP_NS), ((4, 8),),
+    ),
+}  # fmt: skip
 
 DEFAULT_BOARD = "n150"
 

@@ -35,6 +35,9 @@ class Stats:
     l1_bytes: int = 0
     peak_dram_bytes: int = 0
     peak_l1_bytes: int = 0
+    # Bytes this chip sent / received over its ethernet links in collective ops (core/sim/ops/ccl.py).
+    ccl_bytes_sent: int = 0
+    ccl_bytes_received: int = 0
     ops_by_name: dict[str, int] = field(default_factory=dict)
     #: allocations and frees in order, for reports that replay what was live after each op (the
     #: ttnn-visualizer folder): (ops recorded so far, +1 allocate / -1 free, BufferType name, address,
@@ -49,6 +52,7 @@ class Stats:
         """Zero the event counters and restart the peaks from what is allocated now."""
         self.device_ops = self.host_to_device = self.host_to_device_bytes = 0
         self.device_to_host = self.device_to_host_bytes = 0
+        self.ccl_bytes_sent = self.ccl_bytes_received = 0
         self.peak_dram_bytes, self.peak_l1_bytes = self.dram_bytes, self.l1_bytes
         self.ops_by_name = {}
         self.op_records = []
@@ -246,6 +250,11 @@ class Device(SubDeviceManagers):
         if record is not None:
             self.stats.op_records.append(record)
 
+    def record_ccl(self, sent: int, received: int) -> None:
+        """Bytes this chip sent and received over ethernet in one collective op."""
+        self.stats.ccl_bytes_sent += sent
+        self.stats.ccl_bytes_received += received
+
     def record_write(self, nbytes: int) -> None:
         """One host -> device transfer of `nbytes` to this chip."""
         self.stats.host_to_device += 1
@@ -386,6 +395,8 @@ def stats(device: Device | MeshDevice) -> Stats:
         total.device_to_host_bytes += s.device_to_host_bytes
         total.dram_bytes += s.dram_bytes
         total.l1_bytes += s.l1_bytes
+        total.ccl_bytes_sent += s.ccl_bytes_sent
+        total.ccl_bytes_received += s.ccl_bytes_received
         for k, v in s.ops_by_name.items():
             total.ops_by_name[k] = total.ops_by_name.get(k, 0) + v
         total.op_records.extend(s.op_records)

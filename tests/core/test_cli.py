@@ -63,7 +63,7 @@ def test_bad_board_env(
 ) -> None:
     monkeypatch.setenv("TTPORT_BOARD", "n999")
     code = main(["run", "tp_mlp"])
-    _one_line_error(capsys, code, "TTPORT_BOARD='n999' is not a board; choose one of n150, n300, p150")
+    _one_line_error(capsys, code, "TTPORT_BOARD='n999' is not a board; choose one of n150, n300, p150, t3k, galaxy")
 
 
 @pytest.mark.parametrize("args", [["run", "x", "--backend", "gpu"], ["run", "x", "--board", "n999"], ["fly"]])

@@ -52,7 +52,7 @@ def test_board_selection(monkeypatch: pytest.MonkeyPatch, board: str, arch: str,
 
 
 def test_unknown_board_is_a_user_error() -> None:
-    with pytest.raises(UserError, match="unknown board 'x1'; choose one of n150, n300, p150"):
+    with pytest.raises(UserError, match="unknown board 'x1'; choose one of n150, n300, p150, t3k, galaxy"):
         devices.select_board("x1")
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ttport.cli import main
-from ttport.html_report import PAGE, layer_curves, write_report
-from ttport.report import ComponentResult, RunReport
-from ttport.sim.records import OpConfig, OpRecord, TensorInfo
+from ttport.html_report import PAGE, OpMixRow, layer_curves, op_mix, write_report
+from ttport.report import LAYER_TRACE, ComponentResult, RunReport
+from ttport.sim.records import OpConfig, OpRecord, Projection, TensorInfo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -83,7 +83,56 @@ def test_write_report_figures_and_page(tmp_path: Path) -> None:
     assert '<tr class="fail"><td>block 1</td><td>0.950000</td><td>0.99</td>' in text
     assert "<th>numerics mode</th><td>default</td>" in text
     assert "<th>version torch</th><td>2.13.0</td>" in text and "<th>TTPORT_BOARD</th><td>n300</td>" in text
-    assert "Op mix and projected device time." in text
+    assert "Op mix of the components, by projected device time" in text
+    # the op mix table: 2 chips x 1 op of each name, 1000 ns each
+    assert '<table id="ops">' in text
+    assert "<tr><td>add</td><td>2</td><td>2.0 us</td><td>33.3%</td><td>n/a</td></tr>" in text
+
+
+def _projected(name: str, chip: int, signpost: str, compute_ns: float, data_ns: float) -> OpRecord:
+    t = TensorInfo((1, 32, 64), (1, 32, 64), "BFLOAT16", "TILE", "DRAM", "INTERLEAVED", None, 4096, None)
+    device_ns = max(compute_ns, data_ns) + 100.0
+    p = Projection(device_ns, compute_ns, data_ns, 100.0, 64, device_ns / 2, 5000.0)
+    return OpRecord(0, name, chip, (t, t), (t,), OpConfig(), signpost, 0, 0, device_ns, p)
+
+
+def test_op_mix_by_projected_time_without_the_layer_trace() -> None:
+    records = [
+        *[_projected("add", chip, "tower", 10.0, 900.0) for chip in (0, 1) for _ in range(3)],
+        _projected("matmul", 0, "tower", 9900.0, 400.0),
+        _projected("matmul", 0, "tower", 100.0, 4900.0),  # memory-bound, but less time than the other
+        _projected("softmax", 0, LAYER_TRACE, 50000.0, 10.0),  # the layer trace: not the components' mix
+    ]
+    records.append(OpRecord(0, "typecast", 0, (), (), OpConfig(), "tower", 0, 0))  # never projected
+    assert op_mix(records) == [
+        OpMixRow("matmul", 2, 10000.0 + 5000.0, "compute"),
+        OpMixRow("add", 6, 6 * 1000.0, "memory"),
+        OpMixRow("typecast", 1, None, None),
+    ]
+
+
+def test_page_shows_projected_times(tmp_path: Path) -> None:
+    """Per component in the table, in total and by op in the run facts (the JSON report's projection)."""
+    report = _report()
+    report.op_records = [
+        _projected("matmul", 0, "tower", 3000.0, 100.0),
+        _projected("add", 0, "tower", 1, 900.0),
+    ]
+    report.projection = {
+        "board": "n300",
+        "components": {"tower": {"device_ns": 4100.0}},
+        "total": {"device_ns": 4100.0, "trace_ns": 4200.0, "no_trace_ns": 12345.6, "transfer_ns": 250.0},
+    }
+    report.perf_csv = "/tmp/x/ops_perf_results_1.csv"
+    text = write_report(report, tmp_path).read_text()
+    assert "<td>0.200</td><td>4.1 us</td>" in text  # the tower row: port seconds, then projected time
+    assert "<td>0.200</td><td>n/a</td>" in text  # a component without projected ops
+    assert (
+        "<th>projected device time on n300 (components)</th><td>4.1 us kernels; 4.2 us with trace, "
+        "12.3 us without; 0.2 us host &lt;-&gt; device transfers</td>"
+    ) in text
+    assert "<th>projected time by op</th><td>matmul 76%, add 24%</td>" in text
+    assert "<th>op-profiler CSV</th><td>/tmp/x/ops_perf_results_1.csv</td>" in text
 
 
 def test_page_without_records_or_blocks(tmp_path: Path) -> None:
@@ -113,6 +162,17 @@ def test_report_must_be_a_directory(make_plugin, on_sys_path, tmp_path: Path, ca
     a_file.write_text("x")
     assert main(["run", "tp_mlp", "--report", str(a_file)]) == 2
     assert capsys.readouterr().err == f"ttport: error: --report needs a directory, and {a_file} is a file\n"
+
+
+def test_report_directory_that_cannot_be_created(make_plugin, on_sys_path, tmp_path: Path, capsys) -> None:
+    """Refused before the run (exit 2, one line), like an unwritable --json destination."""
+    make_plugin("tp_mlp")
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    assert main(["run", "tp_mlp", "--report", str(a_file / "sub")]) == 2
+    out = capsys.readouterr()
+    assert out.err == f"ttport: error: --report {a_file / 'sub' / PAGE}: a parent of the path is not a directory\n"
+    assert "PASS" not in out.out and "fc1" not in out.out  # nothing ran
 
 
 def test_progress_lines_when_not_a_terminal(make_plugin, cli) -> None:
@@ -176,7 +236,7 @@ def test_progress_bars_on_a_terminal(make_plugin, child_env) -> None:
     assert "  .. tp_mlp: mlp: PCC" in screen and "PASS: tp_mlp [tiny]" in screen
 
 
-LAYER_TRACE = (
+TRACE_METHOD = (
     "    def layer_trace(self, ctx):\n"
     "        fc1 = torch.relu(ctx.reference.fc1(ctx.inputs['x']))\n"
     "        return {'mlp': [(fc1, to_torch(ctx.model.fc1(upload(ctx)))),\n"
@@ -189,7 +249,7 @@ def test_layer_trace_runs_with_report(make_plugin, on_sys_path, tmp_path: Path, 
     """A port's Port.layer_trace feeds the end-to-end per-layer curve and table (only with --report)."""
     import json
 
-    make_plugin("tp_layers", replace={"    def build_model(self, ctx):": LAYER_TRACE})
+    make_plugin("tp_layers", replace={"    def build_model(self, ctx):": TRACE_METHOD})
     assert main(["run", "tp_layers", "--json", str(tmp_path / "plain.json")]) == 0
     assert json.loads((tmp_path / "plain.json").read_text())["layers"] == {}
     assert (
@@ -202,6 +262,12 @@ def test_layer_trace_runs_with_report(make_plugin, on_sys_path, tmp_path: Path, 
     text = (tmp_path / "r" / PAGE).read_text()
     assert '<table id="layers">' in text and "<td>mlp</td><td>1</td>" in text
     assert (tmp_path / "r" / "accuracy.png").read_bytes().startswith(PNG_MAGIC)
+    # the counters and the projected time describe the components: the same with and without the trace
+    plain, traced = (json.loads((tmp_path / f).read_text()) for f in ("plain.json", "r.json"))
+    for key in ("device_ops", "host_to_device", "device_to_host", "peak_device_bytes"):
+        assert plain[key] == traced[key], key
+    assert plain["projection"]["total"] == traced["projection"]["total"]
+    assert LAYER_TRACE not in traced["projection"]["components"]
 
 
 def test_a_failing_layer_trace_is_recorded_not_fatal(

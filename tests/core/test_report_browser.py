@@ -90,6 +90,11 @@ def test_pi0_page_renders_with_every_image(pi0_report: Path) -> None:
     # the end-to-end per-layer trace of the SigLIP tower (Port.layer_trace)
     assert "<td>vision tower</td><td>0</td>" in dom and "<td>vision tower</td><td>1</td>" in dom
     assert re.search(r"<th>device ops</th><td>\d+</td>", dom)
+    # projected device time (core/sim/projection): per component, in the facts, and per op name
+    assert re.search(r"<td>actions</td>(<td>[^<]*</td>){7}<td>[\d,]+\.\d us</td>", dom)
+    assert re.search(r"<th>projected device time on n150 \(components\)</th><td>[\d,]+\.\d us kernels;", dom)
+    assert re.search(r"<th>projected time by op</th><td>\w+ \d+%", dom)
+    assert re.search(r"<tr><td>linear</td><td>\d+</td><td>[\d,]+\.\d us</td><td>\d+\.\d%</td>", dom)
 
 
 def test_a_broken_image_is_detected(pi0_report: Path, tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ def test_identical_reports_have_no_regression(tmp_path: Path, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "no regression"
     assert "block 1" in out and "device_ops: 100 -> 100 (+0)" in out
+    assert "projected" not in out  # reports without a projection (a card, an older ttport) show none
 
 
 def test_pcc_drop_beyond_tolerance_is_a_regression(
@@ -175,3 +176,6 @@ def test_compare_real_run_reports(make_plugin, on_sys_path, tmp_path: Path, caps
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "no regression"
     assert out.startswith("A: tp_mlp [tiny] on sim (n150)")
+    kernel_us = json.loads(a.read_text())["projection"]["total"]["device_ns"] / 1e3
+    assert kernel_us > 0 and f"projected_kernel_us: {kernel_us:.3f} -> {kernel_us:.3f} (+0.000)" in out
+    assert "projected_trace_us: " in out

@@ -728,6 +728,7 @@ def store(y: torch.Tensor, mode: Mode) -> torch.Tensor:
 
 Fn = Callable[[torch.Tensor, Mode], torch.Tensor]
 
+
 def exact_numerics() -> bool:
     """Exact numerics (TTPORT_NUMERICS=exact, or numerics.mode.set_mode): run every kernel bit by bit, also
     where the default takes a shortcut. One switch for the FPU and the SFPU (core/sim/numerics/mode.py)."""

@@ -3,7 +3,8 @@
 Kept apart from op semantics: it reads only the per-op records (core/sim/records.py) and the board table
 (core/sim/boards.py). Matmul follows the blocking ttnn would pick (projection/matmul.py) and is calibrated
 against tt-metal's published GEMM_FLOPS measurements (benchmarks/bench_gemm_projection.py); the other ops use
-the same compute / data / fixed-cost structure with estimated per-tile costs (projection/ops.py).
+the same compute / data / fixed-cost structure with estimated per-tile costs (projection/ops.py); collectives
+are priced from their link traffic and the board's ethernet fabric (projection/ccl.py).
 
     from ttport.sim import projection
     projection.project_records(sim.stats(device).op_records, device.board)   # fills record.projection
@@ -23,6 +24,7 @@ from collections.abc import Iterable
 from ..boards import Board
 from ..records import OpRecord, Projection
 from .calibration import CALIBRATION, Calibration
+from .ccl import is_collective, project_ccl
 from .matmul import MatmulProblem, blocking, default_blocking, problem_from_record, project_matmul
 from .ops import (
     project_cache_write,
@@ -43,6 +45,7 @@ __all__ = [
     "ProjectionSummary",
     "blocking",
     "default_blocking",
+    "project_ccl",
     "project_matmul",
     "project_record",
     "project_records",
@@ -57,6 +60,8 @@ _CACHE_WRITES = {"fill_cache", "update_cache", "paged_fill_cache", "paged_update
 
 def project_record(record: OpRecord, board: Board) -> Projection:
     """The projection of one op record on one chip of `board` (not stored; see project_records)."""
+    if is_collective(record):
+        return project_ccl(board, record)
     if record.name in _MATMULS and len(record.inputs) >= 2:
         return project_matmul(problem_from_record(record), board)
     if record.name == "scaled_dot_product_attention":

@@ -24,6 +24,7 @@ class ComponentTime:
     trace_ns: float = 0.0  # replayed from a trace: kernels + trace op-to-op gaps
     no_trace_ns: float = 0.0  # dispatched op by op: max(host enqueue total, kernels + gaps)
     transfer_ns: float = 0.0  # host <-> device transfers under this signpost (PCIe)
+    ccl_ns: float = 0.0  # of device_ns: collective ops (ethernet traffic between the chips of a mesh)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -110,8 +111,8 @@ def summarize(
     from . import project_transfer
 
     cal = CALIBRATION[board.arch]
-    # per signpost, per chip: [ops, device, host, transfers]
-    acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0, 0.0]))
+    # per signpost, per chip: [ops, device, host, transfers, collectives]
+    acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0]))
     order = list(order or [])
     seen = set(order)
     groups: dict[tuple, list[Any]] = {}
@@ -126,6 +127,8 @@ def summarize(
         cell[0] += 1
         cell[1] += r.projection.device_ns
         cell[2] += r.projection.host_ns
+        if "collective" in r.config.attributes:
+            cell[4] += r.projection.device_ns
         if r.chip == records[0].chip:
             key = (r.name, _shapes(r))
             g = groups.setdefault(key, [0, 0.0, r])
@@ -144,15 +147,16 @@ def summarize(
         if name not in acc:
             continue
         c = ComponentTime(name)
-        for ops, device, host, transfer in acc[name].values():
+        for ops, device, host, transfer, collectives in acc[name].values():
             gaps = ops * cal.trace_gap_ns
             c.ops = max(c.ops, int(ops))
             c.device_ns = max(c.device_ns, device)
             c.trace_ns = max(c.trace_ns, device + gaps)
             c.no_trace_ns = max(c.no_trace_ns, max(host, device + gaps))
             c.transfer_ns = max(c.transfer_ns, transfer)
+            c.ccl_ns = max(c.ccl_ns, collectives)
         summary.components.append(c)
-        for attr in ("ops", "device_ns", "trace_ns", "no_trace_ns", "transfer_ns"):
+        for attr in ("ops", "device_ns", "trace_ns", "no_trace_ns", "transfer_ns", "ccl_ns"):
             setattr(total, attr, getattr(total, attr) + getattr(c, attr))
     ranked = sorted(groups.items(), key=lambda kv: -kv[1][1])[:top]
     for (op, shapes), (count, device, example) in ranked:

@@ -10,6 +10,7 @@ helpers (stats, strict mode, boards) live in `ttport.sim`. Op modules are re-exp
 from ..ops import references as _references  # golden functions of the older ops (side effect)
 from ..ops.backward import *  # noqa: F403
 from ..ops.binary import *  # noqa: F403
+from ..ops.ccl import *  # noqa: F403
 from ..ops.command_queue import *  # noqa: F403
 from ..ops.comparison import *  # noqa: F403
 from ..ops.conv import *  # noqa: F403

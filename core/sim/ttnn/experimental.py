@@ -3,6 +3,12 @@ ttport.sim.ops.ssm (state-space-model kernels), each through its `__all__`."""
 
 from ..ops.attention_helpers import experimental_concatenate_heads as concatenate_heads  # noqa: F401
 from ..ops.attention_helpers import nlp_concat_heads_decode, nlp_create_qkv_heads_decode  # noqa: F401
+from ..ops.ccl import (  # noqa: F401 (re-export)
+    all_gather_async,
+    all_reduce_async,
+    reduce_scatter_minimal_async,
+    reduce_scatter_minimal_async_create_intermediate_buffer,
+)
 from ..ops.experimental import *  # noqa: F403
 from ..ops.paged import paged_fill_cache, paged_update_cache  # noqa: F401 (re-export)
 from ..ops.ssm import *  # noqa: F403
