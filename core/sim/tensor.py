@@ -729,6 +729,17 @@ def _record(
     )
 
 
+def in_place_recorder(
+    name: str, device: Device | MeshDevice, cache: Tensor, inputs: Sequence[Tensor]
+) -> Callable[[], None]:
+    """For an op that writes `cache` in place (kv-cache fills and updates): a function recording one run of it
+    on every chip, with the operands as they are now (ttnn's argument order: the cache first)."""
+    n = len(chips(device))
+    operands = [tuple(t.info(i) for t in (cache, *inputs)) for i in range(n)]
+    results = [(cache.info(i),) for i in range(n)]
+    return lambda: _record_infos(name, device, operands, results, OpConfig())
+
+
 def _record_infos(
     name: str,
     device: Device | MeshDevice,
