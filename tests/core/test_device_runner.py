@@ -92,7 +92,8 @@ def test_mesh_on_n300(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_mesh_larger_than_the_board(no_board_env) -> None:
     with pytest.raises(
-        UserError, match=r"mesh 1x2 needs 2 chips but board n150 has 1; choose a larger board"
+        UserError,
+        match=r"mesh 1x2 needs 2 chips but board n150 has 1; choose a larger board with --board \(n300, t3k, galaxy\)",
     ):
         with devices.open_mesh_device((1, 2)):
             pass
