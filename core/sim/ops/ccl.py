@@ -100,7 +100,11 @@ def _is_line_mesh(device: Device | MeshDevice) -> bool:
 
 def _groups(device: Device | MeshDevice, cluster_axis: int | None) -> list[list[int]]:
     """Chip indices (row-major into the mesh) of every independent line the op runs on, in ring order."""
-    rows, cols = _mesh_shape(device)
+    return _line_groups(_mesh_shape(device), cluster_axis)
+
+
+def _line_groups(shape: Sequence[int], cluster_axis: int | None) -> list[list[int]]:
+    rows, cols = shape
     if cluster_axis is None:
         return [list(range(rows * cols))]
     if cluster_axis == 0:
@@ -1096,22 +1100,6 @@ def all_reduce_async(*args: Any, **kwargs: Any) -> Tensor:
 # (ttnn/ttnn/operations/ccl.py) that take the per-device torch inputs in row-major mesh order plus the mesh
 # shape and each mesh axis's shard dim (private keywords), and return the host composition of the per-device
 # results (None without a mesh description). Same semantics here, summed in float like the real goldens.
-def _device_groups(mesh_shape: Sequence[int], cluster_axis: int | None) -> list[list[int]]:
-    """Row-major device indices, grouped along `cluster_axis` (one group of every device without one)."""
-    count = math.prod(mesh_shape)
-    if cluster_axis is None:
-        return [list(range(count))]
-    axis = cluster_axis + len(mesh_shape) if cluster_axis < 0 else cluster_axis
-    if not 0 <= axis < len(mesh_shape):
-        raise ValueError(f"Collective axis {cluster_axis} is invalid for mesh shape {tuple(mesh_shape)}")
-    strides = [math.prod(mesh_shape[i + 1 :]) for i in range(len(mesh_shape))]
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for index in range(count):
-        coord = tuple(index // strides[i] % mesh_shape[i] for i in range(len(mesh_shape)))
-        groups.setdefault(coord[:axis] + coord[axis + 1 :], []).append(index)
-    return list(groups.values())
-
-
 def _compose(
     values: list[torch.Tensor], mesh_shape: Sequence[int], shard_dims: Sequence[int | None]
 ) -> torch.Tensor:
@@ -1144,10 +1132,12 @@ def _mesh_golden(
         shape, rank = tuple(_ttnn_golden_mesh_shape), input_tensor[0].ndim
         norm = None if dim is None else dim % rank
         outputs: list[Any] = [None] * len(input_tensor)
-        for group in _device_groups(shape, cluster_axis):
+        if cluster_axis is not None and not -len(shape) <= cluster_axis < len(shape):
+            raise ValueError(f"Collective axis {cluster_axis} is invalid for mesh shape {shape}")
+        axis = None if cluster_axis is None else cluster_axis % len(shape)
+        for group in _line_groups(shape, axis):
             for index, value in zip(group, per_group([input_tensor[i] for i in group], norm), strict=True):
                 outputs[index] = value
-        axis = None if cluster_axis is None else cluster_axis % len(shape)
         return _compose(outputs, shape, shards(list(_ttnn_golden_mesh_shard_dims), shape, axis, norm, rank))
 
     return golden
