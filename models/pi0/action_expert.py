@@ -113,6 +113,10 @@ class ActionExpertTTNN:
         self.out_weight = linear_weight(weight, take(state_dict, weight), device)
         self.out_bias = row_vector(bias, take(state_dict, bias), device)
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
+        # The final norm's output is in L1 (as the layers' activations): without a core grid ttnn would add
+        # action_out_proj's bias as a separate op (matmul.cpp get_post_process_bias); with one it is fused.
+        grid = device.compute_with_storage_grid_size()
+        self.core_grid = ttnn.CoreGrid(y=grid.y, x=grid.x)
 
     def forward(
         self, inputs_embeds: Any, cos: Any, sin: Any, attention_mask: Any, cache: list[JointKV]
@@ -130,7 +134,11 @@ class ActionExpertTTNN:
         normed = self.norm(hidden_states)
         ttnn.deallocate(hidden_states)
         velocity = ttnn.linear(
-            normed, self.out_weight, bias=self.out_bias, compute_kernel_config=self.compute_kernel_config
+            normed,
+            self.out_weight,
+            bias=self.out_bias,
+            core_grid=self.core_grid,
+            compute_kernel_config=self.compute_kernel_config,
         )
         ttnn.deallocate(normed)
         return velocity
