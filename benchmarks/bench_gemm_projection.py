@@ -162,16 +162,18 @@ def table(rows: list[dict]) -> tuple[str, bool]:
     for row in rows:
         groups[row["group"]][row["half"]].append(row["error"])
         groups["ALL"][row["half"]].append(row["error"])
-    header = f"{'group':42} {'half':9} {'rows':>4} {'median':>7} {'p90':>7}"
+    header = f"{'group':42} {'half':9} {'rows':>4} {'median':>7} {'p90':>7}  goal"
     lines = [header, "-" * len(header)]
     ok = True
     for name in sorted(groups, key=lambda g: (g == "ALL", g)):
         for half in ("fit", "held-out"):
             errs = groups[name][half]
             med, p90 = statistics.median(errs), _p90(errs)
-            lines.append(f"{name:42} {half:9} {len(errs):4d} {med:7.1%} {p90:7.1%}")
-            if name == "ALL":
-                ok = ok and med <= GOAL_MEDIAN and p90 <= GOAL_P90
+            met = med <= GOAL_MEDIAN and p90 <= GOAL_P90
+            ok = ok and met
+            lines.append(
+                f"{name:42} {half:9} {len(errs):4d} {med:7.1%} {p90:7.1%}  {'met' if met else 'MISSED'}"
+            )
     return "\n".join(lines), ok
 
 
@@ -220,15 +222,24 @@ def _nelder_mead(f, x0: np.ndarray, iters: int = 400, step: float = 0.3) -> np.n
     return simplex[int(np.argmin(values))]
 
 
+# Constants no row of an architecture exercises (no Blackhole row runs a 1D default config): taken from Wormhole.
+_FROM_WORMHOLE = {"blackhole": ("core_read_link_share",)}
+
+
 def fit(rows: list[dict]) -> None:
     for arch in ("wormhole_b0", "blackhole"):
         subset = [r for r in rows if r["half"] == "fit" and BOARDS[r["board"]].arch == arch]
         start = cal_module.CALIBRATION[arch]
-        x0 = np.log(np.array([getattr(start, p) for p in _PARAMS], dtype=float))
+        pinned = {p: getattr(cal_module.CALIBRATION["wormhole_b0"], p) for p in _FROM_WORMHOLE.get(arch, ())}
+        free = [p for p in _PARAMS if p not in pinned]
+        x0 = np.log(np.array([getattr(start, p) for p in free], dtype=float))
 
-        def f(x: np.ndarray, arch: str = arch, subset: list[dict] = subset) -> float:
-            values = dict(zip(_PARAMS, np.exp(x), strict=True))
+        def f(
+            x: np.ndarray, arch: str = arch, subset: list[dict] = subset, free=free, pinned=pinned
+        ) -> float:
+            values = {**pinned, **dict(zip(free, np.exp(x), strict=True))}
             values["dram_efficiency"] = min(values["dram_efficiency"], 1.0)
+            values["core_read_link_share"] = min(values["core_read_link_share"], 1.0)
             cal_module.CALIBRATION[arch] = cal_module.Calibration(**values)
             return _loss(subset)
 
@@ -292,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     print("error = |projected - measured| / measured; fit half: even rows of each table block\n")
     print(text)
     print(
-        f"\ngoal (ALL, both halves): median <= {GOAL_MEDIAN:.0%}, p90 <= {GOAL_P90:.0%}: {'MET' if ok else 'NOT MET'}"
+        f"\ngoal (every group and ALL, both halves): median <= {GOAL_MEDIAN:.0%}, p90 <= {GOAL_P90:.0%}: "
+        f"{'MET' if ok else 'NOT MET'}"
     )
     if args.plot:
         scatter(rows, args.plot)

@@ -152,6 +152,10 @@ def _listing() -> dict[str, Any]:
                 "plugin": registry.plugin_of[name],
                 "description": port.description,
                 "mesh_shape": list(port.mesh_shape) if port.mesh_shape else None,
+                "preset_meshes": {
+                    preset: list(mesh) if (mesh := port.mesh_shape_for(preset)) else None
+                    for preset in registry.components[name]
+                },
                 "presets": {
                     preset: [
                         {"name": c.name, "threshold": float(c.threshold), "metric": c.metric}
@@ -177,7 +181,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{port['name']}  (plugin {port['plugin']}{mesh})  {port['description']}".rstrip())
         for preset, components in port["presets"].items():
             names = ", ".join(f"{c['name']} >= {c['threshold']:g}" for c in components)
-            print(f"  {preset}: {names}")
+            own = port["preset_meshes"][preset]
+            on = f" (mesh {own[0]}x{own[1]})" if own and own != port["mesh_shape"] else ""
+            print(f"  {preset}{on}: {names}")
     for b in listing["broken"]:
         print(f"BROKEN plugin {b['name']} ({b['target']}): {b['error']}")
     return 0

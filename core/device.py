@@ -81,10 +81,11 @@ def open_mesh_device(mesh_shape: tuple[int, int] | None = None, **options: Any) 
     if mesh_shape is None:
         mesh_shape = (1, simulated_board().chips if is_simulator() else ttnn.GetNumAvailableDevices())
     elif is_simulator() and mesh_shape[0] * mesh_shape[1] > simulated_board().chips:
-        board = simulated_board()
+        board, needed = simulated_board(), mesh_shape[0] * mesh_shape[1]
+        larger = ", ".join(name for name, b in BOARDS.items() if b.chips >= needed)
         raise UserError(
-            f"mesh {mesh_shape[0]}x{mesh_shape[1]} needs {mesh_shape[0] * mesh_shape[1]} chips but board "
-            f"{board.name} has {board.chips}; choose a larger board with --board (e.g. n300)"
+            f"mesh {mesh_shape[0]}x{mesh_shape[1]} needs {needed} chips but board "
+            f"{board.name} has {board.chips}; choose a larger board with --board ({larger})"
         )
     mesh = ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(*mesh_shape), **options)
     try:

@@ -76,8 +76,15 @@ class Port:
     description: str = ""
     #: preset name -> a port-defined config (at least "tiny", used by CI, and "full", the real architecture)
     presets: dict[str, Any] = {}
-    #: True if the TTNN model is built on a mesh device (then the runner opens `mesh_shape`)
+    #: the mesh the TTNN model is built on (None: one chip); a port whose presets need different meshes
+    #: (say tensor-parallel presets over 2 and 8 chips) overrides `mesh_shape_for`
     mesh_shape: tuple[int, int] | None = None
+    #: the presets the shared E2E templates run (CI): "tiny" plus small variants exercising other paths
+    ci_presets: tuple[str, ...] = ("tiny",)
+
+    def mesh_shape_for(self, preset: str) -> tuple[int, int] | None:
+        """The mesh the runner opens for `preset` (default: the port's `mesh_shape`)."""
+        return self.mesh_shape
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:
         """The transformers reference: random weights from the preset's config (seeded), or loaded

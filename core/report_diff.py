@@ -64,8 +64,10 @@ class ReportDiff:
 def load_report(path: str | Path) -> dict[str, Any]:
     """A report written by `ttport run --json`; UserError (one line) for anything else."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"report not found: {path}")
+    if not path.is_file():
+        raise UserError(f"{path} is not a ttport run report: not a regular file")
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

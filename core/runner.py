@@ -123,7 +123,8 @@ def _run(
     report = RunReport(model=port.name, preset=preset, backend=backend_name, arch="", seed=seed)
     report.versions = _versions()
     report.settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("TTPORT_")}
-    with devices.board_for(port.mesh_shape) as note, _open_device(port) as device:
+    mesh_shape = port.mesh_shape_for(preset)
+    with devices.board_for(mesh_shape) as note, _open_device(mesh_shape) as device:
         if note:
             prog.note(f"{port.name}: {note}")
         info = devices.device_info(device)
@@ -180,12 +181,12 @@ def _run(
 
 
 @contextmanager
-def _open_device(port: Port) -> Iterator[Any]:
+def _open_device(mesh_shape: tuple[int, int] | None) -> Iterator[Any]:
     """The device `port` runs on, opened before any reference work; failing to open it is a
     DeviceOpenError (one line), not a traceback after minutes of reference computation."""
     stack = ExitStack()
     try:
-        device = stack.enter_context(devices.open_for(port.mesh_shape))
+        device = stack.enter_context(devices.open_for(mesh_shape))
     except UserError:
         raise
     except Exception as exc:  # ttnn raises RuntimeError (TT_FATAL / TT_THROW) and friends

@@ -11,6 +11,7 @@ tensor on one side, its to_torch values on the golden side.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -621,6 +622,7 @@ def run(real: ModuleType, sim: ModuleType) -> CheckResult:
         _run_specs(result, real, sim, device)
     finally:
         sim.close_device(device)
+    _check_mesh_goldens(result, real, sim)
     _list_unchecked(result, real, sim)
     return result
 
@@ -690,9 +692,41 @@ def _as_torch(sim: ModuleType, value: Any) -> torch.Tensor:
     return sim.to_torch(value)
 
 
+#: Collective goldens take per-device torch inputs (row-major mesh order), the mesh shape and each mesh axis's
+#: shard dim, and return the composed host tensor: compared golden against golden on these meshes / axes.
+MESH_GOLDENS = ("all_gather", "all_reduce", "reduce_scatter", "mesh_partition")
+MESH_CASES = [
+    ((1, 2), None, (None, 3)),
+    ((1, 8), 1, (None, None)),
+    ((2, 4), None, (None, None)),
+    ((2, 4), 0, (2, None)),
+    ((2, 4), 1, (None, 3)),
+]
+
+
+def _check_mesh_goldens(result: CheckResult, real: ModuleType, sim: ModuleType) -> None:
+    gen = torch.Generator().manual_seed(16)
+    for name in MESH_GOLDENS:
+        real_golden = real.get_golden_function(_resolve(real, name))
+        sim_golden = sim.get_golden_function(_resolve(sim, name))
+        for mesh_shape, axis, shard_dims in MESH_CASES:
+            inputs = [torch.randn(1, 1, 32, 64, generator=gen) for _ in range(math.prod(mesh_shape))]
+            kwargs = dict(
+                cluster_axis=axis, _ttnn_golden_mesh_shape=mesh_shape, _ttnn_golden_mesh_shard_dims=shard_dims
+            )
+            gold, own = real_golden(inputs, 3, **kwargs), sim_golden(inputs, 3, **kwargs)
+            case = f"{name} mesh {mesh_shape} cluster_axis {axis} shards {shard_dims}"
+            if gold is None:
+                result.notes.append(f"{case}: real golden declines to compare (None)")
+                continue
+            same = own is not None and own.shape == gold.shape and torch.allclose(own, gold, atol=1e-6)
+            result.case(same, f"{case}: simulator golden {None if own is None else tuple(own.shape)} "
+                        f"vs real {tuple(gold.shape)}")  # fmt: skip
+
+
 def _list_unchecked(result: CheckResult, real: ModuleType, sim: ModuleType) -> None:
     """Every simulator op with a golden must have a spec (or a reason); ops without a golden are listed."""
-    specced = {name.split(" ")[0] for name, _, _ in SPECS}
+    specced = {name.split(" ")[0] for name, _, _ in SPECS} | set(MESH_GOLDENS)
     without = []
     for prefix in ("", "transformer.", "experimental.", "kv_cache."):
         sim_mod = _resolve(sim, prefix[:-1]) if prefix else sim

@@ -1,7 +1,8 @@
 """Parametrise the shared templates over every registered port and each of its components.
 
 A port needs no test code of its own: registering it (entry point) is enough for it to be run here on its
-`tiny` preset. Each port runs once per session (the `port_run` cache); each component is its own test.
+CI presets (`Port.ci_presets`: `tiny`, plus e.g. tensor-parallel variants on a mesh). Each (port, preset)
+runs once per session (the `port_run` cache); each component is its own test.
 Those runs convert their weights through a fresh weight cache of the session (`port_cache_dir`), which
 `test_weight_cache_serves_every_weight` then runs warm.
 """
@@ -16,8 +17,6 @@ from ttport.plugins.registry import Registry, load_registry
 from ttport.report import RunReport
 from ttport.runner import run_port
 from ttport.weights import WeightCache
-
-PRESET = "tiny"
 
 _registry: list[Registry] = []
 
@@ -35,34 +34,49 @@ def _selected(config: pytest.Config) -> list[str]:
     return [n for n in names if n in wanted] if wanted else names
 
 
+def _runs(config: pytest.Config) -> list[tuple[str, str]]:
+    """(port, preset) for every CI preset of the selected ports (the registry checks they exist)."""
+    return [(name, preset) for name in _selected(config) for preset in registry().ports[name].ci_presets]
+
+
+def _id(name: str, preset: str) -> str:
+    return name if preset == "tiny" else f"{name}[{preset}]"
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "port_name" in metafunc.fixturenames:
-        names = [n for n in _selected(metafunc.config) if PRESET in registry().ports[n].presets]
-        metafunc.parametrize("port_name", names)
+    if "port_preset" in metafunc.fixturenames:
+        runs = _runs(metafunc.config)
+        metafunc.parametrize("port_preset", [pytest.param(r, id=_id(*r)) for r in runs])
     if "port_component" not in metafunc.fixturenames:
         return
     params = []
-    for name in _selected(metafunc.config):  # the registry refuses a port without a tiny preset
-        components = registry().components[name][PRESET]
-        params.extend(pytest.param((name, c.name), id=f"{name}-{c.name}") for c in components)
+    for name, preset in _runs(metafunc.config):
+        components = registry().components[name][preset]
+        params.extend(
+            pytest.param((name, preset, c.name), id=f"{_id(name, preset)}-{c.name}") for c in components
+        )
     metafunc.parametrize("port_component", params)
 
 
 class _RunCache:
-    """One run per port per session, shared by that port's component tests (cold weight cache)."""
+    """One run per (port, preset) per session, shared by its component tests (cold weight cache)."""
 
     def __init__(self, cache_dir: Any) -> None:
-        self.runs: dict[str, RunReport | BaseException] = {}
+        self.runs: dict[tuple[str, str], RunReport | BaseException] = {}
         self.cache_dir = cache_dir
 
-    def get(self, name: str) -> RunReport:
-        if name not in self.runs:
+    def cache_path(self, name: str, preset: str) -> Any:
+        return self.cache_dir / name / preset
+
+    def get(self, name: str, preset: str) -> RunReport:
+        key = (name, preset)
+        if key not in self.runs:
             try:
-                cache = WeightCache.open(self.cache_dir / name)
-                self.runs[name] = run_port(registry().ports[name], PRESET, seed=0, cache=cache)
-            except Exception as exc:  # a failing build fails every component test of the port, once
-                self.runs[name] = exc
-        run = self.runs[name]
+                cache = WeightCache.open(self.cache_path(name, preset))
+                self.runs[key] = run_port(registry().ports[name], preset, seed=0, cache=cache)
+            except Exception as exc:  # a failing build fails every component test of the run, once
+                self.runs[key] = exc
+        run = self.runs[key]
         if isinstance(run, BaseException):
             raise run
         return run
@@ -84,6 +98,6 @@ def ttport_registry() -> Registry:
 
 
 @pytest.fixture
-def port_run(port_component: tuple[str, Any], port_runs: _RunCache) -> RunReport:
-    name, _ = port_component
-    return port_runs.get(name)
+def port_run(port_component: tuple[str, str, str], port_runs: _RunCache) -> RunReport:
+    name, preset, _ = port_component
+    return port_runs.get(name, preset)

@@ -89,6 +89,13 @@ def _check_threshold(where: str, threshold: object) -> None:
         raise ValueError(f"{where}: threshold must be a number in (0, 1], got {threshold!r}")
 
 
+def _check_mesh(port: Port, what: str, mesh: object) -> None:
+    if mesh is not None and not (
+        isinstance(mesh, tuple) and len(mesh) == 2 and all(type(n) is int and n > 0 for n in mesh)
+    ):
+        raise ValueError(f"port {port.name!r}: {what} must be None or two positive ints, got {mesh!r}")
+
+
 def _validate(port: object) -> dict[str, list[Component]]:
     """The port's components per preset; raises ValueError naming what is malformed."""
     if not isinstance(port, Port):
@@ -98,18 +105,20 @@ def _validate(port: object) -> dict[str, list[Component]]:
         raise ValueError(f"port name {port.name!r} must not contain ':' or surrounding spaces")
     if not isinstance(port.description, str):
         raise ValueError(f"port {port.name!r}: description must be a string")
-    mesh = port.mesh_shape
-    if mesh is not None and not (
-        isinstance(mesh, tuple) and len(mesh) == 2 and all(type(n) is int and n > 0 for n in mesh)
-    ):
-        raise ValueError(f"port {port.name!r}: mesh_shape must be None or two positive ints, got {mesh!r}")
+    _check_mesh(port, "mesh_shape", port.mesh_shape)
     if not isinstance(port.presets, dict) or not port.presets:
         raise ValueError(f"port {port.name!r} declares no presets")
     if "tiny" not in port.presets:
         raise ValueError(f"port {port.name!r} has no 'tiny' preset (the shared templates and CI run it)")
+    ci = port.ci_presets
+    if not isinstance(ci, tuple) or "tiny" not in ci or any(p not in port.presets for p in ci):
+        raise ValueError(
+            f"port {port.name!r}: ci_presets must be a tuple of its presets with 'tiny', got {ci!r}"
+        )
     components: dict[str, list[Component]] = {}
     for preset in port.presets:
         _check_name(f"port {port.name!r}: preset name", preset)
+        _check_mesh(port, f"mesh_shape_for({preset!r})", port.mesh_shape_for(preset))
         listed = port.components(preset)
         if not isinstance(listed, (list, tuple)) or not all(isinstance(c, Component) for c in listed):
             raise ValueError(f"port {port.name!r}: components({preset!r}) must return a list of Component")

@@ -6,19 +6,19 @@ only the fused QKV activation is padded to `padded_len` (96) rows before the hea
 attention output is cut back to 77 rows. The mask covers the padded keys, so no real query attends them.
 The padded prompt is a single q / k chunk: the online softmax then needs no rescaling between chunks
 (fewer bf16 roundings) and the simulator runs one step instead of three.
+
+On a tensor-parallel mesh (models/clip/mesh.py) each chip holds whole heads of the fused projection and a
+row slice of out_proj; the partial outputs are all-reduced (the bias is added once, on chip 0).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 from transformers.models.clip.modeling_clip import CLIPAttention
 
 from ttport.backend import ttnn
-from ttport.weights import convert_state_dict
-
-from .mlp import prepare_linear
+from ttport.patterns.tensor_parallel import TensorParallel
 
 TILE = 32
 
@@ -31,7 +31,7 @@ class TtCLIPAttention:
         *,
         padded_len: int,
         compute_kernel_config: Any,
-        mesh_mapper: Any = None,
+        tp: TensorParallel,
         prefix: str = "",
     ):
         if padded_len % TILE:
@@ -46,19 +46,17 @@ class TtCLIPAttention:
             k_chunk_size=padded_len,
             exp_approx_mode=False,
         )
-        # q, k, v fused along the output features, the layout nlp_create_qkv_heads splits
+        # q, k, v fused along the output features, the layout nlp_create_qkv_heads splits (per chip: its heads)
+        self.tp = tp
+        self.heads = tp.heads(self.num_heads, self.num_heads, self.head_dim)
         projections = (reference.q_proj, reference.k_proj, reference.v_proj)
-        state = {
-            "qkv_proj.weight": torch.cat([p.weight.detach() for p in projections], dim=0),
-            "qkv_proj.bias": torch.cat([p.bias.detach() for p in projections], dim=0),
-            "out_proj.weight": reference.out_proj.weight.detach(),
-            "out_proj.bias": reference.out_proj.bias.detach(),
-        }
-        params = convert_state_dict(
-            state, device, prepare=prepare_linear, mesh_mapper=mesh_mapper, prefix=prefix
-        )
-        self.qkv_weight, self.qkv_bias = params["qkv_proj.weight"], params["qkv_proj.bias"]
-        self.out_weight, self.out_bias = params["out_proj.weight"], params["out_proj.bias"]
+        weights = [p.weight.detach().float() for p in projections]
+        biases = [p.bias.detach().float() for p in projections]
+        self.qkv_weight = tp.qkv_weight(f"{prefix}qkv_proj.weight", self.heads, *weights)
+        self.qkv_bias = tp.qkv_bias(f"{prefix}qkv_proj.bias", self.heads, *biases)
+        out_proj = reference.out_proj
+        self.out_weight = tp.row_weight(f"{prefix}out_proj.weight", out_proj.weight.detach().float())
+        self.out_bias = tp.row_bias(f"{prefix}out_proj.bias", out_proj.bias.detach().float())
 
     def forward(self, x: Any, attention_mask: Any) -> Any:
         """x: [B, 1, S, H]; attention_mask: additive [B, 1, P, P] with P = padded_len."""
@@ -67,8 +65,9 @@ class TtCLIPAttention:
             x, self.qkv_weight, bias=self.qkv_bias, compute_kernel_config=self.compute_kernel_config
         )
         qkv = ttnn.pad(qkv, [(0, 0), (0, 0), (0, self.padded_len - seq_len), (0, 0)], 0.0)
+        heads = self.heads.local_heads
         q, k, v = ttnn.experimental.nlp_create_qkv_heads(
-            qkv, num_heads=self.num_heads, num_kv_heads=self.num_heads, transpose_k_heads=False
+            qkv, num_heads=heads, num_kv_heads=heads, transpose_k_heads=False
         )
         attn = ttnn.transformer.scaled_dot_product_attention(
             q,
@@ -81,9 +80,10 @@ class TtCLIPAttention:
             compute_kernel_config=self.compute_kernel_config,
         )
         attn = ttnn.experimental.nlp_concat_heads(attn)
-        attn = ttnn.slice(attn, (0, 0, 0, 0), (batch, 1, seq_len, hidden))
-        return ttnn.linear(
+        attn = ttnn.slice(attn, (0, 0, 0, 0), (batch, 1, seq_len, heads * self.head_dim))
+        partial = ttnn.linear(
             attn, self.out_weight, bias=self.out_bias, compute_kernel_config=self.compute_kernel_config
         )
+        return self.tp.all_reduce(partial)
 
     __call__ = forward

@@ -7,6 +7,7 @@ from typing import Any
 from transformers.models.clip.modeling_clip import CLIPEncoderLayer
 
 from ttport.backend import ttnn
+from ttport.patterns.tensor_parallel import TensorParallel
 from ttport.weights import convert_state_dict
 
 from .attention import TtCLIPAttention
@@ -58,19 +59,18 @@ class TtCLIPEncoderLayer:
         padded_len: int,
         compute_kernel_config: Any,
         mesh_mapper: Any = None,
+        tp: TensorParallel,
         prefix: str = "",
     ):
-        shared = {"compute_kernel_config": compute_kernel_config, "mesh_mapper": mesh_mapper}
-        self.layer_norm1 = TtLayerNorm(
-            reference.layer_norm1, device, prefix=f"{prefix}layer_norm1.", **shared
-        )
+        """`mesh_mapper`: of the replicated layer norms; `tp`: how attention and MLP are split."""
+        norms = {"compute_kernel_config": compute_kernel_config, "mesh_mapper": mesh_mapper}
+        split = {"compute_kernel_config": compute_kernel_config, "tp": tp}
+        self.layer_norm1 = TtLayerNorm(reference.layer_norm1, device, prefix=f"{prefix}layer_norm1.", **norms)
         self.self_attn = TtCLIPAttention(
-            reference.self_attn, device, padded_len=padded_len, prefix=f"{prefix}self_attn.", **shared
+            reference.self_attn, device, padded_len=padded_len, prefix=f"{prefix}self_attn.", **split
         )
-        self.layer_norm2 = TtLayerNorm(
-            reference.layer_norm2, device, prefix=f"{prefix}layer_norm2.", **shared
-        )
-        self.mlp = TtCLIPMLP(reference.mlp, device, hidden_act=hidden_act, prefix=f"{prefix}mlp.", **shared)
+        self.layer_norm2 = TtLayerNorm(reference.layer_norm2, device, prefix=f"{prefix}layer_norm2.", **norms)
+        self.mlp = TtCLIPMLP(reference.mlp, device, hidden_act=hidden_act, prefix=f"{prefix}mlp.", **split)
 
     def forward(self, hidden_states: Any, attention_mask: Any) -> Any:
         """hidden_states: [B, 1, S, H] bf16 TILE; attention_mask: see TtCLIPAttention."""

@@ -1,4 +1,5 @@
-"""CLIPMLP on TTNN: fc1 -> activation -> fc2, with the activation of the encoder's config."""
+"""CLIPMLP on TTNN: fc1 -> activation -> fc2, with the activation of the encoder's config. On a
+tensor-parallel mesh fc1 is column-parallel, fc2 row-parallel, followed by an all-reduce."""
 
 from __future__ import annotations
 
@@ -7,15 +8,10 @@ from typing import Any
 from transformers.models.clip.modeling_clip import CLIPMLP
 
 from ttport.backend import ttnn
-from ttport.weights import convert_state_dict, linear_bias, linear_weight
+from ttport.patterns.tensor_parallel import TensorParallel
 
 # transformers' quick_gelu: x * sigmoid(1.702 x) (activations.QuickGELUActivation)
 QUICK_GELU_ALPHA = 1.702
-
-
-def prepare_linear(name: str, tensor: Any) -> Any:
-    """torch Linear parameters -> ttnn.linear's [in, out] weight and [1, out] bias."""
-    return linear_weight(tensor) if name.endswith("weight") else linear_bias(tensor)
 
 
 class TtCLIPMLP:
@@ -26,18 +22,19 @@ class TtCLIPMLP:
         *,
         hidden_act: str,
         compute_kernel_config: Any,
-        mesh_mapper: Any = None,
+        tp: TensorParallel,
         prefix: str = "",
     ):
         if hidden_act not in ("gelu", "quick_gelu"):
             raise ValueError(f"CLIP MLP activation {hidden_act!r} is not ported (gelu, quick_gelu)")
         self.hidden_act = hidden_act
         self.compute_kernel_config = compute_kernel_config
-        params = convert_state_dict(
-            reference.state_dict(), device, prepare=prepare_linear, mesh_mapper=mesh_mapper, prefix=prefix
-        )
-        self.fc1_weight, self.fc1_bias = params["fc1.weight"], params["fc1.bias"]
-        self.fc2_weight, self.fc2_bias = params["fc2.weight"], params["fc2.bias"]
+        self.tp = tp
+        fc1, fc2 = reference.fc1, reference.fc2
+        self.fc1_weight = tp.column_weight(f"{prefix}fc1.weight", fc1.weight.detach().float())
+        self.fc1_bias = tp.column_bias(f"{prefix}fc1.bias", fc1.bias.detach().float())
+        self.fc2_weight = tp.row_weight(f"{prefix}fc2.weight", fc2.weight.detach().float())
+        self.fc2_bias = tp.row_bias(f"{prefix}fc2.bias", fc2.bias.detach().float())
 
     def activation(self, x: Any) -> Any:
         if self.hidden_act == "gelu":  # exact (erf) GELU, as torch.nn.functional.gelu
@@ -50,8 +47,9 @@ class TtCLIPMLP:
             x, self.fc1_weight, bias=self.fc1_bias, compute_kernel_config=self.compute_kernel_config
         )
         h = self.activation(h)
-        return ttnn.linear(
+        partial = ttnn.linear(
             h, self.fc2_weight, bias=self.fc2_bias, compute_kernel_config=self.compute_kernel_config
         )
+        return self.tp.all_reduce(partial)
 
     __call__ = forward

@@ -7,7 +7,8 @@ Components, per encoder `e` in (enc1, enc2):
   "e last_hidden_state"    after the final LayerNorm                                    PCC >= 0.99
   "e pooled"               last_hidden_state at the EOS position                        PCC >= 0.99
   "enc2 text_embeds"       text_projection of the pooled output                         PCC >= 0.99
-The model runs data parallel on a 1x2 mesh (models/clip/mesh.py); the same code runs on one chip.
+The model runs data parallel on a 1x2 mesh, or tensor parallel on 1x2 / 1x4 (the `-tp` presets;
+models/clip/mesh.py); the same code runs on one chip.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from ttport.errors import UserError
 from ttport.port import Component, Output, Port, RunContext
 
-from .mesh import BatchParallel
+from .mesh import MeshPlacement
 from .presets import ENCODERS, PRESETS
 from .reference import ClipEncoderPair, ReferenceRun, make_inputs, run_reference
 from .text_model import TextOutputs, TtCLIPTextModel
@@ -34,8 +35,10 @@ OUTPUT_PCC = 0.99
 class ClipModel:
     """Both TTNN encoders, sharing one device and one placement."""
 
-    def __init__(self, reference: ClipEncoderPair, device: Any, *, seq_len: int):
-        self.parallel = BatchParallel(device)
+    def __init__(
+        self, reference: ClipEncoderPair, device: Any, *, seq_len: int, tensor_parallel: bool = False
+    ):
+        self.parallel = MeshPlacement(device, tensor_parallel)
         self.encoders = {
             name: TtCLIPTextModel(
                 reference.encoder(name), device, seq_len=seq_len, parallel=self.parallel, prefix=f"{name}."
@@ -81,6 +84,10 @@ class ClipPort(Port):
     description = "CLIP text encoder pair of diffusion pipelines: enc1 CLIP-L (CLIPTextModel), enc2 CLIP-G (+projection)"
     presets = PRESETS
     mesh_shape = (1, 2)
+    ci_presets = ("tiny", "tiny-tp2", "tiny-tp4")
+
+    def mesh_shape_for(self, preset: str) -> tuple[int, int] | None:
+        return PRESETS[preset].mesh
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:
         if weights is not None:
@@ -93,7 +100,9 @@ class ClipPort(Port):
         return make_inputs(self.presets[preset], seed)
 
     def build_model(self, ctx: RunContext) -> ClipModel:
-        return ClipModel(ctx.reference, ctx.device, seq_len=ctx.config.seq_len)
+        return ClipModel(
+            ctx.reference, ctx.device, seq_len=ctx.config.seq_len, tensor_parallel=ctx.config.tensor_parallel
+        )
 
     def components(self, preset: str) -> list[Component]:
         config = self.presets[preset]

@@ -85,6 +85,10 @@ class ClipPreset:
     enc2: EncoderPreset
     prompt_lengths: tuple[int, ...] = (11, 77)
     seq_len: int = 77
+    #: the mesh the port runs on, and whether each layer is split over its chips (tensor parallel) or the
+    #: prompt batch is (data parallel; models/clip/mesh.py)
+    mesh: tuple[int, int] | None = (1, 2)
+    tensor_parallel: bool = False
 
     @property
     def batch(self) -> int:
@@ -96,47 +100,74 @@ class ClipPreset:
         return getattr(self, name)
 
 
+_TINY_ENC1 = EncoderPreset(
+    hidden_size=64,
+    intermediate_size=256,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    hidden_act="quick_gelu",
+    projection_dim=None,
+    vocab_size=1000,
+)
+_TINY_ENC2 = EncoderPreset(
+    hidden_size=96,
+    intermediate_size=384,
+    num_hidden_layers=3,
+    num_attention_heads=3,
+    hidden_act="gelu",
+    projection_dim=64,
+    vocab_size=1000,
+    config_eos_token_id=999,
+    tokenizer_pad_id=0,
+)
+_FULL_ENC1 = EncoderPreset(
+    hidden_size=768,
+    intermediate_size=3072,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    hidden_act="quick_gelu",
+    projection_dim=None,
+)
+_FULL_ENC2 = EncoderPreset(
+    hidden_size=1280,
+    intermediate_size=5120,
+    num_hidden_layers=32,
+    num_attention_heads=20,
+    hidden_act="gelu",
+    projection_dim=1280,
+    config_eos_token_id=49407,
+    tokenizer_pad_id=0,
+)
+# Tensor parallel needs whole heads per chip: the tiny encoders get 4 heads (hidden 128) and split over 2 and 4
+# chips; the real pair (12 and 20 heads) splits over 2 and 4 as it is.
+_TINY_TP_ENC1 = EncoderPreset(
+    hidden_size=128,
+    intermediate_size=512,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    hidden_act="quick_gelu",
+    projection_dim=None,
+    vocab_size=1000,
+)
+_TINY_TP_ENC2 = EncoderPreset(
+    hidden_size=128,
+    intermediate_size=512,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    hidden_act="gelu",
+    projection_dim=64,
+    vocab_size=1000,
+    config_eos_token_id=999,
+    tokenizer_pad_id=0,
+)
+
 PRESETS: dict[str, ClipPreset] = {
-    "tiny": ClipPreset(
-        enc1=EncoderPreset(
-            hidden_size=64,
-            intermediate_size=256,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            hidden_act="quick_gelu",
-            projection_dim=None,
-            vocab_size=1000,
-        ),
-        enc2=EncoderPreset(
-            hidden_size=96,
-            intermediate_size=384,
-            num_hidden_layers=3,
-            num_attention_heads=3,
-            hidden_act="gelu",
-            projection_dim=64,
-            vocab_size=1000,
-            config_eos_token_id=999,
-            tokenizer_pad_id=0,
-        ),
-    ),
-    "full": ClipPreset(
-        enc1=EncoderPreset(
-            hidden_size=768,
-            intermediate_size=3072,
-            num_hidden_layers=12,
-            num_attention_heads=12,
-            hidden_act="quick_gelu",
-            projection_dim=None,
-        ),
-        enc2=EncoderPreset(
-            hidden_size=1280,
-            intermediate_size=5120,
-            num_hidden_layers=32,
-            num_attention_heads=20,
-            hidden_act="gelu",
-            projection_dim=1280,
-            config_eos_token_id=49407,
-            tokenizer_pad_id=0,
-        ),
-    ),
+    "tiny": ClipPreset(enc1=_TINY_ENC1, enc2=_TINY_ENC2),
+    "full": ClipPreset(enc1=_FULL_ENC1, enc2=_FULL_ENC2),
+    # the tensor-parallel architecture on one chip: what tiny-tp2 / tiny-tp4 are compared with
+    "tiny-tp1": ClipPreset(enc1=_TINY_TP_ENC1, enc2=_TINY_TP_ENC2, mesh=None),
+    "tiny-tp2": ClipPreset(enc1=_TINY_TP_ENC1, enc2=_TINY_TP_ENC2, tensor_parallel=True),
+    "tiny-tp4": ClipPreset(enc1=_TINY_TP_ENC1, enc2=_TINY_TP_ENC2, mesh=(1, 4), tensor_parallel=True),
+    "full-tp2": ClipPreset(enc1=_FULL_ENC1, enc2=_FULL_ENC2, tensor_parallel=True),
+    "full-tp4": ClipPreset(enc1=_FULL_ENC1, enc2=_FULL_ENC2, mesh=(1, 4), tensor_parallel=True),
 }

@@ -20,7 +20,7 @@ from ttport.weights import convert_state_dict, linear_weight
 
 from .embeddings import TtCLIPTextEmbeddings, ids_to_device
 from .encoder_layer import TtCLIPEncoderLayer, TtLayerNorm
-from .mesh import BatchParallel
+from .mesh import MeshPlacement
 from .reference import text_model
 
 TILE = 32
@@ -71,7 +71,7 @@ class TtCLIPTextModel:
         device: Any,
         *,
         seq_len: int,
-        parallel: BatchParallel,
+        parallel: MeshPlacement,
         prefix: str = "",
     ):
         """`prefix`: the encoder's path in the reference (e.g. "enc1."), so weights are cached under their
@@ -100,6 +100,7 @@ class TtCLIPTextModel:
                 hidden_act=config.hidden_act,
                 padded_len=self.padded_len,
                 prefix=f"{model_prefix}encoder.layers.{i}.",
+                tp=parallel.tp,
                 **shared,
             )
             for i, layer in enumerate(model.encoder.layers)

@@ -27,6 +27,7 @@ class Gemma3VisionModelTTNN:
             prefix="vision_tower.",
             q_chunk_size=preset.q_chunk_size,
             k_chunk_size=preset.k_chunk_size,
+            weights_dtype=getattr(ttnn, preset.weights_dtype),
         )
         self.multi_modal_projector = Gemma3MultiModalProjector(preset, state_dict, device)
 

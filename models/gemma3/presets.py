@@ -15,7 +15,7 @@ pooling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from transformers import Gemma3Config, Gemma3TextConfig, SiglipVisionConfig
 
@@ -39,6 +39,9 @@ class Gemma3VisionPreset:
     #: SDPA q / k chunk sizes in tokens; None lets ttport.models.siglip.plan_sequence choose (4096 -> 256 / 256)
     q_chunk_size: int | None = None
     k_chunk_size: int | None = None
+    #: dtype of the tower's matmul weights on device: "bfloat16" (HiFi4) or "bfloat8_b" (HiFi2 matmuls: half
+    #: the math cycles of the compute-bound 4096-token linears; the `-bfp8` presets)
+    weights_dtype: str = "bfloat16"
 
     @property
     def patches_per_side(self) -> int:
@@ -114,3 +117,7 @@ PRESETS: dict[str, Gemma3VisionPreset] = {
         text_hidden_size=2560,
     ),
 }
+
+# bfloat8_b tower weights (as PI0's `-bfp8` presets): the projection-guided tuning (README, projected time)
+PRESETS["tiny-bfp8"] = replace(PRESETS["tiny"], weights_dtype="bfloat8_b")
+PRESETS["full-bfp8"] = replace(PRESETS["full"], weights_dtype="bfloat8_b")

@@ -19,6 +19,7 @@ import torch
 
 from ttport.backend import ttnn
 from ttport.models.siglip.common import linear_weight, matmul_compute_config, row_vector
+from ttport.patterns.tensor_parallel import TensorParallel
 
 from .gemma import GemmaDecoderLayer, GemmaRMSNorm, GemmaShape, build_layers, take
 
@@ -89,12 +90,14 @@ class ActionExpertTTNN:
         out_proj_prefix: str,
         device: Any,
         weights_dtype: Any,
+        tp: TensorParallel | None = None,
     ):
         """`config`: the dit GemmaConfig; consumes `{prefix}layers.N.*`, `{prefix}norm.weight` and
-        `{out_proj_prefix}weight/bias` (the dit's token embedding is never used: PI0 feeds it embeddings)."""
+        `{out_proj_prefix}weight/bias` (the dit's token embedding is never used: PI0 feeds it embeddings).
+        The layers are split over the chips by `tp` (gemma.py); the norm and action_out_proj replicated."""
         self.shape = GemmaShape.from_config(config)
         self.layers: list[GemmaDecoderLayer] = build_layers(
-            self.shape, int(config.num_hidden_layers), state_dict, prefix, device, weights_dtype
+            self.shape, int(config.num_hidden_layers), state_dict, prefix, device, weights_dtype, tp
         )
         self.norm = GemmaRMSNorm(state_dict, f"{prefix}norm.", device, self.shape.rms_norm_eps)
         weight, bias = f"{out_proj_prefix}weight", f"{out_proj_prefix}bias"

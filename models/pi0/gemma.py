@@ -11,6 +11,9 @@ transformers GemmaModel stacks; names follow GemmaDecoderLayer so state-dict key
   attends PaliGemma's cached prefix. The prefix tensors are only read (concatenated in front), never
   written, so the cache computed once serves every denoising step.
 - MLP: down(gelu_tanh(gate(x)) * up(x)); the activation is fused into the gate matmul.
+- Tensor parallel on a mesh (ttport.patterns.tensor_parallel): q/k/v and gate/up are column-parallel with
+  whole heads per chip (the single KV head replicated), o_proj and down_proj row-parallel followed by an
+  all-reduce; the hidden states between layers are replicated. On one chip this is the single-chip layer.
 
 Weights are taken out of the state dict as they are converted (`pop`), so a caller streaming a large
 model never holds the fp32 copy and the device copy of the same layer at once.
@@ -24,12 +27,8 @@ from typing import Any
 import torch
 
 from ttport.backend import ttnn
-from ttport.models.siglip.common import (
-    linear_weight,
-    matmul_compute_config,
-    precise_compute_config,
-    row_vector,
-)
+from ttport.models.siglip.common import matmul_compute_config, precise_compute_config, row_vector
+from ttport.patterns.tensor_parallel import TensorParallel
 
 TILE = 32
 
@@ -113,13 +112,16 @@ class GemmaAttention:
         prefix: str,
         device: Any,
         weights_dtype: Any,
+        tp: TensorParallel,
     ):
         self.shape = shape
-        qkv = torch.cat([take(state_dict, f"{prefix}{n}_proj.weight") for n in ("q", "k", "v")], dim=0)
-        self.qkv_weight = linear_weight(f"{prefix}qkv_proj.weight", qkv, device, weights_dtype)
-        del qkv
+        self.tp = tp
+        self.heads = tp.heads(shape.num_heads, shape.num_kv_heads, shape.head_dim)
+        q, k, v = (take(state_dict, f"{prefix}{n}_proj.weight") for n in ("q", "k", "v"))
+        self.qkv_weight = tp.qkv_weight(f"{prefix}qkv_proj.weight", self.heads, q, k, v, weights_dtype)
+        del q, k, v
         o_proj = f"{prefix}o_proj.weight"
-        self.o_weight = linear_weight(o_proj, take(state_dict, o_proj), device, weights_dtype)
+        self.o_weight = tp.row_weight(o_proj, take(state_dict, o_proj), weights_dtype)
         self.scale = shape.head_dim**-0.5
         self.matmul_config = matmul_compute_config(weights_dtype)
         self.sdpa_config = precise_compute_config()
@@ -144,11 +146,12 @@ class GemmaAttention:
     ) -> tuple[Any, Any, Any]:
         """[B, 1, S, D] -> (output [B, 1, S, D], this layer's keys and values [B, KV, S, head_dim]).
         With `past` = (keys, values) [B, KV, P, head_dim], the queries attend [past; own] (mask [B, 1, S,
-        P + S]); the returned keys/values are the layer's own (rotated keys), not the concatenation."""
-        shape = self.shape
+        P + S]); the returned keys/values are the layer's own (rotated keys), not the concatenation.
+        On a mesh every chip runs its own heads (KV: its share, or the replicated head)."""
+        heads = self.heads
         fused = ttnn.linear(hidden_states, self.qkv_weight, compute_kernel_config=self.matmul_config)
         query, key, value = ttnn.experimental.nlp_create_qkv_heads(
-            fused, num_heads=shape.num_heads, num_kv_heads=shape.num_kv_heads, transpose_k_heads=False
+            fused, num_heads=heads.local_heads, num_kv_heads=heads.local_kv_heads, transpose_k_heads=False
         )
         ttnn.deallocate(fused)
         rotated_query = ttnn.experimental.rotary_embedding(query, cos, sin)
@@ -175,9 +178,9 @@ class GemmaAttention:
             ttnn.deallocate(values)
         merged = ttnn.experimental.nlp_concat_heads(attn)
         ttnn.deallocate(attn)
-        output = ttnn.linear(merged, self.o_weight, compute_kernel_config=self.matmul_config)
+        partial = ttnn.linear(merged, self.o_weight, compute_kernel_config=self.matmul_config)
         ttnn.deallocate(merged)
-        return output, rotated_key, value
+        return self.tp.all_reduce(partial), rotated_key, value
 
     __call__ = forward
 
@@ -185,13 +188,21 @@ class GemmaAttention:
 class GemmaMLP:
     """down_proj(gelu_tanh(gate_proj(x)) * up_proj(x)), no biases."""
 
-    def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, weights_dtype: Any):
-        self.gate_weight, self.up_weight, self.down_weight = (
-            linear_weight(
-                f"{prefix}{n}.weight", take(state_dict, f"{prefix}{n}.weight"), device, weights_dtype
-            )
-            for n in ("gate_proj", "up_proj", "down_proj")
+    def __init__(
+        self,
+        state_dict: dict[str, torch.Tensor],
+        prefix: str,
+        device: Any,
+        weights_dtype: Any,
+        tp: TensorParallel,
+    ):
+        self.tp = tp
+        self.gate_weight, self.up_weight = (
+            tp.column_weight(f"{prefix}{n}.weight", take(state_dict, f"{prefix}{n}.weight"), weights_dtype)
+            for n in ("gate_proj", "up_proj")
         )
+        down = f"{prefix}down_proj.weight"
+        self.down_weight = tp.row_weight(down, take(state_dict, down), weights_dtype)
         self.compute_kernel_config = matmul_compute_config(weights_dtype)
         grid = device.compute_with_storage_grid_size()
         # A core grid lets linear fuse the activation into the matmul (matmul.cpp bound_matmul).
@@ -211,9 +222,9 @@ class GemmaMLP:
         gated = ttnn.multiply(gate, up)
         ttnn.deallocate(gate)
         ttnn.deallocate(up)
-        output = ttnn.linear(gated, self.down_weight, compute_kernel_config=self.compute_kernel_config)
+        partial = ttnn.linear(gated, self.down_weight, compute_kernel_config=self.compute_kernel_config)
         ttnn.deallocate(gated)
-        return output
+        return self.tp.all_reduce(partial)
 
     __call__ = forward
 
@@ -228,14 +239,15 @@ class GemmaDecoderLayer:
         prefix: str,
         device: Any,
         weights_dtype: Any,
+        tp: TensorParallel,
     ):
         eps = shape.rms_norm_eps
         self.input_layernorm = GemmaRMSNorm(state_dict, f"{prefix}input_layernorm.", device, eps)
-        self.self_attn = GemmaAttention(shape, state_dict, f"{prefix}self_attn.", device, weights_dtype)
+        self.self_attn = GemmaAttention(shape, state_dict, f"{prefix}self_attn.", device, weights_dtype, tp)
         self.post_attention_layernorm = GemmaRMSNorm(
             state_dict, f"{prefix}post_attention_layernorm.", device, eps
         )
-        self.mlp = GemmaMLP(state_dict, f"{prefix}mlp.", device, weights_dtype)
+        self.mlp = GemmaMLP(state_dict, f"{prefix}mlp.", device, weights_dtype, tp)
 
     def forward(
         self,
@@ -269,9 +281,12 @@ def build_layers(
     prefix: str,
     device: Any,
     weights_dtype: Any,
+    tp: TensorParallel | None = None,
 ) -> list[GemmaDecoderLayer]:
-    """`prefix`layers.{i}.* for every layer, each converted (and dropped from `state_dict`) in turn."""
+    """`prefix`layers.{i}.* for every layer, each converted (and dropped from `state_dict`) in turn; split
+    over the chips of `device` by `tp` (default: every chip of the device's mesh)."""
+    tp = tp or TensorParallel(device)
     return [
-        GemmaDecoderLayer(shape, state_dict, f"{prefix}layers.{i}.", device, weights_dtype)
+        GemmaDecoderLayer(shape, state_dict, f"{prefix}layers.{i}.", device, weights_dtype, tp)
         for i in range(num_layers)
     ]

@@ -4,7 +4,8 @@ and final norm are never used (PI0's action expert reads only the cache).
 
 The token embedding (GemmaTextScaledWordEmbedding: table lookup times sqrt(hidden)) keeps the whole table on
 device; the sqrt(hidden) scale is folded into the table once on the host, so a lookup is one
-ttnn.embedding.
+ttnn.embedding. On a mesh the table is split along the hidden dim (each chip 1/N of Gemma 2B's 1 GB table, as
+tt_transformers' embedding.py shards it) and the lookups are all-gathered back to the full width.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 
 from ttport.backend import ttnn
-from ttport.weights import to_device
+from ttport.patterns.tensor_parallel import TensorParallel
 
 from .gemma import GemmaDecoderLayer, GemmaShape, build_layers, take
 
@@ -33,18 +34,17 @@ def scaled_bfloat16(table: torch.Tensor, scale: float, rows: int = 16384) -> tor
 class GemmaTokenEmbedding:
     """`embed_tokens`: uint32 ids [B, S] -> [B, S, D] bfloat16 TILE, already scaled by sqrt(D)."""
 
-    def __init__(self, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, hidden_size: int):
+    def __init__(
+        self, state_dict: dict[str, torch.Tensor], prefix: str, tp: TensorParallel, hidden_size: int
+    ):
+        self.tp = tp
+        table = scaled_bfloat16(take(state_dict, f"{prefix}weight"), hidden_size**0.5)
+        name = f"{prefix}weight[scaled by sqrt(hidden)]"
         # ttnn.embedding wants a bfloat16 row-major table (embedding_device_operation.cpp).
-        self.weight = to_device(
-            f"{prefix}weight[scaled by sqrt(hidden)]",
-            scaled_bfloat16(take(state_dict, f"{prefix}weight"), hidden_size**0.5),
-            device,
-            dtype=ttnn.bfloat16,
-            layout=ttnn.ROW_MAJOR_LAYOUT,
-        )
+        self.weight = tp.sharded(name, table, -1, dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT)
 
     def forward(self, input_ids: Any) -> Any:
-        return ttnn.embedding(input_ids, self.weight, layout=ttnn.TILE_LAYOUT)
+        return self.tp.all_gather(ttnn.embedding(input_ids, self.weight, layout=ttnn.TILE_LAYOUT), -1)
 
     __call__ = forward
 
@@ -53,16 +53,24 @@ class PaliGemmaLanguageModelTTNN:
     """`embed_tokens` + `layers` of the VLM's Gemma; `prefill` returns the per-layer key/value cache."""
 
     def __init__(
-        self, config: Any, state_dict: dict[str, torch.Tensor], prefix: str, device: Any, weights_dtype: Any
+        self,
+        config: Any,
+        state_dict: dict[str, torch.Tensor],
+        prefix: str,
+        device: Any,
+        weights_dtype: Any,
+        tp: TensorParallel | None = None,
     ):
         """`config`: the transformers GemmaConfig; keys `{prefix}embed_tokens.weight`, `{prefix}layers.N.*`
-        are consumed from `state_dict` (the final `norm` is unused by PI0 and dropped)."""
+        are consumed from `state_dict` (the final `norm` is unused by PI0 and dropped). `tp`: how the layers
+        and the table are split over the chips (default: every chip of `device`)."""
+        tp = tp or TensorParallel(device)
         self.shape = GemmaShape.from_config(config)
         self.embed_tokens = GemmaTokenEmbedding(
-            state_dict, f"{prefix}embed_tokens.", device, self.shape.hidden_size
+            state_dict, f"{prefix}embed_tokens.", tp, self.shape.hidden_size
         )
         self.layers: list[GemmaDecoderLayer] = build_layers(
-            self.shape, int(config.num_hidden_layers), state_dict, prefix, device, weights_dtype
+            self.shape, int(config.num_hidden_layers), state_dict, prefix, device, weights_dtype, tp
         )
         state_dict.pop(f"{prefix}norm.weight", None)
 

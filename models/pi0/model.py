@@ -26,7 +26,9 @@ from typing import Any
 import torch
 
 from ttport.backend import ttnn
+from ttport.compare import to_torch
 from ttport.models.siglip import SigLIPVisionTowerTTNN
+from ttport.patterns.tensor_parallel import TensorParallel
 
 from .action_expert import ActionExpertTTNN, ActionTimeEmbeddingTTNN
 from .inputs import HostPolicyInputs, host_inputs, present_images, sinusoid_frequencies, validate_inputs
@@ -130,19 +132,21 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         del image_path
         weights_dtype = getattr(ttnn, policy.weights_dtype)
         self.device = device
+        # On a 1 x N mesh both Gemma stacks are split over the N chips; the rest is replicated.
+        self.tp = TensorParallel(device)
         self.config = config
         self.num_inference_steps = int(config.num_inference_steps)
         self.chunk_size = int(config.chunk_size)
         self.image_token_id = int(config.vlm_config.image_token_id)
         self.language_model = PaliGemmaLanguageModelTTNN(
-            config.vlm_config.text_config, state_dict, f"{VLM}language_model.", device, weights_dtype
+            config.vlm_config.text_config, state_dict, f"{VLM}language_model.", device, weights_dtype, self.tp
         )
         expert_hidden = int(config.dit_config.hidden_size)
         self.embed_action_time = ActionTimeEmbeddingTTNN(
             state_dict, "embed_action_time.", device, expert_hidden
         )
         self.dit = ActionExpertTTNN(
-            config.dit_config, state_dict, DIT, "action_out_proj.", device, weights_dtype
+            config.dit_config, state_dict, DIT, "action_out_proj.", device, weights_dtype, self.tp
         )
         self.frequencies = sinusoid_frequencies(expert_hidden, config.min_period, config.max_period)
 
@@ -265,8 +269,9 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         return noise
 
     def actions(self, noise: Any, inputs: DevicePolicyInputs) -> torch.Tensor:
-        """The single download: rows 1..chunk of the final noise -> [B, chunk, action dim] float32."""
-        host = ttnn.to_torch(noise).float()
+        """The single download: rows 1..chunk of the final noise -> [B, chunk, action dim] float32 (replicated
+        over a mesh: chip 0's copy)."""
+        host = to_torch(noise).float()
         return host[:, 0, 1 : inputs.host.chunk + 1]
 
     def sample_actions(

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ttport.backend import ttnn
+from ttport.compare import to_torch
 from ttport.models.siglip.components import TowerComponents
 from ttport.models.siglip.reference import randomize_, record_tower
 from ttport.port import Component, Port, RunContext
@@ -194,13 +195,16 @@ def _release_device_state(ctx: RunContext) -> None:
 def _port_prefix(ctx: RunContext) -> torch.Tensor:
     state = _device_state(ctx)
     length = state["inputs"].host.layout.length
-    return ttnn.to_torch(state["prefix"]).float()[:, 0, :length]
+    return to_torch(state["prefix"]).float()[:, 0, :length]
 
 
 def _port_kv(layer: int, ctx: RunContext) -> tuple[torch.Tensor, torch.Tensor]:
     keys, values = _cache(ctx)[layer]
     length = _device_state(ctx)["inputs"].host.layout.length
-    return tuple(ttnn.to_torch(t).float()[:, :, :length] for t in (keys, values))
+    heads = ctx.model.language_model.layers[layer].self_attn.heads
+    # KV heads split over the chips are concatenated back; a replicated head is read from chip 0
+    mesh_dim = None if heads.factor == 1 or heads.kv_replicated else 1
+    return tuple(to_torch(t, mesh_dim=mesh_dim).float()[:, :, :length] for t in (keys, values))
 
 
 def _port_velocity(ctx: RunContext) -> torch.Tensor:
@@ -280,6 +284,10 @@ class PI0Port(Port):
     name = "pi0"
     description = "PI0 policy: SigLIP tower + projector, Gemma prefix KV cache, action expert, flow matching"
     presets = PRESETS
+    ci_presets = ("tiny", "tiny-tp2", "tiny-tp8")
+
+    def mesh_shape_for(self, preset: str) -> tuple[int, int] | None:
+        return PRESETS[preset].mesh
 
     def build_reference(self, preset: str, weights: Path | None, seed: int) -> torch.nn.Module:
         model = build_reference(PRESETS[preset], weights, seed)

@@ -114,6 +114,25 @@ TINY_POLICY = PolicyConfig(
     text_tokens=8,
 )
 
+# Tensor-parallel tiny: TINY_POLICY with 8 query heads (one KV head, as PI0) and MLPs whose width splits into
+# whole tiles over 8 chips, so the same architecture runs on 1, 2 and 8 chips.
+TINY_TP_POLICY = PolicyConfig(
+    text=dict(TINY_POLICY.text, num_attention_heads=8),
+    expert=dict(TINY_POLICY.expert, num_attention_heads=8, intermediate_size=256),
+    chunk_size=TINY_POLICY.chunk_size,
+    text_tokens=TINY_POLICY.text_tokens,
+)
+
+# Mid-size: Gemma 2B's heads (8, one KV head) and head_dim (256) at a quarter of its width (hidden 512, MLP
+# 4096) and 4 of its 18 layers; the expert at half of its width (hidden 512, MLP 2048), 4 layers. Small enough
+# to build on 8 simulated chips in well under 1 GB (README, "Mesh presets").
+MID_POLICY = PolicyConfig(
+    text=dict(FULL_POLICY.text, num_hidden_layers=4, intermediate_size=4096, vocab_size=16384),
+    expert=dict(FULL_POLICY.expert, hidden_size=512, num_hidden_layers=4, intermediate_size=2048),
+    chunk_size=FULL_POLICY.chunk_size,
+    text_tokens=FULL_POLICY.text_tokens,
+)
+
 
 # The parts of PI0 no component runs: one small Gemma layer each (see the module docstring).
 _SMALL_TEXT = {
@@ -153,6 +172,9 @@ class PI0Preset:
     thresholds: dict[str, float] = field(default_factory=dict)
     #: the policy after the image path (Gemma LM, action expert, flow matching); None: image path only
     policy: PolicyConfig | None = None
+    #: the mesh the port runs on, None for one chip; on a 1 x N mesh both Gemma stacks are tensor parallel
+    #: over the N chips (models/pi0/gemma.py), the image path is replicated
+    mesh: tuple[int, int] | None = None
 
     @property
     def cameras(self) -> int:
@@ -217,6 +239,31 @@ _TINY_VISION = dict(
     image_size=112,
 )
 
+
+def _tiny_tp(mesh: tuple[int, int] | None) -> PI0Preset:
+    return PI0Preset(
+        _TINY_VISION,
+        128,
+        batch=2,
+        camera_mask=(True, True, False),
+        thresholds=_BF16_FLOORS,
+        policy=TINY_TP_POLICY,
+        mesh=mesh,
+    )
+
+
+def _mid(mesh: tuple[int, int] | None) -> PI0Preset:
+    return PI0Preset(
+        _TINY_VISION,
+        512,
+        batch=1,
+        camera_mask=(True, True, False),
+        thresholds=_BF16_FLOORS,
+        policy=MID_POLICY,
+        mesh=mesh,
+    )
+
+
 PRESETS: dict[str, PI0Preset] = {
     "tiny": PI0Preset(
         _TINY_VISION,
@@ -257,6 +304,22 @@ PRESETS: dict[str, PI0Preset] = {
     # layer each, so the run holds ~1.7 GB of fp32 reference instead of PI0's 3.5 B parameters (~14 GB).
     "vision-full": PI0Preset(
         _FULL_VISION, 2048, batch=1, camera_mask=(True, True, False), thresholds=_BF16_FLOORS
+    ),
+    # Tensor parallel (README, "Mesh presets"): the same architecture on one chip and split over 2 / 8 chips.
+    "tiny-tp1": _tiny_tp(None),
+    "tiny-tp2": _tiny_tp((1, 2)),
+    "tiny-tp8": _tiny_tp((1, 8)),
+    "mid": _mid(None),
+    "mid-tp2": _mid((1, 2)),
+    "mid-tp8": _mid((1, 8)),
+    "full-tp8": PI0Preset(
+        _FULL_VISION,
+        2048,
+        batch=1,
+        camera_mask=(True, True, False),
+        thresholds=_BF16_FLOORS,
+        policy=FULL_POLICY,
+        mesh=(1, 8),
     ),
     "vision-full-bfp8": PI0Preset(
         _FULL_VISION,

@@ -16,12 +16,14 @@ from typing import Any
 import torch
 
 from ttport.backend import ttnn
+from ttport.compare import to_torch
 from ttport.port import Component, RunContext
 
 
 def download(tensor: Any) -> torch.Tensor:
-    """Device tensor -> fp32 host tensor; the device copy is freed."""
-    host = ttnn.to_torch(tensor).float()
+    """Device tensor -> fp32 host tensor (chip 0's copy when replicated over a mesh); the device copy is
+    freed."""
+    host = to_torch(tensor).float()
     ttnn.deallocate(tensor)
     return host
 

@@ -42,7 +42,9 @@ def test_device_fixture_is_the_default_board(no_board_env, device) -> None:
     ("board", "arch", "grid"), [("n300", "wormhole_b0", [8, 8]), ("p150", "blackhole", [13, 10])]
 )
 def test_board_selection(monkeypatch: pytest.MonkeyPatch, board: str, arch: str, grid: list[int]) -> None:
-    monkeypatch.delenv(devices.ENV_BOARD, raising=False)
+    # setenv (not delenv, which records nothing when the variable is absent) so that teardown undoes what
+    # select_board writes: a leaked board would change every later test's mesh
+    monkeypatch.setenv(devices.ENV_BOARD, "n150")
     devices.select_board(board)
     assert os.environ[devices.ENV_BOARD] == board
     with devices.open_device() as dev:
@@ -90,7 +92,8 @@ def test_mesh_on_n300(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_mesh_larger_than_the_board(no_board_env) -> None:
     with pytest.raises(
-        UserError, match=r"mesh 1x2 needs 2 chips but board n150 has 1; choose a larger board"
+        UserError,
+        match=r"mesh 1x2 needs 2 chips but board n150 has 1; choose a larger board with --board \(n300, t3k, galaxy\)",
     ):
         with devices.open_mesh_device((1, 2)):
             pass

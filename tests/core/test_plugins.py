@@ -201,6 +201,11 @@ def test_numpy_threshold_is_a_number(make_plugin, cli, tmp_path: Path) -> None:
          "ValueError: port 'tp_bad': description must be a string"),
         ({'description = "throw-away 2-layer MLP"': 'description = ""\n    mesh_shape = (1, "2")'},
          "ValueError: port 'tp_bad': mesh_shape must be None or two positive ints, got (1, '2')"),
+        ({'description = "throw-away 2-layer MLP"': 'description = ""\n    ci_presets = ("tiny", "huge")'},
+         "ValueError: port 'tp_bad': ci_presets must be a tuple of its presets with 'tiny', got ('tiny', 'huge')"),
+        ({'description = "throw-away 2-layer MLP"':
+          'description = ""\n    def mesh_shape_for(self, preset):\n        return (1, 0)'},
+         "ValueError: port 'tp_bad': mesh_shape_for('tiny') must be None or two positive ints, got (1, 0)"),
     ],
 )  # fmt: skip
 def test_invalid_port_is_a_broken_plugin_and_list_still_works(

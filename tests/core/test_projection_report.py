@@ -61,7 +61,8 @@ def test_perf_csv_has_the_profiler_columns_and_signposts(run_tp_mlp) -> None:
     ops = report["projection"]["ops"]
     assert len(device_rows) == len(ops)
     for row, op in zip(device_rows, ops, strict=True):
-        assert int(row["DEVICE KERNEL DURATION [ns]"]) == round(op["projected_ns"])
+        # the CSV rounds the projection to whole ns, the JSON to 0.1 ns
+        assert int(row["DEVICE KERNEL DURATION [ns]"]) == pytest.approx(op["projected_ns"], abs=0.55)
         assert row["DEVICE ARCH"] == "wormhole_b0" and row["AVAILABLE WORKER CORE COUNT"] == "64"
         padded = [int(row[f"INPUT_0_{d}_PAD[LOGICAL]"].split("[")[0]) for d in "WZYX"]
         assert padded[-len(op["inputs"][0][0]) :] == op["inputs"][0][0][-4:]

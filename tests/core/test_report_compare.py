@@ -133,6 +133,11 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     _one_line(capsys, code, f"report not found: {tmp_path / 'nope.json'}")
 
 
+def test_directory_is_not_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["compare", _write(tmp_path, "a.json", BASE), str(tmp_path)])
+    _one_line(capsys, code, f"{tmp_path} is not a ttport run report: not a regular file")
+
+
 @pytest.mark.parametrize(
     ("text", "why"),
     [

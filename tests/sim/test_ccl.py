@@ -630,3 +630,19 @@ def test_reduce_scatter_persistent_buffers(open_mesh: OpenMesh) -> None:
     )  # fmt: skip
     with pytest.raises(RuntimeError, match="Output tensor dimension 3 must be input dimension / ring_size"):
         ttnn.experimental.reduce_scatter_minimal_async(t, [intermediate, wrong], 3, sems)
+
+
+def test_collective_goldens_take_per_device_inputs_like_ttnn() -> None:
+    """ttnn.get_golden_function(collective): per-device torch inputs in row-major mesh order, the mesh shape and
+    the shard dim of each mesh axis -> the composed host tensor (None without a mesh description)."""
+    from ttport.sim import ttnn as sim_ttnn
+
+    xs = [torch.full((1, 1, 32, 32), float(i)) for i in range(8)]  # a 2x4 mesh, device i holds i
+    mesh = dict(_ttnn_golden_mesh_shape=(2, 4), _ttnn_golden_mesh_shard_dims=(None, 3))
+    gather = sim_ttnn.get_golden_function(sim_ttnn.all_gather)(xs, 3, cluster_axis=1, **mesh)
+    assert gather.shape == (1, 1, 32, 128) and gather[0, 0, 0, ::32].tolist() == [0.0, 1.0, 2.0, 3.0]
+    reduced = sim_ttnn.get_golden_function(sim_ttnn.all_reduce)(xs, cluster_axis=0, **mesh)
+    assert reduced.shape == (1, 1, 32, 128) and reduced[0, 0, 0, ::32].tolist() == [4.0, 6.0, 8.0, 10.0]
+    scattered = sim_ttnn.get_golden_function(sim_ttnn.reduce_scatter)(xs, 3, cluster_axis=None, **mesh)
+    assert scattered.shape == (1, 1, 32, 32) and torch.all(scattered == 28.0)
+    assert sim_ttnn.get_golden_function(sim_ttnn.all_gather)(xs, 3) is None

@@ -28,19 +28,29 @@ MVMUL.md, Dst.md):
   Sums that need no rounding (few products, small integers) stay exact. benchmarks/bench_matmul_numerics.py
   prints both modes' 1 - PCC and relative RMS error against float64 on the ports' shapes.
 
-Not modelled: packer L1 accumulation and the reload of partials across K blocks (program configs with
-in0_block_w < K tiles), the fused bias added by an FPU ELWADD after packing. Output rounding to the output
-dtype is the packer's, done by device_op.
+K blocks (`KBlocking`, ttnn/cpp/ttnn/operations/matmul/device/kernels/compute/
+bmm_large_block_zm_fused_bias_activation.cpp): the kernel walks K in blocks of in0_block_w tiles. Without
+packer L1 accumulation the partial sums leave Dst after every block but the last for an L1 buffer in the
+intermediate format and are reloaded into Dst for the next block; with it (packer_l1_acc and more than one
+block, the program factories' `packer_l1_acc_en`) every block but the last starts from an empty Dst and the
+packer adds its result into the L1 buffer, whose sum is reloaded into Dst for the last block (with a fused
+bias the last block is added in L1 too, no reload). The intermediate format (program factories'
+`interm0_data_format`) is float32 with fp32_dest_acc_en, else bfloat16 with L1 accumulation and the output
+dtype without. Modelled in exact mode and for a bfloat16 Dst in default mode; with a float32 Dst the default
+mode ignores the blocks (float32 partials reload exactly, and the L1 adder's float32 rounding is 2^-24 next to
+the alignment error it models). Not modelled: the fused bias added by an FPU ELWADD after packing (added in
+float32 before the output rounding). Output rounding to the output dtype is the packer's, done by device_op.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from ..types import DataType, MathFidelity, WormholeComputeKernelConfig
-from . import fpu, mode
+from . import formats, fpu, mode
 
 K_TILE = 32
 
@@ -144,6 +154,89 @@ def _as_batched(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return a3, b3, batch + [m, n]
 
 
+@dataclass(frozen=True)
+class KBlocking:
+    """How the matmul kernel walks K (module docstring): `block_tiles` K tiles per block (in0_block_w),
+    packer L1 accumulation on or off, the format of the L1 partials, and whether a fused bias keeps the
+    last block in L1 too."""
+
+    block_tiles: int
+    l1_acc: bool
+    partials: DataType
+    fused_bias: bool = False
+
+
+def k_blocking(
+    k_tiles: int,
+    in0_block_w: int,
+    *,
+    packer_l1_acc: bool,
+    fp32_dest_acc_en: bool,
+    output_dtype: DataType,
+    fused_bias: bool = False,
+) -> KBlocking | None:
+    """The K blocking of a matmul program (matmul program factories: num_blocks = Kt / in0_block_w,
+    packer_l1_acc_en = packer_l1_acc && num_blocks > 1, interm0_data_format), or None for a single block."""
+    if in0_block_w <= 0 or k_tiles // in0_block_w <= 1:
+        return None
+    if fp32_dest_acc_en:
+        partials = DataType.FLOAT32
+    else:
+        partials = DataType.BFLOAT16 if packer_l1_acc else output_dtype
+    return KBlocking(in0_block_w, packer_l1_acc, partials, fused_bias)
+
+
+def blocks_can_matter(numerics: MatmulNumerics, output_dtype: DataType, packer_l1_acc: bool) -> bool:
+    """Whether the K blocks can change a matmul's values in the current mode: packer L1 accumulation, or a
+    16-bit Dst spilling into block-float partials; never in default mode with a 32-bit Dst (module
+    docstring). Lets the op skip resolving its blocking."""
+    if numerics.fp32_dest_acc_en:
+        return packer_l1_acc and mode.is_exact()
+    return packer_l1_acc or output_dtype in _LOW_PRECISION
+
+
+def _blocks_matter(blocking: KBlocking | None, fp32_dest_acc_en: bool) -> bool:
+    """False when the blocks give the result of one long Dst accumulation: no L1 accumulation, and partials
+    that hold Dst's values exactly, whether or not a fused bias leaves the sum in them."""
+    if blocking is None or blocking.l1_acc:
+        return blocking is not None
+    lossless = (DataType.FLOAT32,) if fp32_dest_acc_en else (DataType.FLOAT32, DataType.BFLOAT16)
+    return blocking.partials not in lossless
+
+
+def _run_blocks(
+    k: int,
+    blocking: KBlocking,
+    dst_matmul: Callable[[int, int, torch.Tensor | None], torch.Tensor],
+) -> torch.Tensor:
+    """The kernel's K-block loop (bmm_large_block_zm_fused_bias_activation.cpp) over K indices [0, k) around
+    `dst_matmul(lo, hi, dst)`, which accumulates K indices [lo, hi) into Dst (starting from `dst`, None =
+    empty). The L1 adder sums in the
+    partials' format: float32 (IEEE, nearest-even) or bfloat16, rounded as the packer rounds (the sources
+    read do not describe the adder's rounding; for bfloat16 a tie needs a sum with exactly 9 significant bits,
+    rare)."""
+
+    def pack(x: torch.Tensor) -> torch.Tensor:
+        return formats.quantize(x, blocking.partials, formats.PACKER)
+
+    step = blocking.block_tiles * K_TILE
+    starts = range(0, k, step)
+    partial = dst = None
+    for i, k0 in enumerate(starts):
+        last = i == len(starts) - 1
+        k1 = min(k0 + step, k)
+        if blocking.l1_acc:
+            if last and not blocking.fused_bias:
+                return dst_matmul(k0, k1, partial)  # partials reloaded into Dst, then packed out
+            block = pack(dst_matmul(k0, k1, None))
+            partial = block if partial is None else pack(partial + block)
+        else:
+            dst = dst_matmul(k0, k1, dst)
+            if not last or blocking.fused_bias:
+                dst = pack(dst)  # spilled to the partials buffer (and reloaded for the next block)
+    return partial if blocking.l1_acc else dst
+
+
 def matmul(
     a: torch.Tensor,
     b: torch.Tensor,
@@ -152,30 +245,54 @@ def matmul(
     numerics: MatmulNumerics,
     *,
     arch: str = "wormhole_b0",
+    blocking: KBlocking | None = None,
 ) -> torch.Tensor:
     """a @ b (rank >= 2, torch batch broadcasting) as the matrix engine computes it, before output packing.
-    In exact numerics mode every MVMUL is modelled bit for bit (core/sim/numerics/fpu.py)."""
+    In exact numerics mode every MVMUL is modelled bit for bit (core/sim/numerics/fpu.py). `blocking`: the
+    kernel's K blocks (k_blocking), None for one block."""
+    fid, dst32 = numerics.math_fidelity, numerics.fp32_dest_acc_en
     if mode.is_exact():
-        return fpu.matmul_dst(
-            a, b, a_dtype, b_dtype, numerics.math_fidelity, numerics.fp32_dest_acc_en, arch=arch
-        )
+        if not _blocks_matter(blocking, dst32):
+            return fpu.matmul_dst(a, b, a_dtype, b_dtype, fid, dst32, arch=arch)
+        a2, b2, out_shape = _as_batched(a, b)
+
+        def exact(lo: int, hi: int, dst: torch.Tensor | None) -> torch.Tensor:
+            return fpu.matmul_dst(
+                a2[..., lo:hi], b2[..., lo:hi, :], a_dtype, b_dtype, fid, dst32, arch=arch, dst=dst
+            )
+
+        return _run_blocks(a2.shape[-1], blocking, exact).reshape(out_shape)
     a2, b2, out_shape = _as_batched(to_source_register(a, a_dtype), to_source_register(b, b_dtype))
-    pairs = _phase_operands(
-        a2, b2, _SOURCE_MANTISSA.get(a_dtype, 23), _SOURCE_MANTISSA.get(b_dtype, 23), numerics.math_fidelity
-    )
-    if numerics.fp32_dest_acc_en:
+    left_bits = _SOURCE_MANTISSA.get(a_dtype, 23)
+    right_bits = _SOURCE_MANTISSA.get(b_dtype, 23)
+    if dst32:
+        pairs = _phase_operands(a2, b2, left_bits, right_bits, fid)
         out = torch.matmul(*pairs[0])
         for pa, pb in pairs[1:]:
             out += torch.matmul(pa, pb)
         return _add_alignment_error(out, a2, b2).reshape(out_shape)
-    # bfloat16 Dst: every MVMUL write in the kernel's order (per K tile, per fidelity phase, per 16-deep K
-    # face), each phase's 16-deep partial product in float32 (the group alignment, negligible next to the
-    # bfloat16 rounding, is left out), added to Dst as the device adds it.
-    left_bits = _SOURCE_MANTISSA.get(a_dtype, 23)
-    right_bits = _SOURCE_MANTISSA.get(b_dtype, 23)
-    phases = _phase_parts(a2, b2, left_bits, right_bits, numerics.math_fidelity)
-    k = a2.shape[-1]
-    acc = torch.zeros(*a2.shape[:-1], b2.shape[-1], dtype=torch.float32)
+    phases = _phase_parts(a2, b2, left_bits, right_bits, fid)
+
+    def bf16_dst(lo: int, hi: int, dst: torch.Tensor | None) -> torch.Tensor:
+        return _bf16_dst_matmul([(pa[..., lo:hi], pb[..., lo:hi, :]) for pa, pb in phases], dst)
+
+    if _blocks_matter(blocking, dst32):
+        return _run_blocks(a2.shape[-1], blocking, bf16_dst).reshape(out_shape)
+    return bf16_dst(0, a2.shape[-1], None).reshape(out_shape)
+
+
+def _bf16_dst_matmul(
+    phases: list[tuple[torch.Tensor, torch.Tensor]], dst: torch.Tensor | None
+) -> torch.Tensor:
+    """Default mode, bfloat16 Dst: every MVMUL write in the kernel's order (per K tile, per fidelity phase, per
+    16-deep K face), each phase's 16-deep partial product in float32 (the group alignment, negligible next to
+    the bfloat16 rounding, is left out), added to Dst (starting from `dst`) as the device adds it."""
+    left, right = phases[0]
+    k = left.shape[-1]
+    if dst is None:
+        acc = torch.zeros(*left.shape[:-1], right.shape[-1], dtype=torch.float32)
+    else:
+        acc = dst.clone()
     # Phases 2 and 3 (terms 2^-7 and 2^-12 of phase 0's) are written together with phase 1: at most two Dst
     # writes per face, which keeps the error statistics (bench_matmul_numerics.py) at half HiFi4's cost.
     writes = [phases[:1], phases[1:]] if len(phases) > 1 else [phases]
@@ -187,7 +304,7 @@ def matmul(
                 for pa, pb in parts[1:]:
                     term += torch.matmul(pa[..., f0:f1], pb[..., f0:f1, :])
                 acc = _bf16_dst_add(acc, term)
-    return acc.reshape(out_shape)
+    return acc
 
 
 def _phase_parts(
@@ -226,30 +343,28 @@ def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
 _ALIGNMENT_VARIANCE = 0.40 * 2.0**-22
 
 
-def _dither(x: torch.Tensor) -> torch.Tensor:
-    """A deterministic stand-in for rounding noise: uniform in [-0.5, 0.5), a multiplicative hash of x's
-    float32 bits (the same values give the same noise on one chip or a mesh, run after run)."""
-    h = x.contiguous().view(torch.int32) * -1640531535  # 0x9E3779B1, wrapping int32 multiply
-    return ((h >> 8) & 0xFFFFFF).to(torch.float32).mul_(2.0**-24).sub_(0.5)
-
-
 def _add_alignment_error(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
     noise of the measured variance. sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2) (sum_k b_k^2) / K: per
     row and column alone, so a row's noise does not depend on which other rows share the matmul (a batch
-    sharded over a mesh gets the same values as on one chip)."""
+    sharded over a mesh gets the same values as on one chip).
+
+    The uniform dither in [-0.5, 0.5) is the low 11 bits of the float32 result itself, sign-extended (the
+    rounding bits of a K-long float32 sum: the same values give the same noise, run after run, on one chip or
+    a mesh). It is 0 exactly when those bits are, so results of at most 12 significant bits (e.g.
+    small-integer data, whose products align without loss) stay exact. Five passes over the output: the
+    noise costs less than the matmul it perturbs (benchmarks/bench_matmul_numerics.py)."""
     k = a.shape[-1]
-    rows = a.square().sum(-1, keepdim=True)
+    rows = torch.linalg.vector_norm(a, dim=-1, keepdim=True).square_()
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
     # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
     # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
-    products = (a != 0).sum(-1, keepdim=True).float()
+    products = torch.count_nonzero(a, dim=-1).unsqueeze(-1).float()
     groups = float(-(-k // 8))
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
     share.masked_fill_(products < 16, 0.0)
-    columns = b.square().sum(-2, keepdim=True).div_(k)
-    scale = (rows * share * columns).mul_(12.0 * _ALIGNMENT_VARIANCE).sqrt_()
-    # Results of at most 12 significant bits (e.g. small-integer data) come from products that align
-    # without loss: they stay exact.
-    noise = _dither(out).mul_(scale).masked_fill_((out.view(torch.int32) & 0x7FF) == 0, 0.0)
-    return out.add_(noise)
+    # Standard deviation of the noise = row factor x column factor; the dither's 2^-11 folded in.
+    row_scale = (rows * share).mul_(12.0 * _ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
+    column_scale = torch.linalg.vector_norm(b, dim=-2, keepdim=True).div_(k**0.5)
+    dither = torch.bitwise_left_shift(out.view(torch.int32), 21).bitwise_right_shift_(21).to(torch.float32)
+    return out.addcmul_(dither.mul_(row_scale), column_scale)

@@ -50,6 +50,7 @@ from ..tensor import (
 )
 from ..types import DataType, Layout, MemoryConfig, TensorMemoryLayout
 from .fabric import FabricConfig, GlobalSemaphore, Topology, get_fabric_config
+from .golden import attach_golden_function
 
 __all__ = ["all_gather", "all_reduce", "get_usable_topology", "mesh_partition", "reduce_scatter"]
 
@@ -99,7 +100,11 @@ def _is_line_mesh(device: Device | MeshDevice) -> bool:
 
 def _groups(device: Device | MeshDevice, cluster_axis: int | None) -> list[list[int]]:
     """Chip indices (row-major into the mesh) of every independent line the op runs on, in ring order."""
-    rows, cols = _mesh_shape(device)
+    return _line_groups(_mesh_shape(device), cluster_axis)
+
+
+def _line_groups(shape: Sequence[int], cluster_axis: int | None) -> list[list[int]]:
+    rows, cols = shape
     if cluster_axis is None:
         return [list(range(rows * cols))]
     if cluster_axis == 0:
@@ -1089,3 +1094,97 @@ def all_reduce_async(*args: Any, **kwargs: Any) -> Tensor:
         a["subdevice_id"],
     )
     return _all_reduce(plan, tensor, mc)
+
+
+# Golden functions (ttnn.get_golden_function): ttnn 0.81.1's collectives have comparison-mode goldens
+# (ttnn/ttnn/operations/ccl.py) that take the per-device torch inputs in row-major mesh order plus the mesh
+# shape and each mesh axis's shard dim (private keywords), and return the host composition of the per-device
+# results (None without a mesh description). Same semantics here, summed in float like the real goldens.
+def _compose(
+    values: list[torch.Tensor], mesh_shape: Sequence[int], shard_dims: Sequence[int | None]
+) -> torch.Tensor:
+    """Per-device values -> one host tensor: from the last mesh axis to the first, concatenate along that
+    axis's shard dim, or keep the first device's value where the axis replicates."""
+    grid: list[Any] = list(values)
+    for axis in range(len(mesh_shape) - 1, -1, -1):
+        size, dim = mesh_shape[axis], shard_dims[axis]
+        grid = [
+            grid[i] if dim is None else torch.cat(grid[i : i + size], dim=dim)
+            for i in range(0, len(grid), size)
+        ]
+    return grid[0]
+
+
+def _mesh_golden(
+    per_group: Callable[[list[torch.Tensor], int], list[torch.Tensor]], shards: Callable[..., list]
+):
+    def golden(
+        input_tensor: Sequence[torch.Tensor],
+        dim: int | None = None,
+        *_: Any,
+        cluster_axis: int | None = None,
+        _ttnn_golden_mesh_shape: Sequence[int] | None = None,
+        _ttnn_golden_mesh_shard_dims: Sequence[int | None] | None = None,
+        **__: Any,
+    ) -> torch.Tensor | None:
+        if _ttnn_golden_mesh_shape is None or _ttnn_golden_mesh_shard_dims is None:
+            return None
+        shape, rank = tuple(_ttnn_golden_mesh_shape), input_tensor[0].ndim
+        norm = None if dim is None else dim % rank
+        outputs: list[Any] = [None] * len(input_tensor)
+        if cluster_axis is not None and not -len(shape) <= cluster_axis < len(shape):
+            raise ValueError(f"Collective axis {cluster_axis} is invalid for mesh shape {shape}")
+        axis = None if cluster_axis is None else cluster_axis % len(shape)
+        for group in _line_groups(shape, axis):
+            for index, value in zip(group, per_group([input_tensor[i] for i in group], norm), strict=True):
+                outputs[index] = value
+        return _compose(outputs, shape, shards(list(_ttnn_golden_mesh_shard_dims), shape, axis, norm, rank))
+
+    return golden
+
+
+def _replicate_dim(dims: list, dim: int, rank: int) -> list:
+    return [None if d is not None and d % rank == dim else d for d in dims]
+
+
+def _gather_shards(dims: list, shape: tuple, axis: int | None, dim: int, rank: int) -> list:
+    return _replicate_dim(dims, dim, rank)
+
+
+def _reduce_shards(dims: list, shape: tuple, axis: int | None, dim: int | None, rank: int) -> list:
+    return [None] * len(dims) if axis is None else [None if a == axis else d for a, d in enumerate(dims)]
+
+
+def _scatter_shards(dims: list, shape: tuple, axis: int | None, dim: int, rank: int) -> list:
+    dims = _replicate_dim(dims, dim, rank)
+    if axis is None:
+        return [dim if size > 1 else None for size in shape]
+    dims[axis] = dim
+    return dims
+
+
+def _partition_shards(dims: list, shape: tuple, axis: int | None, dim: int, rank: int) -> list:
+    if axis is None:
+        return [dim] * len(dims)
+    dims[axis] = dim
+    return dims
+
+
+attach_golden_function(
+    all_gather, _mesh_golden(lambda xs, dim: [torch.cat(xs, dim=dim)] * len(xs), _gather_shards)
+)
+attach_golden_function(
+    all_reduce, _mesh_golden(lambda xs, dim: [torch.stack(xs).sum(dim=0)] * len(xs), _reduce_shards)
+)
+attach_golden_function(
+    reduce_scatter,
+    _mesh_golden(
+        lambda xs, dim: list(torch.chunk(torch.stack(xs).sum(dim=0), len(xs), dim=dim)), _scatter_shards
+    ),
+)
+attach_golden_function(
+    mesh_partition,
+    _mesh_golden(
+        lambda xs, dim: [torch.chunk(x, len(xs), dim=dim)[i] for i, x in enumerate(xs)], _partition_shards
+    ),
+)

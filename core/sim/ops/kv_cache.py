@@ -16,7 +16,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import chips
-from ..tensor import Tensor, program_key, run_or_capture, storage_values
+from ..tensor import Tensor, in_place_recorder, program_key, run_or_capture, storage_values
 from ..types import DataType, Layout
 
 __all__ = ["fill_cache_for_user_", "update_cache_for_token_"]
@@ -56,11 +56,12 @@ def _write(
 ) -> Tensor:
     device = rules.require_same_device(name, [cache, input])
     input_values = input._chips  # the list itself: a traced update reads the input buffer at replay time
+    record = in_place_recorder(name, device, cache, [input])
 
     def step() -> None:
-        for i, chip in enumerate(chips(device)):
+        for i in range(len(chips(device))):
             write(cache.writable_chip(i), input_values[i])
-            chip.record_op(name)
+        record()
 
     run_or_capture(device, program_key(name, [cache, input]), step)
     return cache

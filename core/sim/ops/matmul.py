@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .. import rules
+from .. import projection, rules
 from ..numerics import fidelity
 from ..records import OpConfig
 from ..tensor import Tensor, device_op
@@ -176,6 +176,57 @@ def _post_process_bias(program_config: Any, core_grid: Any, mc: MemoryConfig, a:
     return not (interleaved_dram and mc.memory_layout == TensorMemoryLayout.INTERLEAVED)
 
 
+def _k_blocking(
+    device: Any,
+    a: Tensor,
+    b: Tensor,
+    a_padded: list[int],
+    b_padded: list[int],
+    out_dtype: DataType,
+    numerics: fidelity.MatmulNumerics,
+    mc: MemoryConfig,
+    *,
+    program_config: Any,
+    core_grid: CoreGrid | None,
+    fused_bias: bool,
+    packer_l1_acc: bool,
+) -> fidelity.KBlocking | None:
+    """The K blocks the kernel accumulates over (numerics/fidelity.py KBlocking): in0_block_w from the program
+    config, or from the one ttnn generates (the projection's `blocking`, matmul_program_config.cpp). Only
+    resolved when the blocks can change the values (fidelity.blocks_can_matter)."""
+    if not fidelity.blocks_can_matter(numerics, out_dtype, packer_l1_acc):
+        return None
+    grid = None if core_grid is None or program_config is not None else (int(core_grid.x), int(core_grid.y))
+    problem = projection.MatmulProblem(
+        m=a_padded[-2],
+        k=a_padded[-1],
+        n=b_padded[-1],
+        batch=rules.batch_size(a_padded),
+        b_batched=rules.batch_size(b_padded) > 1,
+        dtype_a=a.dtype.name,
+        dtype_b=b.dtype.name,
+        dtype_out=out_dtype.name,
+        fidelity=numerics.math_fidelity.name,
+        fp32_acc=numerics.fp32_dest_acc_en,
+        a_buffer=a.memory_config().buffer_type.name,
+        b_buffer=b.memory_config().buffer_type.name,
+        out_buffer=mc.buffer_type.name,
+        a_sharded=a.is_sharded(),
+        out_sharded=mc.memory_layout != TensorMemoryLayout.INTERLEAVED,
+        program_config=program_config,
+        grid=grid,
+    )
+    in0_block_w = projection.blocking(problem, device.board).in0_block_w
+    return fidelity.k_blocking(
+        a_padded[-1] // 32,
+        in0_block_w,
+        packer_l1_acc=packer_l1_acc,
+        fp32_dest_acc_en=numerics.fp32_dest_acc_en,
+        output_dtype=out_dtype,
+        fused_bias=fused_bias,
+    )
+
+
 def _bound_matmul(
     name: str,
     a: Tensor,
@@ -256,13 +307,18 @@ def _bound_matmul(
     post_bias = bias is not None and _post_process_bias(program_config, core_grid, mc, a, b)
     fused_bias = bias is not None and not post_bias
     n = b_shape[-1]
+    blocking = _k_blocking(
+        device, a, b, a_padded, b_padded, out_dtype, numerics, mc,
+        program_config=program_config, core_grid=core_grid, fused_bias=fused_bias,
+        packer_l1_acc=bool(getattr(compute_kernel_config, "packer_l1_acc", False)),
+    )  # fmt: skip
 
     def compute(av: torch.Tensor, bv: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         if transpose_a:
             av = av.transpose(-1, -2)
         if transpose_b:
             bv = bv.transpose(-1, -2)
-        out = fidelity.matmul(av, bv, a.dtype, b.dtype, numerics, arch=device.arch())
+        out = fidelity.matmul(av, bv, a.dtype, b.dtype, numerics, arch=device.arch(), blocking=blocking)
         if fused_bias:
             # The kernel broadcasts the bias tile's first row over the output rows (add_bcast_rows).
             out.add_(rest[0].reshape(-1, rest[0].shape[-1])[0, :n])  # out is the fresh product

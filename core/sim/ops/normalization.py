@@ -646,6 +646,11 @@ def _rms_norm_golden(input_tensor: torch.Tensor, weight: torch.Tensor | None = N
     return _norm_golden(True)(input_tensor, weight=weight, **kwargs)
 
 
+attach_golden_function(group_norm, _group_norm_golden)
+attach_golden_function(softmax, _softmax_golden)
+attach_golden_function(softmax_in_place, _softmax_golden)
+attach_golden_function(scale_mask_softmax, _scale_mask_softmax_golden)
+attach_golden_function(scale_mask_softmax_in_place, _scale_mask_softmax_golden)
 attach_golden_function(layer_norm, _norm_golden(False))
 attach_golden_function(rms_norm, _rms_norm_golden)
 

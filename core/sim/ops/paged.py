@@ -17,7 +17,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import chips
-from ..tensor import Tensor, compute_values, storage_values
+from ..tensor import Tensor, compute_values, in_place_recorder, storage_values
 from ..types import DataType, Layout, MemoryConfig
 from .attention_helpers import scaled_dot_product_attention_decode
 from .golden import attach_golden_function
@@ -110,7 +110,8 @@ def paged_update_cache(
         f"{name}: pass exactly one of update_idxs and update_idxs_tensor",
     )
     dtype = cache_tensor.dtype
-    for i, chip in enumerate(chips(device)):
+    record = in_place_recorder(name, device, cache_tensor, [input_tensor, *extras])
+    for i in range(len(chips(device))):
         positions = (
             compute_values(update_idxs_tensor._chips[i]).reshape(-1).long().tolist()
             if update_idxs_tensor is not None
@@ -128,7 +129,7 @@ def paged_update_cache(
             user = 0 if share_cache else batch_offset + b
             row, offset = _slot(cache_tensor.shape, table, user, position)
             cache_values[row, :, offset, :] = rounded[b]
-        chip.record_op(name)
+    record()
     return cache_tensor
 
 
@@ -162,7 +163,8 @@ def paged_fill_cache(
         f"{name}: input holds {input_tensor.shape[1]} heads, the cache {cache_tensor.shape[1]}",
     )
     dtype = cache_tensor.dtype
-    for i, chip in enumerate(chips(device)):
+    record = in_place_recorder(name, device, cache_tensor, [input_tensor, page_table])
+    for i in range(len(chips(device))):
         user = (
             int(compute_values(batch_idx_tensor._chips[i]).reshape(-1)[0])
             if batch_idx_tensor is not None
@@ -182,7 +184,7 @@ def paged_fill_cache(
         for position in range(length):
             row, offset = _slot(cache_tensor.shape, table, user, position)
             cache_values[row, :, offset, :] = rounded[:, position, :]
-        chip.record_op(name)
+    record()
     return cache_tensor
 
 

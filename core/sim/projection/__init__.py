@@ -27,6 +27,7 @@ from .calibration import CALIBRATION, Calibration
 from .ccl import is_collective, project_ccl
 from .matmul import MatmulProblem, blocking, default_blocking, problem_from_record, project_matmul
 from .ops import (
+    project_cache_write,
     project_embedding,
     project_norm,
     project_other,
@@ -54,6 +55,7 @@ __all__ = [
 
 _MATMULS = {"matmul", "linear"}
 _NORMS = {"layer_norm", "rms_norm"}
+_CACHE_WRITES = {"fill_cache", "update_cache", "paged_fill_cache", "paged_update_cache"}
 
 
 def project_record(record: OpRecord, board: Board) -> Projection:
@@ -70,6 +72,8 @@ def project_record(record: OpRecord, board: Board) -> Projection:
         return project_softmax(board, record)
     if record.name == "embedding":
         return project_embedding(board, record)
+    if record.name in _CACHE_WRITES and len(record.inputs) >= 2:
+        return project_cache_write(board, record)
     return project_other(board, record)
 
 

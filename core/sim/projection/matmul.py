@@ -1,11 +1,17 @@
 """Device time of a matmul: the blocking ttnn runs it with, then compute, data and fixed terms.
 
 Without a program config ttnn picks one (ttnn/cpp/ttnn/operations/matmul/device/config/
-matmul_program_config.cpp, create_simple_matmul_program_config): interleaved operands whose output is much
-wider than tall (ratio > 8, or one side a single tile row when everything is in DRAM) get a 1D multicast
-config split along N ("wide") or M ("tall"); everything else in DRAM gets the 2D multicast config over the
-whole grid (per_core_M = ceil(Mt / grid_y), per_core_N = ceil(Nt / grid_x), in0_block_w = Kt / grid_x when it
-divides, else 1), shrunk until its circular buffers fit in L1 (get_multi_dim_per_core_factor).
+matmul_program_config.cpp, create_simple_matmul_program_config), in this order:
+- A unbatched, B batched, all interleaved: the 1D config multicasting B ("tall"), B's batches looped;
+- interleaved operands whose output is much wider than tall (ratio > 8, or one side a single tile row when
+  everything is in DRAM): the 1D multicast config split along N ("wide", A multicast) or M ("tall");
+- otherwise it sizes square blocks that fit L1 (get_per_core_factor: 16, 8, 4, 2 tiles a side) and counts them:
+  one row of blocks runs the wide 1D config, one column the tall one (so M = 512 on Wormhole runs 1D: a single
+  core reads all of A and multicasts it, the cost the GEMM_FLOPS table shows for those rows);
+- all in DRAM: the 2D multicast config over the whole grid (per_core_M = ceil(Mt / grid_y), per_core_N =
+  ceil(Nt / grid_x), in0_block_w = Kt / grid_x when it divides, else 1), shrunk until its circular buffers fit
+  in L1 (get_multi_dim_per_core_factor); with an operand in L1: the 2D config with the square blocks when they
+  fit the grid, else the plain multi-core program (MatmulMultiCoreProgramConfig: no reuse, no multicast).
 
 `MatmulProblem` is what the cost needs; it comes from an op record (`problem_from_record`) or is built
 directly (benchmarks/bench_gemm_projection.py projects tt-metal's GEMM_FLOPS rows without computing them).
@@ -80,8 +86,9 @@ class Blocking:
     out_block_w: int
     subblock_h: int
     subblock_w: int
-    senders_a: int  # cores that read A from memory (then multicast)
+    senders_a: int  # cores that read A from memory and multicast it, one after another per K block (1D: one)
     senders_b: int
+    loops: int = 1  # batches each core runs in turn (1 when the batch is fused into per_core_m)
 
 
 def _subblock(block_h: int, block_w: int, fp32_acc: bool) -> tuple[int, int]:
@@ -130,64 +137,125 @@ def _fit_l1(
     return 1, 1, 1
 
 
-def default_blocking(p: MatmulProblem, board: Board) -> Blocking:
-    """The program config ttnn generates when the call gives none (see the module docstring)."""
+def _per_core_factor(p: MatmulProblem, board: Board, in0_block_w: int) -> int:
+    """get_per_core_factor: the largest square block (16, 8, 4, 2 tiles a side) whose buffers fit L1."""
+    for factor in (16, 8, 4, 2):
+        if _cb_bytes(p, factor, factor, in0_block_w) < board.l1_bank_size:
+            return factor
+    return 1
+
+
+def _no_reuse(p: MatmulProblem, board: Board) -> Blocking:
+    """MatmulMultiCoreProgramConfig: output tiles dealt out to the cores one by one, each computed from its row of
+    A and column of B read tile by tile (no block reuse, no multicast)."""
     gx, gy = p.grid or board.grid
-    ncores = gx * gy
+    out_tiles = max(p.batch, 1) * (p.m // TILE) * (p.n // TILE)
+    cores = min(gx * gy, out_tiles)
+    per_core = math.ceil(out_tiles / cores)
+    return Blocking("no_reuse", cores, 1, per_core, 1, 1, 1, 1, 1, cores, cores)
+
+
+def _mcast_1d(p: MatmulProblem, board: Board, mcast_in0: bool, grid: tuple[int, int]) -> Blocking:
+    """get_mcast_1d_config without a shard spec: `mcast_in0` splits N over the cores and multicasts A ("wide"),
+    otherwise M is split and B multicast ("tall"); batches are looped, not fused."""
+    ncores = grid[0] * grid[1]
+    mt, kt, nt = p.m // TILE, p.k // TILE, p.n // TILE
+    in0_w = 2 if kt % 2 == 0 else 1
+    if mcast_in0:
+        pcm, pcn = mt, math.ceil(math.ceil(p.n / ncores) / TILE)
+        cores = math.ceil(nt / pcn)
+    else:
+        pcm, pcn = math.ceil(math.ceil(p.m / ncores) / TILE), nt
+        cores = math.ceil(mt / pcm)
+    bh, bw, kw = _fit_l1(p, board, pcm, pcn, in0_w, False)
+    sh, sw = _subblock(bh, bw, p.fp32_acc)
+    loops = max(p.batch, 1)
+    senders = (1, cores) if mcast_in0 else (cores, 1)
+    return Blocking("1d_in0" if mcast_in0 else "1d_in1", cores, pcm, pcn, kw, bh, bw, sh, sw, *senders, loops)
+
+
+def default_blocking(p: MatmulProblem, board: Board) -> Blocking:
+    """The program config ttnn generates when the call gives none (create_simple_matmul_program_config, or
+    create_matmul_program_config with a core_grid; see the module docstring)."""
+    grid = p.grid or board.grid
+    gx, gy = grid
     mt, kt, nt = p.m // TILE, p.k // TILE, p.n // TILE
     all_interleaved = not (p.a_sharded or p.out_sharded)
     all_dram = p.a_buffer == p.b_buffer == p.out_buffer == "DRAM"
+    if all_interleaved and p.batch == 1 and p.b_batched:
+        return _mcast_1d(p, board, False, grid)  # A stays in L1 while B's batches loop
     ratio = max(p.m, p.n) // max(1, min(p.m, p.n))
     narrow = ratio > 8 or (all_dram and (p.m <= TILE or p.n <= TILE))
-    in0_w = 2 if kt % 2 == 0 else 1
-    if all_interleaved and (narrow or (p.batch == 1 and p.b_batched)):
-        if p.n > p.m and not (p.batch == 1 and p.b_batched):
-            # wide: each core a slice of N, A multicast (get_mcast_1d_config mcast_in0=true)
-            pcm, pcn = mt * (1 if p.b_batched else p.batch), math.ceil(math.ceil(p.n / ncores) / TILE)
-            cores = math.ceil(nt / pcn)
-            bh, bw, kw = _fit_l1(p, board, pcm, pcn, in0_w, False)
-            sh, sw = _subblock(bh, bw, p.fp32_acc)
-            return Blocking("1d_in0", cores, pcm, pcn, kw, bh, bw, sh, sw, cores, cores)
-        rows = mt * (1 if p.b_batched else p.batch)
-        pcm, pcn = math.ceil(math.ceil(rows * TILE / ncores) / TILE), nt
-        cores = math.ceil(rows / pcm)
-        bh, bw, kw = _fit_l1(p, board, pcm, pcn, in0_w, False)
+    if all_interleaved and narrow:
+        return _mcast_1d(p, board, p.n > p.m, grid)
+    # ttnn first sizes square blocks that fit L1 and counts them: a single row of blocks runs the wide 1D config
+    # (M = 512 on Wormhole is one 16-tile block row: A multicast to a core per 1-2 N tiles), a single column
+    # the tall one; only then the 2D config over the whole grid
+    factor = _per_core_factor(p, board, 2)
+    blocks_y, blocks_x = math.ceil(mt / factor), math.ceil(nt / factor)
+    fits_grid = (blocks_y, blocks_x) != (1, 1) and blocks_y <= gy and blocks_x <= gx
+    if all_interleaved and fits_grid and blocks_y == 1:
+        return _mcast_1d(p, board, True, grid)
+    if all_interleaved and fits_grid and blocks_x == 1:
+        return _mcast_1d(p, board, False, grid)
+    loops = max(p.batch, 1)
+    if not (all_dram and all_interleaved) and (not fits_grid or kt % 2):
+        return _no_reuse(p, board)  # neither 1D nor 2D applies: the plain multi-core program
+    if all_dram and all_interleaved:
+        pcm, pcn = math.ceil(mt / gy), math.ceil(nt / gx)
+        kw = kt // gx if kt % gx == 0 else 1
+        bh, bw, kw = _fit_l1(p, board, pcm, pcn, kw, True)
         sh, sw = _subblock(bh, bw, p.fp32_acc)
-        return Blocking("1d_in1", cores, pcm, pcn, kw, bh, bw, sh, sw, cores, cores)
-    pcm, pcn = math.ceil(mt / gy), math.ceil(nt / gx)
-    kw = kt // gx if kt % gx == 0 else 1
-    bh, bw, kw = _fit_l1(p, board, pcm, pcn, kw, True)
-    sh, sw = _subblock(bh, bw, p.fp32_acc)
-    cores = math.ceil(mt / pcm) * math.ceil(nt / pcn)
-    return Blocking("2d", cores, pcm, pcn, kw, bh, bw, sh, sw, math.ceil(mt / pcm), math.ceil(nt / pcn))
+    else:
+        # operands in L1: square blocks of `factor` tiles, in0_block_w 2 (1 when K is odd), subblock 1x2
+        pcm = pcn = factor
+        kw = 2 if kt % 2 == 0 else 1
+        bh, bw = pcm, pcn
+        sh, sw = (4, 2) if pcn == 2 else (1, 2)
+        if pcn % sw or pcm % sh:
+            sh, sw = _subblock(bh, bw, p.fp32_acc)
+    rows, cols = math.ceil(mt / pcm), math.ceil(nt / pcn)
+    return Blocking("2d", rows * cols, pcm, pcn, kw, bh, bw, sh, sw, rows, cols, loops)
 
 
 def config_blocking(p: MatmulProblem, board: Board) -> Blocking:
     """The blocking of a caller's program config (fields as in matmul_nanobind.cpp)."""
     pc = p.program_config
     mt, nt = p.m // TILE, p.n // TILE
+    name = type(pc).__name__
+    if name == "MatmulMultiCoreProgramConfig":
+        return _no_reuse(p, board)
     pcm, pcn, kw = int(pc.per_core_M), int(pc.per_core_N), int(pc.in0_block_w)
     bh = int(getattr(pc, "out_block_h", None) or pcm)
     bw = int(getattr(pc, "out_block_w", None) or pcn)
     sh, sw = int(getattr(pc, "out_subblock_h", 1)), int(getattr(pc, "out_subblock_w", 1))
-    name = type(pc).__name__
-    rows = mt * (p.batch if getattr(pc, "fuse_batch", False) else 1)
+    fused = bool(getattr(pc, "fuse_batch", False)) and not p.b_batched
+    rows = mt * (p.batch if fused else 1)
+    loops = 1 if fused else max(p.batch, 1)
     if "DRAMSharded" in name:
         cores = math.ceil(nt / pcn)
         return Blocking("1d_in0", cores, pcm, pcn, kw, bh, bw, 1, 1, cores, board.dram_banks)
     if "1D" in name:
         if getattr(pc, "mcast_in0", True):
             cores = math.ceil(nt / pcn)
-            return Blocking("1d_in0", cores, pcm, pcn, kw, bh, bw, sh, sw, cores, cores)
+            return Blocking("1d_in0", cores, pcm, pcn, kw, bh, bw, sh, sw, 1, cores, loops)
         cores = math.ceil(rows / pcm)
-        return Blocking("1d_in1", cores, pcm, pcn, kw, bh, bw, sh, sw, cores, cores)
-    rows_blocks, col_blocks = math.ceil(rows / pcm), math.ceil(nt / pcn)
+        return Blocking("1d_in1", cores, pcm, pcn, kw, bh, bw, sh, sw, cores, 1, loops)
+    rows_blocks, col_blocks = math.ceil(mt / pcm), math.ceil(nt / pcn)
     kind = "2d" if "MultiCast" in name else "reuse"
-    return Blocking(kind, rows_blocks * col_blocks, pcm, pcn, kw, bh, bw, sh, sw, rows_blocks, col_blocks)
+    cores = rows_blocks * col_blocks
+    return Blocking(kind, cores, pcm, pcn, kw, bh, bw, sh, sw, rows_blocks, col_blocks, max(p.batch, 1))
 
 
 def blocking(p: MatmulProblem, board: Board) -> Blocking:
     return config_blocking(p, board) if p.program_config is not None else default_blocking(p, board)
+
+
+def _reader_rate(board: Board, buffer: str) -> float:
+    """Bytes per ns one core's reader kernel pulls: its NoC link for L1, the calibrated single-core rate for
+    DRAM (a few outstanding reads at a time, far below the chip's DRAM bandwidth)."""
+    link = board.perf.noc_bytes_per_cycle * board.perf.clock_ghz
+    return link * CALIBRATION[board.arch].core_read_link_share if buffer == "DRAM" else link
 
 
 def project_matmul(p: MatmulProblem, board: Board) -> Projection:
@@ -196,9 +264,7 @@ def project_matmul(p: MatmulProblem, board: Board) -> Projection:
     perf = board.perf
     b = blocking(p, board)
     kt = p.k // TILE
-    # Batches a core loops over: the 2D / reuse configs run each batch's block in turn, the 1D configs with
-    # fuse_batch already folded the batch into per_core_M.
-    loops = p.batch if b.kind in ("2d", "reuse") else (p.batch if p.b_batched else 1)
+    loops = b.loops
     tile_ops = loops * b.per_core_m * b.per_core_n * kt
     kib = (tile_bytes(p.dtype_a) + tile_bytes(p.dtype_b)) / 1024
     out_blocks = math.ceil(b.per_core_m / b.out_block_h) * math.ceil(b.per_core_n / b.out_block_w)
@@ -211,16 +277,21 @@ def project_matmul(p: MatmulProblem, board: Board) -> Projection:
     a_bytes = p.batch * p.m * p.k // (TILE * TILE) * tile_bytes(p.dtype_a)
     b_bytes = (p.batch if p.b_batched else 1) * p.k * p.n // (TILE * TILE) * tile_bytes(p.dtype_b)
     o_bytes = p.batch * p.m * p.n // (TILE * TILE) * tile_bytes(p.dtype_out)
-    a_reads = math.ceil(b.per_core_n / b.out_block_w)  # A streamed again for every output block column
-    b_reads = math.ceil(b.per_core_m / b.out_block_h)
+    if b.kind == "no_reuse":  # every output tile reads its row of A and column of B
+        a_reads, b_reads = p.n // TILE, p.m // TILE
+    else:
+        a_reads = math.ceil(b.per_core_n / b.out_block_w)  # A streamed again for every output block column
+        b_reads = math.ceil(b.per_core_m / b.out_block_h)
     dram = (a_bytes * a_reads if p.a_buffer == "DRAM" else 0) + (
         b_bytes * b_reads if p.b_buffer == "DRAM" else 0
     )
     dram += o_bytes if p.out_buffer == "DRAM" else 0
     dram_ns = dram / (perf.dram_gbps * cal.dram_efficiency)
-    link = perf.noc_bytes_per_cycle * perf.clock_ghz  # bytes per ns of one core's NoC link
-    noc_ns = max(a_bytes * a_reads / max(1, b.senders_a), b_bytes * b_reads / max(1, b.senders_b)) / link
-    data_ns = max(dram_ns, noc_ns)
+    # Every sender core pulls its share of an operand through its own reader: from DRAM at the rate one core's
+    # reader achieves, from L1 over its NoC link.
+    a_ns = a_bytes * a_reads / max(1, b.senders_a) / _reader_rate(board, p.a_buffer)
+    b_ns = b_bytes * b_reads / max(1, b.senders_b) / _reader_rate(board, p.b_buffer)
+    data_ns = max(dram_ns, a_ns, b_ns)
     q = cal.overlap_power
     device_ns = cal.kernel_fixed_ns + (compute_ns**q + data_ns**q) ** (1 / q)
 

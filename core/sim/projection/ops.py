@@ -1,20 +1,24 @@
 """Device time of the ops other than matmul: a compute term (tiles x cycles per tile over the cores used), a
 data term (bytes read and written over DRAM or the L1/NoC), combined like matmul's, plus the fixed per-op cost.
 
-Only matmul is calibrated against measurements (benchmarks/bench_gemm_projection.py). The per-tile cycle
-counts below are estimates from the kernels' structure, not measurements: one FPU pass over a tile with its
-unpack and pack (~64 cycles), an SFPU pass of a simple function (~96) or of a transcendental one (~256: exp,
-gelu, silu... are polynomial / iterative sequences in tt-llk's ckernel_sfpu_*.h). Treat non-matmul figures as
+Calibrated against measurements: matmul (benchmarks/bench_gemm_projection.py) and the norms
+(benchmarks/bench_op_projection.py: tt-metal's published rms_norm stage times and kernel durations on
+Blackhole). The other per-tile cycle counts below are estimates from the kernels' structure: one FPU pass over
+a tile with its unpack and pack (~64 cycles; the published rms_norm square pass is 70 at HiFi2, its gamma
+multiply 42), an SFPU pass of a simple function (~96) or of a transcendental one (~256: exp, gelu, silu... are
+polynomial / iterative sequences in tt-llk's ckernel_sfpu_*.h; the published precise rsqrt on fp32 tiles costs
+1223 cycles a tile, so precise-mode SFPU ops may be several times dearer than this). Treat those figures as
 first-order: they rank ops and spot memory-bound ones; they are not a cycle count.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from ..boards import Board
 from ..records import OpRecord, Projection, TensorInfo
-from .calibration import CALIBRATION
+from .calibration import CALIBRATION, NORM_CALIBRATION
 from .matmul import FIDELITY_CYCLES, TILE
 
 FPU_PASS = 64
@@ -66,15 +70,23 @@ def _data_ns(board: Board, tensors: list[tuple[TensorInfo, float]], cores: int) 
     return dram / (board.perf.dram_gbps * cal.dram_efficiency) + l1 / (max(1, cores) * link)
 
 
-def _combine(board: Board, compute_ns: float, data_ns: float, cores: int, ideal_ns: float) -> Projection:
+def _combine(
+    board: Board,
+    compute_ns: float,
+    data_ns: float,
+    cores: int,
+    ideal_ns: float,
+    fixed_ns: float | None = None,
+) -> Projection:
     cal = CALIBRATION[board.arch]
     q = cal.overlap_power
-    device = cal.kernel_fixed_ns + (compute_ns**q + data_ns**q) ** (1 / q)
+    fixed = cal.kernel_fixed_ns if fixed_ns is None else fixed_ns
+    device = fixed + (compute_ns**q + data_ns**q) ** (1 / q)
     return Projection(
         device_ns=device,
         compute_ns=compute_ns,
         data_ns=data_ns,
-        fixed_ns=cal.kernel_fixed_ns,
+        fixed_ns=fixed,
         cores=cores,
         ideal_ns=ideal_ns,
         host_ns=cal.host_dispatch_ns,
@@ -112,10 +124,38 @@ def _row_wise(board: Board, record: OpRecord, cycles_per_tile: float) -> Project
 
 
 def project_norm(board: Board, record: OpRecord) -> Projection:
-    """layer_norm / rms_norm: mean (and variance), normalise, scale (and shift): about six FPU passes at the
-    op's fidelity (default HiFi4) plus an rsqrt."""
-    fid = FIDELITY_CYCLES.get(record.config.math_fidelity or "HiFi4", 64) / 16
-    return _row_wise(board, record, 6 * FPU_PASS * fid / 2 + SFPU_TRANSCENDENTAL / 4)
+    """layer_norm / rms_norm: each core owns tile rows (interleaved: whole rows; sharded: its shard, the row
+    statistics then combined across the cores a row is split over). Per tile the square / scale / gamma
+    passes, per tile row the reduction's rsqrt, per row and split core the combine (NormCalibration:
+    published Blackhole stage times). layer_norm's extra passes (mean, subtract, beta) are taken as 1.6x
+    rms_norm's per-tile work, and fidelities other than HiFi2 scale the per-tile work: both estimates."""
+    x = record.inputs[0]
+    cal = NORM_CALIBRATION[board.arch]
+    grid = board.grid[0] * board.grid[1]
+    shape = x.padded_shape if x.padded_shape else (TILE,)
+    wt = max(1, math.ceil(shape[-1] / TILE))
+    rows = _rows_of_tiles(x)
+    if x.memory_layout != "INTERLEAVED" and x.shard_shape:
+        rows_pc = max(1, math.ceil(x.shard_shape[0] / TILE))
+        wt_pc = max(1, math.ceil(x.shard_shape[1] / TILE))
+        split = math.ceil(wt / wt_pc)
+        cores = math.ceil(rows / rows_pc) * split
+    else:
+        cores = min(grid, rows)
+        rows_pc, wt_pc, split = math.ceil(rows / cores), wt, 1
+    fid = FIDELITY_CYCLES.get(record.config.math_fidelity or "HiFi4", 64) / FIDELITY_CYCLES["HiFi2"]
+    passes = 1.0 if record.name == "rms_norm" else 1.6
+    cycles = rows_pc * wt_pc * cal.tile_cycles * fid * passes + rows_pc * cal.row_cycles
+    if split > 1:
+        cycles += rows_pc * split * cal.combine_cycles
+    compute = cycles / board.perf.clock_ghz
+    moved = [(t, 1.0) for t in record.inputs] + [(t, 1.0) for t in record.outputs]
+    data = _data_ns(board, moved, cores)
+    ideal = max(
+        _tiles(x) * cal.tile_cycles / grid / board.perf.clock_ghz,
+        sum(t.num_bytes for t, _ in moved if t.buffer_type == "DRAM") / board.perf.dram_gbps,
+    )
+    return _combine(board, compute, data, cores, ideal, fixed_ns=cal.fixed_ns)
 
 
 def project_softmax(board: Board, record: OpRecord) -> Projection:
@@ -185,6 +225,20 @@ def project_other(board: Board, record: OpRecord) -> Projection:
     # data movement (reshape, permute, transpose, concat, slice, pad, repeat, nlp heads, rotary ...): bytes
     # in and out, a light per-tile cost for the readers/writers
     return _streaming(board, record, FPU_PASS / 4)
+
+
+def project_cache_write(board: Board, record: OpRecord) -> Projection:
+    """fill_cache / update_cache / their paged forms: the written rows (the op's second operand) are read and
+    written into the cache in place; the rest of the cache is not touched."""
+    rows = record.inputs[1]
+    grid = board.grid[0] * board.grid[1]
+    work = _tiles(rows)
+    cores = min(grid, work)
+    compute = math.ceil(work / cores) * FPU_PASS / 4 / board.perf.clock_ghz
+    cache = record.inputs[0]
+    written = dataclasses.replace(rows, buffer_type=cache.buffer_type)
+    data = _data_ns(board, [(rows, 1.0), (written, 1.0)], cores)
+    return _combine(board, compute, data, cores, 2 * rows.num_bytes / board.perf.dram_gbps)
 
 
 def project_transfer(board: Board, num_bytes: int) -> float:

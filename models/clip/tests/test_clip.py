@@ -1,5 +1,6 @@
-"""Tests of the clip port on the tiny preset: the 1x2 mesh is bit-identical to one chip, the unmasked path
-matches transformers, the padding mask is applied, the pooling rules and the inputs are transformers'.
+"""Tests of the clip port on the tiny preset: the 1x2 mesh is bit-identical to one chip, tensor parallel over
+2 / 4 chips matches one chip, the unmasked path matches transformers, the padding mask is applied, the
+pooling rules and the inputs are transformers'.
 (Every component's PCC on tiny is checked by shared_tests through the registry.)"""
 
 from __future__ import annotations
@@ -152,3 +153,31 @@ def test_inputs_have_padded_and_unpadded_rows(inputs: dict) -> None:
 def test_batch_must_split_over_the_mesh(mesh_model: ClipModel, inputs: dict) -> None:
     with pytest.raises(ValueError, match="cannot be split evenly over 2 chips"):
         mesh_model["enc1"].preprocess(inputs["enc1"]["input_ids"][:1])
+
+
+@pytest.mark.parametrize("preset", ["tiny-tp2", "tiny-tp4"])
+def test_tensor_parallel_matches_one_chip(preset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each layer split over 2 / 4 chips (heads and MLP columns, all-reduced) against the same architecture on
+    one chip: every hidden state at PCC >= 0.999, the pooled and projected outputs too; outputs replicated."""
+    # the module's mesh fixture holds the n300 board while it lives: a T3K has the chips of every mesh here
+    monkeypatch.setenv("TTPORT_BOARD", "t3k")
+    single_preset, split_preset = PRESETS["tiny-tp1"], PRESETS[preset]
+    assert (single_preset.enc1, single_preset.enc2) == (split_preset.enc1, split_preset.enc2)
+    reference = ClipEncoderPair(single_preset, SEED)
+    inputs = make_inputs(single_preset, SEED)
+    with open_device() as device:
+        single = _outputs(
+            ClipModel(reference, device, seq_len=single_preset.seq_len, tensor_parallel=True), inputs
+        )
+    mesh = ClipPort().mesh_shape_for(preset)
+    with board_for(mesh), open_mesh_device(mesh) as device:
+        model = ClipModel(reference, device, seq_len=split_preset.seq_len, tensor_parallel=True)
+        assert model.parallel.tp.factor == mesh[1]
+        layer = model["enc2"].layers[0]
+        assert layer.self_attn.heads.local_heads == split_preset.enc2.num_attention_heads // mesh[1]
+        split = _outputs(model, inputs)
+    for name in ENCODERS:
+        assert split[name].keys() == single[name].keys()
+        for key, expected in single[name].items():
+            passed, pcc = comp_pcc(expected, split[name][key], 0.999)
+            assert passed, f"{preset} {name} {key}: PCC {pcc:.6f} < 0.999 against one chip"

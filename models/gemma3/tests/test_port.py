@@ -78,3 +78,19 @@ def test_bad_images_are_refused_before_device_work(
         model.get_image_features(pixel_values)
     if is_simulator():
         assert sim.stats(device).device_ops == ops_before
+
+
+def test_bfloat8_b_tower_weights_keep_every_floor() -> None:
+    """tiny-bfp8: bfloat8_b tower matmul weights at HiFi2 (the tuned configuration) pass every component's
+    floor (the same floors as bfloat16: blocks >= 0.999, tower >= 0.99)."""
+    from ttport.models.gemma3.port import Gemma3Port
+    from ttport.runner import run_port
+
+    port = Gemma3Port()
+    report = run_port(port, "tiny-bfp8")
+    assert report.passed, [(c.name, c.pcc, c.threshold) for c in report.components]
+    assert {c.name for c in report.components} >= {"block 0", "block 1", "tower", "tower + projector"}
+    linears = [r for r in report.projection["ops"] if r["name"] == "linear" and r["signpost"] == "block 0"]
+    assert linears and all(
+        r["inputs"][1][1] == "BFLOAT8_B" and r["math_fidelity"] == "HiFi2" for r in linears
+    )
