@@ -64,6 +64,19 @@ CONV_B = _rand(1, 1, 1, 32, seed=24)
 GN_X = _rand(2, 1, 64, 64, seed=25)
 GN_W = _rand(1, 1, 2, 32, seed=26)  # 64 channels packed as create_group_norm_weight_bias_rm does
 MASK = _rand(2, 1, 1, 64, seed=27)
+QSEP = _rand(2, 1, 32, 64, seed=29)  # 2 heads of 32
+KVSEP = _rand(2, 1, 32, 128, seed=30)  # 2 (K, V) head pairs
+
+
+def _block_sharded(m: ModuleType, T: Maker, x: torch.Tensor) -> Any:
+    """x BLOCK_SHARDED over a 2x2 grid on the device side (ops that take only sharded inputs); the golden side
+    gets the values."""
+    if T.device is None:
+        return T(x)
+    mc = m.create_sharded_memory_config(
+        x.shape, m.CoreGrid(x=2, y=2), m.ShardStrategy.BLOCK, m.ShardOrientation.ROW_MAJOR
+    )
+    return m.to_memory_config(T(x), mc)
 
 
 def _stats(x: torch.Tensor, include_sum: bool) -> torch.Tensor:
@@ -360,6 +373,14 @@ SPECS: list[tuple[str, Spec, tuple[float, float]]] = [
             },
         ),
         ACCUM,
+    ),
+    (
+        "experimental.create_qkv_heads_from_separate_tensors",
+        lambda m, T: (
+            (_block_sharded(m, T, QSEP), _block_sharded(m, T, KVSEP)),
+            {"num_heads": 2, "num_kv_heads": 2},
+        ),
+        EXACT,
     ),
     ("layer_norm_pre_all_gather", lambda m, T: ((T(A),), {}), ACCUM),
     ("rms_norm_pre_all_gather", lambda m, T: ((T(A),), {"residual_input_tensor": T(B)}), ACCUM),

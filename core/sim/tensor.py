@@ -176,6 +176,7 @@ class Tensor:
             positional = dict(
                 data_type=dtype, device=layout, layout=device, mem_config=memory_config, tile=shared_buffers
             )
+            # a from_torch: bound with the other op-backed methods by ops/tensor_methods.py
             self._init_from_torch(
                 chip_values, {**{k: v for k, v in positional.items() if v is not None}, **torch_options}
             )
@@ -198,35 +199,6 @@ class Tensor:
             self._buffers = shared_buffers
         elif device is not None:
             self._allocate()
-
-    def _init_from_torch(self, tensor: torch.Tensor, options: dict[str, Any]) -> None:
-        from .ops import core as _core
-
-        known = {
-            "data_type", "device", "layout", "mem_config", "tile", "cq_id", "pad_value", "mesh_mapper",
-            "preserve_nan_values", "col_tilize", "enable_bfloat_opt",
-        }  # fmt: skip
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"Tensor() got an unexpected keyword argument {unknown[0]!r}")
-        made = _core.from_torch(
-            tensor,
-            dtype=options.get("data_type"),
-            layout=options.get("layout"),
-            device=options.get("device"),
-            memory_config=options.get("mem_config"),
-            tile=options.get("tile"),
-            pad_value=options.get("pad_value"),
-            mesh_mapper=options.get("mesh_mapper"),
-            preserve_nan_values=options.get("preserve_nan_values", False),
-            col_tilize=options.get("col_tilize", False),
-            enable_bfloat_opt=options.get("enable_bfloat_opt", False),
-        )
-        if made._finalizer is not None:
-            made._finalizer.detach()
-        self.__dict__.update(made.__dict__)
-        if self._buffers:
-            self._finalizer = weakref.finalize(self, _free_all, self._buffers)
 
     # -- allocation ------------------------------------------------------------------------------
     def _allocate(self) -> None:
@@ -355,29 +327,6 @@ class Tensor:
     def element_size(self) -> float:
         return formats.element_size(self._dtype)
 
-    def to_torch(self, mesh_composer: Any = None) -> torch.Tensor:
-        from .ops import core as _core
-
-        return _core.to_torch(self, mesh_composer=mesh_composer)
-
-    def cpu(self, blocking: bool = True) -> Tensor:
-        from .ops import core as _core
-
-        return _core.from_device(self)
-
-    def to(self, target: Any, memory_config: MemoryConfig | None = None) -> Tensor:
-        from .ops import core as _core
-
-        if isinstance(target, Layout):
-            return _core.to_layout(self, target)
-        return _core.to_device(self, target, memory_config=memory_config)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        from .ops import data_movement
-
-        dims = shape[0] if len(shape) == 1 and isinstance(shape[0], (list, tuple)) else shape
-        return data_movement.reshape(self, list(dims))
-
     def __repr__(self) -> str:
         where = "host" if self._device is None else repr(self._device)
         return (
@@ -385,77 +334,9 @@ class Tensor:
             f"dtype={self._dtype!r}, layout={self._layout!r}, storage={where})"
         )
 
-    # -- Python operators: ttnn.Tensor binds them to ttnn ops (docs/source/ttnn/ttnn/usage.rst) ----
-    def _operator(self, symbol: str) -> None:
-        if _STRICT[0] and self._device is not None:
-            raise RuntimeError(
-                f"strict mode: Python operator '{symbol}' on a device tensor; call the ttnn op explicitly "
-                "(ttnn.add / ttnn.subtract / ttnn.multiply / ttnn.matmul / ttnn.slice ...)"
-            )
-
-    def _binary(self, name: str, symbol: str, other: Any, reverse: bool = False) -> Tensor:
-        from .ops import eltwise
-
-        self._operator(symbol)
-        fn = getattr(eltwise, name)
-        if reverse:
-            if name == "subtract":
-                return eltwise.rsub(self, other)
-            return fn(self, other)
-        return fn(self, other)
-
-    def __add__(self, other: Any) -> Tensor:
-        return self._binary("add", "+", other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return self._binary("add", "+", other, reverse=True)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return self._binary("subtract", "-", other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return self._binary("subtract", "-", other, reverse=True)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return self._binary("multiply", "*", other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return self._binary("multiply", "*", other, reverse=True)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return self._binary("divide", "/", other)
-
-    def __neg__(self) -> Tensor:
-        from .ops import eltwise
-
-        self._operator("-")
-        return eltwise.neg(self)
-
-    def __matmul__(self, other: Tensor) -> Tensor:
-        from .ops import matmul
-
-        self._operator("@")
-        return matmul.matmul(self, other)
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._binary("eq", "==", other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._binary("ne", "!=", other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return self._binary("gt", ">", other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return self._binary("ge", ">=", other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return self._binary("lt", "<", other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return self._binary("le", "<=", other)
-
-    __hash__ = object.__hash__
+    # Methods that are ops (to_torch, to, reshape, the Python operators, [], the torch constructor) are bound
+    # by ops/tensor_methods.py, as ttnn/__init__.py binds them: the tensor layer does not import the ops layer.
+    __hash__ = object.__hash__  # identity, although == is bound to ttnn.eq
 
     def item(self) -> float | int:
         """The value of a one-element tensor, as a Python number (read from the device if needed)."""
@@ -476,12 +357,6 @@ class Tensor:
         from .real_surface import missing
 
         raise missing("ttnn.Tensor", name, "'Tensor' object")
-
-    def __getitem__(self, key: Any) -> Tensor:
-        from .ops import data_movement
-
-        self._operator("[]")
-        return data_movement.getitem(self, key)
 
 
 def read_values(tensor: Tensor, op: str) -> list[torch.Tensor]:

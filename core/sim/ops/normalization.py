@@ -29,15 +29,19 @@ from .. import rules
 from ..numerics import sfpu, tile_math
 from ..tensor import Tensor, device_op, same_shape
 from ..types import (
+    BufferType,
     CoreCoord,
     DataType,
     Layout,
     MathFidelity,
     MemoryConfig,
+    ShardOrientation,
+    ShardSpec,
     StorageType,
     TensorMemoryLayout,
     WormholeComputeKernelConfig,
 )
+from .core import from_torch
 from .eltwise import into_output
 from .golden import attach_golden_function
 
@@ -192,7 +196,10 @@ def _norm(
     residual_input_tensor: Tensor | None,
     memory_config: MemoryConfig | None,
     compute_kernel_config: Any,
+    activation: Any = None,
 ) -> Tensor:
+    """`activation(k)`, if given, returns the Dst -> Dst function a fused kernel applies last (DiT's
+    dit_rms_norm_unary_fused), built from the kernel's compute configuration."""
     extras = [t for t in (residual_input_tensor, weight, bias) if t is not None]
     rules.require_same_device(name, [x, *extras])
     residual_padded = residual_input_tensor.padded_shape if residual_input_tensor is not None else None
@@ -207,6 +214,7 @@ def _norm(
     has_res, has_w, has_b = residual_input_tensor is not None, weight is not None, bias is not None
     default = _RMS_NORM_DEFAULT if rms else _LAYER_NORM_DEFAULT
     k = tile_math.from_compute_config(compute_kernel_config, default, x.device().arch())
+    post = activation(k) if activation is not None else None
 
     def compute(v: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         it = iter(rest)
@@ -222,7 +230,7 @@ def _norm(
         if has_b:
             beta = _affine_values(next(it), bias.layout, width)
             y = tile_math.add(tile_math.pack_im(y, k), beta, y_dtype, bias.dtype, k)
-        return y
+        return post(y) if post is not None else y
 
     mc = memory_config or x.memory_config()
     return device_op(
@@ -932,3 +940,51 @@ def rmsnorm_default_compute_config(arch: Any) -> WormholeComputeKernelConfig:
 
 
 __all__ += ["layernorm_default_compute_config", "rmsnorm_default_compute_config"]
+
+
+# -- host-side helpers of the Welford layer norm and the DRAM group norm -----------------------------------
+
+
+def create_layer_norm_reciprocals(device: Any, core_range_set: Any, width: int) -> Tensor:
+    """The Welford kernels' lookup table 1/1 .. 1/width, one copy per core: float32 ROW_MAJOR
+    [num_cores, width], HEIGHT_SHARDED in L1 one row per core (ttnn/ttnn/operations/normalization.py)."""
+    cores = core_range_set.num_cores()
+    table = (1.0 / torch.arange(1, width + 1, dtype=torch.float64)).float().repeat(cores, 1)
+    shard = ShardSpec(core_range_set, (1, width), ShardOrientation.ROW_MAJOR)
+    memory_config = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1, shard)
+    return from_torch(
+        table, dtype=DataType.FLOAT32, layout=Layout.ROW_MAJOR, device=device, memory_config=memory_config
+    )
+
+
+__all__ += ["create_layer_norm_reciprocals"]
+
+
+def compute_num_virtual_cols(grid_x: int, num_groups: int, num_channels: int) -> int:
+    """The DRAM group norm's column count: the largest n <= min(grid_x, num_groups) dividing num_groups whose
+    channel slice (num_channels // n) is a tile multiple; 0 if none (normalization/groupnorm/
+    groupnorm_grid_utils.cpp)."""
+    for n in range(min(grid_x, num_groups), 0, -1):
+        if (num_channels // n) % 32 == 0 and num_groups % n == 0:
+            return n
+    return 0
+
+
+def dram_group_norm_virtual_columns(core_grid: Any, num_channels: int, num_groups: int) -> int:
+    """ttnn.operations.normalization.dram_group_norm_virtual_columns (an assertion when none fits, as ttnn)."""
+    result = compute_num_virtual_cols(core_grid.x, num_groups, num_channels)
+    if result <= 0:
+        raise AssertionError(
+            f"dram_group_norm_virtual_columns: could not find a valid num_virtual_cols for grid_x={core_grid.x}, "
+            f"num_channels={num_channels}, num_groups={num_groups}"
+        )
+    return result
+
+
+def find_max_tile_span(W: int, group_size: int, tile_width: int) -> int:  # noqa: N803 (ttnn's keyword)
+    """The most tiles of width `tile_width` one group of `group_size` consecutive channels (groups laid end to
+    end over W) touches: the width of the group norm input mask."""
+    span = 0
+    for start in range(0, W, group_size):
+        span = max(span, (start + group_size - 1) // tile_width - start // tile_width + 1)
+    return span
