@@ -13,6 +13,7 @@ reference's (when it is 1.0, the port's free-running generation is the reference
 
 from __future__ import annotations
 
+import gc
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -173,10 +174,13 @@ class MambaPort(Port):
     def build_model(self, ctx: RunContext) -> MambaTTNN:
         # Every reference output is recorded by now (core/runner.py runs them first): drop the reference
         # and let the model consume its state dict tensor by tensor, so the fp32 weights (11 GB at full
-        # size) shrink while the bfloat16 device copies grow.
+        # size) shrink while the bfloat16 device copies grow. transformers' MambaModel is a reference cycle
+        # (its load_state_dict pre-hook is its own bound method): only the cycle collector frees its
+        # parameters, so it runs here, before the state dict's tensors are the weights' last owners.
         reference_trace(ctx)
         state_dict = ctx.reference.state_dict()
         ctx.reference = None
+        gc.collect()
         return MambaTTNN(ctx.config, state_dict, ctx.device)
 
     def components(self, preset: str) -> list[Component]:
