@@ -31,6 +31,9 @@ from ..tensor import Tensor, device_op, same_shape
 from ..types import (
     BufferType,
     CoreCoord,
+    CoreGrid,
+    CoreRange,
+    CoreRangeSet,
     DataType,
     Layout,
     MathFidelity,
@@ -988,3 +991,94 @@ def find_max_tile_span(W: int, group_size: int, tile_width: int) -> int:  # noqa
     for start in range(0, W, group_size):
         span = max(span, (start + group_size - 1) // tile_width - start // tile_width + 1)
     return span
+
+
+def scale_causal_mask_hw_dims_softmax_in_place(
+    input_tensor: Tensor,
+    scale: float | None = None,
+    mask: Tensor | None = None,
+    *,
+    program_config: Any = None,
+    compute_kernel_config: Any = None,
+    numeric_stable: bool = False,
+) -> Tensor:
+    """softmax(input * scale + mask) in place, the mask a [1, 1, H, W] causal mask broadcast over batch and
+    heads (falcon7b's sliced attention)."""
+    return _scale_mask_softmax(
+        "scale_causal_mask_hw_dims_softmax_in_place",
+        input_tensor,
+        scale,
+        mask,
+        True,
+        numeric_stable,
+        None,
+        input_tensor,
+    )
+
+
+def determine_expected_group_norm_sharded_config_and_grid_size(
+    *,
+    device: Any,
+    num_channels: int,
+    num_groups: int,
+    input_nhw: int,
+    is_height_sharded: bool,
+    is_row_major: bool = False,
+) -> tuple[MemoryConfig, Any]:
+    """The L1 sharded memory config and core grid group_norm expects for an input of N*H*W rows and
+    num_channels channels (normalization/groupnorm/groupnorm_grid_utils.cpp: same checks and wording)."""
+    rules.require(num_groups > 0, "num_groups needs to be greater than 0")
+    rules.require(num_channels > 0, "num_channels needs to be greater than 0")
+    rules.require(
+        num_channels % num_groups == 0,
+        f"group_norm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups}).",
+    )
+    rules.require(
+        num_channels % 32 == 0, f"group_norm: num_channels ({num_channels}) must be divisible by tile width (32)."
+    )
+    group_size = num_channels // num_groups
+    grid = device.compute_with_storage_grid_size()
+    dg0, dg1 = (grid.y, grid.x) if is_row_major else (grid.x, grid.y)
+    ht = -(-input_nhw // 32)
+    start = dg0 * dg1 if is_height_sharded else dg0
+    cores_nhw = next((d for d in range(start, 0, -1) if ht % d == 0), 0)
+    rules.require(
+        cores_nhw > 0,
+        f"group_norm: Could not find num_cores_nhw for sharded config (Ht_padded={ht}, start_divisor={start}).",
+    )
+    cores_channels = 1
+    if not is_height_sharded:
+        cores_channels = next(
+            (
+                c
+                for c in range(dg1, 0, -1)
+                if (num_channels // 8) % c == 0 and (num_channels // c) % group_size == 0 and num_channels // c >= 32
+            ),
+            0,
+        )
+        rules.require(
+            cores_channels > 0,
+            f"group_norm: Could not find num_cores_channels for block-sharded group norm (C={num_channels}, "
+            f"G={num_groups}).",
+        )
+    rows_per_core = -(-input_nhw // (cores_nhw * 32)) * 32
+    channels_per_core = num_channels // cores_channels
+    rules.require(
+        channels_per_core % 8 == 0,
+        f"group_norm: gn_in_channels_per_core ({channels_per_core}) must be divisible by 8.",
+    )
+    if is_height_sharded:
+        grid_x, grid_y = min(cores_nhw, dg0), -(-cores_nhw // dg0)
+    else:
+        grid_x, grid_y = (cores_channels, cores_nhw) if is_row_major else (cores_nhw, cores_channels)
+    row_major = is_height_sharded or is_row_major
+    orientation = ShardOrientation.ROW_MAJOR if row_major else ShardOrientation.COL_MAJOR
+    shard = (rows_per_core, channels_per_core) if row_major else (channels_per_core, rows_per_core)
+    cores = CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(grid_x - 1, grid_y - 1))})
+    layout = TensorMemoryLayout.HEIGHT_SHARDED if is_height_sharded else TensorMemoryLayout.BLOCK_SHARDED
+    memory_config = MemoryConfig(layout, BufferType.L1, ShardSpec(cores, shard, orientation))
+    return memory_config, CoreGrid(x=grid_x, y=grid_y)
+
+
+attach_golden_function(scale_causal_mask_hw_dims_softmax_in_place, _scale_mask_softmax_golden)
+__all__ += ["determine_expected_group_norm_sharded_config_and_grid_size", "scale_causal_mask_hw_dims_softmax_in_place"]
