@@ -193,3 +193,9 @@ def test_model_preprocessing_helpers_and_dot_access() -> None:
     assert params.encoder.layer == [1, 2] and params.w is tw
     with pytest.raises(KeyError):
         params.missing  # noqa: B018 (ttnn's DotAccessDict raises KeyError)
+
+
+def test_max_worker_l1_unreserved_size_is_the_usable_l1_bank(monkeypatch) -> None:
+    assert ttnn.get_max_worker_l1_unreserved_size() == 1329888  # Wormhole n150
+    monkeypatch.setenv("TTPORT_BOARD", "p150")
+    assert ttnn.get_max_worker_l1_unreserved_size() > 1329888
