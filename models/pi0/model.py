@@ -31,6 +31,7 @@ from ttport.models.siglip import SigLIPVisionTowerTTNN
 from ttport.patterns.tensor_parallel import TensorParallel
 
 from .action_expert import ActionExpertTTNN, ActionTimeEmbeddingTTNN
+from .gemma import JointKV
 from .inputs import HostPolicyInputs, host_inputs, present_images, sinusoid_frequencies, validate_inputs
 from .language_model import PaliGemmaLanguageModelTTNN
 from .presets import PI0Preset
@@ -243,20 +244,23 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         time_term: Any,
         state_embeds: Any,
         inputs: DevicePolicyInputs,
-        cache: list[tuple[Any, Any]],
+        joint: list[JointKV],
     ) -> Any:
-        """One forward of the expert: [B, 1, E, action dim] velocity (rows 1..chunk are the actions)."""
+        """One forward of the expert: [B, 1, E, action dim] velocity (rows 1..chunk are the actions); layer i
+        attends the prefix cache through `joint[i]` (joint_cache)."""
         expert_input = self.embed_action_time(noise, time_term, state_embeds, inputs.state_row)
-        velocity = self.dit(expert_input, inputs.expert_cos, inputs.expert_sin, inputs.expert_mask, cache)
+        velocity = self.dit(expert_input, inputs.expert_cos, inputs.expert_sin, inputs.expert_mask, joint)
         ttnn.deallocate(expert_input)
         return velocity
 
     def denoise(self, inputs: DevicePolicyInputs, cache: list[tuple[Any, Any]]) -> Any:
-        """The Euler loop on device; returns the final noise [B, 1, E, action dim] (actions on rows 1..chunk)."""
+        """The Euler loop on device; returns the final noise [B, 1, E, action dim] (actions on rows 1..chunk).
+        The joined keys/values are built by the first step and rewritten in their own rows by the others."""
         state_embeds = self.embed_action_time.state_embeds(inputs.state)
+        joint = joint_cache(cache)
         noise = inputs.noise
         for time_term in self.time_terms(inputs):
-            velocity = self.velocity(noise, time_term, state_embeds, inputs, cache)
+            velocity = self.velocity(noise, time_term, state_embeds, inputs, joint)
             step = ttnn.multiply(velocity, inputs.dt_rows)  # dt on the action rows, 0 on the others
             ttnn.deallocate(velocity)
             updated = ttnn.add(noise, step)
@@ -266,6 +270,7 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
                 ttnn.deallocate(noise)
             noise = updated
         ttnn.deallocate(state_embeds)
+        release_joint(joint)
         return noise
 
     def actions(self, noise: Any, inputs: DevicePolicyInputs) -> torch.Tensor:
@@ -298,6 +303,16 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         release_cache(cache)
         inputs.release()
         return actions
+
+
+def joint_cache(cache: list[tuple[Any, Any]]) -> list[JointKV]:
+    """Per expert layer, the joined [own; prefix] keys/values over the VLM's prefix cache `cache`."""
+    return [JointKV(pair) for pair in cache]
+
+
+def release_joint(joint: list[JointKV]) -> None:
+    for layer in joint:
+        layer.release()
 
 
 def release_cache(cache: list[tuple[Any, Any]]) -> None:
