@@ -284,3 +284,20 @@ def test_to_torch_of_unsigned_tensors_keeps_the_unsigned_torch_dtype() -> None:
     for dtype, torch_dtype in ((ttnn.uint16, torch.uint16), (ttnn.uint32, torch.uint32)):
         t = ttnn.from_torch(torch.arange(8, dtype=torch.int32).reshape(2, 4), dtype=dtype)
         assert ttnn.to_torch(t).dtype == torch_dtype
+
+
+def test_set_printoptions_profiles_change_what_a_tensor_prints() -> None:
+    t = ttnn.from_torch(torch.arange(6, dtype=torch.float32).reshape(2, 3), dtype=ttnn.bfloat16)
+    try:
+        assert repr(t).startswith("ttnn.Tensor([[0., 1., 2.],") and "shape=Shape([2, 3])" in repr(t)
+        ttnn.set_printoptions(profile="empty")
+        assert repr(t).startswith("ttnn.Tensor(..., shape=Shape([2, 3])")
+        big = ttnn.from_torch(torch.zeros(2000), dtype=ttnn.float32)
+        ttnn.set_printoptions(profile="short")
+        assert "..." in repr(big)
+        ttnn.set_printoptions(profile="full")
+        assert "..." not in repr(big)
+        with pytest.raises(RuntimeError, match="bad optional access"):  # 0.81.1's answer (probed)
+            ttnn.set_printoptions(profile="bogus")
+    finally:
+        ttnn.set_printoptions(profile="short")

@@ -22,6 +22,7 @@ from .. import rules
 from ..numerics import formats
 from ..runtime import Device, MeshDevice, chips
 from ..tensor import (
+    PRINT_OPTIONS,
     Shape,
     Tensor,
     compute_values,
@@ -1072,3 +1073,16 @@ def _interleaved_to_sharded_partial_golden(
 
 attach_golden_function(interleaved_to_sharded_partial, _interleaved_to_sharded_partial_golden)
 __all__ += ["interleaved_to_sharded_partial"]
+
+
+def set_printoptions(*, profile: str, sci_mode: str | bool | None = None, precision: int | None = None) -> None:
+    """How tensors print: profile "empty" (no values), "short" (summarized) or "full" (every value); sci_mode
+    None / "default" (auto), True or False; precision: digits after the decimal point."""
+    if profile.lower() not in ("empty", "short", "full"):
+        raise RuntimeError("bad optional access")  # 0.81.1's answer to an unknown profile (probed)
+    if sci_mode is not None and not isinstance(sci_mode, bool) and sci_mode != "default":
+        raise RuntimeError("bad optional access")
+    PRINT_OPTIONS.update(profile=profile.lower(), sci_mode=sci_mode, precision=precision)
+
+
+__all__ += ["set_printoptions"]
