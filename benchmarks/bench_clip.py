@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import median_seconds  # noqa: E402
 from ttport import sim  # noqa: E402
+from ttport.backend import ttnn  # noqa: E402
 from ttport.device import board_for, open_mesh_device  # noqa: E402
 from ttport.models.clip.port import ClipModel, ClipPort  # noqa: E402
 from ttport.models.clip.presets import ENCODERS  # noqa: E402
@@ -75,7 +76,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # the port's 1x2 mesh needs a two-chip board (n300) unless --board / TTPORT_BOARD chose one
     with board_for(ClipPort.mesh_shape), open_mesh_device(ClipPort.mesh_shape) as mesh:
         build_start = time.perf_counter()
-        model = ClipModel(reference, mesh, seq_len=preset.seq_len)
+        model = ClipModel(
+            reference, mesh, seq_len=preset.seq_len, weights_dtype=getattr(ttnn, preset.weights_dtype)
+        )
         build_seconds = time.perf_counter() - build_start
         del reference  # the port no longer needs it; peak RSS is reached while building
         _port_run(model, inputs)  # warm-up

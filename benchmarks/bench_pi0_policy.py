@@ -35,7 +35,7 @@ from ttport import sim  # noqa: E402
 from ttport.backend import is_simulator, ttnn  # noqa: E402
 from ttport.compare import comp_pcc  # noqa: E402
 from ttport.device import open_device  # noqa: E402
-from ttport.models.pi0.model import release_cache  # noqa: E402
+from ttport.models.pi0.model import joint_cache, release_cache, release_joint  # noqa: E402
 from ttport.models.pi0.port import PI0Port, build_policy  # noqa: E402
 from ttport.models.pi0.presets import PRESETS  # noqa: E402
 from ttport.port import RunContext  # noqa: E402
@@ -84,13 +84,17 @@ def device_discipline(model: Any, inputs: dict[str, Any], device: Any) -> dict[s
     ttnn.deallocate(final)
     state_embeds = model.embed_action_time.state_embeds(uploaded.state)
     terms = model.time_terms(uploaded)
+    joint = joint_cache(cache)
+    ttnn.deallocate(model.velocity(uploaded.noise, terms[0], state_embeds, uploaded, joint))  # joins K/V
     counter.mark("loop preamble")
-    velocity = model.velocity(uploaded.noise, terms[0], state_embeds, uploaded, cache)
+    # a step as the loop runs it after the first: the joined keys/values rewritten in their own rows
+    velocity = model.velocity(uploaded.noise, terms[0], state_embeds, uploaded, joint)
     update = ttnn.multiply(velocity, uploaded.dt_rows)
     noise = ttnn.add(uploaded.noise, update)
     step = counter.mark("one step")
     for tensor in (velocity, update, noise, state_embeds, *terms):
         ttnn.deallocate(tensor)
+    release_joint(joint)
     release_cache(cache)
     uploaded.release()
     phases = counter.phases

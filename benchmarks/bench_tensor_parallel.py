@@ -111,7 +111,11 @@ class Clip:
     def build(self, ctx: RunContext) -> Any:
         config = ctx.config
         return ClipModel(
-            ctx.reference, ctx.device, seq_len=config.seq_len, tensor_parallel=config.tensor_parallel
+            ctx.reference,
+            ctx.device,
+            seq_len=config.seq_len,
+            tensor_parallel=config.tensor_parallel,
+            weights_dtype=getattr(ttnn, config.weights_dtype),
         )
 
     def infer(self, ctx: RunContext) -> torch.Tensor:

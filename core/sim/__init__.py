@@ -3,6 +3,7 @@ also offers simulator-only helpers that have no ttnn equivalent (accounting, str
 
 from . import boards
 from .boards import BOARDS, get_board
+from .ops import tensor_methods  # noqa: F401  (binds Tensor's op-backed methods, as ttnn/__init__.py does)
 from .runtime import Stats, reset_stats, stats
 from .tensor import is_strict, set_strict
 

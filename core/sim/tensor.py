@@ -113,6 +113,28 @@ def storage_values(v: torch.Tensor, dtype: DataType) -> torch.Tensor:
     return formats.bfloat16_bits(v)
 
 
+# ttnn.set_printoptions (ops/core.py) sets these; Tensor.__repr__ reads them.
+PRINT_OPTIONS: dict[str, Any] = {"profile": "short", "sci_mode": None, "precision": None}
+
+
+def _values_text(values: torch.Tensor, indent: int) -> str:
+    """Tensor values laid out as torch prints them (4 decimals unless a precision is set; "short" summarizes
+    large tensors, "full" prints every value), continuation lines indented under the first."""
+    options = torch._tensor_str.PRINT_OPTS
+    saved = (options.precision, options.threshold, options.edgeitems, options.sci_mode)
+    full = PRINT_OPTIONS["profile"] == "full"
+    sci = PRINT_OPTIONS["sci_mode"]
+    try:
+        torch.set_printoptions(
+            precision=PRINT_OPTIONS["precision"] if PRINT_OPTIONS["precision"] is not None else 4,
+            threshold=math.inf if full else 1000,
+            sci_mode=None if sci in (None, "default") else bool(sci),
+        )
+        return torch._tensor_str._tensor_str(values.detach().cpu(), indent)
+    finally:
+        torch.set_printoptions(precision=saved[0], threshold=saved[1], edgeitems=saved[2], sci_mode=saved[3])
+
+
 def compute_values(v: torch.Tensor) -> torch.Tensor:
     """Stored values as ops compute on them: bfloat16 storage widened (exactly) to float32."""
     if v.dtype != torch.bfloat16:
@@ -176,6 +198,7 @@ class Tensor:
             positional = dict(
                 data_type=dtype, device=layout, layout=device, mem_config=memory_config, tile=shared_buffers
             )
+            # a from_torch: bound with the other op-backed methods by ops/tensor_methods.py
             self._init_from_torch(
                 chip_values, {**{k: v for k, v in positional.items() if v is not None}, **torch_options}
             )
@@ -198,35 +221,6 @@ class Tensor:
             self._buffers = shared_buffers
         elif device is not None:
             self._allocate()
-
-    def _init_from_torch(self, tensor: torch.Tensor, options: dict[str, Any]) -> None:
-        from .ops import core as _core
-
-        known = {
-            "data_type", "device", "layout", "mem_config", "tile", "cq_id", "pad_value", "mesh_mapper",
-            "preserve_nan_values", "col_tilize", "enable_bfloat_opt",
-        }  # fmt: skip
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"Tensor() got an unexpected keyword argument {unknown[0]!r}")
-        made = _core.from_torch(
-            tensor,
-            dtype=options.get("data_type"),
-            layout=options.get("layout"),
-            device=options.get("device"),
-            memory_config=options.get("mem_config"),
-            tile=options.get("tile"),
-            pad_value=options.get("pad_value"),
-            mesh_mapper=options.get("mesh_mapper"),
-            preserve_nan_values=options.get("preserve_nan_values", False),
-            col_tilize=options.get("col_tilize", False),
-            enable_bfloat_opt=options.get("enable_bfloat_opt", False),
-        )
-        if made._finalizer is not None:
-            made._finalizer.detach()
-        self.__dict__.update(made.__dict__)
-        if self._buffers:
-            self._finalizer = weakref.finalize(self, _free_all, self._buffers)
 
     # -- allocation ------------------------------------------------------------------------------
     def _allocate(self) -> None:
@@ -355,107 +349,16 @@ class Tensor:
     def element_size(self) -> float:
         return formats.element_size(self._dtype)
 
-    def to_torch(self, mesh_composer: Any = None) -> torch.Tensor:
-        from .ops import core as _core
-
-        return _core.to_torch(self, mesh_composer=mesh_composer)
-
-    def cpu(self, blocking: bool = True) -> Tensor:
-        from .ops import core as _core
-
-        return _core.from_device(self)
-
-    def to(self, target: Any, memory_config: MemoryConfig | None = None) -> Tensor:
-        from .ops import core as _core
-
-        if isinstance(target, Layout):
-            return _core.to_layout(self, target)
-        return _core.to_device(self, target, memory_config=memory_config)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        from .ops import data_movement
-
-        dims = shape[0] if len(shape) == 1 and isinstance(shape[0], (list, tuple)) else shape
-        return data_movement.reshape(self, list(dims))
-
     def __repr__(self) -> str:
-        where = "host" if self._device is None else repr(self._device)
-        return (
-            f"ttnn.Tensor(shape={list(self.shape)}, padded_shape={list(self.padded_shape)}, "
-            f"dtype={self._dtype!r}, layout={self._layout!r}, storage={where})"
-        )
+        """ttnn's form: ttnn.Tensor(<values>, shape=..., dtype=..., layout=...), the values as
+        ttnn.set_printoptions says ("short": summarized, "full": all, "empty": "..."); chip 0's on a mesh."""
+        prefix = "ttnn.Tensor("
+        body = "..." if PRINT_OPTIONS["profile"] == "empty" else _values_text(self._chips[0], len(prefix))
+        return f"{prefix}{body}, shape=Shape({list(self.shape)}), dtype={self._dtype!r}, layout={self._layout!r})"
 
-    # -- Python operators: ttnn.Tensor binds them to ttnn ops (docs/source/ttnn/ttnn/usage.rst) ----
-    def _operator(self, symbol: str) -> None:
-        if _STRICT[0] and self._device is not None:
-            raise RuntimeError(
-                f"strict mode: Python operator '{symbol}' on a device tensor; call the ttnn op explicitly "
-                "(ttnn.add / ttnn.subtract / ttnn.multiply / ttnn.matmul / ttnn.slice ...)"
-            )
-
-    def _binary(self, name: str, symbol: str, other: Any, reverse: bool = False) -> Tensor:
-        from .ops import eltwise
-
-        self._operator(symbol)
-        fn = getattr(eltwise, name)
-        if reverse:
-            if name == "subtract":
-                return eltwise.rsub(self, other)
-            return fn(self, other)
-        return fn(self, other)
-
-    def __add__(self, other: Any) -> Tensor:
-        return self._binary("add", "+", other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return self._binary("add", "+", other, reverse=True)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return self._binary("subtract", "-", other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return self._binary("subtract", "-", other, reverse=True)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return self._binary("multiply", "*", other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return self._binary("multiply", "*", other, reverse=True)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return self._binary("divide", "/", other)
-
-    def __neg__(self) -> Tensor:
-        from .ops import eltwise
-
-        self._operator("-")
-        return eltwise.neg(self)
-
-    def __matmul__(self, other: Tensor) -> Tensor:
-        from .ops import matmul
-
-        self._operator("@")
-        return matmul.matmul(self, other)
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._binary("eq", "==", other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._binary("ne", "!=", other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return self._binary("gt", ">", other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return self._binary("ge", ">=", other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return self._binary("lt", "<", other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return self._binary("le", "<=", other)
-
-    __hash__ = object.__hash__
+    # Methods that are ops (to_torch, to, reshape, the Python operators, [], the torch constructor) are bound
+    # by ops/tensor_methods.py, as ttnn/__init__.py binds them: the tensor layer does not import the ops layer.
+    __hash__ = object.__hash__  # identity, although == is bound to ttnn.eq
 
     def item(self) -> float | int:
         """The value of a one-element tensor, as a Python number (read from the device if needed)."""
@@ -476,12 +379,6 @@ class Tensor:
         from .real_surface import missing
 
         raise missing("ttnn.Tensor", name, "'Tensor' object")
-
-    def __getitem__(self, key: Any) -> Tensor:
-        from .ops import data_movement
-
-        self._operator("[]")
-        return data_movement.getitem(self, key)
 
 
 def read_values(tensor: Tensor, op: str) -> list[torch.Tensor]:

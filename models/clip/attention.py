@@ -20,6 +20,8 @@ from transformers.models.clip.modeling_clip import CLIPAttention
 from ttport.backend import ttnn
 from ttport.patterns.tensor_parallel import TensorParallel
 
+from .mlp import linear_core_grid
+
 TILE = 32
 
 
@@ -32,14 +34,20 @@ class TtCLIPAttention:
         padded_len: int,
         compute_kernel_config: Any,
         tp: TensorParallel,
+        linear_config: Any = None,
+        weights_dtype: Any = None,
         prefix: str = "",
     ):
+        """`compute_kernel_config`: SDPA's; `linear_config` the projections' (default the same), with weights
+        in `weights_dtype` (default bfloat16). The projections run on the whole core grid, output in L1."""
         if padded_len % TILE:
             raise ValueError(f"padded length {padded_len} must be a multiple of the tile size {TILE}")
         self.num_heads = reference.num_heads
         self.head_dim = reference.head_dim
         self.padded_len = padded_len
         self.compute_kernel_config = compute_kernel_config
+        self.linear_config = linear_config or compute_kernel_config
+        self.core_grid = linear_core_grid(device)
         self.program_config = ttnn.SDPAProgramConfig(
             compute_with_storage_grid_size=device.compute_with_storage_grid_size(),
             q_chunk_size=padded_len,
@@ -52,17 +60,24 @@ class TtCLIPAttention:
         projections = (reference.q_proj, reference.k_proj, reference.v_proj)
         weights = [p.weight.detach().float() for p in projections]
         biases = [p.bias.detach().float() for p in projections]
-        self.qkv_weight = tp.qkv_weight(f"{prefix}qkv_proj.weight", self.heads, *weights)
+        self.qkv_weight = tp.qkv_weight(f"{prefix}qkv_proj.weight", self.heads, *weights, weights_dtype)
         self.qkv_bias = tp.qkv_bias(f"{prefix}qkv_proj.bias", self.heads, *biases)
         out_proj = reference.out_proj
-        self.out_weight = tp.row_weight(f"{prefix}out_proj.weight", out_proj.weight.detach().float())
+        self.out_weight = tp.row_weight(
+            f"{prefix}out_proj.weight", out_proj.weight.detach().float(), weights_dtype
+        )
         self.out_bias = tp.row_bias(f"{prefix}out_proj.bias", out_proj.bias.detach().float())
 
     def forward(self, x: Any, attention_mask: Any) -> Any:
         """x: [B, 1, S, H]; attention_mask: additive [B, 1, P, P] with P = padded_len."""
         batch, _, seq_len, hidden = x.shape
         qkv = ttnn.linear(
-            x, self.qkv_weight, bias=self.qkv_bias, compute_kernel_config=self.compute_kernel_config
+            x,
+            self.qkv_weight,
+            bias=self.qkv_bias,
+            core_grid=self.core_grid,
+            memory_config=ttnn.L1_MEMORY_CONFIG,
+            compute_kernel_config=self.linear_config,
         )
         qkv = ttnn.pad(qkv, [(0, 0), (0, 0), (0, self.padded_len - seq_len), (0, 0)], 0.0)
         heads = self.heads.local_heads
@@ -82,7 +97,12 @@ class TtCLIPAttention:
         attn = ttnn.experimental.nlp_concat_heads(attn)
         attn = ttnn.slice(attn, (0, 0, 0, 0), (batch, 1, seq_len, heads * self.head_dim))
         partial = ttnn.linear(
-            attn, self.out_weight, bias=self.out_bias, compute_kernel_config=self.compute_kernel_config
+            attn,
+            self.out_weight,
+            bias=self.out_bias,
+            core_grid=self.core_grid,
+            memory_config=ttnn.L1_MEMORY_CONFIG,
+            compute_kernel_config=self.linear_config,
         )
         return self.tp.all_reduce(partial)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ttport.backend import ttnn
 from ttport.errors import UserError
 from ttport.port import Component, Output, Port, RunContext
 
@@ -36,12 +37,23 @@ class ClipModel:
     """Both TTNN encoders, sharing one device and one placement."""
 
     def __init__(
-        self, reference: ClipEncoderPair, device: Any, *, seq_len: int, tensor_parallel: bool = False
+        self,
+        reference: ClipEncoderPair,
+        device: Any,
+        *,
+        seq_len: int,
+        tensor_parallel: bool = False,
+        weights_dtype: Any = None,
     ):
         self.parallel = MeshPlacement(device, tensor_parallel)
         self.encoders = {
             name: TtCLIPTextModel(
-                reference.encoder(name), device, seq_len=seq_len, parallel=self.parallel, prefix=f"{name}."
+                reference.encoder(name),
+                device,
+                seq_len=seq_len,
+                parallel=self.parallel,
+                prefix=f"{name}.",
+                weights_dtype=weights_dtype,
             )
             for name in ENCODERS
         }
@@ -101,7 +113,11 @@ class ClipPort(Port):
 
     def build_model(self, ctx: RunContext) -> ClipModel:
         return ClipModel(
-            ctx.reference, ctx.device, seq_len=ctx.config.seq_len, tensor_parallel=ctx.config.tensor_parallel
+            ctx.reference,
+            ctx.device,
+            seq_len=ctx.config.seq_len,
+            tensor_parallel=ctx.config.tensor_parallel,
+            weights_dtype=getattr(ttnn, ctx.config.weights_dtype),
         )
 
     def components(self, preset: str) -> list[Component]:

@@ -13,7 +13,7 @@ tokenizers also pad differently: CLIP-L pads with the EOS token, CLIP-G with id 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from transformers import CLIPTextConfig
 
@@ -89,6 +89,9 @@ class ClipPreset:
     #: prompt batch is (data parallel; models/clip/mesh.py)
     mesh: tuple[int, int] | None = (1, 2)
     tensor_parallel: bool = False
+    #: dtype of the linear weights on device: "bfloat16" (HiFi4, as tt_dit's CLIP) or "bfloat8_b" (HiFi2
+    #: matmuls: half the weight bytes of the memory-bound 77-token linears; the `-bfp8` presets)
+    weights_dtype: str = "bfloat16"
 
     @property
     def batch(self) -> int:
@@ -171,3 +174,8 @@ PRESETS: dict[str, ClipPreset] = {
     "full-tp2": ClipPreset(enc1=_FULL_ENC1, enc2=_FULL_ENC2, tensor_parallel=True),
     "full-tp4": ClipPreset(enc1=_FULL_ENC1, enc2=_FULL_ENC2, mesh=(1, 4), tensor_parallel=True),
 }
+
+# bfloat8_b linear weights (as PI0's and Gemma3's `-bfp8` presets): the projection-guided tuning (README,
+# projected time)
+PRESETS["tiny-bfp8"] = replace(PRESETS["tiny"], weights_dtype="bfloat8_b")
+PRESETS["full-bfp8"] = replace(PRESETS["full"], weights_dtype="bfloat8_b")

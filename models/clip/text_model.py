@@ -16,7 +16,7 @@ import torch
 
 from ttport.backend import ttnn
 from ttport.patterns import masks
-from ttport.weights import convert_state_dict, linear_weight
+from ttport.weights import DtypePolicy, convert_state_dict, linear_weight
 
 from .embeddings import TtCLIPTextEmbeddings, ids_to_device
 from .encoder_layer import TtCLIPEncoderLayer, TtLayerNorm
@@ -26,14 +26,21 @@ from .reference import text_model
 TILE = 32
 
 
-def compute_kernel_config() -> Any:
-    """HiFi4 with fp32 accumulation, as tt-metal's CLIP text encoder (models/tt_dit/encoders/clip)."""
+def compute_kernel_config(fidelity: Any = None) -> Any:
+    """HiFi4 (unless `fidelity`) with fp32 accumulation, as tt-metal's CLIP text encoder
+    (models/tt_dit/encoders/clip)."""
     return ttnn.WormholeComputeKernelConfig(
-        math_fidelity=ttnn.MathFidelity.HiFi4,
+        math_fidelity=fidelity or ttnn.MathFidelity.HiFi4,
         math_approx_mode=False,
         fp32_dest_acc_en=True,
         packer_l1_acc=False,
     )
+
+
+def linear_compute_config(weights_dtype: Any) -> Any:
+    """The linears' config: bfloat8_b weights carry 7-bit mantissas, which the multiplier's first two phases
+    take exactly (HiFi2, TTNN_FACTS §4); bfloat16 weights need all four (HiFi4)."""
+    return compute_kernel_config(ttnn.MathFidelity.HiFi2 if weights_dtype == ttnn.bfloat8_b else None)
 
 
 def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
@@ -73,9 +80,11 @@ class TtCLIPTextModel:
         seq_len: int,
         parallel: MeshPlacement,
         prefix: str = "",
+        weights_dtype: Any = None,
     ):
         """`prefix`: the encoder's path in the reference (e.g. "enc1."), so weights are cached under their
-        full parameter paths."""
+        full parameter paths; `weights_dtype`: the linear weights' device dtype (bfloat16 by default)."""
+        weights_dtype = weights_dtype or ttnn.bfloat16
         model = text_model(reference)
         model_prefix = f"{prefix}text_model." if model is not reference else prefix
         config = model.config
@@ -85,6 +94,7 @@ class TtCLIPTextModel:
         self.padded_len = math.ceil(seq_len / TILE) * TILE
         self.eos_token_id = config.eos_token_id
         self.compute_kernel_config = compute_kernel_config()
+        self.linear_config = linear_compute_config(weights_dtype)
         shared = {"compute_kernel_config": self.compute_kernel_config, "mesh_mapper": parallel.replicate}
         self.embeddings = TtCLIPTextEmbeddings(
             model.embeddings,
@@ -101,6 +111,8 @@ class TtCLIPTextModel:
                 padded_len=self.padded_len,
                 prefix=f"{model_prefix}encoder.layers.{i}.",
                 tp=parallel.tp,
+                linear_config=self.linear_config,
+                weights_dtype=weights_dtype,
                 **shared,
             )
             for i, layer in enumerate(model.encoder.layers)
@@ -114,6 +126,7 @@ class TtCLIPTextModel:
             self.text_projection = convert_state_dict(
                 {"text_projection.weight": projection.weight},
                 device,
+                policy=DtypePolicy(default=weights_dtype),
                 prepare=lambda _, t: linear_weight(t),
                 mesh_mapper=parallel.replicate,
                 prefix=prefix,
@@ -168,9 +181,7 @@ class TtCLIPTextModel:
         pooled = ttnn.reshape(pooled, (batch, hidden_size))
         text_embeds = None
         if self.text_projection is not None:
-            text_embeds = ttnn.linear(
-                pooled, self.text_projection, compute_kernel_config=self.compute_kernel_config
-            )
+            text_embeds = ttnn.linear(pooled, self.text_projection, compute_kernel_config=self.linear_config)
         return TextOutputs(hidden_states, last_hidden_state, pooled, text_embeds)
 
     __call__ = forward

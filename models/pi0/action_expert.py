@@ -21,7 +21,7 @@ from ttport.backend import ttnn
 from ttport.models.siglip.common import linear_weight, matmul_compute_config, row_vector
 from ttport.patterns.tensor_parallel import TensorParallel
 
-from .gemma import GemmaDecoderLayer, GemmaRMSNorm, GemmaShape, build_layers, take
+from .gemma import GemmaDecoderLayer, GemmaRMSNorm, GemmaShape, JointKV, build_layers, take
 
 
 class ActionTimeEmbeddingTTNN:
@@ -96,19 +96,33 @@ class ActionExpertTTNN:
         `{out_proj_prefix}weight/bias` (the dit's token embedding is never used: PI0 feeds it embeddings).
         The layers are split over the chips by `tp` (gemma.py); the norm and action_out_proj replicated."""
         self.shape = GemmaShape.from_config(config)
+        # A step's activations are a few rows (E = chunk + 1, tile-padded): they stay in L1, so the step's
+        # norms, adds and linears read and write no activation through DRAM.
         self.layers: list[GemmaDecoderLayer] = build_layers(
-            self.shape, int(config.num_hidden_layers), state_dict, prefix, device, weights_dtype, tp
+            self.shape,
+            int(config.num_hidden_layers),
+            state_dict,
+            prefix,
+            device,
+            weights_dtype,
+            tp,
+            activations=ttnn.L1_MEMORY_CONFIG,
         )
         self.norm = GemmaRMSNorm(state_dict, f"{prefix}norm.", device, self.shape.rms_norm_eps)
         weight, bias = f"{out_proj_prefix}weight", f"{out_proj_prefix}bias"
         self.out_weight = linear_weight(weight, take(state_dict, weight), device)
         self.out_bias = row_vector(bias, take(state_dict, bias), device)
         self.compute_kernel_config = matmul_compute_config(ttnn.bfloat16)
+        # The final norm's output is in L1 (as the layers' activations): without a core grid ttnn would add
+        # action_out_proj's bias as a separate op (matmul.cpp get_post_process_bias); with one it is fused.
+        grid = device.compute_with_storage_grid_size()
+        self.core_grid = ttnn.CoreGrid(y=grid.y, x=grid.x)
 
     def forward(
-        self, inputs_embeds: Any, cos: Any, sin: Any, attention_mask: Any, cache: list[tuple[Any, Any]]
+        self, inputs_embeds: Any, cos: Any, sin: Any, attention_mask: Any, cache: list[JointKV]
     ) -> Any:
-        """[B, 1, E, hidden] -> velocity [B, 1, E, action dim]; layer i attends `cache[i]` (read only)."""
+        """[B, 1, E, hidden] -> velocity [B, 1, E, action dim]; layer i attends its own rows and the prefix
+        through `cache[i]` (the prefix is only read)."""
         hidden_states = inputs_embeds
         for i, layer in enumerate(self.layers):
             output, keys, values = layer(hidden_states, cos, sin, attention_mask, past=cache[i])
@@ -120,7 +134,11 @@ class ActionExpertTTNN:
         normed = self.norm(hidden_states)
         ttnn.deallocate(hidden_states)
         velocity = ttnn.linear(
-            normed, self.out_weight, bias=self.out_bias, compute_kernel_config=self.compute_kernel_config
+            normed,
+            self.out_weight,
+            bias=self.out_bias,
+            core_grid=self.core_grid,
+            compute_kernel_config=self.compute_kernel_config,
         )
         ttnn.deallocate(normed)
         return velocity

@@ -7,9 +7,10 @@ transformers GemmaModel stacks; names follow GemmaDecoderLayer so state-dict key
   (grouped-query: PI0's Gemmas have one KV head); HF's half-rotation rotary by
   ttnn.experimental.rotary_embedding with per-token cos/sin tables built on the host; SDPA with an explicit
   additive mask (PI0 never uses a plain causal mask).
-- A layer may attend to a key/value prefix besides its own tokens (`past` = the prefix cache): PI0's expert
-  attends PaliGemma's cached prefix. The prefix tensors are only read (concatenated in front), never
-  written, so the cache computed once serves every denoising step.
+- A layer may attend to a key/value prefix besides its own tokens (`past`, a `JointKV`): PI0's expert
+  attends PaliGemma's cached prefix. The prefix tensors are only read, never written, so the cache computed
+  once serves every denoising step; `JointKV` holds the joined [own; prefix] keys and values the SDPA reads,
+  built once and then rewritten only in the own rows.
 - MLP: down(gelu_tanh(gate(x)) * up(x)); the activation is fused into the gate matmul.
 - Tensor parallel on a mesh (ttport.patterns.tensor_parallel): q/k/v and gate/up are column-parallel with
   whole heads per chip (the single KV head replicated), o_proj and down_proj row-parallel followed by an
@@ -28,9 +29,12 @@ import torch
 
 from ttport.backend import ttnn
 from ttport.models.siglip.common import matmul_compute_config, precise_compute_config, row_vector
+from ttport.patterns.matmul_config import multicast_2d_config, rows_of
 from ttport.patterns.tensor_parallel import TensorParallel
 
 TILE = 32
+# rows from which a linear is prefill-shaped (PaliGemma's prefix) rather than a denoising step's few rows
+PREFILL_ROWS = 256
 
 
 def take(state_dict: dict[str, torch.Tensor], name: str) -> torch.Tensor:
@@ -85,6 +89,41 @@ def rotary_tables(shape: GemmaShape, positions: torch.Tensor) -> tuple[torch.Ten
     return emb.cos()[None, None], emb.sin()[None, None]
 
 
+class JointKV:
+    """One layer's keys and values as a denoising step's SDPA reads them: [own rows (E); prefix (P)] along the
+    sequence (the expert mask orders its key columns the same way).
+
+    The first `join` concatenates the step's own keys/values in front of the prefix cache (the prefix is copied
+    once per inference); with one user (PI0's batch 1) every later step rewrites only the E own rows in place
+    with ttnn.fill_cache, which writes rows 0..E-1 of one user (E is a tile multiple, so no prefix row shares a
+    tile with them). Re-joining every step copied the whole prefix twice per layer and step (36 concats of
+    P + E rows per step in PI0). With several users fill_cache would need a slice and a write per user, more
+    ops than one concat, so those batches re-join every step. On a mesh each chip joins its own heads."""
+
+    def __init__(self, prefix: tuple[Any, Any]):
+        self.prefix = prefix  # read only: the VLM's cache, owned by the caller
+        self.joint: tuple[Any, Any] | None = None
+
+    def join(self, keys: Any, values: Any) -> tuple[Any, Any]:
+        if self.joint is not None and keys.shape[0] == 1:
+            for buffer, own in zip(self.joint, (keys, values), strict=True):
+                ttnn.fill_cache(buffer, own, 0)
+            return self.joint
+        self.release()
+        self.joint = (
+            ttnn.concat([keys, self.prefix[0]], dim=2),
+            ttnn.concat([values, self.prefix[1]], dim=2),
+        )
+        return self.joint
+
+    def release(self) -> None:
+        """Free the joined buffers (the prefix stays: it belongs to the caller)."""
+        if self.joint is not None:
+            for tensor in self.joint:
+                ttnn.deallocate(tensor)
+            self.joint = None
+
+
 class GemmaRMSNorm:
     """x / rms(x) * (1 + weight), over the last dim."""
 
@@ -94,9 +133,13 @@ class GemmaRMSNorm:
         self.eps = eps
         self.compute_kernel_config = precise_compute_config()
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, memory_config: Any = None) -> Any:
         return ttnn.rms_norm(
-            x, epsilon=self.eps, weight=self.weight, compute_kernel_config=self.compute_kernel_config
+            x,
+            epsilon=self.eps,
+            weight=self.weight,
+            memory_config=memory_config,
+            compute_kernel_config=self.compute_kernel_config,
         )
 
     __call__ = forward
@@ -142,14 +185,20 @@ class GemmaAttention:
         cos: Any,
         sin: Any,
         attention_mask: Any,
-        past: tuple[Any, Any] | None = None,
+        past: JointKV | None = None,
+        memory_config: Any = None,
     ) -> tuple[Any, Any, Any]:
         """[B, 1, S, D] -> (output [B, 1, S, D], this layer's keys and values [B, KV, S, head_dim]).
-        With `past` = (keys, values) [B, KV, P, head_dim], the queries attend [past; own] (mask [B, 1, S,
-        P + S]); the returned keys/values are the layer's own (rotated keys), not the concatenation.
+        With `past` (the prefix's keys and values [B, KV, P, head_dim]), the queries attend [own; prefix]
+        (mask [B, 1, S, S + P]); the returned keys/values are the layer's own (rotated keys).
         On a mesh every chip runs its own heads (KV: its share, or the replicated head)."""
         heads = self.heads
-        fused = ttnn.linear(hidden_states, self.qkv_weight, compute_kernel_config=self.matmul_config)
+        fused = ttnn.linear(
+            hidden_states,
+            self.qkv_weight,
+            memory_config=memory_config,
+            compute_kernel_config=self.matmul_config,
+        )
         query, key, value = ttnn.experimental.nlp_create_qkv_heads(
             fused, num_heads=heads.local_heads, num_kv_heads=heads.local_kv_heads, transpose_k_heads=False
         )
@@ -158,10 +207,7 @@ class GemmaAttention:
         rotated_key = ttnn.experimental.rotary_embedding(key, cos, sin)
         ttnn.deallocate(query)
         ttnn.deallocate(key)
-        keys, values = rotated_key, value
-        if past is not None:
-            keys = ttnn.concat([past[0], rotated_key], dim=2)
-            values = ttnn.concat([past[1], value], dim=2)
+        keys, values = past.join(rotated_key, value) if past is not None else (rotated_key, value)
         attn = ttnn.transformer.scaled_dot_product_attention(
             rotated_query,
             keys,
@@ -173,12 +219,11 @@ class GemmaAttention:
             compute_kernel_config=self.sdpa_config,
         )
         ttnn.deallocate(rotated_query)
-        if past is not None:
-            ttnn.deallocate(keys)
-            ttnn.deallocate(values)
         merged = ttnn.experimental.nlp_concat_heads(attn)
         ttnn.deallocate(attn)
-        partial = ttnn.linear(merged, self.o_weight, compute_kernel_config=self.matmul_config)
+        partial = ttnn.linear(
+            merged, self.o_weight, memory_config=memory_config, compute_kernel_config=self.matmul_config
+        )
         ttnn.deallocate(merged)
         return self.tp.all_reduce(partial), rotated_key, value
 
@@ -207,8 +252,25 @@ class GemmaMLP:
         grid = device.compute_with_storage_grid_size()
         # A core grid lets linear fuse the activation into the matmul (matmul.cpp bound_matmul).
         self.core_grid = ttnn.CoreGrid(y=grid.y, x=grid.x)
+        self.device = device
+        self._down_configs: dict[int, Any] = {}
 
-    def forward(self, x: Any) -> Any:
+    def down_config(self, gated: Any) -> Any:
+        """down_proj's program config for the prefix (PaliGemma's 576 rows): the 2D multicast config with K
+        blocks of 8 tiles. ttnn's own choice takes K blocks of Kt / 8 = 64 tiles there, shrinks the output block
+        to one tile column to fit L1 and reads the 18 MiB activation 8 times (core/sim/projection/matmul.py);
+        the projected kernel halves (2.3 -> 1.25 ms a layer). A denoising step's few rows keep ttnn's 1D
+        choice (None)."""
+        rows = rows_of(gated)
+        if rows < PREFILL_ROWS:
+            return None
+        if rows not in self._down_configs:
+            k, n = self.down_weight.padded_shape[-2], self.down_weight.padded_shape[-1]
+            fp32 = bool(self.compute_kernel_config.fp32_dest_acc_en)
+            self._down_configs[rows] = multicast_2d_config(self.device, rows, k, n, fp32_dest_acc_en=fp32)
+        return self._down_configs[rows]
+
+    def forward(self, x: Any, memory_config: Any = None) -> Any:
         gate = ttnn.linear(
             x,
             self.gate_weight,
@@ -216,13 +278,22 @@ class GemmaMLP:
             # (see models/siglip/mlp.py).
             activation=(ttnn.UnaryOpType.GELU, False),
             core_grid=self.core_grid,
+            memory_config=memory_config,
             compute_kernel_config=self.compute_kernel_config,
         )
-        up = ttnn.linear(x, self.up_weight, compute_kernel_config=self.compute_kernel_config)
-        gated = ttnn.multiply(gate, up)
+        up = ttnn.linear(
+            x, self.up_weight, memory_config=memory_config, compute_kernel_config=self.compute_kernel_config
+        )
+        gated = ttnn.multiply(gate, up, memory_config=memory_config)
         ttnn.deallocate(gate)
         ttnn.deallocate(up)
-        partial = ttnn.linear(gated, self.down_weight, compute_kernel_config=self.compute_kernel_config)
+        partial = ttnn.linear(
+            gated,
+            self.down_weight,
+            program_config=self.down_config(gated),
+            memory_config=memory_config,
+            compute_kernel_config=self.compute_kernel_config,
+        )
         ttnn.deallocate(gated)
         return self.tp.all_reduce(partial)
 
@@ -240,7 +311,10 @@ class GemmaDecoderLayer:
         device: Any,
         weights_dtype: Any,
         tp: TensorParallel,
+        activations: Any = None,
     ):
+        """`activations`: memory config of the layer's activations (None: ttnn's default, DRAM)."""
+        self.activations = activations
         eps = shape.rms_norm_eps
         self.input_layernorm = GemmaRMSNorm(state_dict, f"{prefix}input_layernorm.", device, eps)
         self.self_attn = GemmaAttention(shape, state_dict, f"{prefix}self_attn.", device, weights_dtype, tp)
@@ -255,18 +329,19 @@ class GemmaDecoderLayer:
         cos: Any,
         sin: Any,
         attention_mask: Any,
-        past: tuple[Any, Any] | None = None,
+        past: JointKV | None = None,
     ) -> tuple[Any, Any, Any]:
         """-> (output, keys, values); the input stays allocated (the caller owns it)."""
-        normed = self.input_layernorm(hidden_states)
-        attn, keys, values = self.self_attn(normed, cos, sin, attention_mask, past)
+        memory = self.activations
+        normed = self.input_layernorm(hidden_states, memory_config=memory)
+        attn, keys, values = self.self_attn(normed, cos, sin, attention_mask, past, memory_config=memory)
         ttnn.deallocate(normed)
-        hidden_states = ttnn.add(hidden_states, attn)
+        hidden_states = ttnn.add(hidden_states, attn, memory_config=memory)
         ttnn.deallocate(attn)
-        normed = self.post_attention_layernorm(hidden_states)
-        mlp = self.mlp(normed)
+        normed = self.post_attention_layernorm(hidden_states, memory_config=memory)
+        mlp = self.mlp(normed, memory_config=memory)
         ttnn.deallocate(normed)
-        output = ttnn.add(hidden_states, mlp)
+        output = ttnn.add(hidden_states, mlp, memory_config=memory)
         ttnn.deallocate(mlp)
         ttnn.deallocate(hidden_states)
         return output, keys, values
@@ -282,11 +357,13 @@ def build_layers(
     device: Any,
     weights_dtype: Any,
     tp: TensorParallel | None = None,
+    activations: Any = None,
 ) -> list[GemmaDecoderLayer]:
     """`prefix`layers.{i}.* for every layer, each converted (and dropped from `state_dict`) in turn; split
-    over the chips of `device` by `tp` (default: every chip of the device's mesh)."""
+    over the chips of `device` by `tp` (default: every chip of the device's mesh); `activations`: the layers'
+    activation memory config."""
     tp = tp or TensorParallel(device)
     return [
-        GemmaDecoderLayer(shape, state_dict, f"{prefix}layers.{i}.", device, weights_dtype, tp)
+        GemmaDecoderLayer(shape, state_dict, f"{prefix}layers.{i}.", device, weights_dtype, tp, activations)
         for i in range(num_layers)
     ]

@@ -149,13 +149,13 @@ def prefix_mask(batch: int, length: int, padded_length: int) -> torch.Tensor:
 
 
 def expert_mask(batch: int, prefix: int, padded_prefix: int, chunk: int, rows: int) -> torch.Tensor:
-    """[B, 1, E, P + E]: keys are [prefix (P rows, `prefix` real); state, actions, padding (E rows)].
-    Row 0 (state) sees the prefix and itself; the action rows (and the dropped padded rows) see the prefix,
-    the state and every action."""
+    """[B, 1, E, E + P]: keys are [state, actions, padding (E rows); prefix (P rows, `prefix` real)], the order
+    of the expert's joined keys (models/pi0/gemma.py JointKV). Row 0 (state) sees the prefix and itself; the
+    action rows (and the dropped padded rows) see the prefix, the state and every action."""
     key_prefix = torch.arange(padded_prefix) < prefix
     own = torch.arange(rows)
     allowed_own = own[None, :] <= torch.where(own == 0, 0, chunk)[:, None]
-    allowed = torch.cat([key_prefix.expand(rows, -1), allowed_own], dim=1)
+    allowed = torch.cat([allowed_own, key_prefix.expand(rows, -1)], dim=1)
     return masks.additive(allowed)[None, None].expand(batch, 1, -1, -1).contiguous()
 
 

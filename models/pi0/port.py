@@ -28,7 +28,14 @@ from ttport.models.siglip.reference import randomize_, record_tower
 from ttport.port import Component, Port, RunContext
 
 from .inputs import make_inputs, make_policy_inputs
-from .model import DevicePolicyInputs, PI0ImagePathTTNN, PI0PolicyTTNN, release_cache
+from .model import (
+    DevicePolicyInputs,
+    PI0ImagePathTTNN,
+    PI0PolicyTTNN,
+    joint_cache,
+    release_cache,
+    release_joint,
+)
 from .presets import PRESETS
 from .reference import IMAGE_PATH_MODULES, build_reference
 
@@ -214,7 +221,9 @@ def _port_velocity(ctx: RunContext) -> torch.Tensor:
     inputs: DevicePolicyInputs = _device_state(ctx)["inputs"]
     state_embeds = model.embed_action_time.state_embeds(inputs.state)
     time_terms = model.time_terms(inputs)
-    velocity = model.velocity(inputs.noise, time_terms[0], state_embeds, inputs, cache)
+    joint = joint_cache(cache)
+    velocity = model.velocity(inputs.noise, time_terms[0], state_embeds, inputs, joint)
+    release_joint(joint)
     for tensor in (state_embeds, *time_terms):
         ttnn.deallocate(tensor)
     result = model.actions(velocity, inputs)

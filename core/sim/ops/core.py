@@ -21,7 +21,17 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..runtime import Device, MeshDevice, chips
-from ..tensor import Tensor, compute_values, device_op, padded_shape_of, program_key, read_values, same_shape
+from ..tensor import (
+    PRINT_OPTIONS,
+    Shape,
+    Tensor,
+    compute_values,
+    device_op,
+    padded_shape_of,
+    program_key,
+    read_values,
+    same_shape,
+)
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -41,6 +51,7 @@ from ..types import (
 )
 from .distributed import ReplicateTensorToMeshWrapper
 from .eltwise import into_output
+from .golden import attach_golden_function
 
 __all__ = [
     "arange",
@@ -934,3 +945,144 @@ def tile_size(dtype: DataType) -> int:
 
 
 __all__ += ["element_size", "has_tile_padding", "tile_size", "to_dtype", "unsqueeze_to_4D"]
+
+
+def _div_up(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def create_sharded_memory_config_(
+    shape: Sequence[int],
+    core_grid: CoreGrid | CoreRangeSet | Sequence[CoreGrid],
+    strategy: ShardStrategy | TensorMemoryLayout,
+    orientation: ShardOrientation,
+    use_height_and_width_as_shard_shape: bool = False,
+    tile_layout: bool = False,
+) -> MemoryConfig:
+    """The older form of create_sharded_memory_config (ttnn/ttnn/core.py, probed on 0.81.1): orientation is
+    required (None is refused), the strategy may be a TensorMemoryLayout, any CoreRangeSet is accepted, shards
+    round up (the last one is padded) and `tile_layout` pads the sharded height first."""
+    if not isinstance(shape, (list, tuple, Shape)):
+        raise RuntimeError("Invalid input shape")
+    if not isinstance(core_grid, (CoreGrid, CoreRangeSet, list, tuple)):
+        raise RuntimeError("Invalid core_grid type")
+    layouts = {
+        ShardStrategy.BLOCK: TensorMemoryLayout.BLOCK_SHARDED,
+        ShardStrategy.WIDTH: TensorMemoryLayout.WIDTH_SHARDED,
+        ShardStrategy.HEIGHT: TensorMemoryLayout.HEIGHT_SHARDED,
+    }
+    if isinstance(strategy, ShardStrategy):
+        layout = layouts[strategy]
+    elif isinstance(strategy, TensorMemoryLayout):
+        layout = strategy
+    else:
+        raise RuntimeError("Invalid type of sharding strategy")
+    if not isinstance(orientation, ShardOrientation):
+        raise RuntimeError("Invalid type of shard orientation")
+    if isinstance(core_grid, CoreGrid):
+        grid = _grid_range_set(core_grid)
+    elif isinstance(core_grid, CoreRangeSet):
+        grid = core_grid
+    else:  # (full rows grid, last partial row grid): two rectangles
+        if len(core_grid) != 2:
+            raise RuntimeError("Invalid core_grid")
+        if not all(isinstance(g, CoreGrid) for g in core_grid):
+            raise RuntimeError("Invalid core_grid type")
+        full, last = core_grid
+        grid = CoreRangeSet(
+            {
+                CoreRange(CoreCoord(0, 0), CoreCoord(full.x - 1, full.y - 1)),
+                CoreRange(CoreCoord(0, full.y), CoreCoord(last.x - 1, full.y)),
+            }
+        )
+    *batch, height, width = shape
+    row_major = orientation == ShardOrientation.ROW_MAJOR
+    if use_height_and_width_as_shard_shape:
+        shard_shape = (height, width) if row_major else (width, height)
+    else:
+        rows, cols = math.prod(batch) * height, width
+        cores = grid.num_cores()
+        box = grid.bounding_box()
+        gx, gy = box.end.x - box.start.x + 1, box.end.y - box.start.y + 1
+        if layout == TensorMemoryLayout.BLOCK_SHARDED:
+            if gx * gy != cores:
+                raise RuntimeError("Invalid CoreRangeSet for block sharding strategy")
+            along_h, along_w = (gy, gx) if row_major else (gx, gy)
+            if tile_layout:
+                rows = _div_up(rows, along_h * 32) * along_h * 32
+            shard_shape = (_div_up(rows, along_h), _div_up(cols, along_w))
+        elif layout == TensorMemoryLayout.HEIGHT_SHARDED:
+            if tile_layout:
+                rows = _div_up(rows, cores) * cores
+            shard_shape = (_div_up(rows, cores), cols)
+        elif layout == TensorMemoryLayout.WIDTH_SHARDED:
+            shard_shape = (rows, _div_up(cols, cores))
+        else:
+            raise RuntimeError("Invalid sharding scheme")
+    if tile_layout and shard_shape[0] % 32 and shard_shape[1] % 32:
+        raise RuntimeError("Incorrect tensor shape")
+    return MemoryConfig(layout, BufferType.L1, ShardSpec(grid, shard_shape, orientation))
+
+
+__all__ += ["create_sharded_memory_config_"]
+
+
+def interleaved_to_sharded_partial(
+    input_tensor: Tensor,
+    grid: CoreCoord | CoreRangeSet,
+    shard_shape: Sequence[int],
+    num_slices: int,
+    slice_index: int,
+    shard_scheme: TensorMemoryLayout,
+    shard_orientation: ShardOrientation,
+    *,
+    output_dtype: DataType | None = None,
+) -> Tensor:
+    """Slice `slice_index` of `num_slices` equal row blocks of the tensor seen as [1, 1, rows, W], sharded
+    (falcon7b's sliced attention). grid: a CoreCoord grid size or a CoreRangeSet."""
+    rules.require(input_tensor.layout == Layout.TILE, "Input tensor must be in TILE layout")
+    rules.require(0 <= slice_index < num_slices, f"slice_index {slice_index} must be in [0, {num_slices})")
+    width = input_tensor.shape[-1]
+    rows = input_tensor.volume() // width
+    rules.require(rows % num_slices == 0, f"Tensor height {rows} is not divisible by num_slices {num_slices}")
+    size = rows // num_slices
+    shard_grid = grid if isinstance(grid, CoreRangeSet) else _grid_range_set(grid)
+    memory_config = MemoryConfig(shard_scheme, BufferType.L1, ShardSpec(shard_grid, tuple(shard_shape), shard_orientation))
+    rules.check_sharded_memory_config(memory_config, "interleaved_to_sharded_partial")
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        return v.reshape(1, 1, rows, width)[:, :, slice_index * size : (slice_index + 1) * size, :]
+
+    return device_op(
+        "interleaved_to_sharded_partial",
+        [input_tensor],
+        compute,
+        dtype=output_dtype or input_tensor.dtype,
+        layout=Layout.TILE,
+        memory_config=memory_config,
+    )
+
+
+def _interleaved_to_sharded_partial_golden(
+    tensor: torch.Tensor, grid: Any, shard_shape: Any, num_slices: int, slice_index: int, *_: Any, **__: Any
+) -> torch.Tensor:
+    rows = tensor.reshape(1, 1, -1, tensor.shape[-1])
+    size = rows.shape[-2] // num_slices
+    return rows[:, :, slice_index * size : (slice_index + 1) * size, :]
+
+
+attach_golden_function(interleaved_to_sharded_partial, _interleaved_to_sharded_partial_golden)
+__all__ += ["interleaved_to_sharded_partial"]
+
+
+def set_printoptions(*, profile: str, sci_mode: str | bool | None = None, precision: int | None = None) -> None:
+    """How tensors print: profile "empty" (no values), "short" (summarized) or "full" (every value); sci_mode
+    None / "default" (auto), True or False; precision: digits after the decimal point."""
+    if profile.lower() not in ("empty", "short", "full"):
+        raise RuntimeError("bad optional access")  # 0.81.1's answer to an unknown profile (probed)
+    if sci_mode is not None and not isinstance(sci_mode, bool) and sci_mode != "default":
+        raise RuntimeError("bad optional access")
+    PRINT_OPTIONS.update(profile=profile.lower(), sci_mode=sci_mode, precision=precision)
+
+
+__all__ += ["set_printoptions"]

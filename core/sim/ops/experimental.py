@@ -19,13 +19,25 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..tensor import Tensor, device_op
-from ..types import DataType, Layout, MemoryConfig, StorageType, TensorMemoryLayout
+from ..types import (
+    DataType,
+    Layout,
+    MemoryConfig,
+    ShardOrientation,
+    ShardSpec,
+    StorageType,
+    TensorMemoryLayout,
+)
 from . import matmul as _matmul
+from .golden import attach_golden_function
 
 __all__ = [
+    "create_qkv_heads_from_separate_tensors",
     "minimal_matmul",
     "nlp_concat_heads",
     "nlp_create_qkv_heads",
+    "nlp_create_qkv_heads_falcon7b",
+    "nlp_create_qkv_heads_segformer",
     "rotary_embedding",
     "rotary_embedding_llama",
 ]
@@ -355,4 +367,189 @@ def minimal_matmul(
         dtype=dtype,
         activation=fused_activation,
         compute_kernel_config=compute_kernel_config,
+    )
+
+
+def create_qkv_heads_from_separate_tensors(
+    input: Tensor,
+    input_kv: Tensor,
+    *,
+    num_heads: int,
+    num_kv_heads: int | None = None,
+    transpose_k_heads: bool = True,
+    memory_config: MemoryConfig | None = None,
+    output_tensors: Any = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Q [B, 1, S, nh*D] -> [B, nh, S, D]; KV [B, 1, S, 2*nkv*D] with each head's K then V side by side
+    (K0 V0 K1 V1 ...) -> K [B, nkv, D, S] (or [B, nkv, S, D]) and V [B, nkv, S, D]. Both inputs BLOCK_SHARDED
+    with one batch per core row; the outputs keep the Q shard grid (create_qkv_heads_from_separate_tensors_
+    device_operation.cpp: its checks and wording)."""
+    nkv = num_heads if num_kv_heads is None else num_kv_heads
+    q, kv = input, input_kv
+    rules.require(
+        q.storage_type() == StorageType.DEVICE and kv.storage_type() == StorageType.DEVICE,
+        "Operands to TM need to be on device!",
+    )
+    rules.require(q.dtype in _TM_DTYPES, "Unsupported data format")
+    rules.require(kv.dtype == q.dtype, "Unsupported data format")
+    rules.require(
+        q.layout == Layout.TILE and kv.layout == Layout.TILE,
+        f"Q and KV input tensors must have TILE layout but got Q: {q.layout!r}, KV: {kv.layout!r}",
+    )
+    q_mc, kv_mc = q.memory_config(), kv.memory_config()
+    rules.require(q_mc.is_sharded() and kv_mc.is_sharded(), "Operands to TM must be sharded")
+    for label, mc in (("Q", q_mc), ("KV", kv_mc)):
+        rules.require(
+            mc.memory_layout == TensorMemoryLayout.BLOCK_SHARDED,
+            f"{label} input tensor memory layout must be BLOCK_SHARDED but got {mc.memory_layout!r}",
+        )
+    spec = q_mc.shard_spec
+    box = spec.grid.bounding_box()
+    row_major = spec.orientation == ShardOrientation.ROW_MAJOR
+    h_cores = (box.end.y if row_major else box.end.x) + 1
+    w_cores = (box.end.x if row_major else box.end.y) + 1
+    rules.require(
+        num_heads % w_cores == 0, f"Number of q heads {num_heads} must fit evenly into cores {w_cores}"
+    )
+    rules.require(nkv % w_cores == 0, f"Number of kv heads {nkv} must fit evenly into cores {w_cores}")
+    qs, kvs = q.padded_shape, kv.padded_shape
+    rules.require(qs[1] == 1 and kvs[1] == 1, "Unsupported input shape")
+    rules.require(qs[0] == kvs[0], f"Q {qs[0]} and KV {kvs[0]} batch size must match")
+    for s in (qs, kvs):
+        rules.require(
+            s[3] % (w_cores * TILE) == 0,
+            f"Flattened hidden dimension {s[3]} must be a multiple of width cores {w_cores} * tile width {TILE} "
+            "to ensure that each core gets an even amount of tiles",
+        )
+        rules.require(
+            s[0] * s[2] % (h_cores * TILE) == 0,
+            f"Batch {s[0]} * Seq Len {s[2]} must be a multiple of height cores {h_cores} * tile height {TILE} "
+            "to ensure that each core gets an even amount of tiles",
+        )
+    head_dim = qs[3] // num_heads
+    rules.require(
+        head_dim == kvs[3] // (2 * nkv),
+        f"Head dims must be equal in size! Q {qs[3]} num_heads {num_heads} KV {kvs[3]} num_heads {nkv}",
+    )
+    rules.require(qs[0] == h_cores, f"Batch size {qs[0]} must be equal to num cores {h_cores}")
+    cores = box.num_cores()
+    B, S = q.shape[0], q.shape[2]
+    k_shape = (B, nkv, head_dim, S) if transpose_k_heads else (B, nkv, S, head_dim)
+    shapes = ((B, num_heads, S, head_dim), k_shape, (B, nkv, S, head_dim))
+    out_mc = memory_config or q_mc
+    mcs = [
+        MemoryConfig(
+            out_mc.memory_layout,
+            out_mc.buffer_type,
+            ShardSpec(spec.grid, (shape[0] * shape[1] * shape[2] // cores, shape[3]), spec.orientation),
+        )
+        for shape in shapes
+    ]
+
+    def split(xq: torch.Tensor, xkv: torch.Tensor):
+        qh = xq.reshape(B, S, num_heads, head_dim).transpose(1, 2)
+        pairs = xkv.reshape(B, S, nkv, 2, head_dim)
+        k = pairs[..., 0, :].transpose(1, 2)
+        v = pairs[..., 1, :].transpose(1, 2)
+        k = k.transpose(-2, -1) if transpose_k_heads else k
+        return qh.contiguous(), k.contiguous(), v.contiguous()
+
+    outs = device_op(
+        "create_qkv_heads_from_separate_tensors",
+        [q, kv],
+        split,
+        dtype=q.dtype,
+        layout=Layout.TILE,
+        memory_config=out_mc,
+        output_shapes=lambda *_: shapes,
+    )
+    for out, mc in zip(outs, mcs, strict=True):  # one program; each output sharded over Q's grid by its height
+        out._memory_config = mc
+    return outs
+
+
+def nlp_create_qkv_heads_segformer(
+    input: Tensor, *, memory_config: MemoryConfig | None = None, output_tensors: Any = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Segformer's head split with head_dim fixed at 32: [B, 1, S, W] -> Q [B, W/32, S, 32]. K and V have Q's
+    shape but the kernel writes only Q (nlp_create_qkv_heads_segformer_program_factory.cpp): on a card they
+    hold whatever their buffers held, here zeros."""
+    _require_tm_input(input)
+    shape = input.padded_shape
+    rules.require(
+        shape[2] % TILE == 0, f"Input shape[2] ({shape[2]}) must be divisible by TILE_HEIGHT ({TILE})"
+    )
+    rules.require(
+        shape[3] % TILE == 0, f"Input shape[3] ({shape[3]}) must be divisible by TILE_HEIGHT ({TILE})"
+    )
+    mc = memory_config or input.memory_config()
+    rules.require(
+        mc.memory_layout == TensorMemoryLayout.INTERLEAVED,
+        f"Output memory config layout must be INTERLEAVED but got {mc.memory_layout!r}",
+    )
+    rules.require(
+        output_tensors is None or len(output_tensors) in (0, 3),
+        "Optional output tensors must be empty or have exactly 3 tensors (Q, K, V), but got "
+        f"{len(output_tensors or [])}",
+    )
+    heads = shape[3] // TILE
+
+    def split(x: torch.Tensor):
+        B, _, S, _ = x.shape
+        q = x.reshape(B, S, heads, TILE).transpose(1, 2).contiguous()
+        return q, torch.zeros_like(q), torch.zeros_like(q)
+
+    return device_op(
+        "nlp_create_qkv_heads_segformer", [input], split, dtype=input.dtype, layout=Layout.TILE, memory_config=mc
+    )
+
+
+def _create_qkv_heads_from_separate_tensors_golden(
+    q: torch.Tensor,
+    kv: torch.Tensor,
+    *,
+    num_heads: int,
+    num_kv_heads: int | None = None,
+    transpose_k_heads: bool = True,
+    **_: Any,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    nkv = num_heads if num_kv_heads is None else num_kv_heads
+    B, _, S, W = q.shape
+    head_dim = W // num_heads
+    query = q.reshape(B, S, num_heads, head_dim).permute(0, 2, 1, 3)
+    chunks = kv.split(head_dim, dim=-1)
+    key = torch.cat(chunks[0::2], dim=-1).reshape(B, S, nkv, head_dim).permute(0, 2, 1, 3)
+    value = torch.cat(chunks[1::2], dim=-1).reshape(B, S, nkv, head_dim).permute(0, 2, 1, 3)
+    if transpose_k_heads:
+        key = key.transpose(-2, -1)
+    return query.contiguous(), key.contiguous(), value.contiguous()
+
+
+attach_golden_function(create_qkv_heads_from_separate_tensors, _create_qkv_heads_from_separate_tensors_golden)
+
+
+def nlp_create_qkv_heads_falcon7b(
+    input: Tensor, *, memory_config: MemoryConfig | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Falcon-7B's multi-query head split with head_dim 64: [B, 1, S, (H + 2) * 64] -> Q [B, H, S, 64], K and
+    V [B, 1, S, 64] (71 query heads for Falcon-7B's 4672-wide fused projection)."""
+    _require_tm_input(input)
+    width = input.padded_shape[3]
+    head_dim = 64
+    rules.require(width % head_dim == 0 and width // head_dim > 2, "Unsupported input shape")
+    rules.require(input.shape[1] == 1, f"Unsupported input shape {input.shape[1]} is not equal to 1")
+    heads = width // head_dim - 2
+    mc = memory_config or input.memory_config()
+    rules.require(
+        mc.memory_layout == TensorMemoryLayout.INTERLEAVED,
+        f"Output memory config layout must be INTERLEAVED but got {mc.memory_layout!r}",
+    )
+
+    def split(x: torch.Tensor):
+        B, _, S, _ = x.shape
+        q, k, v = torch.split(x, [heads * head_dim, head_dim, head_dim], dim=-1)
+        return q.reshape(B, S, heads, head_dim).transpose(1, 2).contiguous(), k.contiguous(), v.contiguous()
+
+    return device_op(
+        "nlp_create_qkv_heads_falcon7b", [input], split, dtype=input.dtype, layout=Layout.TILE, memory_config=mc
     )

@@ -29,15 +29,22 @@ from .. import rules
 from ..numerics import sfpu, tile_math
 from ..tensor import Tensor, device_op, same_shape
 from ..types import (
+    BufferType,
     CoreCoord,
+    CoreGrid,
+    CoreRange,
+    CoreRangeSet,
     DataType,
     Layout,
     MathFidelity,
     MemoryConfig,
+    ShardOrientation,
+    ShardSpec,
     StorageType,
     TensorMemoryLayout,
     WormholeComputeKernelConfig,
 )
+from .core import from_torch
 from .eltwise import into_output
 from .golden import attach_golden_function
 
@@ -192,7 +199,10 @@ def _norm(
     residual_input_tensor: Tensor | None,
     memory_config: MemoryConfig | None,
     compute_kernel_config: Any,
+    activation: Any = None,
 ) -> Tensor:
+    """`activation(k)`, if given, returns the Dst -> Dst function a fused kernel applies last (DiT's
+    dit_rms_norm_unary_fused), built from the kernel's compute configuration."""
     extras = [t for t in (residual_input_tensor, weight, bias) if t is not None]
     rules.require_same_device(name, [x, *extras])
     residual_padded = residual_input_tensor.padded_shape if residual_input_tensor is not None else None
@@ -207,6 +217,7 @@ def _norm(
     has_res, has_w, has_b = residual_input_tensor is not None, weight is not None, bias is not None
     default = _RMS_NORM_DEFAULT if rms else _LAYER_NORM_DEFAULT
     k = tile_math.from_compute_config(compute_kernel_config, default, x.device().arch())
+    post = activation(k) if activation is not None else None
 
     def compute(v: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         it = iter(rest)
@@ -222,7 +233,7 @@ def _norm(
         if has_b:
             beta = _affine_values(next(it), bias.layout, width)
             y = tile_math.add(tile_math.pack_im(y, k), beta, y_dtype, bias.dtype, k)
-        return y
+        return post(y) if post is not None else y
 
     mc = memory_config or x.memory_config()
     return device_op(
@@ -932,3 +943,142 @@ def rmsnorm_default_compute_config(arch: Any) -> WormholeComputeKernelConfig:
 
 
 __all__ += ["layernorm_default_compute_config", "rmsnorm_default_compute_config"]
+
+
+# -- host-side helpers of the Welford layer norm and the DRAM group norm -----------------------------------
+
+
+def create_layer_norm_reciprocals(device: Any, core_range_set: Any, width: int) -> Tensor:
+    """The Welford kernels' lookup table 1/1 .. 1/width, one copy per core: float32 ROW_MAJOR
+    [num_cores, width], HEIGHT_SHARDED in L1 one row per core (ttnn/ttnn/operations/normalization.py)."""
+    cores = core_range_set.num_cores()
+    table = (1.0 / torch.arange(1, width + 1, dtype=torch.float64)).float().repeat(cores, 1)
+    shard = ShardSpec(core_range_set, (1, width), ShardOrientation.ROW_MAJOR)
+    memory_config = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1, shard)
+    return from_torch(
+        table, dtype=DataType.FLOAT32, layout=Layout.ROW_MAJOR, device=device, memory_config=memory_config
+    )
+
+
+__all__ += ["create_layer_norm_reciprocals"]
+
+
+def compute_num_virtual_cols(grid_x: int, num_groups: int, num_channels: int) -> int:
+    """The DRAM group norm's column count: the largest n <= min(grid_x, num_groups) dividing num_groups whose
+    channel slice (num_channels // n) is a tile multiple; 0 if none (normalization/groupnorm/
+    groupnorm_grid_utils.cpp)."""
+    for n in range(min(grid_x, num_groups), 0, -1):
+        if (num_channels // n) % 32 == 0 and num_groups % n == 0:
+            return n
+    return 0
+
+
+def dram_group_norm_virtual_columns(core_grid: Any, num_channels: int, num_groups: int) -> int:
+    """ttnn.operations.normalization.dram_group_norm_virtual_columns (an assertion when none fits, as ttnn)."""
+    result = compute_num_virtual_cols(core_grid.x, num_groups, num_channels)
+    if result <= 0:
+        raise AssertionError(
+            f"dram_group_norm_virtual_columns: could not find a valid num_virtual_cols for grid_x={core_grid.x}, "
+            f"num_channels={num_channels}, num_groups={num_groups}"
+        )
+    return result
+
+
+def find_max_tile_span(W: int, group_size: int, tile_width: int) -> int:  # noqa: N803 (ttnn's keyword)
+    """The most tiles of width `tile_width` one group of `group_size` consecutive channels (groups laid end to
+    end over W) touches: the width of the group norm input mask."""
+    span = 0
+    for start in range(0, W, group_size):
+        span = max(span, (start + group_size - 1) // tile_width - start // tile_width + 1)
+    return span
+
+
+def scale_causal_mask_hw_dims_softmax_in_place(
+    input_tensor: Tensor,
+    scale: float | None = None,
+    mask: Tensor | None = None,
+    *,
+    program_config: Any = None,
+    compute_kernel_config: Any = None,
+    numeric_stable: bool = False,
+) -> Tensor:
+    """softmax(input * scale + mask) in place, the mask a [1, 1, H, W] causal mask broadcast over batch and
+    heads (falcon7b's sliced attention)."""
+    return _scale_mask_softmax(
+        "scale_causal_mask_hw_dims_softmax_in_place",
+        input_tensor,
+        scale,
+        mask,
+        True,
+        numeric_stable,
+        None,
+        input_tensor,
+    )
+
+
+def determine_expected_group_norm_sharded_config_and_grid_size(
+    *,
+    device: Any,
+    num_channels: int,
+    num_groups: int,
+    input_nhw: int,
+    is_height_sharded: bool,
+    is_row_major: bool = False,
+) -> tuple[MemoryConfig, Any]:
+    """The L1 sharded memory config and core grid group_norm expects for an input of N*H*W rows and
+    num_channels channels (normalization/groupnorm/groupnorm_grid_utils.cpp: same checks and wording)."""
+    rules.require(num_groups > 0, "num_groups needs to be greater than 0")
+    rules.require(num_channels > 0, "num_channels needs to be greater than 0")
+    rules.require(
+        num_channels % num_groups == 0,
+        f"group_norm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups}).",
+    )
+    rules.require(
+        num_channels % 32 == 0, f"group_norm: num_channels ({num_channels}) must be divisible by tile width (32)."
+    )
+    group_size = num_channels // num_groups
+    grid = device.compute_with_storage_grid_size()
+    dg0, dg1 = (grid.y, grid.x) if is_row_major else (grid.x, grid.y)
+    ht = -(-input_nhw // 32)
+    start = dg0 * dg1 if is_height_sharded else dg0
+    cores_nhw = next((d for d in range(start, 0, -1) if ht % d == 0), 0)
+    rules.require(
+        cores_nhw > 0,
+        f"group_norm: Could not find num_cores_nhw for sharded config (Ht_padded={ht}, start_divisor={start}).",
+    )
+    cores_channels = 1
+    if not is_height_sharded:
+        cores_channels = next(
+            (
+                c
+                for c in range(dg1, 0, -1)
+                if (num_channels // 8) % c == 0 and (num_channels // c) % group_size == 0 and num_channels // c >= 32
+            ),
+            0,
+        )
+        rules.require(
+            cores_channels > 0,
+            f"group_norm: Could not find num_cores_channels for block-sharded group norm (C={num_channels}, "
+            f"G={num_groups}).",
+        )
+    rows_per_core = -(-input_nhw // (cores_nhw * 32)) * 32
+    channels_per_core = num_channels // cores_channels
+    rules.require(
+        channels_per_core % 8 == 0,
+        f"group_norm: gn_in_channels_per_core ({channels_per_core}) must be divisible by 8.",
+    )
+    if is_height_sharded:
+        grid_x, grid_y = min(cores_nhw, dg0), -(-cores_nhw // dg0)
+    else:
+        grid_x, grid_y = (cores_channels, cores_nhw) if is_row_major else (cores_nhw, cores_channels)
+    row_major = is_height_sharded or is_row_major
+    orientation = ShardOrientation.ROW_MAJOR if row_major else ShardOrientation.COL_MAJOR
+    shard = (rows_per_core, channels_per_core) if row_major else (channels_per_core, rows_per_core)
+    cores = CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(grid_x - 1, grid_y - 1))})
+    layout = TensorMemoryLayout.HEIGHT_SHARDED if is_height_sharded else TensorMemoryLayout.BLOCK_SHARDED
+    memory_config = MemoryConfig(layout, BufferType.L1, ShardSpec(cores, shard, orientation))
+    return memory_config, CoreGrid(x=grid_x, y=grid_y)
+
+
+attach_golden_function(scale_causal_mask_hw_dims_softmax_in_place, _scale_mask_softmax_golden)
+__all__ += ["determine_expected_group_norm_sharded_config_and_grid_size", "scale_causal_mask_hw_dims_softmax_in_place"]

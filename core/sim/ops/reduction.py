@@ -13,7 +13,7 @@ import torch
 
 from .. import rules
 from ..tensor import Tensor, device_op
-from ..types import DataType, Layout, MemoryConfig
+from ..types import DRAM_MEMORY_CONFIG, DataType, Layout, MemoryConfig
 from .eltwise import into_output
 
 __all__ = ["argmax", "cumsum", "max", "mean", "min", "sum"]
@@ -264,3 +264,36 @@ def topk(
 
 
 __all__ += ["cumprod", "prod", "std", "topk", "var"]
+
+
+def fast_reduce_nc(
+    input: Tensor,
+    *,
+    dims: Sequence[int] = (),
+    output: Tensor | None = None,
+    memory_config: MemoryConfig | None = None,
+    compute_kernel_config: Any = None,
+    sub_core_grids: Any = None,
+) -> Tensor:
+    """ttnn.experimental.fast_reduce_nc: sum over the outer dims 0 and / or 1, keeping them as size 1, TILE,
+    the input's dtype (experimental/reduction/fast_reduce_nc/device/fast_reduce_nc_device_operation.cpp)."""
+    rules.require(input.dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B), "FastReduceNC: input dtype must be bfloat16 or bfloat8_b")
+    rank = len(input.shape)
+    rules.require(len(dims) > 0, "fast_reduce_nc: dims must name at least one of the dims 0 and 1")
+    for dim in dims:
+        rules.require(0 <= dim <= 6, "dim must be between 0 and 6.")
+        rules.require(dim < rank, f"dim must be smaller than input tensor rank {rank}.")
+    reduced = sorted(set(dims))
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        return v.sum(dim=reduced, keepdim=True)
+
+    result = device_op(
+        "fast_reduce_nc",
+        [input],
+        compute,
+        dtype=input.dtype,
+        layout=Layout.TILE,
+        memory_config=memory_config or DRAM_MEMORY_CONFIG,
+    )
+    return into_output(result, output)

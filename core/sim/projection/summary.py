@@ -9,6 +9,7 @@ from typing import Any
 from ..boards import Board
 from ..records import OpRecord, TransferRecord
 from .calibration import CALIBRATION
+from .ops import project_transfer
 
 OUTSIDE = "(outside components)"
 
@@ -108,8 +109,6 @@ def summarize(
 ) -> ProjectionSummary:
     """Per-component and total projected times of projected `records` (see ttport.sim.projection); components
     listed in `order` come first, in that order (the runner passes the port's components)."""
-    from . import project_transfer
-
     cal = CALIBRATION[board.arch]
     # per signpost, per chip: [ops, device, host, transfers, collectives]
     acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0]))

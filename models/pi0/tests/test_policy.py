@@ -188,7 +188,8 @@ def test_masks_match_transformers(reference: torch.nn.Module) -> None:
         block_sequence_ids=blocks[None].repeat(batch, 1),
     )
     ours = expert_mask(batch, length, total, chunk, rows) == 0
-    real_keys = list(range(length)) + list(range(total, total + chunk + 1))
+    # our key columns are [own rows; prefix] (JointKV's order), the reference's [prefix; own]
+    real_keys = list(range(rows, rows + length)) + list(range(chunk + 1))
     assert torch.equal(ours[:, :, : chunk + 1, real_keys], expert_allowed)
     padded_keys = [k for k in range(total + rows) if k not in real_keys]
     assert not ours[..., padded_keys].any()
@@ -207,3 +208,63 @@ def test_bfloat8_b_gemma_weights(preset: str) -> None:
         ctx.model = build_policy(ctx)
         assert ctx.model.dit.layers[0].mlp.up_weight.dtype == ttnn.bfloat8_b
         assert_quality(expected, actions.port(ctx), actions.threshold, name="bfp8 actions")
+
+
+@pytest.mark.skipif(not is_simulator(), reason="op records of the simulator")
+@pytest.mark.parametrize("batch", [1, 2])
+def test_joint_keys_values_are_joined_once_then_rewritten(batch: int) -> None:
+    """JointKV: a step's SDPA reads [own rows; prefix]. The first join concatenates; with one user the later
+    joins rewrite only the own rows in place (two fill_cache ops, no copy of the prefix); with several users
+    they re-join. Either way the values equal the concatenation, and the prefix is never written."""
+    from ttport.models.pi0.gemma import JointKV
+
+    generator = torch.Generator().manual_seed(0)
+
+    def tile(x: torch.Tensor) -> Any:
+        return ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+
+    with open_device() as device:
+        prefix = [torch.randn(batch, 1, 96, 64, generator=generator) for _ in range(2)]
+        prefix_tt = tuple(tile(p) for p in prefix)
+        joint = JointKV(prefix_tt)
+        for step in range(3):
+            own = [torch.randn(batch, 1, 64, 64, generator=generator) for _ in range(2)]
+            sim.reset_stats(device)
+            keys, values = joint.join(*(tile(o) for o in own))
+            ops = [r.name for r in sim.stats(device).op_records]
+            expected_ops = ["fill_cache"] * 2 if step and batch == 1 else ["concat"] * 2
+            assert ops == expected_ops, (step, ops)
+            for got, o, p in zip((keys, values), own, prefix, strict=True):
+                want = torch.cat([o, p], dim=2).to(torch.bfloat16).float()
+                assert torch.equal(ttnn.to_torch(got).float(), want)
+        for got, p in zip(prefix_tt, prefix, strict=True):
+            assert torch.equal(ttnn.to_torch(got).float(), p.to(torch.bfloat16).float())
+        joint.release()
+        assert joint.joint is None
+
+
+@pytest.mark.skipif(not is_simulator(), reason="op records of the simulator")
+def test_traced_denoising_loop_equals_the_eager_loop() -> None:
+    """sample_actions with the steps after the second replayed from a trace gives the eager loop's actions
+    bit for bit; the replays run (and count) the same ops, plus a copy of the time term and of the noise per
+    step and two clones, with no host transfer added."""
+    ctx = _reference_context("tiny")
+    args = [ctx.inputs[name] for name in SAMPLE_ARGS]
+    with open_device() as device:
+        ctx.device = device
+        ctx.model = build_policy(ctx)
+        sim.reset_stats(device)
+        eager = ctx.model.sample_actions(*args, trace=False)
+        eager_stats = sim.stats(device)
+        sim.reset_stats(device)
+        traced = ctx.model.sample_actions(*args, trace=True)
+        traced_stats = sim.stats(device)
+    assert torch.equal(traced, eager)
+    steps = ctx.config.policy.num_inference_steps
+    assert steps > 2
+    assert traced_stats.ops_by_name.get("copy", 0) == 2 * steps
+    assert traced_stats.ops_by_name["clone"] == eager_stats.ops_by_name.get("clone", 0) + 2
+    for name, count in eager_stats.ops_by_name.items():
+        assert traced_stats.ops_by_name[name] == count, name
+    assert traced_stats.host_to_device == eager_stats.host_to_device
+    assert traced_stats.device_to_host == eager_stats.device_to_host

@@ -13,7 +13,7 @@ from ttport import sim
 from ttport.backend import is_simulator, ttnn
 from ttport.compare import comp_pcc, to_torch
 from ttport.device import board_for, open_for
-from ttport.models.pi0.model import PI0PolicyTTNN, release_cache
+from ttport.models.pi0.model import PI0PolicyTTNN, joint_cache, release_cache, release_joint
 from ttport.models.pi0.port import PI0Port, build_policy
 from ttport.models.pi0.presets import PRESETS
 from ttport.port import RunContext
@@ -49,9 +49,10 @@ def _layer_outputs(model: PI0PolicyTTNN, inputs: dict[str, torch.Tensor]) -> dic
     time_terms = model.time_terms(uploaded)
     hidden = model.embed_action_time(uploaded.noise, time_terms[0], state_embeds, uploaded.state_row)
     rows = uploaded.host.chunk + 1
+    joint = joint_cache(cache)
     for i, layer in enumerate(model.dit.layers):
         output, keys, values = layer(
-            hidden, uploaded.expert_cos, uploaded.expert_sin, uploaded.expert_mask, past=cache[i]
+            hidden, uploaded.expert_cos, uploaded.expert_sin, uploaded.expert_mask, past=joint[i]
         )
         out[f"expert layer {i}"] = to_torch(output).float()[:, 0, :rows]
         for tensor in (hidden, keys, values):
@@ -59,6 +60,7 @@ def _layer_outputs(model: PI0PolicyTTNN, inputs: dict[str, torch.Tensor]) -> dic
         hidden = output
     for tensor in (hidden, state_embeds, *time_terms):
         ttnn.deallocate(tensor)
+    release_joint(joint)
     release_cache(cache)
     uploaded.release()
     out["actions"] = model.sample_actions(*(inputs[name] for name in SAMPLE_ARGS))
