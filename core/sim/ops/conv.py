@@ -423,7 +423,9 @@ def conv2d(
 
     mc = memory_config or input_tensor.memory_config()
     out = device_op("conv2d", inputs, compute, dtype=out_dtype, layout=out_layout, memory_config=mc)
-    return _conv_result(out, [ho, wo], [weight_tensor, bias_tensor], return_output_dim, return_weights_and_bias)
+    return _conv_result(
+        out, [ho, wo], [weight_tensor, bias_tensor], return_output_dim, return_weights_and_bias
+    )
 
 
 def _conv2d_golden(
@@ -628,7 +630,9 @@ def conv_transpose2d(
         layout=out_layout,
         memory_config=mc,
     )
-    return _conv_result(out, [ho, wo], [weight_tensor, bias_tensor], return_output_dim, return_weights_and_bias)
+    return _conv_result(
+        out, [ho, wo], [weight_tensor, bias_tensor], return_output_dim, return_weights_and_bias
+    )
 
 
 def _conv1d_golden(
