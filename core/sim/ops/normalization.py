@@ -763,26 +763,45 @@ __all__ += ["batch_norm"]
 _STAT = 32  # one tile column per statistic
 
 
+def _stat_columns(*columns: torch.Tensor) -> torch.Tensor:
+    """Per-row statistics [..., 32 n]: statistic i in column 32 i (one tile each), the other columns 0 (undefined
+    on a card)."""
+    stats = torch.zeros(*columns[0].shape, _STAT * len(columns))
+    for i, column in enumerate(columns):
+        stats[..., _STAT * i] = column
+    return stats
+
+
+def _device_columns(s: torch.Tensor, block: int, devices: int, offset: int = 0) -> list[torch.Tensor]:
+    """Column `offset` of each device's `block`-wide block of the gathered statistics."""
+    return [s[..., d * block + offset] for d in range(devices)]
+
+
+def _rms_scaled(v: torch.Tensor, sum_sq: torch.Tensor, count: int, epsilon: float) -> torch.Tensor:
+    """v / sqrt(mean(x^2) + epsilon), the mean over `count` elements whose squares sum to `sum_sq`."""
+    return v * torch.rsqrt(sum_sq.unsqueeze(-1) / count + epsilon)
+
+
+def _stats_op(name: str, inputs: list[Tensor], compute: Any, dtype: DataType, mc: Any) -> Tensor:
+    """A distributed-norm op: TILE output of `dtype`, in the first input's memory config unless `mc` is given."""
+    return device_op(
+        name, inputs, compute, dtype=dtype, layout=Layout.TILE, memory_config=mc or inputs[0].memory_config()
+    )
+
+
 def _pre_all_gather(
     name: str, include_sum: bool, x: Tensor, residual: Tensor | None, dtype: DataType, mc: Any
 ) -> Tensor:
     inputs = [x] + ([residual] if residual is not None else [])
     rules.require_same_device(name, inputs)
     rules.require_tile(name, x)
-    width = 2 * _STAT if include_sum else _STAT
 
     def compute(v: torch.Tensor, *res: torch.Tensor) -> torch.Tensor:
         if res:
             v = v + res[0]
-        stats = torch.zeros(*v.shape[:-1], width)
-        stats[..., 0] = v.square().sum(dim=-1)
-        if include_sum:
-            stats[..., _STAT] = v.sum(dim=-1)
-        return stats
+        return _stat_columns(v.square().sum(dim=-1), *([v.sum(dim=-1)] if include_sum else []))
 
-    return device_op(
-        name, inputs, compute, dtype=dtype, layout=Layout.TILE, memory_config=mc or x.memory_config()
-    )
+    return _stats_op(name, inputs, compute, dtype, mc)
 
 
 def layer_norm_pre_all_gather(
@@ -845,12 +864,13 @@ def _post_all_gather(
 
     def compute(v: torch.Tensor, s: torch.Tensor, *affine: torch.Tensor) -> torch.Tensor:
         total = width * devices
-        ex2 = sum(s[..., d * block] for d in range(devices)) / total
+        sum_sq = sum(_device_columns(s, block, devices))
         if include_sum:
-            ex = sum(s[..., d * block + _STAT] for d in range(devices)) / total
+            ex2 = sum_sq / total
+            ex = sum(_device_columns(s, block, devices, _STAT)) / total
             y = (v - ex.unsqueeze(-1)) * torch.rsqrt((ex2 - ex * ex).unsqueeze(-1) + epsilon)
         else:
-            y = v * torch.rsqrt(ex2.unsqueeze(-1) + epsilon)
+            y = _rms_scaled(v, sum_sq, total, epsilon)
         it = iter(affine)
         if has_w:
             y = y * next(it).reshape(-1)[:width]
@@ -858,14 +878,7 @@ def _post_all_gather(
             y = y + next(it).reshape(-1)[:width]
         return y
 
-    return device_op(
-        name,
-        [x, stats, *extras],
-        compute,
-        dtype=dtype or x.dtype,
-        layout=Layout.TILE,
-        memory_config=mc or x.memory_config(),
-    )
+    return _stats_op(name, [x, stats, *extras], compute, dtype or x.dtype, mc)
 
 
 def layer_norm_post_all_gather(
@@ -910,11 +923,7 @@ def _stats_golden(include_sum: bool) -> Any:
         x: torch.Tensor, *, residual_input_tensor: torch.Tensor | None = None, **_: Any
     ) -> torch.Tensor:
         x = x.float() + (residual_input_tensor.float() if residual_input_tensor is not None else 0)
-        stats = torch.zeros(*x.shape[:-1], 2 * _STAT if include_sum else _STAT)
-        stats[..., 0] = x.square().sum(-1)
-        if include_sum:
-            stats[..., _STAT] = x.sum(-1)
-        return stats
+        return _stat_columns(x.square().sum(-1), *([x.sum(-1)] if include_sum else []))
 
     return golden
 
