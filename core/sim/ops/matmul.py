@@ -16,7 +16,7 @@ import torch
 from .. import projection, rules
 from ..numerics import fidelity
 from ..records import OpConfig
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, compute_values, device_op
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -313,12 +313,17 @@ def _bound_matmul(
         packer_l1_acc=bool(getattr(compute_kernel_config, "packer_l1_acc", False)),
     )  # fmt: skip
 
-    def compute(av: torch.Tensor, bv: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+    def compute(av: torch.Tensor, b_stored: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        # stored_inputs: b's buffer values identify it to fidelity.matmul's per-weight cache
+        av, bv, rest = compute_values(av), compute_values(b_stored), [compute_values(r) for r in rest]
         if transpose_a:
             av = av.transpose(-1, -2)
         if transpose_b:
             bv = bv.transpose(-1, -2)
-        out = fidelity.matmul(av, bv, a.dtype, b.dtype, numerics, arch=device.arch(), blocking=blocking)
+        out = fidelity.matmul(
+            av, bv, a.dtype, b.dtype, numerics, arch=device.arch(), blocking=blocking,
+            b_stored=(b_stored, transpose_b),
+        )  # fmt: skip
         if fused_bias:
             # The kernel broadcasts the bias tile's first row over the output rows (add_bcast_rows).
             out.add_(rest[0].reshape(-1, rest[0].shape[-1])[0, :n])  # out is the fresh product
@@ -357,6 +362,7 @@ def _bound_matmul(
         memory_config=mc,
         config=config,
         output_shapes=output_shape,
+        stored_inputs=True,
     )
     if post_bias:
         out = eltwise.add(out, bias, memory_config=mc)

@@ -1,0 +1,70 @@
+"""The simulator's speed paths give the values of the plain computations they replace."""
+
+from __future__ import annotations
+
+import torch
+
+from ttport.sim.numerics import fidelity, formats
+from ttport.sim.types import DataType, MathFidelity
+
+
+def _shifted_bits(x: torch.Tensor) -> torch.Tensor:
+    """The plain high-half extraction: shift the int32 view, narrow to int16."""
+    return (x.to(torch.float32).contiguous().view(torch.int32) >> 16).to(torch.int16)
+
+
+def test_bfloat16_bits_is_the_high_half_of_every_float32() -> None:
+    torch.manual_seed(0)
+    payload_nan = torch.tensor([0x7FC12345, -0x3E000001], dtype=torch.int32).view(torch.float32)
+    cases = [
+        torch.randn(5, 7),
+        torch.randn(3, 64)[:, ::2],  # strided
+        torch.randn(4, 1).expand(4, 16),  # broadcast along the last dim
+        torch.randn(4, 1, 1).expand(4, 3, 1),  # size-1 last dim, stride 0 elsewhere
+        torch.tensor(1.5),
+        torch.empty(2, 0),
+        torch.cat([payload_nan, torch.tensor([float("inf"), -0.0])]),
+        torch.randn(2, 32, 32, dtype=torch.float64),
+    ]
+    for x in cases:
+        got = formats.bfloat16_bits(x)
+        assert got.dtype == torch.bfloat16 and got.shape == x.shape
+        assert torch.equal(got.view(torch.int16), _shifted_bits(x))
+
+
+def test_cached_column_noise_matches_the_uncached_matmul_and_follows_in_place_writes() -> None:
+    torch.manual_seed(1)
+    a = torch.randn(64, 96)
+    stored = torch.randn(96, 128).to(torch.bfloat16)
+    numerics = fidelity.MatmulNumerics(MathFidelity.HiFi2, True)
+
+    def run(cached: bool) -> torch.Tensor:
+        b_stored = (stored, False) if cached else None
+        return fidelity.matmul(
+            a, stored.float(), DataType.BFLOAT16, DataType.BFLOAT16, numerics, b_stored=b_stored
+        )
+
+    plain = run(False)
+    assert torch.equal(run(True), plain)
+    assert torch.equal(run(True), plain)  # from the cache
+    stored.mul_(2.0)  # an in-place write to the buffer: the cached factor no longer holds
+    assert torch.equal(run(True), run(False))
+    # the transposed read of the same buffer is its own entry
+    square = torch.randn(96, 96).to(torch.bfloat16)
+    for transposed in (False, True, False):
+        bv = square.float().T if transposed else square.float()
+        with_cache = fidelity.matmul(
+            a, bv, DataType.BFLOAT16, DataType.BFLOAT16, numerics, b_stored=(square, transposed)
+        )
+        assert torch.equal(with_cache, fidelity.matmul(a, bv, DataType.BFLOAT16, DataType.BFLOAT16, numerics))
+
+
+def test_column_noise_cache_drops_entries_with_their_buffer() -> None:
+    stored = torch.randn(32, 32).to(torch.bfloat16)
+    numerics = fidelity.MatmulNumerics(MathFidelity.LoFi, True)
+    fidelity.matmul(torch.randn(32, 32), stored.float(), DataType.BFLOAT16, DataType.BFLOAT16, numerics,
+                    b_stored=(stored, False))  # fmt: skip
+    key = id(stored)
+    assert key in fidelity._COLUMN_SCALES
+    del stored
+    assert key not in fidelity._COLUMN_SCALES
