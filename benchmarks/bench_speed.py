@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f".. {name}", file=sys.stderr, flush=True)
         rows.append(run_one(name, args.runs, args.threads))
+        print(f".. {name}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)  # partial results
     print(
         f"speed, simulator (default numerics) vs transformers, {args.threads} thread(s), median of {args.runs}:"
     )
