@@ -83,6 +83,9 @@ class Dispatch:
         self.trace_region_size = int(trace_region_size or 0)
         self.program_cache: set[Hashable] = set()
         self.program_cache_enabled = True
+        self.program_cache_misses_allowed = (
+            True  # set_program_cache_misses_allowed(False): a miss is an error
+        )
         self.capturing: Trace | None = None
         self.traces: dict[int, Trace] = {}
         self.events: list[MeshEvent] = []
@@ -104,6 +107,11 @@ class Dispatch:
         """Called by every device op; returns True when the op is being captured (record it, do not run it)."""
         if self.capturing is None:
             if self.program_cache_enabled:
+                rules.require(
+                    self.program_cache_misses_allowed or key in self.program_cache,
+                    "Program cache miss occurred, but program cache misses are not allowed on this device "
+                    "(set_program_cache_misses_allowed(False)): this program is not yet in the program cache",
+                )
                 self.program_cache.add(key)
             return False
         rules.require(

@@ -148,6 +148,11 @@ class Device(SubDeviceManagers):
     def num_program_cache_entries(self) -> int:
         return len(self.dispatch.program_cache)
 
+    def set_program_cache_misses_allowed(self, allowed: bool) -> None:
+        """With False, an op whose program is not in the program cache fails instead of compiling (tests use it
+        to prove a second run hits the cache)."""
+        self.dispatch.program_cache_misses_allowed = bool(allowed)
+
     def is_open(self) -> bool:
         return self._open
 
@@ -324,6 +329,7 @@ class MeshDevice(SubDeviceManagers):
     disable_and_clear_program_cache = Device.disable_and_clear_program_cache
     clear_program_cache = Device.clear_program_cache
     num_program_cache_entries = Device.num_program_cache_entries
+    set_program_cache_misses_allowed = Device.set_program_cache_misses_allowed
 
     def is_open(self) -> bool:
         return all(d.is_open() for d in self._devices)

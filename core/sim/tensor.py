@@ -113,6 +113,28 @@ def storage_values(v: torch.Tensor, dtype: DataType) -> torch.Tensor:
     return formats.bfloat16_bits(v)
 
 
+# ttnn.set_printoptions (ops/core.py) sets these; Tensor.__repr__ reads them.
+PRINT_OPTIONS: dict[str, Any] = {"profile": "short", "sci_mode": None, "precision": None}
+
+
+def _values_text(values: torch.Tensor, indent: int) -> str:
+    """Tensor values laid out as torch prints them (4 decimals unless a precision is set; "short" summarizes
+    large tensors, "full" prints every value), continuation lines indented under the first."""
+    options = torch._tensor_str.PRINT_OPTS
+    saved = (options.precision, options.threshold, options.edgeitems, options.sci_mode)
+    full = PRINT_OPTIONS["profile"] == "full"
+    sci = PRINT_OPTIONS["sci_mode"]
+    try:
+        torch.set_printoptions(
+            precision=PRINT_OPTIONS["precision"] if PRINT_OPTIONS["precision"] is not None else 4,
+            threshold=math.inf if full else 1000,
+            sci_mode=None if sci in (None, "default") else bool(sci),
+        )
+        return torch._tensor_str._tensor_str(values.detach().cpu(), indent)
+    finally:
+        torch.set_printoptions(precision=saved[0], threshold=saved[1], edgeitems=saved[2], sci_mode=saved[3])
+
+
 def compute_values(v: torch.Tensor) -> torch.Tensor:
     """Stored values as ops compute on them: bfloat16 storage widened (exactly) to float32."""
     if v.dtype != torch.bfloat16:
@@ -328,11 +350,11 @@ class Tensor:
         return formats.element_size(self._dtype)
 
     def __repr__(self) -> str:
-        where = "host" if self._device is None else repr(self._device)
-        return (
-            f"ttnn.Tensor(shape={list(self.shape)}, padded_shape={list(self.padded_shape)}, "
-            f"dtype={self._dtype!r}, layout={self._layout!r}, storage={where})"
-        )
+        """ttnn's form: ttnn.Tensor(<values>, shape=..., dtype=..., layout=...), the values as
+        ttnn.set_printoptions says ("short": summarized, "full": all, "empty": "..."); chip 0's on a mesh."""
+        prefix = "ttnn.Tensor("
+        body = "..." if PRINT_OPTIONS["profile"] == "empty" else _values_text(self._chips[0], len(prefix))
+        return f"{prefix}{body}, shape=Shape({list(self.shape)}), dtype={self._dtype!r}, layout={self._layout!r})"
 
     # Methods that are ops (to_torch, to, reshape, the Python operators, [], the torch constructor) are bound
     # by ops/tensor_methods.py, as ttnn/__init__.py binds them: the tensor layer does not import the ops layer.

@@ -39,7 +39,7 @@ class MambaMixerTTNN:
         return MambaLayerState(self.conv.initial_state(device), self.ssm.initial_state(device))
 
     def forward(self, x: Any, state: MambaLayerState, decode: bool, out_dtype: Any = None) -> Any:
-        """x [1, 1, L, D] bfloat16 TILE (L <= 32) -> [1, 1, L, D]; `state` is advanced over the L rows."""
+        """x [1, 1, L, D] bfloat16 TILE -> [1, 1, L, D]; `state` is advanced over the L rows."""
         gate = ttnn.linear(
             x, self.in_proj_z, activation="silu", compute_kernel_config=self.compute_kernel_config
         )

@@ -2,14 +2,15 @@
 the residual blocks, the final RMSNorm and the LM head tied to the embedding (two device copies of one
 weight: ROW_MAJOR [V, D] for ttnn.embedding, TILE [D, V] for ttnn.linear).
 
-Prefill runs the prompt in chunks of 32 rows (the SSM kernels' tile of rows), every layer's recurrent state
+Prefill runs the whole prompt through one layer after the other: each linear reads its weight once for all
+the prompt's rows, and only the selective scan goes through it in chunks of 32 rows (ssm.py), its state
 carried from chunk to chunk on device; decode runs one token per call against the same state. Per decode
 step the host uploads the token id and downloads the logits, nothing else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import torch
@@ -22,27 +23,6 @@ from .block import MambaBlockTTNN, MambaRMSNormTTNN
 from .mixer import MambaLayerState
 from .presets import MambaPreset
 from .weights import mixer_weights, to_device
-
-CHUNK = 32
-
-
-def rows_in_chunks(x: Any, fn: Callable[[Any], Any]) -> Any:
-    """fn over the row chunks of x [1, 1, L, W] (at most CHUNK rows each, in order), outputs concatenated
-    along the rows."""
-    length, width = x.shape[-2], x.shape[-1]
-    outputs = []
-    for start in range(0, length, CHUNK):
-        stop = min(start + CHUNK, length)
-        chunk = x if (start, stop) == (0, length) else ttnn.slice(x, (0, 0, start, 0), (1, 1, stop, width))
-        outputs.append(fn(chunk))
-        if chunk is not x:
-            ttnn.deallocate(chunk)
-    if len(outputs) == 1:
-        return outputs[0]
-    out = ttnn.concat(outputs, dim=2)
-    for t in outputs:
-        ttnn.deallocate(t)
-    return out
 
 
 class MambaTTNN:
@@ -100,7 +80,7 @@ class MambaTTNN:
         return out
 
     def layers_forward(self, residual: Any, decode: bool) -> Any:
-        """One chunk (<= 32 rows) through every block, advancing each layer's state."""
+        """[1, 1, L, D] rows through every block, advancing each layer's state."""
         for layer, state in zip(self.layers, self.states, strict=True):
             out = layer(residual, state, decode)
             ttnn.deallocate(residual)
@@ -120,16 +100,9 @@ class MambaTTNN:
         """Logits of every prompt position [1, 1, L, V] (on device), from a fresh state; the state then holds
         the whole prompt."""
         self.reset()
-        embedded = self.embed(input_ids)
-
-        def chunk_forward(chunk: Any) -> Any:
-            residual = self.layers_forward(ttnn.clone(chunk), decode=False)
-            logits = self.head(residual)
-            ttnn.deallocate(residual)
-            return logits
-
-        logits = rows_in_chunks(embedded, chunk_forward)
-        ttnn.deallocate(embedded)
+        residual = self.layers_forward(self.embed(input_ids), decode=False)
+        logits = self.head(residual)
+        ttnn.deallocate(residual)
         return logits
 
     def decode(self, token: torch.Tensor) -> Any:

@@ -4,7 +4,7 @@ One reference prefill of the prompt, recorded by hooks (reference.record), gives
 block's input and output, each mixer's projected input and the final norm's input; the conv and SSM of the
 probe layers are recomputed from those with transformers' own functions. Each port piece runs on the
 reference's own input (so per-piece figures do not compound upstream errors) from a fresh recurrent state,
-the prompt in chunks of 32 rows with the state carried between chunks. End to end: the prefill logits, and
+over the whole prompt as the model's prefill runs it. End to end: the prefill logits, and
 greedy decoding of `decode_steps` tokens with the recurrent state on device. The decode is teacher-forced:
 the port is fed the reference's greedy tokens, so every step's logits are comparable; its own greedy
 choices are the argmax of its logits, and "decode top-1" is the share of steps where they agree with the
@@ -13,6 +13,7 @@ reference's (when it is 1.0, the port's free-running generation is the reference
 
 from __future__ import annotations
 
+import gc
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from ttport.compare import Comparison, compare_outputs
 from ttport.port import Component, Output, Port, RunContext
 
 from .inputs import make_inputs
-from .model import MambaTTNN, rows_in_chunks
+from .model import MambaTTNN
 from .presets import PRESETS, THRESHOLDS
 from .reference import build_reference, conv_reference, greedy_decode, record, ssm_reference
 
@@ -70,19 +71,6 @@ def _download(t: Any) -> torch.Tensor:
     return out.squeeze(1)
 
 
-def _stateful(x: Any, step: Any, state: Any) -> Any:
-    """step(chunk, state) -> (out, state) over x's row chunks, the state carried on device."""
-    holder = [state]
-
-    def run(chunk: Any) -> Any:
-        out, holder[0] = step(chunk, holder[0])
-        return out
-
-    out = rows_in_chunks(x, run)
-    ttnn.deallocate(holder[0])
-    return out
-
-
 def _port_embedding(ctx: RunContext) -> torch.Tensor:
     return _download(ctx.model.embed(ctx.inputs["input_ids"]))
 
@@ -91,8 +79,10 @@ def _port_conv(i: int, ctx: RunContext) -> torch.Tensor:
     """Layer i's conv (and SiLU) on the reference's in_proj output, from a zero conv state."""
     conv = ctx.model.layers[i].mixer.conv
     x = _upload(reference_trace(ctx)[f"in_proj {i}"][..., : ctx.config.intermediate_size], ctx.device)
-    out = _stateful(x, conv, conv.initial_state(ctx.device))
-    ttnn.deallocate(x)
+    state = conv.initial_state(ctx.device)
+    out, new_state = conv(x, state)
+    for t in (x, state, new_state):
+        ttnn.deallocate(t)
     return _download(out)
 
 
@@ -100,8 +90,10 @@ def _port_ssm(i: int, ctx: RunContext) -> torch.Tensor:
     """Layer i's selective scan (with the D skip) on the reference's conv output, from a zero state."""
     ssm = ctx.model.layers[i].mixer.ssm
     x = _upload(reference_trace(ctx)[f"conv {i}"], ctx.device)
-    out = _stateful(x, lambda chunk, h: ssm(chunk, h, decode=False), ssm.initial_state(ctx.device))
-    ttnn.deallocate(x)
+    h = ssm.initial_state(ctx.device)
+    out, new_h = ssm(x, h, decode=False)
+    for t in (x, h, new_h):
+        ttnn.deallocate(t)
     return _download(out)
 
 
@@ -110,11 +102,7 @@ def _port_block(i: int, ctx: RunContext) -> torch.Tensor:
     block = ctx.model.layers[i]
     x = _upload(reference_trace(ctx)[f"block {i} input"], ctx.device, ttnn.float32)
     state = block.initial_state(ctx.device)
-
-    def run(chunk: Any) -> Any:
-        return block(chunk, state, decode=False)
-
-    out = rows_in_chunks(x, run)
+    out = block(x, state, decode=False)
     state.deallocate()
     ttnn.deallocate(x)
     return _download(out)
@@ -173,10 +161,13 @@ class MambaPort(Port):
     def build_model(self, ctx: RunContext) -> MambaTTNN:
         # Every reference output is recorded by now (core/runner.py runs them first): drop the reference
         # and let the model consume its state dict tensor by tensor, so the fp32 weights (11 GB at full
-        # size) shrink while the bfloat16 device copies grow.
+        # size) shrink while the bfloat16 device copies grow. transformers' MambaModel is a reference cycle
+        # (its load_state_dict pre-hook is its own bound method): only the cycle collector frees its
+        # parameters, so it runs here, before the state dict's tensors are the weights' last owners.
         reference_trace(ctx)
         state_dict = ctx.reference.state_dict()
         ctx.reference = None
+        gc.collect()
         return MambaTTNN(ctx.config, state_dict, ctx.device)
 
     def components(self, preset: str) -> list[Component]:

@@ -8,9 +8,11 @@ row of E * 32 values, channel-major, so the kernels of ttnn.experimental do the 
     h_t  = Ā_t h_{t-1} + B̄x_t   prefix_scan (prefill) / multiply + add (decode)
     y    = hc_sum_reduce(C(x) ⊗ h) + D x
 
-The kernels size their outputs from the padded rows (a 32-row tile), so each chunk is at most 32 rows
-and the rows past the chunk's own are sliced off; a decode step (one row) slices its row out right after
-each kernel, so the next op works on that row only. The recurrent state h stays on device between calls.
+The scan runs over chunks of at most 32 rows (the demo's prefill chunk: prefix_scan's inputs are sharded
+in L1 over the core grid, 32 rows of E * 32 values each), h carried from chunk to chunk; the kernels size
+their outputs from the padded rows (a 32-row tile), so the rows past a chunk's own are sliced off. A decode
+step (one row) slices its row out right after each kernel, so the next op works on that row only. The
+recurrent state h stays on device between calls.
 """
 
 from __future__ import annotations
@@ -62,7 +64,29 @@ class MambaSSMTTNN:
         return ttnn.slice(x, (0, 0, start, 0), (1, 1, stop, x.shape[-1]))
 
     def forward(self, x: Any, h: Any, decode: bool) -> tuple[Any, Any]:
-        """x [1, 1, L, E] bfloat16 TILE (L <= 32), h [1, 1, 1, E*32] -> (y [1, 1, L, E], new h)."""
+        """x [1, 1, L, E] bfloat16 TILE, h [1, 1, 1, E*32] -> (y [1, 1, L, E], h after the L rows); chunks of
+        at most 32 rows, h carried between them (the caller's h is left allocated)."""
+        length = x.shape[-2]
+        if decode or length <= TILE:
+            return self._chunk(x, h, decode)
+        outputs, state = [], h
+        for start in range(0, length, TILE):
+            chunk = self._rows(x, start, min(start + TILE, length))
+            y, new_state = self._chunk(chunk, state, decode)
+            ttnn.deallocate(chunk)
+            if state is not h:
+                ttnn.deallocate(state)
+            outputs.append(y)
+            state = new_state
+        out = ttnn.concat(outputs, dim=2)
+        for t in outputs:
+            ttnn.deallocate(t)
+        return out, state
+
+    __call__ = forward
+
+    def _chunk(self, x: Any, h: Any, decode: bool) -> tuple[Any, Any]:
+        """x [1, 1, L, E] (L <= 32), h -> (y [1, 1, L, E], new h)."""
         rows = x.shape[-2]
         mul = ttnn.experimental.repeat_and_interleave_eltwise_mul
         dt_low = self._linear(x, self.dt_in_proj)
@@ -102,8 +126,6 @@ class MambaSSMTTNN:
         ttnn.deallocate(y)
         ttnn.deallocate(skip)
         return out, new_h
-
-    __call__ = forward
 
     def _keep_rows(self, x: Any, rows: int) -> Any:
         """x's first `rows` rows (a kernel's output carries the whole 32-row tile)."""

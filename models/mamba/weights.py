@@ -52,6 +52,7 @@ def mixer_weights(preset: MambaPreset, mixer: Mapping[str, torch.Tensor]) -> dic
     }
     for tap in range(k):
         prepared[f"conv_tap{tap}"] = conv[:, tap].reshape(1, 1, 1, e).contiguous()
+    prepared["conv_taps"] = conv.T.reshape(1, 1, k, e).contiguous()
     return prepared
 
 

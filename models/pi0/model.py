@@ -72,6 +72,8 @@ class PI0ImagePathTTNN:
 VLM = "model.vlm."
 DIT = "model.dit."
 IMAGE_PATH = ("vision_tower.", "multi_modal_projector.")
+# the first denoising step replayed from a trace (0-based): steps 0 and 1 run eagerly (PI0PolicyTTNN.traced_denoise)
+TRACED_FROM_STEP = 2
 
 
 @dataclass
@@ -253,13 +255,23 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         ttnn.deallocate(expert_input)
         return velocity
 
-    def denoise(self, inputs: DevicePolicyInputs, cache: list[tuple[Any, Any]]) -> Any:
+    def denoise(
+        self, inputs: DevicePolicyInputs, cache: list[tuple[Any, Any]], *, trace: bool = False
+    ) -> Any:
         """The Euler loop on device; returns the final noise [B, 1, E, action dim] (actions on rows 1..chunk).
-        The joined keys/values are built by the first step and rewritten in their own rows by the others."""
+        The joined keys/values are built by the first step and rewritten in their own rows by the others.
+        With `trace` (three steps or more) the steps after the second replay a captured trace
+        (`traced_denoise`)."""
         state_embeds = self.embed_action_time.state_embeds(inputs.state)
         joint = joint_cache(cache)
+        terms = self.time_terms(inputs)
+        if trace and len(terms) > TRACED_FROM_STEP:
+            noise = self.traced_denoise(inputs, terms, state_embeds, joint)
+            ttnn.deallocate(state_embeds)
+            release_joint(joint)
+            return noise
         noise = inputs.noise
-        for time_term in self.time_terms(inputs):
+        for time_term in terms:
             velocity = self.velocity(noise, time_term, state_embeds, inputs, joint)
             step = ttnn.multiply(velocity, inputs.dt_rows)  # dt on the action rows, 0 on the others
             ttnn.deallocate(velocity)
@@ -271,6 +283,45 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
             noise = updated
         ttnn.deallocate(state_embeds)
         release_joint(joint)
+        return noise
+
+    def traced_denoise(
+        self, inputs: DevicePolicyInputs, terms: list[Any], state_embeds: Any, joint: list[JointKV]
+    ) -> Any:
+        """The Euler loop with its steps replayed from a trace, as tt-metal's performant runners run a model
+        (ttnn.begin_trace_capture / execute_trace): a step reads the noise and its time term from two fixed
+        buffers and writes the updated noise back into the first (ttnn.copy), so one captured step serves
+        every later one; each step's time term is copied in on device first. The first step joins the
+        keys/values (a concat that allocates) and the second is the first to rewrite them (fill_cache): both
+        run eagerly and so compile every program of a step, which a capture needs. A replay has no host
+        dispatch: the projection's "with trace" figure is this loop's."""
+        device = inputs.noise.device()
+        noise = ttnn.clone(inputs.noise)
+        term = ttnn.clone(terms[0])
+
+        def step() -> None:
+            velocity = self.velocity(noise, term, state_embeds, inputs, joint)
+            update = ttnn.multiply(velocity, inputs.dt_rows)  # dt on the action rows, 0 on the others
+            ttnn.deallocate(velocity)
+            updated = ttnn.add(noise, update)
+            ttnn.deallocate(update)
+            ttnn.copy(updated, noise)
+            ttnn.deallocate(updated)
+
+        trace_id = None
+        for index, time_term in enumerate(terms):
+            ttnn.copy(time_term, term)
+            ttnn.deallocate(time_term)
+            if index < TRACED_FROM_STEP:
+                step()
+                continue
+            if trace_id is None:
+                trace_id = ttnn.begin_trace_capture(device, cq_id=0)
+                step()
+                ttnn.end_trace_capture(device, trace_id, cq_id=0)
+            ttnn.execute_trace(device, trace_id, cq_id=0, blocking=False)
+        ttnn.release_trace(device, trace_id)
+        ttnn.deallocate(term)
         return noise
 
     def actions(self, noise: Any, inputs: DevicePolicyInputs) -> torch.Tensor:
@@ -287,9 +338,12 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         noise: torch.Tensor,
         pixel_attention_mask: torch.Tensor,
         num_steps: int | None = None,
+        *,
+        trace: bool = True,
     ) -> torch.Tensor:
         """Same arguments as transformers' sample_actions (noise required: the reference's draw is not
-        reproducible on device); returns the actions [B, chunk, action dim]."""
+        reproducible on device); returns the actions [B, chunk, action dim]. `trace`: replay the denoising
+        steps from a trace (`denoise`)."""
         self.images(pixel_values, pixel_attention_mask)  # validate before any device work
         inputs = self.upload_inputs(
             self.host_inputs(input_ids, pixel_attention_mask, state, noise, num_steps)
@@ -297,7 +351,7 @@ class PI0PolicyTTNN(PI0ImagePathTTNN):
         prefix = self.embed_prefix(pixel_values, pixel_attention_mask, inputs)
         cache = self.prefix_cache(prefix, inputs)
         ttnn.deallocate(prefix)
-        final = self.denoise(inputs, cache)
+        final = self.denoise(inputs, cache, trace=trace)
         actions = self.actions(final, inputs)
         ttnn.deallocate(final)
         release_cache(cache)

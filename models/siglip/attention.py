@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ttport.backend import ttnn
+from ttport.patterns.matmul_config import multicast_2d_config, rows_of
 
 from .common import (
     TILE,
@@ -61,6 +62,8 @@ class SiglipAttention:
         self.out_bias = row_vector(f"{prefix}out_proj.bias", bias("out_proj"), device)
 
         self.matmul_config = matmul_compute_config(weights_dtype)
+        self.device = device
+        self._configs: dict[int, tuple[Any, Any]] = {}
         self.sdpa_config = precise_compute_config()
         grid = device.compute_with_storage_grid_size()
         self.sdpa_program_config = ttnn.SDPAProgramConfig(
@@ -81,10 +84,28 @@ class SiglipAttention:
             self.num_heads * self.padded_head_dim, *tensor.shape[1:]
         )
 
-    def forward(self, hidden_states: Any, attention_mask: Any = None) -> Any:
-        """[B, 1, S, D] -> [B, 1, S, D]; `attention_mask` is an additive [B, 1, S, S] key mask or None."""
+    def program_configs(self, rows: int) -> tuple[Any, Any]:
+        """The q/k/v and output projections' program configs for `rows` rows (built once per row count)."""
+        if rows not in self._configs:
+            fp32 = bool(self.matmul_config.fp32_dest_acc_en)
+            merged = self.num_heads * self.padded_head_dim
+            self._configs[rows] = (
+                multicast_2d_config(self.device, rows, self.embed_dim, 3 * merged, fp32_dest_acc_en=fp32),
+                multicast_2d_config(self.device, rows, merged, self.embed_dim, fp32_dest_acc_en=fp32),
+            )
+        return self._configs[rows]
+
+    def forward(self, hidden_states: Any, attention_mask: Any = None, memory_config: Any = None) -> Any:
+        """[B, 1, S, D] -> [B, 1, S, D]; `attention_mask` is an additive [B, 1, S, S] key mask or None;
+        `memory_config`: where the projections' outputs go (None: DRAM)."""
+        qkv_config, out_config = self.program_configs(rows_of(hidden_states))
         qkv = ttnn.linear(
-            hidden_states, self.qkv_weight, bias=self.qkv_bias, compute_kernel_config=self.matmul_config
+            hidden_states,
+            self.qkv_weight,
+            bias=self.qkv_bias,
+            program_config=qkv_config,
+            memory_config=memory_config,
+            compute_kernel_config=self.matmul_config,
         )
         query, key, value = ttnn.experimental.nlp_create_qkv_heads(
             qkv, num_heads=self.num_heads, num_kv_heads=self.num_heads, transpose_k_heads=False
@@ -105,7 +126,12 @@ class SiglipAttention:
         merged = ttnn.experimental.nlp_concat_heads(attn)
         ttnn.deallocate(attn)
         output = ttnn.linear(
-            merged, self.out_weight, bias=self.out_bias, compute_kernel_config=self.matmul_config
+            merged,
+            self.out_weight,
+            bias=self.out_bias,
+            program_config=out_config,
+            memory_config=memory_config,
+            compute_kernel_config=self.matmul_config,
         )
         ttnn.deallocate(merged)
         return output

@@ -23,12 +23,13 @@ class SiglipLayerNorm:
         self.eps = float(eps)
         self.compute_kernel_config = precise_compute_config()
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, memory_config: Any = None) -> Any:
         return ttnn.layer_norm(
             x,
             epsilon=self.eps,
             weight=self.weight,
             bias=self.bias,
+            memory_config=memory_config,
             compute_kernel_config=self.compute_kernel_config,
         )
 
@@ -55,16 +56,18 @@ class SiglipEncoderLayer:
         self.layer_norm2 = SiglipLayerNorm(state_dict, f"{prefix}layer_norm2.", device, eps)
         self.mlp = SiglipMLP(config, state_dict, f"{prefix}mlp.", device, weights_dtype)
 
-    def forward(self, hidden_states: Any, attention_mask: Any = None) -> Any:
-        normed = self.layer_norm1(hidden_states)
-        attn = self.self_attn(normed, attention_mask)
+    def forward(self, hidden_states: Any, attention_mask: Any = None, memory_config: Any = None) -> Any:
+        """`memory_config`: where the layer's activations go (None: DRAM; the encoder picks L1 when they
+        fit, SiglipEncoder.activation_memory)."""
+        normed = self.layer_norm1(hidden_states, memory_config)
+        attn = self.self_attn(normed, attention_mask, memory_config)
         ttnn.deallocate(normed)
-        hidden_states = ttnn.add(hidden_states, attn)
+        hidden_states = ttnn.add(hidden_states, attn, memory_config=memory_config)
         ttnn.deallocate(attn)
-        normed = self.layer_norm2(hidden_states)
-        mlp = self.mlp(normed)
+        normed = self.layer_norm2(hidden_states, memory_config)
+        mlp = self.mlp(normed, memory_config)
         ttnn.deallocate(normed)
-        output = ttnn.add(hidden_states, mlp)
+        output = ttnn.add(hidden_states, mlp, memory_config=memory_config)
         ttnn.deallocate(mlp)
         ttnn.deallocate(hidden_states)
         return output

@@ -60,7 +60,12 @@ class TowerComponents:
         tower = ctx.model.vision_tower
         block_input = self.trace(ctx)[f"block {i} input"]
         hidden_states = tower.upload_hidden_states(block_input)
-        output = tower.encoder.layers[i](hidden_states, tower.encoder.attention_mask(block_input.shape[0]))
+        batch = block_input.shape[0]
+        encoder = tower.encoder
+        # the block as the tower runs it: its activations where the encoder keeps them for this batch
+        output = encoder.layers[i](
+            hidden_states, encoder.attention_mask(batch), encoder.activation_memory(batch)
+        )
         ttnn.deallocate(hidden_states)
         return tokens(ctx, output)
 
@@ -69,11 +74,13 @@ class TowerComponents:
         own previous output (Port.layer_trace)."""
         tower = ctx.model.vision_tower
         hidden_states = tower.embeddings(self.images(ctx))
-        mask = tower.encoder.attention_mask(hidden_states.shape[0])
+        batch = hidden_states.shape[0]
+        mask = tower.encoder.attention_mask(batch)
+        memory = tower.encoder.activation_memory(batch)
         trace = self.trace(ctx)
         pairs = []
         for i, layer in enumerate(tower.encoder.layers):
-            output = layer(hidden_states, mask)
+            output = layer(hidden_states, mask, memory)
             ttnn.deallocate(hidden_states)
             hidden_states = output
             host = ttnn.to_torch(hidden_states).float()[:, 0, : tower.num_patches]

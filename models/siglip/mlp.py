@@ -1,4 +1,7 @@
-"""SigLIP MLP: fc1 -> GELU (the reference's `gelu_pytorch_tanh`, run as the device's accurate GELU) -> fc2."""
+"""SigLIP MLP: fc1 -> GELU (the reference's `gelu_pytorch_tanh`, run as the device's accurate GELU) -> fc2.
+
+Both linears run the 2D multicast program config over the whole grid (ttport.patterns.matmul_config), GELU
+and the biases fused into the matmuls."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 import torch
 
 from ttport.backend import ttnn
+from ttport.patterns.matmul_config import multicast_2d_config, rows_of
 
 from .common import linear_weight, matmul_compute_config, row_vector
 
@@ -34,26 +38,53 @@ class SiglipMLP:
             row_vector(names[n], state_dict[names[n]], device) for n in ("fc1.bias", "fc2.bias")
         )
         self.compute_kernel_config = matmul_compute_config(weights_dtype)
-        grid = device.compute_with_storage_grid_size()
-        # With a core grid, linear fuses the activation into the matmul (one op, one output rounding);
-        # without one, ttnn runs it as a separate unary op after the matmul (matmul.cpp bound_matmul).
-        self.core_grid = ttnn.CoreGrid(y=grid.y, x=grid.x)
+        self.device = device
+        self.intermediate_size = int(config.intermediate_size)
+        self.hidden_size = int(config.hidden_size)
+        self._configs: dict[int, tuple[Any, Any]] = {}
 
-    def forward(self, hidden_states: Any) -> Any:
-        activated = ttnn.linear(
-            hidden_states,
-            self.fc1_weight,
-            bias=self.fc1_bias,
+    def program_configs(self, rows: int) -> tuple[Any, Any]:
+        """fc1's and fc2's program configs for `rows` rows (built once per row count)."""
+        if rows not in self._configs:
+            fp32 = bool(self.compute_kernel_config.fp32_dest_acc_en)
             # The accurate GELU kernel (param 0), not the fast one: on the device fast_and_approximate GELU is a
             # 6-piece linear table up to 0.024 off, while the accurate kernel stays within 5e-4 of the
             # reference's tanh form (core/sim/numerics/sfpu.py gelu); it lifts the tower's PCC from 0.99988 to
             # 0.99997 (tiny preset).
-            activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 0.0),
-            core_grid=self.core_grid,
+            gelu = ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 0.0)
+            self._configs[rows] = (
+                multicast_2d_config(
+                    self.device,
+                    rows,
+                    self.hidden_size,
+                    self.intermediate_size,
+                    fp32_dest_acc_en=fp32,
+                    activation=gelu,
+                ),
+                multicast_2d_config(
+                    self.device, rows, self.intermediate_size, self.hidden_size, fp32_dest_acc_en=fp32
+                ),
+            )
+        return self._configs[rows]
+
+    def forward(self, hidden_states: Any, memory_config: Any = None) -> Any:
+        """`memory_config`: where the activations go (None: DRAM, ttnn's default)."""
+        fc1_config, fc2_config = self.program_configs(rows_of(hidden_states))
+        activated = ttnn.linear(
+            hidden_states,
+            self.fc1_weight,
+            bias=self.fc1_bias,
+            program_config=fc1_config,
+            memory_config=memory_config,
             compute_kernel_config=self.compute_kernel_config,
         )
         output = ttnn.linear(
-            activated, self.fc2_weight, bias=self.fc2_bias, compute_kernel_config=self.compute_kernel_config
+            activated,
+            self.fc2_weight,
+            bias=self.fc2_bias,
+            program_config=fc2_config,
+            memory_config=memory_config,
+            compute_kernel_config=self.compute_kernel_config,
         )
         ttnn.deallocate(activated)
         return output

@@ -87,7 +87,8 @@ class SigLIPVisionTowerTTNN:
         embeddings = self.embeddings(pixel_values)
         hidden_states = self.encoder(embeddings)
         ttnn.deallocate(embeddings)
-        normed = self.post_layernorm(hidden_states)
+        # the tower's output goes back to DRAM whatever the layers used (SiglipEncoder.activation_memory)
+        normed = self.post_layernorm(hidden_states, ttnn.DRAM_MEMORY_CONFIG)
         ttnn.deallocate(hidden_states)
         return self.unpad(normed)
 

@@ -458,6 +458,24 @@ def test_collectives_are_captured_in_a_trace(monkeypatch: pytest.MonkeyPatch, op
         ttnn.execute_trace(mesh, tid, cq_id=0, blocking=True)
         want = _bf16(x).sum(0, keepdim=True)
         assert torch.allclose(_chips(out)[5], want, atol=0.1, rtol=0.02)
+
+        # a partial made inside the trace and freed there once reduced (as a row-parallel linear's output), and
+        # the reduced sum freed once added to the residual: their addresses are reused on every replay, so
+        # the replay reads them, as on the card
+        def residual_block() -> ttnn.Tensor:
+            partial = ttnn.multiply(t, 2.0)
+            reduced = ttnn.all_reduce(partial)
+            ttnn.deallocate(partial)
+            out = ttnn.add(reduced, 1.0)
+            ttnn.deallocate(reduced)
+            return out
+
+        residual_block()
+        tid = ttnn.begin_trace_capture(mesh, cq_id=0)
+        out = residual_block()
+        ttnn.end_trace_capture(mesh, tid, cq_id=0)
+        ttnn.execute_trace(mesh, tid, cq_id=0, blocking=True)
+        assert torch.allclose(_chips(out)[5], 2 * want + 1, atol=0.25, rtol=0.02)
     finally:
         ttnn.close_mesh_device(mesh)
 

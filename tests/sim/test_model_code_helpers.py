@@ -103,3 +103,99 @@ def test_group_norm_dram_helpers_figures_of_real_ttnn() -> None:
     assert cols == [2, 4, 8, 4, 3]
     with pytest.raises(AssertionError, match="could not find a valid num_virtual_cols for grid_x=8"):
         norm.dram_group_norm_virtual_columns(ttnn.CoreGrid(x=8, y=8), 48, 3)
+
+
+def test_nlp_create_qkv_heads_falcon7b_is_multi_query(device) -> None:
+    x = torch.randn(1, 1, 32, (3 + 2) * 64)
+    q, k, v = ttnn.experimental.nlp_create_qkv_heads_falcon7b(_tile(x, device))
+    xb = x.bfloat16().float()
+    assert torch.equal(ttnn.to_torch(q).float(), xb[..., :192].reshape(1, 32, 3, 64).transpose(1, 2))
+    assert torch.equal(ttnn.to_torch(k).float(), xb[..., 192:256])
+    assert torch.equal(ttnn.to_torch(v).float(), xb[..., 256:])
+
+
+def test_experimental_split_heads_interleaved_and_per_shard_column(device) -> None:
+    heads, head = 4, 32
+    x = torch.randn(2, 1, 64, 3 * heads * head)
+    q, kt, v = ttnn.experimental.split_query_key_value_and_split_heads(
+        _tile(x, device), device.compute_with_storage_grid_size(), num_heads=heads
+    )
+    xb = x.bfloat16().float().reshape(2, 64, 3, heads, head)
+    assert torch.equal(ttnn.to_torch(q).float(), xb[:, :, 0].transpose(1, 2))
+    assert torch.equal(ttnn.to_torch(kt).float(), xb[:, :, 1].permute(0, 2, 3, 1))
+    assert torch.equal(ttnn.to_torch(v).float(), xb[:, :, 2].transpose(1, 2))
+    # BLOCK_SHARDED over 2 columns: each column's shard holds its 2 heads' Q | K | V
+    mc = ttnn.create_sharded_memory_config(
+        (2, 1, 64, 3 * heads * head), ttnn.CoreGrid(x=2, y=2), ttnn.ShardStrategy.BLOCK, ttnn.ShardOrientation.ROW_MAJOR
+    )
+    q, _, v = ttnn.experimental.split_query_key_value_and_split_heads(
+        _tile(x, device, memory_config=mc), device.compute_with_storage_grid_size(), num_heads=heads,
+        memory_config=ttnn.DRAM_MEMORY_CONFIG,
+    )  # fmt: skip
+    cols = x.bfloat16().float().reshape(2, 64, 2, 3, 2, head)
+    assert torch.equal(ttnn.to_torch(q).float(), cols[:, :, :, 0].reshape(2, 64, heads, head).transpose(1, 2))
+    assert torch.equal(ttnn.to_torch(v).float(), cols[:, :, :, 2].reshape(2, 64, heads, head).transpose(1, 2))
+
+
+def test_interleaved_to_sharded_partial_takes_one_row_slice(device) -> None:
+    x = torch.randn(1, 2, 64, 64)
+    out = ttnn.interleaved_to_sharded_partial(
+        _tile(x, device), ttnn.CoreCoord(2, 1), [32, 64], 2, 1, ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
+        ttnn.ShardOrientation.ROW_MAJOR,
+    )  # fmt: skip
+    assert out.memory_config().memory_layout == ttnn.TensorMemoryLayout.HEIGHT_SHARDED
+    assert torch.equal(ttnn.to_torch(out).float(), x.bfloat16().float().reshape(1, 1, 128, 64)[:, :, 64:])
+    with pytest.raises(RuntimeError, match=r"slice_index 2 must be in \[0, 2\)"):
+        ttnn.interleaved_to_sharded_partial(
+            _tile(x, device), ttnn.CoreCoord(2, 1), [32, 64], 2, 2, ttnn.TensorMemoryLayout.HEIGHT_SHARDED,
+            ttnn.ShardOrientation.ROW_MAJOR,
+        )  # fmt: skip
+
+
+def test_scale_causal_mask_hw_dims_softmax_in_place(device) -> None:
+    x = torch.randn(2, 4, 32, 64)
+    mask = torch.triu(torch.full((1, 1, 32, 64), -1e4), diagonal=1)
+    tx = _tile(x, device)
+    out = ttnn.scale_causal_mask_hw_dims_softmax_in_place(tx, 0.125, _tile(mask, device))
+    assert out is tx
+    ref = torch.softmax(x.bfloat16().float() * 0.125 + mask.bfloat16().float(), dim=-1)
+    assert torch.allclose(ttnn.to_torch(out).float(), ref, atol=2e-2)
+
+
+def test_group_norm_sharded_config_follows_the_grid_utils_arithmetic(device) -> None:
+    # n150 grid 8x8; C=96, G=32 (group 3), N*H*W=2*64*64 -> Ht=256: 8 NHW cores; channel cores: the largest
+    # c <= 8 with (96 / 8) % c == 0, (96 / c) % 3 == 0 and 96 / c >= 32 -> 2
+    mc, grid = ttnn.determine_expected_group_norm_sharded_config_and_grid_size(
+        device=device, num_channels=96, num_groups=32, input_nhw=2 * 64 * 64, is_height_sharded=False
+    )
+    assert (grid.x, grid.y) == (8, 2)
+    assert mc.memory_layout == ttnn.TensorMemoryLayout.BLOCK_SHARDED
+    assert mc.shard_spec.orientation == ttnn.ShardOrientation.COL_MAJOR and mc.shard_spec.shape == (48, 1024)
+    mc, grid = ttnn.determine_expected_group_norm_sharded_config_and_grid_size(
+        device=device, num_channels=64, num_groups=8, input_nhw=100 * 32, is_height_sharded=True
+    )
+    assert (grid.x, grid.y) == (8, 7) and mc.shard_spec.shape == (64, 64)  # 50 cores: 50 | 100
+    with pytest.raises(RuntimeError, match=r"num_channels \(48\) must be divisible by tile width"):
+        ttnn.determine_expected_group_norm_sharded_config_and_grid_size(
+            device=device, num_channels=48, num_groups=8, input_nhw=1024, is_height_sharded=True
+        )
+
+
+def test_model_preprocessing_helpers_and_dot_access() -> None:
+    from ttport.sim.ttnn.dot_access import make_dot_access_dict
+    from ttport.sim.ttnn.model_preprocessing import preprocess_linear_bias, preprocess_linear_weight
+
+    w, b = torch.randn(96, 64), torch.randn(96)
+    tw, tb = preprocess_linear_weight(w, dtype=ttnn.bfloat16), preprocess_linear_bias(b, dtype=ttnn.bfloat16)
+    assert tuple(tw.shape) == (64, 96) and tw.layout == ttnn.TILE_LAYOUT
+    assert torch.equal(ttnn.to_torch(tw), w.T.bfloat16()) and tuple(tb.shape) == (1, 96)
+    params = make_dot_access_dict({"encoder": {"layer": [1, 2]}, "w": tw})
+    assert params.encoder.layer == [1, 2] and params.w is tw
+    with pytest.raises(KeyError):
+        params.missing  # noqa: B018 (ttnn's DotAccessDict raises KeyError)
+
+
+def test_max_worker_l1_unreserved_size_is_the_usable_l1_bank(monkeypatch) -> None:
+    assert ttnn.get_max_worker_l1_unreserved_size() == 1329888  # Wormhole n150
+    monkeypatch.setenv("TTPORT_BOARD", "p150")
+    assert ttnn.get_max_worker_l1_unreserved_size() > 1329888

@@ -238,3 +238,24 @@ def test_cache_write_is_recorded_and_projects_the_written_rows_only(device) -> N
     fill, concat = (r.projection for r in records)
     # 64 rows read and written, against the concat's 1088 rows read and written
     assert fill.data_ns == pytest.approx(concat.data_ns * 64 / 1088)
+
+
+def test_2d_program_config_with_fuse_batch_folds_the_batch_into_m() -> None:
+    """MatmulMultiCoreReuseMultiCastProgramConfig(fuse_batch=True) runs [2, 256] rows as one 512-row matmul
+    (matmul_multicore_reuse_mcast_2d_program_factory.cpp: B = 1, Mt over both batches): 64 cores, no loop."""
+    config = ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
+        compute_with_storage_grid_size=(8, 8),
+        in0_block_w=4,
+        out_subblock_h=1,
+        out_subblock_w=1,
+        per_core_M=2,
+        per_core_N=5,
+        transpose_mcast=False,
+        fused_activation=None,
+        fuse_batch=True,
+    )
+    batched = MatmulProblem(m=256, k=1536, n=1152, batch=2, program_config=config)
+    folded = MatmulProblem(m=512, k=1536, n=1152, batch=1, program_config=config)
+    assert projection.matmul.blocking(batched, N150) == projection.matmul.blocking(folded, N150)
+    assert projection.matmul.blocking(batched, N150).cores == 64
+    assert project_matmul(batched, N150) == project_matmul(folded, N150)

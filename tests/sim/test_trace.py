@@ -171,3 +171,28 @@ def test_mesh_trace_replays_on_every_chip(monkeypatch: pytest.MonkeyPatch) -> No
         assert torch.equal(got, expected)
     finally:
         ttnn.close_mesh_device(mesh)
+
+
+def test_replayed_copy_feeds_its_target_to_the_next_replay(device) -> None:
+    """ttnn.copy(y, x) writes x's buffer: a trace whose ops read x and end by copying their result into x is a
+    loop step (x, x + 1, x + 2, ...). Captured, the copy does not touch x; each replay advances it by one."""
+    x = _tile(torch.zeros(1, 1, 32, 32), device)
+    one = _tile(torch.ones(1, 1, 32, 32), device)
+
+    def step() -> None:
+        y = ttnn.add(x, one)
+        ttnn.copy(y, x)
+        ttnn.deallocate(y)
+
+    step()  # warm-up: x = 1
+    tid = ttnn.begin_trace_capture(device, cq_id=0)
+    step()
+    ttnn.end_trace_capture(device, tid, cq_id=0)
+    assert torch.equal(ttnn.to_torch(x).float(), torch.ones(1, 1, 32, 32))  # captured, not run
+    for expected in (2.0, 3.0, 4.0):
+        ttnn.execute_trace(device, tid, cq_id=0)
+        assert torch.equal(ttnn.to_torch(x).float(), torch.full((1, 1, 32, 32), expected))
+    # an output_tensor= write outside a trace lands in the given tensor too
+    out = _tile(torch.zeros(1, 1, 32, 32), device)
+    assert ttnn.add(x, one, output_tensor=out) is out
+    assert torch.equal(ttnn.to_torch(out).float(), torch.full((1, 1, 32, 32), 5.0))

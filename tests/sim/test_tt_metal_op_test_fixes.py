@@ -252,3 +252,52 @@ def test_an_unknown_fused_activation_is_still_refused(device: ttnn.Device) -> No
     tt = ttnn.from_torch(torch.randn(32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
     with pytest.raises(RuntimeError, match="Unknown unary op: softsign"):
         ttnn.linear(tt, tt, activation="softsign")
+
+
+def test_pad_shape_overload_with_the_value_as_keyword(device: ttnn.Device) -> None:
+    # tests/ttnn/unit_tests/operations/data_movement/test_pad.py: ttnn.pad(t, padshape, [0, 0, 0, 0], value=0)
+    x = torch.rand(1, 1, 18, 13).bfloat16()
+    t = ttnn.from_torch(x, device=device, layout=ttnn.ROW_MAJOR_LAYOUT)
+    out = ttnn.to_torch(ttnn.pad(t, [1, 1, 32, 32], [0, 0, 0, 0], value=0, use_multicore=False))
+    assert torch.equal(out, torch.nn.functional.pad(x, [0, 19, 0, 14]))
+    # the padding overload with the value positional still reads (before, after) pairs
+    out = ttnn.to_torch(ttnn.pad(t, [(0, 0), (0, 0), (0, 14), (0, 19)], 2.0))
+    assert torch.equal(out, torch.nn.functional.pad(x, [0, 19, 0, 14], value=2.0))
+
+
+def test_program_cache_misses_can_be_forbidden(device: ttnn.Device) -> None:
+    x = ttnn.from_torch(torch.rand(32, 32), device=device, layout=ttnn.TILE_LAYOUT)
+    ttnn.relu(x)
+    device.set_program_cache_misses_allowed(False)
+    ttnn.relu(x)  # a cache hit runs
+    with pytest.raises(
+        RuntimeError, match="Program cache miss occurred, but program cache misses are not allowed"
+    ):
+        ttnn.exp(x)
+    device.set_program_cache_misses_allowed(True)
+    ttnn.exp(x)
+
+
+def test_to_torch_of_unsigned_tensors_keeps_the_unsigned_torch_dtype() -> None:
+    # probed on 0.81.1: uint16 / uint32 tensors come back as torch.uint16 / torch.uint32 (tt-metal's test_pad
+    # compares them with int16 / int32 references, which torch refuses to promote on real ttnn as well)
+    for dtype, torch_dtype in ((ttnn.uint16, torch.uint16), (ttnn.uint32, torch.uint32)):
+        t = ttnn.from_torch(torch.arange(8, dtype=torch.int32).reshape(2, 4), dtype=dtype)
+        assert ttnn.to_torch(t).dtype == torch_dtype
+
+
+def test_set_printoptions_profiles_change_what_a_tensor_prints() -> None:
+    t = ttnn.from_torch(torch.arange(6, dtype=torch.float32).reshape(2, 3), dtype=ttnn.bfloat16)
+    try:
+        assert repr(t).startswith("ttnn.Tensor([[0., 1., 2.],") and "shape=Shape([2, 3])" in repr(t)
+        ttnn.set_printoptions(profile="empty")
+        assert repr(t).startswith("ttnn.Tensor(..., shape=Shape([2, 3])")
+        big = ttnn.from_torch(torch.zeros(2000), dtype=ttnn.float32)
+        ttnn.set_printoptions(profile="short")
+        assert "..." in repr(big)
+        ttnn.set_printoptions(profile="full")
+        assert "..." not in repr(big)
+        with pytest.raises(RuntimeError, match="bad optional access"):  # 0.81.1's answer (probed)
+            ttnn.set_printoptions(profile="bogus")
+    finally:
+        ttnn.set_printoptions(profile="short")

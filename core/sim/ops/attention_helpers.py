@@ -17,7 +17,7 @@ import torch
 
 from .. import rules
 from ..tensor import Tensor, device_op
-from ..types import Layout, MemoryConfig
+from ..types import Layout, MemoryConfig, TensorMemoryLayout
 from .golden import attach_golden_function
 from .normalization import _scale_mask_softmax
 
@@ -67,6 +67,44 @@ def split_query_key_value_and_split_heads(
     return device_op(
         "split_query_key_value_and_split_heads", inputs, compute, dtype=input_tensor.dtype, layout=Layout.TILE,
         memory_config=mc,
+    )  # fmt: skip
+
+
+def experimental_split_query_key_value_and_split_heads(
+    input_tensor: Tensor,
+    compute_with_storage_grid_size: Any,
+    *,
+    memory_config: MemoryConfig | None = None,
+    num_heads: int = 16,
+    output_tensors: Any = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """ttnn.experimental.split_query_key_value_and_split_heads (BERT-large's op): [B, 1, S, 3 H D] ->
+    Q [B, H, S, D], K transposed [B, H, D, S], V [B, H, S, D]. Interleaved, the width is Q | K | V; BLOCK_SHARDED,
+    each of the c shard columns holds its own heads' Q | K | V (the model interleaves its fused weight per
+    column, see models/demos/nlp/encoder/metal_BERT_large_11/tt/mha.py QKV_INTERLEAVED)."""
+    rules.require_same_device("split_query_key_value_and_split_heads", [input_tensor])
+    rules.require(input_tensor.layout == Layout.TILE, "Input tensor must be in TILE layout")
+    shape = input_tensor.shape
+    rules.require(len(shape) == 4 and shape[1] == 1, f"Unsupported input shape {list(shape)}")
+    width = shape[-1]
+    rules.require(width % (3 * num_heads) == 0, f"Hidden size {width} must be divisible by 3 * num_heads")
+    head = width // (3 * num_heads)
+    mc_in = input_tensor.memory_config()
+    columns = 1
+    if mc_in.memory_layout == TensorMemoryLayout.BLOCK_SHARDED and mc_in.shard_spec is not None:
+        columns = width // mc_in.shard_spec.shape[1]
+    rules.require(num_heads % columns == 0, f"num_heads {num_heads} must be divisible by {columns} shard columns")
+
+    def compute(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, _, s, _ = x.shape
+        parts = x.reshape(b, s, columns, 3, num_heads // columns, head)
+        q, k, v = (parts[:, :, :, i].reshape(b, s, num_heads, head).permute(0, 2, 1, 3) for i in range(3))
+        return q.contiguous(), k.transpose(-1, -2).contiguous(), v.contiguous()
+
+    mc = memory_config or mc_in
+    return device_op(
+        "split_query_key_value_and_split_heads", [input_tensor], compute, dtype=input_tensor.dtype,
+        layout=Layout.TILE, memory_config=mc,
     )  # fmt: skip
 
 
@@ -256,6 +294,8 @@ def _attention_softmax_golden(
 
 
 attach_golden_function(split_query_key_value_and_split_heads, _split_golden)
+# real ttnn registers the transformer op's golden (3-D input, optional kv tensor) for the experimental op too
+attach_golden_function(experimental_split_query_key_value_and_split_heads, _split_golden)
 attach_golden_function(
     concatenate_heads,
     lambda x, **_: x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]),

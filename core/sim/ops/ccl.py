@@ -385,13 +385,17 @@ def _run(
         _record_collective(plan, tensor, out, attributes)
         return out
     out_values = out._chips
+    # an input made by the trace itself may have been deallocated during capture (its address is reused on
+    # every replay, as on the card: ttport.sim.tensor.device_op); one from outside must still be allocated
+    external = not device.dispatch.produced_by_trace(in_values)
 
     def step() -> None:
-        rules.require_allocated(tensor, plan.name)
+        if external:
+            rules.require_allocated(tensor, plan.name)
         out_values[:] = results()
         _record_collective(plan, tensor, out, attributes)
 
-    device.dispatch.record(step, out_values)
+    device.dispatch.record(step, [out_values])  # the value lists the op writes (one here)
     return out
 
 

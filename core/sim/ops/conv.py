@@ -219,6 +219,49 @@ def _oihw(
     return w.reshape(kernel[0], kernel[1], in_channels_per_group, out_channels).permute(3, 2, 0, 1)
 
 
+def _quantized_on_device(values: list[torch.Tensor], conv_config: Conv2dConfig | None, device: Any) -> Tensor:
+    """Prepared weight / bias values (one per chip), quantized to conv_config.weights_dtype, as a device TILE
+    tensor."""
+    dtype = _weights_dtype(conv_config)
+    return to_device(Tensor([formats.quantize(v, dtype) for v in values], dtype, Layout.TILE), device)
+
+
+def _conv_activation(conv_config: Conv2dConfig | None) -> Any:
+    """conv_config.activation as a function on values, or None."""
+    activation = conv_config.activation if conv_config is not None else None
+    return activation_fn(resolve_activation(activation)) if activation is not None else None
+
+
+def _is_channels_last_input(shape: list[int], batch: int, height: int, width: int, in_channels: int) -> bool:
+    """The activation is [1, 1, N*H*W, >= C] or [N, H, W, >= C]."""
+    return (
+        len(shape) == 4 and shape[:3] == [1, 1, batch * height * width] or shape[:3] == [batch, height, width]
+    ) and shape[3] >= in_channels
+
+
+def _rows_to_nchw(x: torch.Tensor, batch: int, height: int, width: int, in_channels: int) -> torch.Tensor:
+    """Channels-last activation rows -> NCHW (the padding channels dropped)."""
+    return x.reshape(batch, height, width, -1)[..., :in_channels].permute(0, 3, 1, 2)
+
+
+def _nchw_to_rows(y: torch.Tensor, out_channels: int) -> torch.Tensor:
+    """NCHW output -> ttnn's [1, 1, N*Ho*Wo, Cout]."""
+    return y.permute(0, 2, 3, 1).reshape(1, 1, -1, out_channels)
+
+
+def _conv_result(
+    out: Tensor, dims: list[int], params: list[Any], return_output_dim: bool, return_weights_and_bias: bool
+) -> Any:
+    """What conv2d / conv1d / conv_transpose2d return for their return_output_dim / return_weights_and_bias."""
+    if return_output_dim and return_weights_and_bias:
+        return out, dims, params
+    if return_output_dim:
+        return out, dims
+    if return_weights_and_bias:
+        return out, params
+    return out
+
+
 def prepare_conv_weights(
     *,
     weight_tensor: Tensor,
@@ -250,10 +293,8 @@ def prepare_conv_weights(
     _validate_host_weights(weight_tensor)
     kernel = _pair(kernel_size, "kernel_size")
     _check_weight_shape(weight_tensor, in_channels, out_channels, groups, kernel)
-    dtype = _weights_dtype(conv_config)
     values = [_prepared_values(compute_values(v).float()) for v in weight_tensor._chips]
-    host = Tensor([formats.quantize(v, dtype) for v in values], dtype, Layout.TILE)
-    return to_device(host, device)
+    return _quantized_on_device(values, conv_config, device)
 
 
 def prepare_conv_bias(
@@ -285,11 +326,7 @@ def prepare_conv_bias(
         bias_tensor.shape[3] == out_channels,
         f"conv2d: bias has {bias_tensor.shape[3]} channels, out_channels is {out_channels}",
     )
-    dtype = _weights_dtype(conv_config)
-    host = Tensor(
-        [formats.quantize(compute_values(v).float(), dtype) for v in bias_tensor._chips], dtype, Layout.TILE
-    )
-    return to_device(host, device)
+    return _quantized_on_device([compute_values(v).float() for v in bias_tensor._chips], conv_config, device)
 
 
 def conv2d(
@@ -339,12 +376,7 @@ def conv2d(
     shape = list(input_tensor.shape)
     rows = batch_size * input_height * input_width
     rules.require(
-        (
-            len(shape) == 4
-            and shape[:3] == [1, 1, rows]
-            or shape[:3] == [batch_size, input_height, input_width]
-        )
-        and shape[3] >= in_channels,
+        _is_channels_last_input(shape, batch_size, input_height, input_width, in_channels),
         f"conv2d: input tensor must be [1, 1, batch_size*input_height*input_width, in_channels] = "
         f"[1, 1, {rows}, {in_channels}] or [N, H, W, C] = [{batch_size}, {input_height}, {input_width}, "
         f"{in_channels}], got {shape}",
@@ -374,31 +406,26 @@ def conv2d(
         weight_tensor.dtype == weights_dtype or conv_config is None or conv_config.weights_dtype is None,
         f"conv2d: prepared weights are {weight_tensor.dtype!r}, conv_config.weights_dtype is {weights_dtype!r}",
     )
-    activation = conv_config.activation if conv_config is not None else None
-    act = activation_fn(resolve_activation(activation)) if activation is not None else None
+    act = _conv_activation(conv_config)
     out_dtype = dtype or input_tensor.dtype
     out_layout = conv_config.output_layout if conv_config is not None else Layout.TILE
     cin_g = in_channels // groups
     inputs = [input_tensor, weight_tensor] + ([bias_tensor] if bias_tensor is not None else [])
 
     def compute(x: torch.Tensor, w: torch.Tensor, *b: torch.Tensor) -> torch.Tensor:
-        nchw = x.reshape(batch_size, input_height, input_width, -1)[..., :in_channels].permute(0, 3, 1, 2)
+        nchw = _rows_to_nchw(x, batch_size, input_height, input_width, in_channels)
         nchw = torch.nn.functional.pad(nchw.float(), (pad[2], pad[3], pad[0], pad[1]))
         weight = _oihw(w.float(), cin_g, kernel, out_channels)
         bias = b[0].reshape(-1)[:out_channels].float() if b else None
         y = torch.nn.functional.conv2d(nchw, weight, bias, stride=strides, dilation=dil, groups=groups)
         y = act(y) if act is not None else y
-        return y.permute(0, 2, 3, 1).reshape(1, 1, -1, out_channels)
+        return _nchw_to_rows(y, out_channels)
 
     mc = memory_config or input_tensor.memory_config()
     out = device_op("conv2d", inputs, compute, dtype=out_dtype, layout=out_layout, memory_config=mc)
-    if return_output_dim and return_weights_and_bias:
-        return out, [ho, wo], [weight_tensor, bias_tensor]
-    if return_output_dim:
-        return out, [ho, wo]
-    if return_weights_and_bias:
-        return out, [weight_tensor, bias_tensor]
-    return out
+    return _conv_result(
+        out, [ho, wo], [weight_tensor, bias_tensor], return_output_dim, return_weights_and_bias
+    )
 
 
 def _conv2d_golden(
@@ -421,19 +448,15 @@ def _conv2d_golden(
     """torch reference: input [1, 1, N*H*W, C] (or NHWC), weight OIHW, bias [1, 1, 1, Cout]; output
     [1, 1, N*Ho*Wo, Cout]."""
     pad = _padding4(padding)
-    nchw = input_tensor.reshape(batch_size, input_height, input_width, -1)[..., :in_channels].permute(
-        0, 3, 1, 2
-    )
+    nchw = _rows_to_nchw(input_tensor, batch_size, input_height, input_width, in_channels)
     nchw = torch.nn.functional.pad(nchw.float(), (pad[2], pad[3], pad[0], pad[1]))
     bias = bias_tensor.reshape(-1).float() if bias_tensor is not None else None
     y = torch.nn.functional.conv2d(
         nchw, weight_tensor.float(), bias, stride=_pair(stride, "stride"), dilation=_pair(dilation, "dilation"),
         groups=groups,
     )  # fmt: skip
-    activation = conv_config.activation if conv_config is not None else None
-    if activation is not None:
-        y = activation_fn(resolve_activation(activation))(y)
-    return y.permute(0, 2, 3, 1).reshape(1, 1, -1, out_channels)
+    act = _conv_activation(conv_config)
+    return _nchw_to_rows(act(y) if act is not None else y, out_channels)
 
 
 attach_golden_function(conv2d, _conv2d_golden)
@@ -490,13 +513,7 @@ def conv1d(
         groups=groups, dtype=dtype, bias_tensor=bias_tensor, conv_config=conv_config, memory_config=memory_config,
         return_output_dim=True, return_weights_and_bias=True,
     )  # fmt: skip
-    if return_output_dim and return_weights_and_bias:
-        return out, length, params
-    if return_output_dim:
-        return out, length
-    if return_weights_and_bias:
-        return out, params
-    return out
+    return _conv_result(out, length, params, return_output_dim, return_weights_and_bias)
 
 
 def _transpose_to_conv(weight: torch.Tensor, groups: int) -> torch.Tensor:
@@ -556,12 +573,7 @@ def conv_transpose2d(
     shape = list(input_tensor.shape)
     rows = batch_size * input_height * input_width
     rules.require(
-        (
-            len(shape) == 4
-            and shape[:3] == [1, 1, rows]
-            or shape[:3] == [batch_size, input_height, input_width]
-        )
-        and shape[3] >= in_channels,
+        _is_channels_last_input(shape, batch_size, input_height, input_width, in_channels),
         f"conv_transpose2d: input tensor must be [1, 1, {rows}, {in_channels}] or [{batch_size}, {input_height}, "
         f"{input_width}, {in_channels}], got {shape}",
     )
@@ -578,30 +590,21 @@ def conv_transpose2d(
             f"conv_transpose2d: weight tensor shape {list(weight_tensor.shape)} does not match [in_channels, "
             f"out_channels / groups, kernel_h, kernel_w] = {expected}",
         )
-        dtype_w = _weights_dtype(conv_config)
         values = [
             _prepared_values(_transpose_to_conv(compute_values(v).float(), groups))
             for v in weight_tensor._chips
         ]
-        weight_tensor = to_device(
-            Tensor([formats.quantize(v, dtype_w) for v in values], dtype_w, Layout.TILE), device
-        )
+        weight_tensor = _quantized_on_device(values, conv_config, device)
     if bias_tensor is not None and bias_tensor.storage_type() == StorageType.HOST:
         _validate_host_bias(bias_tensor)
-        dtype_w = _weights_dtype(conv_config)
-        bias_values = [formats.quantize(compute_values(v).float(), dtype_w) for v in bias_tensor._chips]
-        bias_tensor = to_device(Tensor(bias_values, dtype_w, Layout.TILE), device)
-    activation = conv_config.activation if conv_config is not None else None
-    act = activation_fn(resolve_activation(activation)) if activation is not None else None
+        values = [compute_values(v).float() for v in bias_tensor._chips]
+        bias_tensor = _quantized_on_device(values, conv_config, device)
+    act = _conv_activation(conv_config)
     cin_g = in_channels // groups
     inputs = [input_tensor, weight_tensor] + ([bias_tensor] if bias_tensor is not None else [])
 
     def compute(x: torch.Tensor, w: torch.Tensor, *b: torch.Tensor) -> torch.Tensor:
-        nchw = (
-            x.reshape(batch_size, input_height, input_width, -1)[..., :in_channels]
-            .permute(0, 3, 1, 2)
-            .float()
-        )
+        nchw = _rows_to_nchw(x, batch_size, input_height, input_width, in_channels).float()
         weight = _conv_to_transpose(_oihw(w.float(), cin_g, kernel, out_channels), groups)
         bias = b[0].reshape(-1)[:out_channels].float() if b else None
         y = torch.nn.functional.conv_transpose2d(
@@ -615,7 +618,7 @@ def conv_transpose2d(
             dilation=dil,
         )
         y = act(y) if act is not None else y
-        return y.permute(0, 2, 3, 1).reshape(1, 1, -1, out_channels)
+        return _nchw_to_rows(y, out_channels)
 
     out_layout = conv_config.output_layout if conv_config is not None else Layout.TILE
     mc = memory_config or input_tensor.memory_config()
@@ -627,13 +630,9 @@ def conv_transpose2d(
         layout=out_layout,
         memory_config=mc,
     )
-    if return_output_dim and return_weights_and_bias:
-        return out, [ho, wo], [weight_tensor, bias_tensor]
-    if return_output_dim:
-        return out, [ho, wo]
-    if return_weights_and_bias:
-        return out, [weight_tensor, bias_tensor]
-    return out
+    return _conv_result(
+        out, [ho, wo], [weight_tensor, bias_tensor], return_output_dim, return_weights_and_bias
+    )
 
 
 def _conv1d_golden(
@@ -657,15 +656,13 @@ def _conv_transpose2d_golden(
     padding: Sequence[int] = (0, 0), output_padding: Sequence[int] = (0, 0), dilation: Sequence[int] = (1, 1),
     groups: int = 1, bias_tensor: torch.Tensor | None = None, **_: Any,
 ) -> torch.Tensor:  # fmt: skip
-    nchw = input_tensor.reshape(batch_size, input_height, input_width, -1)[..., :in_channels].permute(
-        0, 3, 1, 2
-    )
+    nchw = _rows_to_nchw(input_tensor, batch_size, input_height, input_width, in_channels)
     bias = bias_tensor.reshape(-1).float() if bias_tensor is not None else None
     y = torch.nn.functional.conv_transpose2d(
         nchw.float(), weight_tensor.float(), bias, stride=tuple(stride), padding=tuple(padding),
         output_padding=tuple(output_padding), groups=groups, dilation=tuple(dilation),
     )  # fmt: skip
-    return y.permute(0, 2, 3, 1).reshape(1, 1, -1, out_channels)
+    return _nchw_to_rows(y, out_channels)
 
 
 attach_golden_function(conv1d, _conv1d_golden)

@@ -400,7 +400,10 @@ def pad(
     rank = len(input_tensor.shape)
     if len(args) > 3:
         raise TypeError(f"pad() takes at most 4 positional arguments ({len(args) + 1} given)")
-    if len(args) == 3 or output_padded_shape is not None:
+    # the (output_padded_shape, input_tensor_start[, value]) overload: a flat shape of ints first, or a second
+    # positional that is a start list rather than the value (pad(t, shape, start, value=0) as tt-metal's tests call it)
+    shape_first = bool(args) and isinstance(args[0], (list, tuple)) and all(isinstance(x, int) for x in args[0])
+    if len(args) == 3 or output_padded_shape is not None or (len(args) == 2 and shape_first):
         names = ("output_padded_shape", "input_tensor_start", "value")
         given = {
             "output_padded_shape": output_padded_shape,

@@ -34,6 +34,7 @@ __all__ = [
     "get_arch_name",
     "get_dram_alignment",
     "get_l1_alignment",
+    "get_max_worker_l1_unreserved_size",
     "get_num_devices",
     "get_num_pcie_devices",
     "init_device_compute_kernel_config",
@@ -229,6 +230,12 @@ def GetDefaultDevice() -> Device | None:  # noqa: N802
 def get_l1_alignment() -> int:
     """L1 buffer alignment in bytes (16 on Wormhole and Blackhole)."""
     return 16
+
+
+def get_max_worker_l1_unreserved_size() -> int:
+    """Bytes of a worker core's L1 above the firmware's reserved region: the board's usable L1 bank (the
+    allocator's figure, boards.py; the HAL's unreserved size equals it when no l1_small region is asked for)."""
+    return get_board().l1_bank_size
 
 
 def get_dram_alignment() -> int:

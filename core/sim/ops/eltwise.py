@@ -77,11 +77,25 @@ def _scalar_for(a: Tensor, scalar: float) -> float:
 
 
 def into_output(result: Tensor, output_tensor: Tensor | None) -> Tensor:
-    """Write `result` into a preallocated output tensor (same shape and dtype), as output_tensor= does."""
+    """Write `result` into a preallocated output tensor (same shape and dtype), as output_tensor= does: in
+    place, so whatever reads the output's buffer later sees the new values, the ops of a captured trace
+    included (they read the buffer when replayed). While a trace is captured the write is recorded, after the
+    op that produces `result`, so a replayed ttnn.copy(y, x) feeds x to the next replay (ttnn.copy writes
+    input_b's buffer: ttnn/cpp/ttnn/operations/data_movement/copy/copy.cpp)."""
     if output_tensor is None:
         return result
     rules.check_output_shape(output_tensor.shape, result.shape)
-    output_tensor._chips = result._chips
+    target, source = output_tensor._chips, result._chips
+
+    def write() -> None:
+        target[:] = source
+
+    dispatch = getattr(output_tensor.device(), "dispatch", None)
+    if dispatch is not None and dispatch.capturing is not None:
+        dispatch.record(write, [source])  # captured: the buffer keeps its values until the trace runs
+    else:
+        write()
+    output_tensor._owned = set()  # the values are the result's: copied before any in-place write
     result.deallocate()
     return output_tensor
 

@@ -36,6 +36,7 @@ __all__ = [
     "minimal_matmul",
     "nlp_concat_heads",
     "nlp_create_qkv_heads",
+    "nlp_create_qkv_heads_falcon7b",
     "nlp_create_qkv_heads_segformer",
     "rotary_embedding",
     "rotary_embedding_llama",
@@ -525,3 +526,30 @@ def _create_qkv_heads_from_separate_tensors_golden(
 
 
 attach_golden_function(create_qkv_heads_from_separate_tensors, _create_qkv_heads_from_separate_tensors_golden)
+
+
+def nlp_create_qkv_heads_falcon7b(
+    input: Tensor, *, memory_config: MemoryConfig | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Falcon-7B's multi-query head split with head_dim 64: [B, 1, S, (H + 2) * 64] -> Q [B, H, S, 64], K and
+    V [B, 1, S, 64] (71 query heads for Falcon-7B's 4672-wide fused projection)."""
+    _require_tm_input(input)
+    width = input.padded_shape[3]
+    head_dim = 64
+    rules.require(width % head_dim == 0 and width // head_dim > 2, "Unsupported input shape")
+    rules.require(input.shape[1] == 1, f"Unsupported input shape {input.shape[1]} is not equal to 1")
+    heads = width // head_dim - 2
+    mc = memory_config or input.memory_config()
+    rules.require(
+        mc.memory_layout == TensorMemoryLayout.INTERLEAVED,
+        f"Output memory config layout must be INTERLEAVED but got {mc.memory_layout!r}",
+    )
+
+    def split(x: torch.Tensor):
+        B, _, S, _ = x.shape
+        q, k, v = torch.split(x, [heads * head_dim, head_dim, head_dim], dim=-1)
+        return q.reshape(B, S, heads, head_dim).transpose(1, 2).contiguous(), k.contiguous(), v.contiguous()
+
+    return device_op(
+        "nlp_create_qkv_heads_falcon7b", [input], split, dtype=input.dtype, layout=Layout.TILE, memory_config=mc
+    )

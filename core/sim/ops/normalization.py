@@ -31,6 +31,9 @@ from ..tensor import Tensor, device_op, same_shape
 from ..types import (
     BufferType,
     CoreCoord,
+    CoreGrid,
+    CoreRange,
+    CoreRangeSet,
     DataType,
     Layout,
     MathFidelity,
@@ -760,26 +763,45 @@ __all__ += ["batch_norm"]
 _STAT = 32  # one tile column per statistic
 
 
+def _stat_columns(*columns: torch.Tensor) -> torch.Tensor:
+    """Per-row statistics [..., 32 n]: statistic i in column 32 i (one tile each), the other columns 0 (undefined
+    on a card)."""
+    stats = torch.zeros(*columns[0].shape, _STAT * len(columns))
+    for i, column in enumerate(columns):
+        stats[..., _STAT * i] = column
+    return stats
+
+
+def _device_columns(s: torch.Tensor, block: int, devices: int, offset: int = 0) -> list[torch.Tensor]:
+    """Column `offset` of each device's `block`-wide block of the gathered statistics."""
+    return [s[..., d * block + offset] for d in range(devices)]
+
+
+def _rms_scaled(v: torch.Tensor, sum_sq: torch.Tensor, count: int, epsilon: float) -> torch.Tensor:
+    """v / sqrt(mean(x^2) + epsilon), the mean over `count` elements whose squares sum to `sum_sq`."""
+    return v * torch.rsqrt(sum_sq.unsqueeze(-1) / count + epsilon)
+
+
+def _stats_op(name: str, inputs: list[Tensor], compute: Any, dtype: DataType, mc: Any) -> Tensor:
+    """A distributed-norm op: TILE output of `dtype`, in the first input's memory config unless `mc` is given."""
+    return device_op(
+        name, inputs, compute, dtype=dtype, layout=Layout.TILE, memory_config=mc or inputs[0].memory_config()
+    )
+
+
 def _pre_all_gather(
     name: str, include_sum: bool, x: Tensor, residual: Tensor | None, dtype: DataType, mc: Any
 ) -> Tensor:
     inputs = [x] + ([residual] if residual is not None else [])
     rules.require_same_device(name, inputs)
     rules.require_tile(name, x)
-    width = 2 * _STAT if include_sum else _STAT
 
     def compute(v: torch.Tensor, *res: torch.Tensor) -> torch.Tensor:
         if res:
             v = v + res[0]
-        stats = torch.zeros(*v.shape[:-1], width)
-        stats[..., 0] = v.square().sum(dim=-1)
-        if include_sum:
-            stats[..., _STAT] = v.sum(dim=-1)
-        return stats
+        return _stat_columns(v.square().sum(dim=-1), *([v.sum(dim=-1)] if include_sum else []))
 
-    return device_op(
-        name, inputs, compute, dtype=dtype, layout=Layout.TILE, memory_config=mc or x.memory_config()
-    )
+    return _stats_op(name, inputs, compute, dtype, mc)
 
 
 def layer_norm_pre_all_gather(
@@ -842,12 +864,13 @@ def _post_all_gather(
 
     def compute(v: torch.Tensor, s: torch.Tensor, *affine: torch.Tensor) -> torch.Tensor:
         total = width * devices
-        ex2 = sum(s[..., d * block] for d in range(devices)) / total
+        sum_sq = sum(_device_columns(s, block, devices))
         if include_sum:
-            ex = sum(s[..., d * block + _STAT] for d in range(devices)) / total
+            ex2 = sum_sq / total
+            ex = sum(_device_columns(s, block, devices, _STAT)) / total
             y = (v - ex.unsqueeze(-1)) * torch.rsqrt((ex2 - ex * ex).unsqueeze(-1) + epsilon)
         else:
-            y = v * torch.rsqrt(ex2.unsqueeze(-1) + epsilon)
+            y = _rms_scaled(v, sum_sq, total, epsilon)
         it = iter(affine)
         if has_w:
             y = y * next(it).reshape(-1)[:width]
@@ -855,14 +878,7 @@ def _post_all_gather(
             y = y + next(it).reshape(-1)[:width]
         return y
 
-    return device_op(
-        name,
-        [x, stats, *extras],
-        compute,
-        dtype=dtype or x.dtype,
-        layout=Layout.TILE,
-        memory_config=mc or x.memory_config(),
-    )
+    return _stats_op(name, [x, stats, *extras], compute, dtype or x.dtype, mc)
 
 
 def layer_norm_post_all_gather(
@@ -907,11 +923,7 @@ def _stats_golden(include_sum: bool) -> Any:
         x: torch.Tensor, *, residual_input_tensor: torch.Tensor | None = None, **_: Any
     ) -> torch.Tensor:
         x = x.float() + (residual_input_tensor.float() if residual_input_tensor is not None else 0)
-        stats = torch.zeros(*x.shape[:-1], 2 * _STAT if include_sum else _STAT)
-        stats[..., 0] = x.square().sum(-1)
-        if include_sum:
-            stats[..., _STAT] = x.sum(-1)
-        return stats
+        return _stat_columns(x.square().sum(-1), *([x.sum(-1)] if include_sum else []))
 
     return golden
 
@@ -988,3 +1000,94 @@ def find_max_tile_span(W: int, group_size: int, tile_width: int) -> int:  # noqa
     for start in range(0, W, group_size):
         span = max(span, (start + group_size - 1) // tile_width - start // tile_width + 1)
     return span
+
+
+def scale_causal_mask_hw_dims_softmax_in_place(
+    input_tensor: Tensor,
+    scale: float | None = None,
+    mask: Tensor | None = None,
+    *,
+    program_config: Any = None,
+    compute_kernel_config: Any = None,
+    numeric_stable: bool = False,
+) -> Tensor:
+    """softmax(input * scale + mask) in place, the mask a [1, 1, H, W] causal mask broadcast over batch and
+    heads (falcon7b's sliced attention)."""
+    return _scale_mask_softmax(
+        "scale_causal_mask_hw_dims_softmax_in_place",
+        input_tensor,
+        scale,
+        mask,
+        True,
+        numeric_stable,
+        None,
+        input_tensor,
+    )
+
+
+def determine_expected_group_norm_sharded_config_and_grid_size(
+    *,
+    device: Any,
+    num_channels: int,
+    num_groups: int,
+    input_nhw: int,
+    is_height_sharded: bool,
+    is_row_major: bool = False,
+) -> tuple[MemoryConfig, Any]:
+    """The L1 sharded memory config and core grid group_norm expects for an input of N*H*W rows and
+    num_channels channels (normalization/groupnorm/groupnorm_grid_utils.cpp: same checks and wording)."""
+    rules.require(num_groups > 0, "num_groups needs to be greater than 0")
+    rules.require(num_channels > 0, "num_channels needs to be greater than 0")
+    rules.require(
+        num_channels % num_groups == 0,
+        f"group_norm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups}).",
+    )
+    rules.require(
+        num_channels % 32 == 0, f"group_norm: num_channels ({num_channels}) must be divisible by tile width (32)."
+    )
+    group_size = num_channels // num_groups
+    grid = device.compute_with_storage_grid_size()
+    dg0, dg1 = (grid.y, grid.x) if is_row_major else (grid.x, grid.y)
+    ht = -(-input_nhw // 32)
+    start = dg0 * dg1 if is_height_sharded else dg0
+    cores_nhw = next((d for d in range(start, 0, -1) if ht % d == 0), 0)
+    rules.require(
+        cores_nhw > 0,
+        f"group_norm: Could not find num_cores_nhw for sharded config (Ht_padded={ht}, start_divisor={start}).",
+    )
+    cores_channels = 1
+    if not is_height_sharded:
+        cores_channels = next(
+            (
+                c
+                for c in range(dg1, 0, -1)
+                if (num_channels // 8) % c == 0 and (num_channels // c) % group_size == 0 and num_channels // c >= 32
+            ),
+            0,
+        )
+        rules.require(
+            cores_channels > 0,
+            f"group_norm: Could not find num_cores_channels for block-sharded group norm (C={num_channels}, "
+            f"G={num_groups}).",
+        )
+    rows_per_core = -(-input_nhw // (cores_nhw * 32)) * 32
+    channels_per_core = num_channels // cores_channels
+    rules.require(
+        channels_per_core % 8 == 0,
+        f"group_norm: gn_in_channels_per_core ({channels_per_core}) must be divisible by 8.",
+    )
+    if is_height_sharded:
+        grid_x, grid_y = min(cores_nhw, dg0), -(-cores_nhw // dg0)
+    else:
+        grid_x, grid_y = (cores_channels, cores_nhw) if is_row_major else (cores_nhw, cores_channels)
+    row_major = is_height_sharded or is_row_major
+    orientation = ShardOrientation.ROW_MAJOR if row_major else ShardOrientation.COL_MAJOR
+    shard = (rows_per_core, channels_per_core) if row_major else (channels_per_core, rows_per_core)
+    cores = CoreRangeSet({CoreRange(CoreCoord(0, 0), CoreCoord(grid_x - 1, grid_y - 1))})
+    layout = TensorMemoryLayout.HEIGHT_SHARDED if is_height_sharded else TensorMemoryLayout.BLOCK_SHARDED
+    memory_config = MemoryConfig(layout, BufferType.L1, ShardSpec(cores, shard, orientation))
+    return memory_config, CoreGrid(x=grid_x, y=grid_y)
+
+
+attach_golden_function(scale_causal_mask_hw_dims_softmax_in_place, _scale_mask_softmax_golden)
+__all__ += ["determine_expected_group_norm_sharded_config_and_grid_size", "scale_causal_mask_hw_dims_softmax_in_place"]

@@ -18,6 +18,7 @@ from .. import rules
 from ..numerics import formats
 from ..tensor import Tensor, device_op
 from ..types import DataType, Layout, MemoryConfig, StorageType
+from .conv import _nchw_to_rows, _rows_to_nchw
 from .golden import attach_golden_function
 
 __all__ = ["avg_pool2d", "global_avg_pool2d", "max_pool2d", "upsample"]
@@ -30,6 +31,23 @@ def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
         return value, value
     rules.require(len(value) == 2, f"avg_pool2d: {name} must have 2 entries (h, w), got {list(value)}")
     return int(value[0]), int(value[1])
+
+
+def _check_pool_input(
+    op: str, input_tensor: Tensor, batch_size: int, input_h: int, input_w: int, channels: int
+) -> None:
+    rules.require(input_tensor.storage_type() == StorageType.DEVICE, f"{op}: input tensor must be on device")
+    rules.require(
+        input_tensor.dtype in _POOL_DTYPES,
+        f"{op}: input dtype must be BFLOAT16, BFLOAT8_B or FLOAT32, got {input_tensor.dtype!r}",
+    )
+    shape = input_tensor.shape
+    rows = batch_size * input_h * input_w
+    rules.require(
+        len(shape) == 4 and shape[0] == 1 and shape[1] == 1 and shape[2] == rows and shape[3] == channels,
+        f"{op}: input must be [1, 1, batch_size*input_h*input_w, channels] = [1, 1, {rows}, {channels}], "
+        f"got {list(shape)}",
+    )
 
 
 def avg_pool2d(
@@ -56,21 +74,7 @@ def avg_pool2d(
     config_tensor_in_dram: bool = False,
 ) -> Tensor:
     """Average pooling of an [N*H*W, C] activation (see module docstring)."""
-    rules.require(
-        input_tensor.storage_type() == StorageType.DEVICE, "avg_pool2d: input tensor must be on device"
-    )
-    rules.require(
-        input_tensor.dtype in _POOL_DTYPES,
-        f"avg_pool2d: input dtype must be BFLOAT16, BFLOAT8_B or FLOAT32, got {input_tensor.dtype!r}",
-    )
-    shape = input_tensor.shape
-    rows = batch_size * input_h * input_w
-    rules.require(
-        len(shape) == 4 and shape[0] == 1 and shape[1] == 1 and shape[2] == rows and shape[3] == channels,
-        "avg_pool2d: input must be [1, 1, batch_size*input_h*input_w, channels] = "
-        f"[1, 1, {rows}, {channels}], "
-        f"got {list(shape)}",
-    )
+    _check_pool_input("avg_pool2d", input_tensor, batch_size, input_h, input_w, channels)
     rules.require(divisor_override is None, "avg_pool2d: divisor_override is not currently supported in ttnn")
     kh, kw = _pair(kernel_size, "kernel_size")
     sh, sw = _pair(stride, "stride")
@@ -97,14 +101,13 @@ def avg_pool2d(
         return (1, 1, batch_size * out_h * out_w, channels)
 
     def compute(x: torch.Tensor) -> torch.Tensor:
-        nchw = x.reshape(batch_size, input_h, input_w, channels).permute(0, 3, 1, 2).float()
+        nchw = _rows_to_nchw(x, batch_size, input_h, input_w, channels).float()
         sums = torch.nn.functional.avg_pool2d(nchw, divisor_override=1, **args)
         ones = torch.ones(1, 1, input_h, input_w)
         valid = torch.nn.functional.avg_pool2d(ones, divisor_override=1, **args)
         mean_of_ones = torch.nn.functional.avg_pool2d(ones, count_include_pad=count_include_pad, **args)
         scale = formats.round_bfloat16(mean_of_ones / valid)  # 1 / divisor as a bfloat16 scalar
-        out = sums * scale
-        return out.permute(0, 2, 3, 1).reshape(1, 1, -1, channels)
+        return _nchw_to_rows(sums * scale, channels)
 
     return device_op(
         "avg_pool2d",
@@ -114,23 +117,6 @@ def avg_pool2d(
         layout=output_layout,
         memory_config=mc,
         output_shapes=output_shape,  # the divisor's bfloat16 rounding reads values
-    )
-
-
-def _check_pool_input(
-    op: str, input_tensor: Tensor, batch_size: int, input_h: int, input_w: int, channels: int
-) -> None:
-    rules.require(input_tensor.storage_type() == StorageType.DEVICE, f"{op}: input tensor must be on device")
-    rules.require(
-        input_tensor.dtype in _POOL_DTYPES,
-        f"{op}: input dtype must be BFLOAT16, BFLOAT8_B or FLOAT32, got {input_tensor.dtype!r}",
-    )
-    shape = input_tensor.shape
-    rows = batch_size * input_h * input_w
-    rules.require(
-        len(shape) == 4 and shape[0] == 1 and shape[1] == 1 and shape[2] == rows and shape[3] == channels,
-        f"{op}: input must be [1, 1, batch_size*input_h*input_w, channels] = [1, 1, {rows}, {channels}], "
-        f"got {list(shape)}",
     )
 
 
@@ -180,7 +166,7 @@ def max_pool2d(
     mc = memory_config or input_tensor.memory_config()
 
     def pooled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        nchw = x.reshape(batch_size, input_h, input_w, channels).permute(0, 3, 1, 2).float()
+        nchw = _rows_to_nchw(x, batch_size, input_h, input_w, channels).float()
         # pad explicitly with -inf (torch's max_pool2d padding is symmetric only), then pool without padding
         padded = torch.nn.functional.pad(nchw, (left, right, top, bottom), value=float("-inf"))
         out, idx = torch.nn.functional.max_pool2d(
@@ -190,9 +176,7 @@ def max_pool2d(
         pw = input_w + left + right
         row, col = idx // pw - top, idx % pw - left
         flat = row * input_w + col
-        return out.permute(0, 2, 3, 1).reshape(1, 1, -1, channels), flat.permute(0, 2, 3, 1).reshape(
-            1, 1, -1, channels
-        )
+        return _nchw_to_rows(out, channels), _nchw_to_rows(flat, channels)
 
     if return_indices:
         out, idx = device_op(
@@ -224,10 +208,10 @@ def _max_pool2d_golden(
     **_: Any,
 ) -> torch.Tensor:
     top, bottom, left, right = _padding4(padding)
-    nchw = input_tensor.reshape(batch_size, input_h, input_w, channels).permute(0, 3, 1, 2).float()
+    nchw = _rows_to_nchw(input_tensor, batch_size, input_h, input_w, channels).float()
     padded = torch.nn.functional.pad(nchw, (left, right, top, bottom), value=float("-inf"))
     out = torch.nn.functional.max_pool2d(padded, kernel_size, stride, 0, dilation, ceil_mode=ceil_mode)
-    return out.permute(0, 2, 3, 1).reshape(1, 1, -1, channels)
+    return _nchw_to_rows(out, channels)
 
 
 def _avg_pool2d_golden(
@@ -243,10 +227,10 @@ def _avg_pool2d_golden(
     count_include_pad: bool = True,
     **_: Any,
 ) -> torch.Tensor:
-    nchw = input_tensor.reshape(batch_size, input_h, input_w, channels).permute(0, 3, 1, 2).float()
+    nchw = _rows_to_nchw(input_tensor, batch_size, input_h, input_w, channels).float()
     pad = tuple(padding[::2]) if len(padding) == 4 else tuple(padding)
     out = torch.nn.functional.avg_pool2d(nchw, kernel_size, stride, pad, ceil_mode, count_include_pad)
-    return out.permute(0, 2, 3, 1).reshape(1, 1, -1, channels)
+    return _nchw_to_rows(out, channels)
 
 
 attach_golden_function(max_pool2d, _max_pool2d_golden)

@@ -138,18 +138,31 @@ def cumsum(
     disable_compensated_sum: bool = False,
 ) -> Tensor:
     """ttnn.cumsum along `dim` (from the end when reverse_order)."""
-    rules.require_same_device("cumsum", [input])
-    rules.check_reduce_dim(dim, len(input.shape))
+    return _scan("cumsum", torch.cumsum, input, dim, dtype, reverse_order, out, memory_config)
+
+
+def _scan(
+    name: str,
+    fn: Callable[..., torch.Tensor],
+    x: Tensor,
+    dim: int,
+    dtype: DataType | None,
+    reverse_order: bool,
+    out: Tensor | None,
+    memory_config: MemoryConfig | None,
+) -> Tensor:
+    """cumsum / cumprod: the running `fn` along `dim` (integers in float64), from the end when reverse_order."""
+    rules.require_same_device(name, [x])
+    rules.check_reduce_dim(dim, len(x.shape))
 
     def compute(v: torch.Tensor) -> torch.Tensor:
         v = v if v.is_floating_point() else v.to(torch.float64)
         if reverse_order:
-            return torch.flip(torch.cumsum(torch.flip(v, [dim]), dim=dim), [dim])
-        return torch.cumsum(v, dim=dim)
+            return torch.flip(fn(torch.flip(v, [dim]), dim=dim), [dim])
+        return fn(v, dim=dim)
 
-    mc = memory_config or input.memory_config()
-    out_dtype = dtype or input.dtype
-    result = device_op("cumsum", [input], compute, dtype=out_dtype, layout=input.layout, memory_config=mc)
+    mc = memory_config or x.memory_config()
+    result = device_op(name, [x], compute, dtype=dtype or x.dtype, layout=x.layout, memory_config=mc)
     return into_output(result, out)
 
 
@@ -209,25 +222,7 @@ def cumprod(
     memory_config: MemoryConfig | None = None,
 ) -> Tensor:
     """ttnn.cumprod along `dim` (from the end when reverse_order)."""
-    rules.require_same_device("cumprod", [input_tensor])
-    rules.check_reduce_dim(dim, len(input_tensor.shape))
-
-    def compute(v: torch.Tensor) -> torch.Tensor:
-        v = v if v.is_floating_point() else v.to(torch.float64)
-        if reverse_order:
-            return torch.flip(torch.cumprod(torch.flip(v, [dim]), dim=dim), [dim])
-        return torch.cumprod(v, dim=dim)
-
-    mc = memory_config or input_tensor.memory_config()
-    result = device_op(
-        "cumprod",
-        [input_tensor],
-        compute,
-        dtype=dtype or input_tensor.dtype,
-        layout=input_tensor.layout,
-        memory_config=mc,
-    )
-    return into_output(result, out)
+    return _scan("cumprod", torch.cumprod, input_tensor, dim, dtype, reverse_order, out, memory_config)
 
 
 def topk(

@@ -241,10 +241,12 @@ def config_blocking(p: MatmulProblem, board: Board) -> Blocking:
             return Blocking("1d_in0", cores, pcm, pcn, kw, bh, bw, sh, sw, 1, cores, loops)
         cores = math.ceil(rows / pcm)
         return Blocking("1d_in1", cores, pcm, pcn, kw, bh, bw, sh, sw, cores, 1, loops)
-    rows_blocks, col_blocks = math.ceil(mt / pcm), math.ceil(nt / pcn)
+    # the 2D multicast config with fuse_batch folds A's batch into M like the 1D one (B = 1, Mt over every batch:
+    # matmul_multicore_reuse_mcast_2d_program_factory.cpp); the reuse config has no fuse_batch and loops
+    rows_blocks, col_blocks = math.ceil(rows / pcm), math.ceil(nt / pcn)
     kind = "2d" if "MultiCast" in name else "reuse"
     cores = rows_blocks * col_blocks
-    return Blocking(kind, cores, pcm, pcn, kw, bh, bw, sh, sw, rows_blocks, col_blocks, max(p.batch, 1))
+    return Blocking(kind, cores, pcm, pcn, kw, bh, bw, sh, sw, rows_blocks, col_blocks, loops)
 
 
 def blocking(p: MatmulProblem, board: Board) -> Blocking:

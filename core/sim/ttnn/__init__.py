@@ -94,6 +94,6 @@ TILE_LAYOUT = Layout.TILE
 DEVICE_STORAGE_TYPE = StorageType.DEVICE
 
 # Submodules real ttnn has at these paths; `types` re-exports names defined above, so it comes last.
-from . import device, distributed, operations, types  # noqa: E402
+from . import device, distributed, dot_access, model_preprocessing, operations, types  # noqa: E402
 
 __getattr__ = _not_simulated("ttnn")

@@ -3,6 +3,9 @@ ttport.sim.ops.dit (DiT / Wan norms) and ttport.sim.ops.ssm (state-space-model k
 `__all__`, and single ops of other areas."""
 
 from ..ops.attention_helpers import experimental_concatenate_heads as concatenate_heads  # noqa: F401
+from ..ops.attention_helpers import (  # noqa: F401
+    experimental_split_query_key_value_and_split_heads as split_query_key_value_and_split_heads,
+)
 from ..ops.attention_helpers import nlp_concat_heads_decode, nlp_create_qkv_heads_decode  # noqa: F401
 from ..ops.ccl import (  # noqa: F401 (re-export)
     all_gather_async,

@@ -15,7 +15,7 @@ from ttport.compare import comp_pcc
 from ttport.device import open_device
 from ttport.models.mamba.model import MambaTTNN
 from ttport.models.mamba.presets import PRESETS
-from ttport.models.mamba.reference import build_reference
+from ttport.models.mamba.reference import build_reference, conv_reference
 
 TINY = PRESETS["tiny"]
 
@@ -58,3 +58,26 @@ def test_chunked_prefill_equals_prefill_then_decode(models) -> None:
     with torch.no_grad():
         expected = reference(prompt).logits[0]
     assert comp_pcc(expected, chunked, 0.999)[0]
+
+
+def test_conv_one_row_path_matches_the_per_tap_path(models) -> None:
+    """A decode step's conv (window x stacked taps, summed over the rows) gives what the prefill path (one
+    multiply per tap on shifted slices) gives for the same rows, and both match transformers' conv."""
+    reference, model = models
+    conv = model.layers[0].mixer.conv
+    x = torch.randn(1, 6, TINY.intermediate_size, generator=torch.Generator().manual_seed(4))
+    expected = conv_reference(reference.backbone.layers[0].mixer, x)[0]
+
+    def upload(rows: torch.Tensor) -> object:
+        return ttnn.from_torch(rows[None], dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=model.device)
+
+    state = conv.initial_state(model.device)
+    all_rows, end_state = conv(upload(x), state)
+    stepped = []
+    for t in range(x.shape[1]):
+        step, state = conv(upload(x[:, t : t + 1]), state)
+        stepped.append(ttnn.to_torch(step).float()[0, 0, 0])
+    prefilled = ttnn.to_torch(all_rows).float()[0, 0]
+    assert torch.equal(ttnn.to_torch(state), ttnn.to_torch(end_state))
+    assert comp_pcc(prefilled, torch.stack(stepped), 0.99999)[0]
+    assert comp_pcc(expected, torch.stack(stepped), 0.9999)[0]

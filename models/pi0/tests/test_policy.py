@@ -241,3 +241,30 @@ def test_joint_keys_values_are_joined_once_then_rewritten(batch: int) -> None:
             assert torch.equal(ttnn.to_torch(got).float(), p.to(torch.bfloat16).float())
         joint.release()
         assert joint.joint is None
+
+
+@pytest.mark.skipif(not is_simulator(), reason="op records of the simulator")
+def test_traced_denoising_loop_equals_the_eager_loop() -> None:
+    """sample_actions with the steps after the second replayed from a trace gives the eager loop's actions
+    bit for bit; the replays run (and count) the same ops, plus a copy of the time term and of the noise per
+    step and two clones, with no host transfer added."""
+    ctx = _reference_context("tiny")
+    args = [ctx.inputs[name] for name in SAMPLE_ARGS]
+    with open_device() as device:
+        ctx.device = device
+        ctx.model = build_policy(ctx)
+        sim.reset_stats(device)
+        eager = ctx.model.sample_actions(*args, trace=False)
+        eager_stats = sim.stats(device)
+        sim.reset_stats(device)
+        traced = ctx.model.sample_actions(*args, trace=True)
+        traced_stats = sim.stats(device)
+    assert torch.equal(traced, eager)
+    steps = ctx.config.policy.num_inference_steps
+    assert steps > 2
+    assert traced_stats.ops_by_name.get("copy", 0) == 2 * steps
+    assert traced_stats.ops_by_name["clone"] == eager_stats.ops_by_name.get("clone", 0) + 2
+    for name, count in eager_stats.ops_by_name.items():
+        assert traced_stats.ops_by_name[name] == count, name
+    assert traced_stats.host_to_device == eager_stats.host_to_device
+    assert traced_stats.device_to_host == eager_stats.device_to_host

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from ... import rules
-from ...tensor import Tensor, device_op
+from ...tensor import Tensor
 from ...types import DataType, Layout, MemoryConfig, StorageType, TensorMemoryLayout
 from .. import normalization
 from ..eltwise import activation_fn, resolve_activation
@@ -64,19 +64,9 @@ def dit_layernorm_pre_allgather(
     rules.require(x.dtype in _LN_DTYPES, "Input data format not supported.")
 
     def compute(v: torch.Tensor) -> torch.Tensor:
-        stats = torch.zeros(*v.shape[:-1], 2 * TILE)
-        stats[..., 0] = v.mean(dim=-1)
-        stats[..., TILE] = v.var(dim=-1, unbiased=False)
-        return stats
+        return normalization._stat_columns(v.mean(dim=-1), v.var(dim=-1, unbiased=False))
 
-    return device_op(
-        "dit_layernorm_pre_allgather",
-        [x],
-        compute,
-        dtype=dtype,
-        layout=Layout.TILE,
-        memory_config=memory_config or x.memory_config(),
-    )
+    return normalization._stats_op("dit_layernorm_pre_allgather", [x], compute, dtype, memory_config)
 
 
 def _check_affine(label: str, t: Tensor, x: Tensor) -> None:
@@ -138,8 +128,8 @@ def dit_layernorm_post_allgather(
     layouts = [t.layout for t in affine]
 
     def compute(v: torch.Tensor, s: torch.Tensor, *ab: torch.Tensor) -> torch.Tensor:
-        means = torch.stack([s[..., 2 * TILE * d] for d in range(devices)], dim=-1)
-        variances = torch.stack([s[..., 2 * TILE * d + TILE] for d in range(devices)], dim=-1)
+        means = torch.stack(normalization._device_columns(s, 2 * TILE, devices), dim=-1)
+        variances = torch.stack(normalization._device_columns(s, 2 * TILE, devices, TILE), dim=-1)
         mean = means.mean(dim=-1)
         var = (variances + means.square()).mean(dim=-1) - mean.square()
         y = (v - mean.unsqueeze(-1)) * torch.rsqrt(var.unsqueeze(-1) + epsilon)
@@ -150,13 +140,8 @@ def dit_layernorm_post_allgather(
             y = y * gamma + beta
         return y
 
-    return device_op(
-        "dit_layernorm_post_allgather",
-        [x, stats, *affine],
-        compute,
-        dtype=dtype or x.dtype,
-        layout=Layout.TILE,
-        memory_config=memory_config or x.memory_config(),
+    return normalization._stats_op(
+        "dit_layernorm_post_allgather", [x, stats, *affine], compute, dtype or x.dtype, memory_config
     )
 
 
@@ -221,18 +206,9 @@ def wan_fused_rmsnorm_pre_allgather(
     )
 
     def compute(v: torch.Tensor) -> torch.Tensor:
-        stats = torch.zeros(*v.shape[:-1], TILE)
-        stats[..., 0] = v.square().sum(dim=-1)
-        return stats
+        return normalization._stat_columns(v.square().sum(dim=-1))
 
-    return device_op(
-        "wan_fused_rmsnorm_pre_allgather",
-        [x],
-        compute,
-        dtype=dtype,
-        layout=Layout.TILE,
-        memory_config=memory_config or x.memory_config(),
-    )
+    return normalization._stats_op("wan_fused_rmsnorm_pre_allgather", [x], compute, dtype, memory_config)
 
 
 def wan_fused_rmsnorm_post_allgather(
@@ -302,8 +278,9 @@ def wan_fused_rmsnorm_post_allgather(
     has_w = weight is not None
 
     def compute(v: torch.Tensor, s: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        total = sum(s[..., TILE * d] for d in range(devices))
-        y = v * torch.rsqrt(total.unsqueeze(-1) / (hidden * devices) + epsilon)
+        y = normalization._rms_scaled(
+            v, sum(normalization._device_columns(s, TILE, devices)), hidden * devices, epsilon
+        )
         it = iter(rest)
         if has_w:
             y = y * normalization._affine_values(next(it), weight.layout, hidden)
@@ -316,11 +293,6 @@ def wan_fused_rmsnorm_post_allgather(
             y = y * cos + rotated * sin
         return y.contiguous()
 
-    return device_op(
-        "wan_fused_rmsnorm_post_allgather",
-        inputs,
-        compute,
-        dtype=dtype or x.dtype,
-        layout=Layout.TILE,
-        memory_config=memory_config or x.memory_config(),
+    return normalization._stats_op(
+        "wan_fused_rmsnorm_post_allgather", inputs, compute, dtype or x.dtype, memory_config
     )
