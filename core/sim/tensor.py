@@ -573,10 +573,14 @@ def _output_values(result: torch.Tensor, dtype: DataType, rounding: str) -> torc
     """An op's result rounded to its output dtype. A bfloat16 result for a bfloat16 output that keeps its
     values (HOST: no re-rounding) is already what the tensor stores: handed over as is, without the widening
     to float32 and narrowing back (two passes over the values) that quantize + storage_values would do; a
-    view on part of a larger tensor (a slice of an input) is copied, so it does not keep all of it alive."""
-    if result.dtype == torch.bfloat16 and dtype == DataType.BFLOAT16 and rounding == formats.HOST:
-        base = result._base
-        return result.clone() if base is not None and base.numel() > result.numel() else result
+    view on part of a larger tensor (a slice of an input) is copied, so it does not keep all of it alive.
+    A bfloat16 output packed by the packer goes straight to its storage form (formats.pack_bfloat16)."""
+    if dtype == DataType.BFLOAT16:
+        if rounding == formats.PACKER:
+            return formats.pack_bfloat16(result)
+        if result.dtype == torch.bfloat16 and rounding == formats.HOST:
+            base = result._base
+            return result.clone() if base is not None and base.numel() > result.numel() else result
     return formats.quantize(result, dtype, rounding)
 
 
