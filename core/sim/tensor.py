@@ -258,21 +258,37 @@ class Tensor:
 
     def info(self, chip: int = 0) -> TensorInfo:
         """This tensor as chip `chip` holds it, for op records (core/sim/records.py)."""
+        return self.infos((chip,))[0]
+
+    def infos(self, chip_ids: Sequence[int]) -> list[TensorInfo]:
+        """`info` of each of `chip_ids`, sharing what all chips have in common (every op records every
+        operand on every chip)."""
         mc = self.memory_config()
         shard = mc.shard_spec.shape if mc.is_sharded() and mc.shard_spec is not None else None
-        buffer = self._buffers[chip] if chip < len(self._buffers) else None
-        return TensorInfo(
-            shape=tuple(self._chips[min(chip, len(self._chips) - 1)].shape),
-            padded_shape=tuple(self.padded_shape),
+        padded = self.padded_shape
+        num_pages, page_size = _pages(padded, self._dtype, self._layout)
+        common = dict(
+            padded_shape=tuple(padded),
             dtype=self._dtype.name,
             layout=self._layout.name,
             buffer_type=mc.buffer_type.name,
             memory_layout=mc.memory_layout.name,
             shard_shape=tuple(shard) if shard is not None else None,
-            num_bytes=self._nbytes(),
-            address=getattr(buffer, "address", None),
-            buffer_id=getattr(buffer, "buffer_id", None),
+            num_bytes=num_pages * page_size,
         )
+        last = len(self._chips) - 1
+        infos = []
+        for chip in chip_ids:
+            buffer = self._buffers[chip] if chip < len(self._buffers) else None
+            infos.append(
+                TensorInfo(
+                    shape=tuple(self._chips[min(chip, last)].shape),
+                    address=getattr(buffer, "address", None),
+                    buffer_id=getattr(buffer, "buffer_id", None),
+                    **common,
+                )
+            )
+        return infos
 
     def writable_chip(self, i: int) -> torch.Tensor:
         """Chip `i`'s values for an in-place op (kv-cache updates). Values are otherwise immutable and may be
@@ -545,8 +561,8 @@ def device_op(
     external = [weakref.ref(t) for t in inputs if not dispatch.produced_by_trace(t._chips)]
     out_values = [o._chips for o in outs]
     out_refs = [weakref.ref(o) for o in outs]
-    in_infos = [tuple(t.info(i) for t in inputs) for i in range(n_chips)]
-    out_infos = [tuple(o.info(i) for o in outs) for i in range(n_chips)]
+    in_infos = _per_chip_infos(inputs, n_chips)
+    out_infos = _per_chip_infos(outs, n_chips)
 
     def step() -> None:
         # Inputs made by the trace itself may have been deallocated during capture (their addresses are
@@ -624,10 +640,16 @@ def _record(
     _record_infos(
         name,
         device,
-        [tuple(t.info(i) for t in inputs) for i in range(n)],
-        [tuple(t.info(i) for t in outputs) for i in range(n)],
+        _per_chip_infos(inputs, n),
+        _per_chip_infos(outputs, n),
         config,
     )
+
+
+def _per_chip_infos(tensors: Sequence[Tensor], n_chips: int) -> list[tuple[TensorInfo, ...]]:
+    """Per chip, the infos of `tensors` (as op records take them)."""
+    per_tensor = [t.infos(range(n_chips)) for t in tensors]
+    return [tuple(infos[i] for infos in per_tensor) for i in range(n_chips)]
 
 
 def in_place_recorder(
@@ -636,8 +658,8 @@ def in_place_recorder(
     """For an op that writes `cache` in place (kv-cache fills and updates): a function recording one run of it
     on every chip, with the operands as they are now (ttnn's argument order: the cache first)."""
     n = len(chips(device))
-    operands = [tuple(t.info(i) for t in (cache, *inputs)) for i in range(n)]
-    results = [(cache.info(i),) for i in range(n)]
+    operands = _per_chip_infos((cache, *inputs), n)
+    results = _per_chip_infos((cache,), n)
     return lambda: _record_infos(name, device, operands, results, OpConfig())
 
 

@@ -241,18 +241,21 @@ def quantize(x: torch.Tensor, dtype: DataType, mode: str = HOST, *, pad_value: f
     return x.to(torch.int64).clamp(lo, hi)
 
 
+_ELEMENT_SIZE = {
+    DataType.BFLOAT16: 2,
+    DataType.FLOAT32: 4,
+    DataType.UINT32: 4,
+    DataType.INT32: 4,
+    DataType.UINT16: 2,
+    DataType.UINT8: 1,
+    DataType.BFLOAT8_B: 1088 / 1024,
+    DataType.BFLOAT4_B: 576 / 1024,
+}
+
+
 def element_size(dtype: DataType) -> float:
     """Bytes per element in ROW_MAJOR / tile storage (block floats include their exponent share)."""
-    return {
-        DataType.BFLOAT16: 2,
-        DataType.FLOAT32: 4,
-        DataType.UINT32: 4,
-        DataType.INT32: 4,
-        DataType.UINT16: 2,
-        DataType.UINT8: 1,
-        DataType.BFLOAT8_B: 1088 / 1024,
-        DataType.BFLOAT4_B: 576 / 1024,
-    }[dtype]
+    return _ELEMENT_SIZE[dtype]
 
 
 def tile_bytes(dtype: DataType) -> int:
