@@ -113,6 +113,18 @@ def storage_values(v: torch.Tensor, dtype: DataType) -> torch.Tensor:
     return formats.bfloat16_bits(v)
 
 
+def _stored_per_chip(chip_values: Sequence[torch.Tensor], dtype: DataType) -> list[torch.Tensor]:
+    """`storage_values` of each chip's value; a value several chips share (replicated) is converted once and
+    stays shared."""
+    stored: dict[int, torch.Tensor] = {}
+    out = []
+    for v in chip_values:
+        if id(v) not in stored:
+            stored[id(v)] = storage_values(v, dtype)
+        out.append(stored[id(v)])
+    return out
+
+
 # ttnn.set_printoptions (ops/core.py) sets these; Tensor.__repr__ reads them.
 PRINT_OPTIONS: dict[str, Any] = {"profile": "short", "sci_mode": None, "precision": None}
 
@@ -205,7 +217,7 @@ class Tensor:
             return
         if torch_options:
             raise TypeError(f"Tensor() got unexpected keyword arguments {sorted(torch_options)}")
-        self._chips = [storage_values(v, dtype) for v in chip_values]
+        self._chips = _stored_per_chip(chip_values, dtype)
         self._dtype = dtype
         self._layout = layout
         self._device = device
