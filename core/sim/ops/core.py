@@ -1054,9 +1054,7 @@ def interleaved_to_sharded_partial(
     rules.require(rows % num_slices == 0, f"Tensor height {rows} is not divisible by num_slices {num_slices}")
     size = rows // num_slices
     shard_grid = grid if isinstance(grid, CoreRangeSet) else _grid_range_set(grid)
-    memory_config = MemoryConfig(
-        shard_scheme, BufferType.L1, ShardSpec(shard_grid, tuple(shard_shape), shard_orientation)
-    )
+    memory_config = MemoryConfig(shard_scheme, BufferType.L1, ShardSpec(shard_grid, tuple(shard_shape), shard_orientation))
     rules.check_sharded_memory_config(memory_config, "interleaved_to_sharded_partial")
 
     def compute(v: torch.Tensor) -> torch.Tensor:
@@ -1084,9 +1082,7 @@ attach_golden_function(interleaved_to_sharded_partial, _interleaved_to_sharded_p
 __all__ += ["interleaved_to_sharded_partial"]
 
 
-def set_printoptions(
-    *, profile: str, sci_mode: str | bool | None = None, precision: int | None = None
-) -> None:
+def set_printoptions(*, profile: str, sci_mode: str | bool | None = None, precision: int | None = None) -> None:
     """How tensors print: profile "empty" (no values), "short" (summarized) or "full" (every value); sci_mode
     None / "default" (auto), True or False; precision: digits after the decimal point."""
     if profile.lower() not in ("empty", "short", "full"):
