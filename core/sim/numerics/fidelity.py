@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -118,6 +118,30 @@ def numerics_from_config(config: WormholeComputeKernelConfig) -> MatmulNumerics:
     return MatmulNumerics(config.math_fidelity, bool(config.fp32_dest_acc_en))
 
 
+def _keep(x: torch.Tensor, have: int, bits: int) -> torch.Tensor:
+    return x if bits >= have else truncate_mantissa(x, bits)
+
+
+def _dst32_left_parts(left: torch.Tensor, left_bits: int, fidelity: MathFidelity) -> tuple[torch.Tensor, ...]:
+    """The srcB parts the fp32-Dst phase products read, in _phase_operands' order."""
+    if fidelity == MathFidelity.HiFi4:
+        return (left,)
+    b_hi = _keep(left, left_bits, _SRCB_HI)
+    return (b_hi, left - b_hi) if fidelity == MathFidelity.HiFi3 else (b_hi,)
+
+
+def _dst32_right_parts(
+    right: torch.Tensor, right_bits: int, fidelity: MathFidelity
+) -> tuple[torch.Tensor, ...]:
+    """The srcA parts the fp32-Dst phase products read, in _phase_operands' order."""
+    if fidelity == MathFidelity.LoFi:
+        return (_keep(right, right_bits, _SRCA_HI),)
+    a_full = _keep(right, right_bits, _SRCA_HI + _SRCA_LO)
+    if fidelity == MathFidelity.HiFi3:
+        return (a_full, _keep(right, right_bits, _SRCA_HI))
+    return (a_full,)
+
+
 def _phase_operands(
     left: torch.Tensor,
     right: torch.Tensor,
@@ -127,20 +151,13 @@ def _phase_operands(
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(left part, right part) pairs whose products sum to the phases the fidelity runs; left is srcB,
     right is srcA (module docstring). `*_bits`: mantissa bits the operands can carry."""
-
-    def keep(x: torch.Tensor, have: int, bits: int) -> torch.Tensor:
-        return x if bits >= have else truncate_mantissa(x, bits)
-
-    a_full = keep(right, right_bits, _SRCA_HI + _SRCA_LO)
-    if fidelity == MathFidelity.HiFi4:
-        return [(left, a_full)]
-    b_hi = keep(left, left_bits, _SRCB_HI)
-    if fidelity == MathFidelity.HiFi2:
-        return [(b_hi, a_full)]
-    a_hi = keep(right, right_bits, _SRCA_HI)
-    if fidelity == MathFidelity.LoFi:
-        return [(b_hi, a_hi)]
-    return [(b_hi, a_full), (left - b_hi, a_hi)]  # HiFi3
+    return list(
+        zip(
+            _dst32_left_parts(left, left_bits, fidelity),
+            _dst32_right_parts(right, right_bits, fidelity),
+            strict=True,
+        )
+    )
 
 
 def _as_batched(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
@@ -311,21 +328,39 @@ def _bf16_dst_matmul(
     return acc
 
 
+def _bf16_left_parts(left: torch.Tensor, left_bits: int, fidelity: MathFidelity) -> tuple[torch.Tensor, ...]:
+    """The srcB part of each 16-bit-Dst fidelity phase in order (_phase_parts)."""
+    n = len(fpu.PHASES[fidelity])
+    b_hi = _keep(left, left_bits, _SRCB_HI)
+    if n <= 2:
+        return (b_hi,) * n
+    b_lo = left - b_hi
+    return (b_hi, b_hi, b_lo, b_lo)[:n]
+
+
+def _bf16_right_parts(
+    right: torch.Tensor, right_bits: int, fidelity: MathFidelity
+) -> tuple[torch.Tensor, ...]:
+    """The srcA part of each 16-bit-Dst fidelity phase in order (_phase_parts)."""
+    a_hi = _keep(right, right_bits, _SRCA_HI)
+    if fidelity == MathFidelity.LoFi:
+        return (a_hi,)
+    a_lo = _keep(right, right_bits, _SRCA_HI + _SRCA_LO) - a_hi
+    return (a_hi, a_lo, a_hi, a_lo)[: len(fpu.PHASES[fidelity])]
+
+
 def _phase_parts(
     left: torch.Tensor, right: torch.Tensor, left_bits: int, right_bits: int, fidelity: MathFidelity
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(srcB part, srcA part) of each fidelity phase in order: 0 B_hi*A_hi, 1 B_hi*A_lo, 2 B_lo*A_hi,
     3 B_lo*A_lo (left = in0 = srcB, right = in1 = srcA; module docstring)."""
-
-    def keep(x: torch.Tensor, have: int, bits: int) -> torch.Tensor:
-        return x if bits >= have else truncate_mantissa(x, bits)
-
-    a_hi = keep(right, right_bits, _SRCA_HI)
-    a_lo = keep(right, right_bits, _SRCA_HI + _SRCA_LO) - a_hi
-    b_hi = keep(left, left_bits, _SRCB_HI)
-    b_lo = left - b_hi
-    parts = [(b_hi, a_hi), (b_hi, a_lo), (b_lo, a_hi), (b_lo, a_lo)]
-    return parts[: len(fpu.PHASES[fidelity])]
+    return list(
+        zip(
+            _bf16_left_parts(left, left_bits, fidelity),
+            _bf16_right_parts(right, right_bits, fidelity),
+            strict=True,
+        )
+    )
 
 
 def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
@@ -379,19 +414,9 @@ def _column_scale(b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None) -
     return value
 
 
-def _add_alignment_error(
-    out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None = None
-) -> torch.Tensor:
-    """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
-    noise of the measured variance. sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2) (sum_k b_k^2) / K: per
-    row and column alone, so a row's noise does not depend on which other rows share the matmul (a batch
-    sharded over a mesh gets the same values as on one chip).
-
-    The uniform dither in [-0.5, 0.5) is the low 11 bits of the float32 result itself, sign-extended (the
-    rounding bits of a K-long float32 sum: the same values give the same noise, run after run, on one chip or
-    a mesh). It is 0 exactly when those bits are, so results of at most 12 significant bits (e.g.
-    small-integer data, whose products align without loss) stay exact. Five passes over the output: the
-    noise costs less than the matmul it perturbs (benchmarks/bench_matmul_numerics.py)."""
+def _row_scale(a: torch.Tensor) -> torch.Tensor:
+    """The row factor of the alignment noise of a @ b (_add_alignment_error) from a alone: the noise's standard
+    deviation is row factor x column factor (_column_scale)."""
     k = a.shape[-1]
     rows = torch.linalg.vector_norm(a, dim=-1, keepdim=True).square_()
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
@@ -407,7 +432,102 @@ def _add_alignment_error(
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
     share.masked_fill_(products < 16, 0.0)
     # Standard deviation of the noise = row factor x column factor; the dither's 2^-11 folded in.
-    row_scale = (rows * share).mul_(12.0 * _ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
-    column_scale = _column_scale(b, b_stored)
-    dither = torch.bitwise_left_shift(out.view(torch.int32), 21).bitwise_right_shift_(21).to(torch.float32)
+    return (rows * share).mul_(12.0 * _ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
+
+
+def _add_noise_(out: torch.Tensor, row_scale: torch.Tensor, column_scale: torch.Tensor) -> torch.Tensor:
+    """out += dither x row factor x column factor, in place (the dither: _add_alignment_error). The dither is
+    built in one int32 buffer and converted to float32 in place."""
+    dither = torch.bitwise_left_shift(out.view(torch.int32), 21).bitwise_right_shift_(21)
+    dither = dither.view(torch.float32).copy_(dither)
     return out.addcmul_(dither.mul_(row_scale), column_scale)
+
+
+def _add_alignment_error(
+    out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None = None
+) -> torch.Tensor:
+    """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
+    noise of the measured variance. sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2) (sum_k b_k^2) / K: per
+    row and column alone (_row_scale, _column_scale), so a row's noise does not depend on which other rows
+    share the matmul (a batch sharded over a mesh gets the same values as on one chip).
+
+    The uniform dither in [-0.5, 0.5) is the low 11 bits of the float32 result itself, sign-extended (the
+    rounding bits of a K-long float32 sum: the same values give the same noise, run after run, on one chip or
+    a mesh). It is 0 exactly when those bits are, so results of at most 12 significant bits (e.g.
+    small-integer data, whose products align without loss) stay exact. Five passes over the output: the
+    noise costs less than the matmul it perturbs (benchmarks/bench_matmul_numerics.py)."""
+    return _add_noise_(out, _row_scale(a), _column_scale(b, b_stored))
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One side of a default-mode matmul, prepared once for several products (SDPA multiplies every K chunk
+    by every block of query rows): `values` (source-register values in the layout torch.matmul receives, as
+    _as_batched gives them: [G, M, K] / [G, K, N], or [M, K] / [K, N]), the parts its fidelity phases read,
+    and its factor of the fp32-Dst alignment noise (row factor of a left operand, column factor of a right
+    one; None with a 16-bit Dst). In exact mode `values` is the operand as given and nothing else is
+    derived."""
+
+    values: torch.Tensor
+    dtype: DataType
+    parts: tuple[torch.Tensor, ...] = ()
+    noise: torch.Tensor | None = None
+
+    def narrowed(self, dim: int, length: int) -> Operand:
+        """The operand with its phase parts cut to their first `length` entries along `dim`: the K entries past
+        which every product term is 0 (a zero-padded head dim; a float32 sum is unchanged by zero terms; the
+        noise factor stays the whole operand's), or output columns the caller fills in itself (the noise
+        factor is cut too). `values` stay whole."""
+        if not self.parts or length == self.parts[0].shape[dim]:
+            return self
+        noise = self.noise
+        if noise is not None and noise.shape[dim] != 1:
+            noise = noise.narrow(dim, 0, length)
+        return replace(self, parts=tuple(part.narrow(dim, 0, length) for part in self.parts), noise=noise)
+
+
+def prepare_left(a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics) -> Operand:
+    """The left operand (in0, srcB) of matmul_prepared."""
+    if mode.is_exact():
+        return Operand(a, a_dtype)
+    a = to_source_register(a, a_dtype)
+    bits = _SOURCE_MANTISSA.get(a_dtype, 23)
+    if numerics.fp32_dest_acc_en:
+        return Operand(a, a_dtype, _dst32_left_parts(a, bits, numerics.math_fidelity), _row_scale(a))
+    return Operand(a, a_dtype, _bf16_left_parts(a, bits, numerics.math_fidelity))
+
+
+def prepare_right(b: torch.Tensor, b_dtype: DataType, numerics: MatmulNumerics) -> Operand:
+    """The right operand (in1, srcA) of matmul_prepared."""
+    if mode.is_exact():
+        return Operand(b, b_dtype)
+    b = to_source_register(b, b_dtype)
+    bits = _SOURCE_MANTISSA.get(b_dtype, 23)
+    if numerics.fp32_dest_acc_en:
+        return Operand(
+            b, b_dtype, _dst32_right_parts(b, bits, numerics.math_fidelity), _column_scale(b, None)
+        )
+    return Operand(b, b_dtype, _bf16_right_parts(b, bits, numerics.math_fidelity))
+
+
+def matmul_prepared(
+    left: Operand, right: Operand, numerics: MatmulNumerics, *, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """matmul(a, b) of two prepared operands, the same values (one K block); `out`: a buffer of the result's
+    shape for the fp32-Dst product (default mode)."""
+    if mode.is_exact():
+        return fpu.matmul_dst(
+            left.values,
+            right.values,
+            left.dtype,
+            right.dtype,
+            numerics.math_fidelity,
+            numerics.fp32_dest_acc_en,
+        )
+    pairs = list(zip(left.parts, right.parts, strict=True))
+    if not numerics.fp32_dest_acc_en:
+        return _bf16_dst_matmul(pairs, None)
+    result = torch.matmul(*pairs[0], out=out)
+    for pa, pb in pairs[1:]:
+        result += torch.matmul(pa, pb)
+    return _add_noise_(result, left.noise, right.noise)

@@ -788,3 +788,12 @@ def apply(fn: Fn, x: torch.Tensor, mode: Mode = Mode(), *, scale: float | None =
         nan = torch.isnan(x)
         idx[nan] = ((_bits(x)[nan] >> 16) & 0xFFFF).to(torch.int64)
     return torch.take(table, idx)
+
+
+def apply_(fn: Fn, x: torch.Tensor, mode: Mode = Mode(), *, scale: float | None = None) -> torch.Tensor:
+    """apply() on a float32 tensor the caller gives up: the default fp32-Dst shortcut of exp (torch.exp, see
+    _torch_fp32) runs in x's memory, the same values with no new buffer (SDPA's exp over every score);
+    everything else is apply()."""
+    if fn is exp and x.dtype == torch.float32 and mode.fp32_dest and not mode.approx and not exact_numerics():
+        return (x if scale is None else x.mul_(scale)).exp_()
+    return apply(fn, x, mode, scale=scale)
