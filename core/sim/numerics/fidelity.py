@@ -414,6 +414,17 @@ def _column_scale(b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None) -
     return value
 
 
+def _has_no_zero(a: torch.Tensor) -> bool:
+    """Whether no entry of `a` is 0 (NaN counts as non-zero): a minimum above 0 or a maximum below it settles it
+    in one fast pass (softmax probabilities, SDPA's P), a global count otherwise."""
+    if a.numel() == 0:
+        return True
+    low, high = torch.aminmax(a)
+    if bool(low > 0) or bool(high < 0):
+        return True
+    return int(torch.count_nonzero(a)) == a.numel()
+
+
 def _row_scale(a: torch.Tensor) -> torch.Tensor:
     """The row factor of the alignment noise of a @ b (_add_alignment_error) from a alone: the noise's standard
     deviation is row factor x column factor (_column_scale)."""
@@ -422,9 +433,9 @@ def _row_scale(a: torch.Tensor) -> torch.Tensor:
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
     # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
     # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
-    # (a dense `a`, the usual case, is told by one global count; otherwise the ord-0 norm is the per-row count,
+    # (a dense `a`, the usual case, is told by one global test; otherwise the ord-0 norm is the per-row count,
     # exact in float32: both several times faster than count_nonzero along a dim)
-    if int(torch.count_nonzero(a)) == a.numel():
+    if _has_no_zero(a):
         products = torch.full((*a.shape[:-1], 1), float(k))
     else:
         products = torch.linalg.vector_norm(a, ord=0, dim=-1, keepdim=True).float()
@@ -438,7 +449,9 @@ def _row_scale(a: torch.Tensor) -> torch.Tensor:
 def _add_noise_(out: torch.Tensor, row_scale: torch.Tensor, column_scale: torch.Tensor) -> torch.Tensor:
     """out += dither x row factor x column factor, in place (the dither: _add_alignment_error). The dither is
     built in one int32 buffer and converted to float32 in place."""
-    dither = torch.bitwise_left_shift(out.view(torch.int32), 21).bitwise_right_shift_(21)
+    # low 11 bits, sign-extended: ((bits & 0x7FF) ^ 0x400) - 0x400 (three fast integer passes, where two shifts
+    # are slower)
+    dither = torch.bitwise_and(out.view(torch.int32), 0x7FF).bitwise_xor_(0x400).sub_(0x400)
     dither = dither.view(torch.float32).copy_(dither)
     return out.addcmul_(dither.mul_(row_scale), column_scale)
 
@@ -454,7 +467,7 @@ def _add_alignment_error(
     The uniform dither in [-0.5, 0.5) is the low 11 bits of the float32 result itself, sign-extended (the
     rounding bits of a K-long float32 sum: the same values give the same noise, run after run, on one chip or
     a mesh). It is 0 exactly when those bits are, so results of at most 12 significant bits (e.g.
-    small-integer data, whose products align without loss) stay exact. Five passes over the output: the
+    small-integer data, whose products align without loss) stay exact. Six integer / float passes over the output: the
     noise costs less than the matmul it perturbs (benchmarks/bench_matmul_numerics.py)."""
     return _add_noise_(out, _row_scale(a), _column_scale(b, b_stored))
 
