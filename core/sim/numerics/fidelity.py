@@ -419,8 +419,7 @@ def _has_no_zero(a: torch.Tensor) -> bool:
     in one fast pass (softmax probabilities, SDPA's P), a global count otherwise."""
     if a.numel() == 0:
         return True
-    low, high = torch.aminmax(a)
-    if bool(low > 0) or bool(high < 0):
+    if bool(a.amin() > 0) or bool(a.amax() < 0):
         return True
     return int(torch.count_nonzero(a)) == a.numel()
 
