@@ -445,14 +445,28 @@ def _row_scale(a: torch.Tensor) -> torch.Tensor:
     return (rows * share).mul_(12.0 * _ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
 
 
+# Outputs larger than this many values get their noise in blocks of rows this size, so the six passes over a
+# block run in the host's caches (twice as fast on a 4096 x 4608 linear output).
+_NOISE_BLOCK = 1 << 20
+
+
 def _add_noise_(out: torch.Tensor, row_scale: torch.Tensor, column_scale: torch.Tensor) -> torch.Tensor:
     """out += dither x row factor x column factor, in place (the dither: _add_alignment_error). The dither is
-    built in one int32 buffer and converted to float32 in place."""
-    # low 11 bits, sign-extended: ((bits & 0x7FF) ^ 0x400) - 0x400 (three fast integer passes, where two shifts
-    # are slower)
-    dither = torch.bitwise_and(out.view(torch.int32), 0x7FF).bitwise_xor_(0x400).sub_(0x400)
-    dither = dither.view(torch.float32).copy_(dither)
-    return out.addcmul_(dither.mul_(row_scale), column_scale)
+    built in one int32 buffer and converted to float32 in place; elementwise, so done block by block of rows."""
+    rows = out.shape[-2] if out.dim() >= 2 else 1
+    step = max(1, _NOISE_BLOCK // max(1, out.numel() // rows))
+    if out.dim() < 2 or step >= rows:
+        # low 11 bits, sign-extended: ((bits & 0x7FF) ^ 0x400) - 0x400 (three fast integer passes, where two
+        # shifts are slower)
+        dither = torch.bitwise_and(out.view(torch.int32), 0x7FF).bitwise_xor_(0x400).sub_(0x400)
+        dither = dither.view(torch.float32).copy_(dither)
+        out.addcmul_(dither.mul_(row_scale), column_scale)
+        return out
+    per_row = row_scale.dim() >= 2 and row_scale.shape[-2] == rows
+    for r0 in range(0, rows, step):
+        r1 = min(r0 + step, rows)
+        _add_noise_(out[..., r0:r1, :], row_scale[..., r0:r1, :] if per_row else row_scale, column_scale)
+    return out
 
 
 def _add_alignment_error(
