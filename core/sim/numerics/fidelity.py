@@ -44,6 +44,7 @@ float32 before the output rounding). Output rounding to the output dtype is the 
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -270,8 +271,12 @@ def matmul(
     In exact numerics mode every MVMUL is modelled bit for bit (core/sim/numerics/fpu.py). `blocking`: the
     kernel's K blocks (k_blocking), None for one block. `b_stored`: (the device buffer values `b` was read
     from, whether b is their transpose), when the caller has them: what only depends on b is then computed once per buffer
-    (weights are read by every call)."""
+    (weights are read by every call). Where widens_by_column_blocks(b, numerics), b may also be bfloat16
+    storage: it is widened here, one block of columns at a time."""
     fid, dst32 = numerics.math_fidelity, numerics.fp32_dest_acc_en
+    if widens_by_column_blocks(b, numerics):
+        a2, b2, out_shape = _as_batched(to_source_register(a, a_dtype), b)
+        return _dst32_by_column_blocks(a2, b2, a_dtype, b_dtype, fid, b_stored).reshape(out_shape)
     if mode.is_exact():
         if not _blocks_matter(blocking, dst32):
             return fpu.matmul_dst(a, b, a_dtype, b_dtype, fid, dst32, arch=arch)
@@ -300,6 +305,54 @@ def matmul(
     if _blocks_matter(blocking, dst32):
         return _run_blocks(a2.shape[-1], blocking, bf16_dst).reshape(out_shape)
     return bf16_dst(0, a2.shape[-1], None).reshape(out_shape)
+
+
+# A weight whose float32 form would be at least this large is widened (and cut to the multiplier's bits) one
+# block of columns at a time, each block while it sits in the CPU's cache, rather than as a whole: a fresh
+# float32 copy of a Mamba-2.8B LM head (2560 x 50280, 515 MB) costs more than the matmul itself. The columns
+# come out bit-identical to the one-call product (tests/sim/test_numerics_speed.py checks it for this build's
+# BLAS): each is the same dot products of the same operands.
+_COLUMN_BLOCKS_MIN_BYTES = 128 * 2**20
+_COLUMN_BLOCK_BYTES = 5 * 2**19  # 2.5 MiB of float32 weight per block: about a core's L2
+
+
+def widens_by_column_blocks(b: torch.Tensor, numerics: MatmulNumerics) -> bool:
+    """Whether matmul() widens `b` one block of columns at a time (then the caller may pass b's bfloat16
+    storage as is): in default mode with a float32 Dst, for an unbatched b (a weight) whose float32 form
+    reaches _COLUMN_BLOCKS_MIN_BYTES."""
+    return (
+        numerics.fp32_dest_acc_en
+        and not mode.is_exact()
+        and b[..., 0, 0].numel() == 1
+        and b.numel() * 4 >= _COLUMN_BLOCKS_MIN_BYTES
+    )
+
+
+def _dst32_by_column_blocks(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    a_dtype: DataType,
+    b_dtype: DataType,
+    fidelity: MathFidelity,
+    b_stored: tuple[torch.Tensor, bool] | None,
+) -> torch.Tensor:
+    """The float32-Dst product of matmul() of a [M, K] (source register values) and b [K, N] (stored form,
+    not widened), one block of b's columns at a time."""
+    k, n = b.shape
+    left_bits, right_bits = _SOURCE_MANTISSA.get(a_dtype, 23), _SOURCE_MANTISSA.get(b_dtype, 23)
+    columns = max(K_TILE, _COLUMN_BLOCK_BYTES // (4 * k) // K_TILE * K_TILE)
+    # the last block takes the remainder (a product only a few columns wide may run another BLAS kernel)
+    edges = [i * columns for i in range(max(1, n // columns))] + [n]
+    out = torch.empty(a.shape[0], n, dtype=torch.float32)
+    for j0, j1 in itertools.pairwise(edges):
+        block = to_source_register(b[:, j0:j1], b_dtype)
+        pairs = _phase_operands(a, block, left_bits, right_bits, fidelity)
+        part = out[:, j0:j1]
+        torch.matmul(*pairs[0], out=part)
+        for pa, pb in pairs[1:]:
+            part += torch.matmul(pa, pb)
+    scale = _column_scale_of((k, n), torch.float32, b_stored, lambda: to_source_register(b, b_dtype))
+    return _add_alignment_error(out, a, None, column_scale=scale)
 
 
 def _bf16_dst_matmul(
@@ -391,15 +444,26 @@ _COLUMN_SCALES: dict[int, tuple[weakref.ref, int, tuple, torch.Tensor]] = {}
 def _column_scale(b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None) -> torch.Tensor:
     """sqrt(sum_k b_k^2 / K) per column of b, cached per stored buffer (`b_stored`: the buffer and whether
     b is its transpose; None: not cached)."""
-    k = b.shape[-2]
+    return _column_scale_of(tuple(b.shape), b.dtype, b_stored, lambda: b)
+
+
+def _column_scale_of(
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    b_stored: tuple[torch.Tensor, bool] | None,
+    values: Callable[[], torch.Tensor],
+) -> torch.Tensor:
+    """_column_scale of the operand b of `shape` and `dtype` that `values()` gives, called only when the
+    scale is not cached."""
+    k = shape[-2]
 
     def scale() -> torch.Tensor:
-        return torch.linalg.vector_norm(b, dim=-2, keepdim=True).div_(k**0.5)
+        return torch.linalg.vector_norm(values(), dim=-2, keepdim=True).div_(k**0.5)
 
     if b_stored is None or b_stored[0].is_meta:
         return scale()
     b_stored, transposed = b_stored
-    made_of = (tuple(b.shape), b.dtype, tuple(b_stored.shape), b_stored.dtype, b_stored.stride(), transposed)
+    made_of = (shape, dtype, tuple(b_stored.shape), b_stored.dtype, b_stored.stride(), transposed)
     key = id(b_stored)
     entry = _COLUMN_SCALES.get(key)
     if entry is not None and entry[0]() is b_stored and entry[1] == b_stored._version and entry[2] == made_of:
@@ -470,7 +534,11 @@ def _add_noise_(out: torch.Tensor, row_scale: torch.Tensor, column_scale: torch.
 
 
 def _add_alignment_error(
-    out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None = None
+    out: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor | None,
+    b_stored: tuple[torch.Tensor, bool] | None = None,
+    column_scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
     noise of the measured variance. sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2) (sum_k b_k^2) / K: per
@@ -482,7 +550,9 @@ def _add_alignment_error(
     a mesh). It is 0 exactly when those bits are, so results of at most 12 significant bits (e.g.
     small-integer data, whose products align without loss) stay exact. Six integer / float passes over the output: the
     noise costs less than the matmul it perturbs (benchmarks/bench_matmul_numerics.py)."""
-    return _add_noise_(out, _row_scale(a), _column_scale(b, b_stored))
+    if column_scale is None:  # (given by a caller that has no float32 b: _dst32_by_column_blocks)
+        column_scale = _column_scale(b, b_stored)
+    return _add_noise_(out, _row_scale(a), column_scale)
 
 
 @dataclass(frozen=True)
