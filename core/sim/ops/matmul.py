@@ -314,8 +314,11 @@ def _bound_matmul(
     )  # fmt: skip
 
     def compute(av: torch.Tensor, b_stored: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        # stored_inputs: b's buffer values identify it to fidelity.matmul's per-weight cache
-        av, bv, rest = compute_values(av), compute_values(b_stored), [compute_values(r) for r in rest]
+        # stored_inputs: b's buffer values identify it to fidelity.matmul's per-weight cache (which widens a
+        # large weight itself, block by block)
+        by_blocks = fidelity.widens_by_column_blocks(b_stored, numerics)
+        bv = b_stored if by_blocks else compute_values(b_stored)
+        av, rest = compute_values(av), [compute_values(r) for r in rest]
         if transpose_a:
             av = av.transpose(-1, -2)
         if transpose_b:
