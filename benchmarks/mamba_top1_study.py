@@ -2,7 +2,7 @@
 greedy steps agreeing with the fp32 reference) on the seeded random weights, or do the weights forbid it?
 
     flock /tmp/ttport-full.lock python benchmarks/mamba_top1_study.py --preset full [--seed 0]
-        [--parts m,b,d,c] [--noise-seeds 1,2,3] [--noise-scales 1] [--json out.json]
+        [--parts m,b,v,d,c] [--noise-seeds 1,2,3] [--noise-scales 1] [--json out.json]
 
 Everything runs on transformers' MambaForCausalLM (no port, no simulator), built, prompted and decoded by the
 port's own code (reference.build_reference, inputs.make_inputs, reference.greedy_decode), so the steps are
@@ -20,14 +20,17 @@ variants only logits are kept and the weights are regenerated in place from the 
        arithmetic. Top-1 agreement with a.
     c  transformers' own model cast to bfloat16 (`model.to(torch.bfloat16)`: bfloat16 weights and
        activations, the residual in float32 as the config says), teacher-forced.
+    v  one group of the per-channel parameters rounded to bfloat16 at a time (A_log, D, the norms' weights,
+       the Δt bias, the conv's weight and bias), the rest fp32: which of the 0.1 % matter.
     d  the fp32 weights plus their bfloat16 rounding error with a random sign per weight (noise seed s),
        times each --noise-scales factor: perturbations exactly as large, weight by weight, as bfloat16's
        (scale 1), or smaller (a scale 0.5 is what one more mantissa bit would give), to show the spread.
 
 For each variant against a: top-1 agreement over the steps (and over the prompt's prefill positions), the
 shift of a's top-1/top-2 margin per step, the RMS of the logits' change, and the agreement a Gaussian model
-predicts from those two (each step's margin against a shift of sqrt(2) x the logit change's RMS): when
-prediction and count agree, the flips are the margins' doing, not a particular rounding's.
+predicts from those two (each step's margin against a shift of sqrt(2) x the logit change's RMS) and the
+chance it gives of reaching the preset's floor (0.95: at most 1 flip in 32). When prediction and count agree,
+the flips are the margins' doing, not a particular rounding's.
 """
 
 from __future__ import annotations
@@ -88,8 +91,21 @@ def margins(steps: torch.Tensor) -> dict[str, list]:
     }
 
 
-def compare(base: Decoded, other: Decoded) -> dict[str, Any]:
-    """`other` against `base` (the fp32 reference): agreement, margin shifts and the predicted agreement."""
+def pass_probability(keep: torch.Tensor, floor: float) -> float:
+    """P(share of kept steps >= floor) when step s is kept with probability keep[s], independently (the
+    Poisson-binomial distribution of the count, by dynamic programming)."""
+    count = torch.zeros(keep.numel() + 1, dtype=torch.float64)
+    count[0] = 1.0
+    for p in keep.double().tolist():
+        count[1:] = count[1:] * (1 - p) + count[:-1] * p
+        count[0] *= 1 - p
+    needed = math.ceil(floor * keep.numel() - 1e-9)
+    return count[needed:].sum().item()
+
+
+def compare(base: Decoded, other: Decoded, floor: float = 0.95) -> dict[str, Any]:
+    """`other` against `base` (the fp32 reference): agreement, margin shifts, the predicted agreement and the
+    predicted chance of reaching `floor`."""
     top = base.steps.topk(2, dim=-1).indices
     rows = torch.arange(base.steps.shape[0])
     margin = base.steps[rows, top[:, 0]] - base.steps[rows, top[:, 1]]
@@ -106,28 +122,52 @@ def compare(base: Decoded, other: Decoded) -> dict[str, Any]:
         "margin_shift": (other_margin - margin).tolist(),
         "logit_delta_rms": delta_rms.tolist(),
         "predicted_agreement": keep.mean().item(),
+        "predicted_pass_probability": pass_probability(keep, floor),
         "prefill_top1_agreement": prefill_agree.float().mean().item(),
     }
 
 
 @torch.no_grad()
+def is_matrix(name: str, param: torch.Tensor) -> bool:
+    """The weight matrices: the embedding = LM head, in_proj, x_proj, dt_proj, out_proj (99.9 % of
+    mamba-2.8b's parameters, what must be bfloat16 for it to fit a 12 GB card); A_log [E, N] is 2-D but
+    per channel."""
+    return param.dim() == 2 and not name.endswith(".A_log")
+
+
+def _suffixes(*ends: str) -> Callable[[str, torch.Tensor], bool]:
+    return lambda name, _param: name.endswith(ends)
+
+
+#: part v: the per-channel parameters, group by group (with is_matrix they cover the model)
+VECTOR_GROUPS: dict[str, Callable[[str, torch.Tensor], bool]] = {
+    "A_log": _suffixes(".A_log"),
+    "D": _suffixes(".D"),
+    "norms": _suffixes(".norm.weight", ".norm_f.weight"),
+    "dt bias": _suffixes(".dt_proj.bias"),
+    "conv": _suffixes(".conv1d.weight", ".conv1d.bias"),
+}
+
+
+@torch.no_grad()
 def round_weights_(
-    model: torch.nn.Module, matrices_only: bool = False, dtype: torch.dtype = torch.bfloat16
+    model: torch.nn.Module,
+    select: Callable[[str, torch.Tensor], bool] | None = None,
+    dtype: torch.dtype = torch.bfloat16,
 ) -> float:
-    """Round the weights to `dtype` in place (kept float32): all of them, or only the 2-D matrices (the
-    embedding = LM head, in_proj, x_proj, dt_proj, out_proj: 99.9 % of mamba-2.8b's parameters). Returns
-    the matrices' change ||rounded - w|| / ||w|| (the vectors, A_log above all, would dominate a norm over
-    everything). model.parameters() yields the tied embedding once."""
+    """Round the weights `select` picks (all by default) to `dtype` in place (kept float32). Returns the
+    matrices' change ||rounded - w|| / ||w|| (0 if none is rounded; a norm over everything would be the
+    vectors', A_log's above all). named_parameters() yields the tied embedding once."""
     err2 = norm2 = 0.0
-    for param in model.parameters():
-        if matrices_only and param.dim() != 2:
+    for name, param in model.named_parameters():
+        if select is not None and not select(name, param):
             continue
         rounded = param.to(dtype).to(param.dtype)
-        if param.dim() == 2:
+        if is_matrix(name, param):
             err2 += (rounded - param).double().pow(2).sum().item()
             norm2 += param.double().pow(2).sum().item()
         param.copy_(rounded)
-    return math.sqrt(err2 / norm2)
+    return math.sqrt(err2 / norm2) if norm2 else 0.0
 
 
 @torch.no_grad()
@@ -139,14 +179,14 @@ def perturb_weights_(
     round_weights_ does)."""
     generator = torch.Generator().manual_seed(seed)
     err2 = norm2 = 0.0
-    for param in model.parameters():
+    for name, param in model.named_parameters():
         flat = param.view(-1)
         for start in range(0, flat.numel(), _CHUNK):
             chunk = flat[start : start + _CHUNK]
             error = chunk.to(dtype).to(chunk.dtype) - chunk
             sign = torch.randint(0, 2, chunk.shape, generator=generator, dtype=torch.int8).to(chunk.dtype)
             step = error.mul_(sign.mul_(2).sub_(1)).mul_(scale)
-            if param.dim() == 2:
+            if is_matrix(name, param):
                 err2 += step.double().pow(2).sum().item()
                 norm2 += chunk.double().pow(2).sum().item()
             chunk.add_(step)
@@ -156,7 +196,8 @@ def perturb_weights_(
 def _print_variant(name: str, figures: dict[str, Any]) -> None:
     line = (
         f"{name}: decode top-1 {figures['top1_agreement']:.4f} "
-        f"({sum(figures['agree'])}/{len(figures['agree'])}), predicted {figures['predicted_agreement']:.4f}, "
+        f"({sum(figures['agree'])}/{len(figures['agree'])}), predicted {figures['predicted_agreement']:.4f} "
+        f"(P(>= floor) {figures['predicted_pass_probability']:.3f}), "
         f"prefill top-1 {figures['prefill_top1_agreement']:.4f}"
     )
     if "weight_relative_error" in figures:
@@ -189,7 +230,7 @@ def run_study(
     noise_scales: list[float],
     report: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """a, then the parts in `parts` ("m", "b", "c", "d") in that order; `report` gets the figures after each
+    """a, then the parts in `parts` ("m", "b", "c", "v", "d") in that order; `report` gets the figures after each
     part (for incremental writing). Returns the figures."""
     preset = PRESETS[preset_name]
     torch.manual_seed(seed)
@@ -206,7 +247,7 @@ def run_study(
         start = time.perf_counter()
         out = run()
         if name != "a":
-            figures["variants"][name] = compare(base, out) | (extra or {})
+            figures["variants"][name] = compare(base, out, preset.top1_floor) | (extra or {})
             figures["variants"][name]["seconds"] = time.perf_counter() - start
             _print_variant(name, figures["variants"][name])
         figures["peak_rss_gib"] = peak_rss_bytes() / 2**30
@@ -224,8 +265,8 @@ def run_study(
     def forced_decode() -> Decoded:
         return decode(model, input_ids, preset.decode_steps, forced)
 
-    # what the model's weights are now: "fp32" (the seed's), "m" (matrices rounded), "bf16" (all rounded) or
-    # "noise"; every part starts from the state it needs, regenerating the seed's weights in place if need be
+    # what the model's weights are now: "fp32" (the seed's), "m" (matrices rounded), "bf16" (all rounded),
+    # "vectors" (a group of them rounded) or "noise"; every part starts from the state it needs, regenerating the seed's weights in place if need be
     state, matrix_error = "fp32", 0.0
 
     def regenerate() -> None:
@@ -238,13 +279,13 @@ def run_study(
     for part in parts:
         if part == "m":
             regenerate()
-            matrix_error = round_weights_(model, matrices_only=True)
+            matrix_error = round_weights_(model, is_matrix)
             state = "m"
             timed("m bf16 matrices", forced_decode, {"weight_relative_error": matrix_error})
         elif part in ("b", "c"):
             if state not in ("m", "bf16"):
                 regenerate()
-                matrix_error = round_weights_(model, matrices_only=True)
+                matrix_error = round_weights_(model, is_matrix)
             round_weights_(model)  # the matrices' change is m's (rounding is idempotent)
             state = "bf16"
             if part == "b":
@@ -253,6 +294,12 @@ def run_study(
                 model.to(torch.bfloat16)
                 timed("c bf16 model", forced_decode)
                 model.float()  # exact: the weights are bfloat16 values
+        elif part == "v":
+            for group, select in VECTOR_GROUPS.items():
+                regenerate()
+                round_weights_(model, select)
+                state = "vectors"
+                timed(f"v bf16 {group}", forced_decode)
         elif part == "d":
             for noise_seed in noise_seeds:
                 for scale in noise_scales:
@@ -277,8 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here (rewritten after every part)")
     args = parser.parse_args(argv)
     parts = [p for p in dict.fromkeys(args.parts.split(",")) if p != "a"]
-    if not set(parts) <= {"m", "b", "c", "d"}:
-        parser.error(f"--parts takes a subset of a,m,b,c,d, got {args.parts!r}")
+    if not set(parts) <= {"m", "b", "c", "v", "d"}:
+        parser.error(f"--parts takes a subset of a,m,b,c,v,d, got {args.parts!r}")
     noise_seeds = [int(s) for s in args.noise_seeds.split(",")]
     noise_scales = [float(s) for s in args.noise_scales.split(",")]
 

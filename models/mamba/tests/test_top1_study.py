@@ -29,7 +29,7 @@ study = _study()
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, Any]:
     written: list[dict[str, Any]] = []
-    figures = study.run_study("tiny", 0, ["m", "b", "c", "d"], [1], [0.0, 1.0], written.append)
+    figures = study.run_study("tiny", 0, ["m", "b", "c", "v", "d"], [1], [0.0, 1.0], written.append)
     return {"figures": figures, "written": written}
 
 
@@ -43,13 +43,15 @@ def test_tiny_keeps_every_greedy_token_in_bfloat16(tiny) -> None:
         "m bf16 matrices",
         "b bf16 weights",
         "c bf16 model",
+        *(f"v bf16 {group}" for group in study.VECTOR_GROUPS),
         "d noise s1 x0",
         "d noise s1 x1",
     ]
-    for name in ("m bf16 matrices", "b bf16 weights", "c bf16 model", "d noise s1 x1"):
+    for name in ("m bf16 matrices", "b bf16 weights", "c bf16 model", "v bf16 A_log", "d noise s1 x1"):
         assert variants[name]["top1_agreement"] == 1.0, name
         assert variants[name]["agree"] == [1] * 32
         assert variants[name]["predicted_agreement"] > 0.999, name
+        assert variants[name]["predicted_pass_probability"] > 0.999, name
         assert 0 < max(variants[name]["logit_delta_rms"]) < 0.1, name
     assert min(figures["reference"]["margin"]) > 1.0
 
@@ -74,9 +76,21 @@ def test_noise_is_as_large_as_bfloat16_rounding(tiny) -> None:
 
 def test_figures_are_reported_after_every_part(tiny) -> None:
     written = tiny["written"]
-    assert len(written) == 1 + 5
+    assert len(written) == 1 + 10
     assert "variants" in written[0] and "reference" in written[0]
     assert written[-1]["peak_rss_gib"] > 0
+
+
+def test_vector_groups_and_matrices_cover_every_parameter_once() -> None:
+    """Part v's groups and part m's matrices partition the model's parameters (nothing left out of b)."""
+    from ttport.models.mamba.presets import PRESETS
+    from ttport.models.mamba.reference import build_reference
+
+    model = build_reference(PRESETS["tiny"], None, 0)
+    for name, param in model.named_parameters():
+        owners = [g for g, select in study.VECTOR_GROUPS.items() if select(name, param)]
+        owners += ["matrices"] if study.is_matrix(name, param) else []
+        assert len(owners) == 1, (name, owners)
 
 
 def test_margins_per_step() -> None:
@@ -103,13 +117,22 @@ def test_compare_counts_flips_and_margin_shifts() -> None:
     assert 0.5 < figures["predicted_agreement"] < 1.0
 
 
+def test_pass_probability_is_the_binomial_tail() -> None:
+    assert study.pass_probability(torch.ones(32), 0.95) == pytest.approx(1.0)
+    assert study.pass_probability(torch.tensor([0.5, 0.5]), 0.5) == pytest.approx(0.75)
+    assert study.pass_probability(torch.tensor([0.5, 0.5]), 1.0) == pytest.approx(0.25)
+    # 0.95 of 32 steps = at least 31 kept
+    expected = 0.9**32 + 32 * 0.9**31 * 0.1
+    assert study.pass_probability(torch.full((32,), 0.9), 0.95) == pytest.approx(expected)
+
+
 def test_rounding_and_noise_in_place() -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.LayerNorm(48))
     with torch.no_grad():
         model[1].weight.normal_()
     original = {k: v.clone() for k, v in model.state_dict().items()}
-    error = study.round_weights_(model, matrices_only=True)
+    error = study.round_weights_(model, study.is_matrix)
     w0 = original["0.weight"]
     assert torch.equal(model[0].weight, w0.bfloat16().float())
     assert torch.equal(model[1].weight, original["1.weight"])  # a vector: left fp32
@@ -131,4 +154,4 @@ def test_bad_parts_are_refused(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         study.main(["--preset", "tiny", "--parts", "m,x"])
     assert exit_info.value.code == 2
-    assert "--parts takes a subset of a,m,b,c,d, got 'm,x'" in capsys.readouterr().err
+    assert "--parts takes a subset of a,m,b,c,v,d, got 'm,x'" in capsys.readouterr().err
