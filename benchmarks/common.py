@@ -11,6 +11,14 @@ from typing import Any
 
 from ttport.backend import is_simulator
 
+if is_simulator():
+    # The simulator keeps freed host memory in the heap once a device opens (ttport.sim.host_memory). Set it
+    # from the start, so the reference's torch timings run under the same allocator as the simulator's,
+    # whichever side a benchmark times first.
+    from ttport.sim import host_memory
+
+    host_memory.keep_freed_memory()
+
 
 def argument_parser(doc: str, presets: Iterable[str], default_preset: str) -> argparse.ArgumentParser:
     """--preset, --runs and --json, as every port-vs-reference benchmark takes them."""

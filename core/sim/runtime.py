@@ -96,6 +96,9 @@ class Device(SubDeviceManagers):
         self._buffers: weakref.WeakSet[Buffer] = weakref.WeakSet()
         # live (address, bytes per bank) per buffer type, sorted by address: where the next buffer goes
         self._placed: dict[BufferType, list[tuple[int, int]]] = {BufferType.DRAM: [], BufferType.L1: []}
+        # How many leading entries of _placed lie end to end from address 0: no gap there fits a buffer, so
+        # first fit searches after them (the weights, allocated first, make a long packed prefix).
+        self._packed: dict[BufferType, int] = {BufferType.DRAM: 0, BufferType.L1: 0}
         self._next_buffer_id = 0
         self._open = True
         self.dispatch = Dispatch(
@@ -216,13 +219,21 @@ class Device(SubDeviceManagers):
         show it; the out-of-memory rule above stays on the total (the simulator does not model
         fragmentation, nor ttnn's top-down L1 placement or its bank base offsets)."""
         placed = self._placed[buffer_type]
-        address, at = 0, len(placed)
-        for i, (start, length) in enumerate(placed):
+        packed = self._packed[buffer_type] if per_bank > 0 else 0  # a 0-byte buffer fits the first "gap"
+        address = placed[packed - 1][0] + placed[packed - 1][1] if packed else 0
+        at = len(placed)
+        for i in range(packed, len(placed)):
+            start, length = placed[i]
             if start - address >= per_bank:
                 at = i
                 break
             address = max(address, start + length)
         placed.insert(at, (address, per_bank))
+        end = placed[packed - 1][0] + placed[packed - 1][1] if packed else 0
+        while packed < len(placed) and placed[packed][0] == end:
+            end += placed[packed][1]
+            packed += 1
+        self._packed[buffer_type] = packed
         return address
 
     def _log_buffer(self, sign: int, buffer: Buffer) -> None:
@@ -232,7 +243,10 @@ class Device(SubDeviceManagers):
         )  # fmt: skip
 
     def _release(self, buffer: Buffer) -> None:
-        self._placed[buffer.buffer_type].remove((buffer.address, buffer.per_bank))
+        placed = self._placed[buffer.buffer_type]
+        i = placed.index((buffer.address, buffer.per_bank))
+        del placed[i]
+        self._packed[buffer.buffer_type] = min(self._packed[buffer.buffer_type], i)
         self._log_buffer(-1, buffer)
         self._bank_used[buffer.buffer_type] -= buffer.per_bank
         banks, _ = self._banks(buffer.buffer_type)

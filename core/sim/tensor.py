@@ -113,6 +113,18 @@ def storage_values(v: torch.Tensor, dtype: DataType) -> torch.Tensor:
     return formats.bfloat16_bits(v)
 
 
+def _stored_per_chip(chip_values: Sequence[torch.Tensor], dtype: DataType) -> list[torch.Tensor]:
+    """`storage_values` of each chip's value; a value several chips share (replicated) is converted once and
+    stays shared."""
+    stored: dict[int, torch.Tensor] = {}
+    out = []
+    for v in chip_values:
+        if id(v) not in stored:
+            stored[id(v)] = storage_values(v, dtype)
+        out.append(stored[id(v)])
+    return out
+
+
 # ttnn.set_printoptions (ops/core.py) sets these; Tensor.__repr__ reads them.
 PRINT_OPTIONS: dict[str, Any] = {"profile": "short", "sci_mode": None, "precision": None}
 
@@ -205,7 +217,7 @@ class Tensor:
             return
         if torch_options:
             raise TypeError(f"Tensor() got unexpected keyword arguments {sorted(torch_options)}")
-        self._chips = [storage_values(v, dtype) for v in chip_values]
+        self._chips = _stored_per_chip(chip_values, dtype)
         self._dtype = dtype
         self._layout = layout
         self._device = device
@@ -258,21 +270,37 @@ class Tensor:
 
     def info(self, chip: int = 0) -> TensorInfo:
         """This tensor as chip `chip` holds it, for op records (core/sim/records.py)."""
+        return self.infos((chip,))[0]
+
+    def infos(self, chip_ids: Sequence[int]) -> list[TensorInfo]:
+        """`info` of each of `chip_ids`, sharing what all chips have in common (every op records every
+        operand on every chip)."""
         mc = self.memory_config()
         shard = mc.shard_spec.shape if mc.is_sharded() and mc.shard_spec is not None else None
-        buffer = self._buffers[chip] if chip < len(self._buffers) else None
-        return TensorInfo(
-            shape=tuple(self._chips[min(chip, len(self._chips) - 1)].shape),
-            padded_shape=tuple(self.padded_shape),
+        padded = self.padded_shape
+        num_pages, page_size = _pages(padded, self._dtype, self._layout)
+        common = dict(
+            padded_shape=tuple(padded),
             dtype=self._dtype.name,
             layout=self._layout.name,
             buffer_type=mc.buffer_type.name,
             memory_layout=mc.memory_layout.name,
             shard_shape=tuple(shard) if shard is not None else None,
-            num_bytes=self._nbytes(),
-            address=getattr(buffer, "address", None),
-            buffer_id=getattr(buffer, "buffer_id", None),
+            num_bytes=num_pages * page_size,
         )
+        last = len(self._chips) - 1
+        infos = []
+        for chip in chip_ids:
+            buffer = self._buffers[chip] if chip < len(self._buffers) else None
+            infos.append(
+                TensorInfo(
+                    shape=tuple(self._chips[min(chip, last)].shape),
+                    address=getattr(buffer, "address", None),
+                    buffer_id=getattr(buffer, "buffer_id", None),
+                    **common,
+                )
+            )
+        return infos
 
     def writable_chip(self, i: int) -> torch.Tensor:
         """Chip `i`'s values for an in-place op (kv-cache updates). Values are otherwise immutable and may be
@@ -429,9 +457,18 @@ def same_shape(first: tuple[int, ...], *_: tuple[int, ...]) -> tuple[int, ...]:
     return first
 
 
-def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """`output_shapes` of an elementwise op over broadcast inputs."""
-    return tuple(torch.broadcast_shapes(*shapes))
+def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
+    """`output_shapes` of an elementwise op over broadcast inputs: torch.broadcast_shapes, in plain Python
+    (torch's costs ~30 us, more than some ops; shapes that do not broadcast get torch's own error)."""
+    ndim = max(map(len, shapes), default=0)
+    out = [1] * ndim
+    for shape in shapes:
+        for i, d in enumerate(shape, ndim - len(shape)):
+            if d != 1:
+                if out[i] not in (1, d):
+                    return tuple(torch.broadcast_shapes(*shapes))
+                out[i] = d
+    return tuple(out)
 
 
 def _meta(v: torch.Tensor) -> torch.Tensor:
@@ -545,8 +582,8 @@ def device_op(
     external = [weakref.ref(t) for t in inputs if not dispatch.produced_by_trace(t._chips)]
     out_values = [o._chips for o in outs]
     out_refs = [weakref.ref(o) for o in outs]
-    in_infos = [tuple(t.info(i) for t in inputs) for i in range(n_chips)]
-    out_infos = [tuple(o.info(i) for o in outs) for i in range(n_chips)]
+    in_infos = _per_chip_infos(inputs, n_chips)
+    out_infos = _per_chip_infos(outs, n_chips)
 
     def step() -> None:
         # Inputs made by the trace itself may have been deallocated during capture (their addresses are
@@ -573,10 +610,14 @@ def _output_values(result: torch.Tensor, dtype: DataType, rounding: str) -> torc
     """An op's result rounded to its output dtype. A bfloat16 result for a bfloat16 output that keeps its
     values (HOST: no re-rounding) is already what the tensor stores: handed over as is, without the widening
     to float32 and narrowing back (two passes over the values) that quantize + storage_values would do; a
-    view on part of a larger tensor (a slice of an input) is copied, so it does not keep all of it alive."""
-    if result.dtype == torch.bfloat16 and dtype == DataType.BFLOAT16 and rounding == formats.HOST:
-        base = result._base
-        return result.clone() if base is not None and base.numel() > result.numel() else result
+    view on part of a larger tensor (a slice of an input) is copied, so it does not keep all of it alive.
+    A bfloat16 output packed by the packer goes straight to its storage form (formats.pack_bfloat16)."""
+    if dtype == DataType.BFLOAT16:
+        if rounding == formats.PACKER:
+            return formats.pack_bfloat16(result)
+        if result.dtype == torch.bfloat16 and rounding == formats.HOST:
+            base = result._base
+            return result.clone() if base is not None and base.numel() > result.numel() else result
     return formats.quantize(result, dtype, rounding)
 
 
@@ -620,10 +661,16 @@ def _record(
     _record_infos(
         name,
         device,
-        [tuple(t.info(i) for t in inputs) for i in range(n)],
-        [tuple(t.info(i) for t in outputs) for i in range(n)],
+        _per_chip_infos(inputs, n),
+        _per_chip_infos(outputs, n),
         config,
     )
+
+
+def _per_chip_infos(tensors: Sequence[Tensor], n_chips: int) -> list[tuple[TensorInfo, ...]]:
+    """Per chip, the infos of `tensors` (as op records take them)."""
+    per_tensor = [t.infos(range(n_chips)) for t in tensors]
+    return [tuple(infos[i] for infos in per_tensor) for i in range(n_chips)]
 
 
 def in_place_recorder(
@@ -632,8 +679,8 @@ def in_place_recorder(
     """For an op that writes `cache` in place (kv-cache fills and updates): a function recording one run of it
     on every chip, with the operands as they are now (ttnn's argument order: the cache first)."""
     n = len(chips(device))
-    operands = [tuple(t.info(i) for t in (cache, *inputs)) for i in range(n)]
-    results = [(cache.info(i),) for i in range(n)]
+    operands = _per_chip_infos((cache, *inputs), n)
+    results = _per_chip_infos((cache,), n)
     return lambda: _record_infos(name, device, operands, results, OpConfig())
 
 

@@ -158,3 +158,39 @@ def test_l1_small_size_is_taken_from_every_l1_bank(open_board) -> None:
             )
     finally:
         ttnn.close_device(device)
+
+
+def _first_fit(placed: list[tuple[int, int]], per_bank: int) -> int:
+    """The allocator's placement rule spelled out: the lowest gap between live buffers that fits."""
+    address = 0
+    for start, length in sorted(placed):
+        if start - address >= per_bank:
+            return address
+        address = max(address, start + length)
+    return address
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_buffers_go_to_the_lowest_gap_that_fits(device: ttnn.Device, seed: int) -> None:
+    """Addresses follow first fit from the bottom, through random allocations and frees of mixed sizes (the
+    allocator skips its packed prefix of buffers lying end to end: it must not change where anything goes)."""
+    from ttport.sim.types import BufferType
+
+    generator = torch.Generator().manual_seed(seed)
+    banks = device.dram_grid_size().x
+    live: list = []
+    for _ in range(400):
+        free_one = live and torch.rand((), generator=generator) < 0.45
+        if free_one:
+            buffer = live.pop(int(torch.randint(len(live), (), generator=generator)))
+            buffer.free()
+            continue
+        pages = int(torch.randint(0, 40, (), generator=generator))
+        per_bank = -(-pages // banks) * 2048  # interleaved round-robin over the DRAM banks
+        expected = _first_fit([(b.address, b.per_bank) for b in live], per_bank)
+        buffer = device.allocate(BufferType.DRAM, pages, 2048)
+        assert buffer.address == expected
+        live.append(buffer)
+    for buffer in live:
+        buffer.free()
+    assert device.allocate(BufferType.DRAM, 1, 2048).address == 0

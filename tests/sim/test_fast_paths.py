@@ -145,6 +145,104 @@ def test_sdpa_rounding_is_the_formats_one() -> None:
     assert _same_bits(sdpa_module._pack_bf16_(x.clone()), _reference_round_bfloat16(x, formats.PACKER))
 
 
+# -- the packer's bfloat16 output (formats.pack_bfloat16) ----------------------------------------------------
+
+
+def _reference_pack(x: torch.Tensor) -> torch.Tensor:
+    """What a bfloat16 device-op output stores: the packer's rounding, high halves of the float32 bits."""
+    bits = _ref_bits(_reference_round_bfloat16(x, formats.PACKER)) >> 16
+    return torch.where(bits >= 2**15, bits - 2**16, bits).to(torch.int16).view(torch.bfloat16)
+
+
+def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return (
+        a.dtype == b.dtype == torch.bfloat16
+        and a.shape == b.shape
+        and torch.equal(a.view(torch.int16), b.view(torch.int16))
+    )
+
+
+@pytest.mark.parametrize("make", [_edge_floats, _random_floats], ids=["edges", "random"])
+def test_pack_bfloat16_matches_reference(make) -> None:
+    """NaN / inf in the values: the general path; their finite values alone: the two-pass path (called
+    directly, since a finite input's sum may still overflow and take the general path)."""
+    x = make()
+    before = x.clone()
+    assert _same_storage(formats.pack_bfloat16(x), _reference_pack(x))
+    finite = x[torch.isfinite(x)].contiguous()
+    assert finite.numel() > 0.9 * x.numel()
+    assert _same_storage(formats._pack_finite_bfloat16(finite), _reference_pack(finite))
+    assert _same_bits(x, before)  # the op's result is left alone
+
+
+def test_pack_bfloat16_edge_values_by_hand() -> None:
+    """Expected bit patterns worked out by hand (independent of any implementation): ties go away from zero,
+    whatever the kept bit, for normals and denormals; +-0 keep their sign; the largest finite value and the
+    ties above it round into infinity; NaNs of any sign or payload become 0x7FC0."""
+    cases = {
+        0x00000000: 0x0000, 0x80000000: 0x8000,  # +-0
+        0x3F800000: 0x3F80, 0xBF800000: 0xBF80,  # +-1 (exact)
+        0x3F808000: 0x3F81, 0xBF808000: 0xBF81,  # ties, even kept bit: up in magnitude (nearest-even: down)
+        0x3F818000: 0x3F82, 0xBF818000: 0xBF82,  # ties, odd kept bit
+        0x3F807FFF: 0x3F80, 0x3F808001: 0x3F81,  # just below / above the tie
+        0x00008000: 0x0001, 0x80008000: 0x8001,  # denormal ties
+        0x00007FFF: 0x0000, 0x00000001: 0x0000,  # denormals below half: to +0
+        0x807FFFFF: 0x8080,  # largest negative denormal rounds up into the smallest normal
+        0x7F7F0000: 0x7F7F, 0x7F7F7FFF: 0x7F7F,  # largest finite bfloat16
+        0x7F7F8000: 0x7F80, 0x7F7FFFFF: 0x7F80, 0xFF7FFFFF: 0xFF80,  # round into +-inf
+        0x7F800000: 0x7F80, 0xFF800000: 0xFF80,  # +-inf
+        0x7FC00000: 0x7FC0, 0xFFC00001: 0x7FC0, 0x7F800001: 0x7FC0, 0xFFFFFFFF: 0x7FC0,  # NaNs
+    }  # fmt: skip
+    x = _from_bits(torch.tensor(list(cases), dtype=torch.int64))
+    expected = torch.tensor(list(cases.values()), dtype=torch.int64)
+    got = formats.pack_bfloat16(x).view(torch.int16).to(torch.int64) & 0xFFFF
+    assert got.tolist() == expected.tolist()
+    finite = torch.isfinite(x)
+    fast = formats._pack_finite_bfloat16(x[finite].contiguous()).view(torch.int16).to(torch.int64) & 0xFFFF
+    assert fast.tolist() == expected[finite].tolist()
+
+
+def test_pack_bfloat16_finite_values_take_the_two_pass_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def general_path(*_args, **_kwargs):
+        raise AssertionError("the general path ran on finite values")
+
+    x = torch.randn(64, 96) * 1e30
+    expected = _reference_pack(x)
+    monkeypatch.setattr(formats, "round_bfloat16", general_path)
+    assert _same_storage(formats.pack_bfloat16(x), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16, torch.int64])
+def test_pack_bfloat16_other_input_dtypes(dtype: torch.dtype) -> None:
+    x = (torch.randn(3, 50) * 300).to(dtype)
+    assert _same_storage(formats.pack_bfloat16(x), _reference_pack(x))
+
+
+def test_pack_bfloat16_shapes_and_strides() -> None:
+    x = torch.randn(6, 40)
+    for values in (x.t(), x[:, ::3], x[0, 0], torch.empty(0, 5), x.expand(2, 6, 40)):
+        got = formats.pack_bfloat16(values)
+        assert got.is_contiguous()
+        assert _same_storage(got, _reference_pack(values))
+
+
+def test_bfloat16_device_op_outputs_store_the_packer_bits(device: ttnn.Device) -> None:
+    """device_op's bfloat16 outputs (finite, and with NaN / inf) hold the reference packer bits, and the
+    op's own result is not written to (it may be an input's values or a cached tensor)."""
+    from ttport.sim.tensor import device_op
+
+    edges = _edge_floats()
+    finite = edges[torch.isfinite(edges)][: 64 * 1024].reshape(64, 1024)
+    for values in (finite, edges[: 64 * 1024].reshape(64, 1024), torch.randn(64, 1024)):
+        before = values.clone()
+        source = ttnn.from_torch(torch.zeros(64, 1024), ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device)
+        out = device_op(
+            "probe", [source], lambda _v, r=values: r, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT
+        )
+        assert _same_storage(out._chips[0], _reference_pack(values))
+        assert _same_bits(values, before)
+
+
 # -- block floats ------------------------------------------------------------------------------------------
 
 

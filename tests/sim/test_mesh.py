@@ -149,3 +149,28 @@ def test_in_place_write_on_one_chip_leaves_the_other(mesh_device: ttnn.MeshDevic
     cache.writable_chip(0)[0, 0] = 1.0
     first, second = (ttnn.to_torch(c) for c in ttnn.get_device_tensors(cache))
     assert (first[0, 0].item(), second[0, 0].item()) == (1.0, 0.0)
+
+
+def test_replicated_from_torch_rounds_once_and_chips_share_the_values(mesh_device: ttnn.MeshDevice) -> None:
+    """A replicating mapper gives every chip the same host value: rounded once and shared (half the host
+    memory of a replicated weight); a write into one chip's copy still leaves the other's alone."""
+    source = torch.randn(4, 64, 64) * 3
+    mapper = ttnn.ReplicateTensorToMesh(mesh_device)
+    for dtype in (ttnn.bfloat16, ttnn.bfloat8_b, ttnn.float32):
+        weight = ttnn.from_torch(
+            source, dtype, layout=ttnn.TILE_LAYOUT, device=mesh_device, mesh_mapper=mapper
+        )
+        assert weight._chips[0] is weight._chips[1]
+        single = ttnn.to_torch(ttnn.from_torch(source, dtype, layout=ttnn.TILE_LAYOUT))
+        for chip in ttnn.get_device_tensors(weight):
+            assert torch.equal(ttnn.to_torch(chip), single)
+    cache = ttnn.from_torch(
+        torch.zeros(1, 1, 32, 32),
+        ttnn.bfloat16,
+        layout=ttnn.TILE_LAYOUT,
+        device=mesh_device,
+        mesh_mapper=mapper,
+    )
+    cache.writable_chip(1)[0, 0, 3] = 1.0
+    first, second = (ttnn.to_torch(c) for c in ttnn.get_device_tensors(cache))
+    assert first.abs().sum() == 0 and torch.equal(second[0, 0, 3], torch.ones(32, dtype=torch.bfloat16))

@@ -68,3 +68,34 @@ def test_column_noise_cache_drops_entries_with_their_buffer() -> None:
     assert key in fidelity._COLUMN_SCALES
     del stored
     assert key not in fidelity._COLUMN_SCALES
+
+
+def test_alignment_noise_in_row_blocks_matches_one_pass(monkeypatch) -> None:
+    torch.manual_seed(2)
+    cases = [
+        (torch.randn(300, 70), torch.rand(300, 1), torch.rand(1, 70)),  # 2-D
+        (torch.randn(3, 50, 40), torch.rand(3, 50, 1), torch.rand(3, 1, 40)),  # batched
+        (torch.randn(3, 50, 40), torch.rand(50, 1), torch.rand(1, 40)),  # factors broadcast over the batch
+        (torch.randn(3, 1, 40), torch.rand(3, 1, 1), torch.rand(1, 40)),  # one row
+    ]
+    whole = [fidelity._add_noise_(out.clone(), rows, columns) for out, rows, columns in cases]
+    monkeypatch.setattr(fidelity, "_NOISE_BLOCK", 256)  # blocks of a few rows
+    for (out, rows, columns), expected in zip(cases, whole, strict=True):
+        assert not torch.equal(expected, out)  # the noise is there
+        assert torch.equal(fidelity._add_noise_(out.clone(), rows, columns), expected)
+
+
+def test_dense_test_agrees_with_counting() -> None:
+    cases = [
+        torch.rand(4, 5) + 0.1,  # positive
+        -(torch.rand(4, 5) + 0.1),  # negative
+        torch.randn(4, 5).clamp(min=0.01) * torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0]),  # mixed, no zero
+        torch.tensor([1.0, 0.0, 2.0]),
+        torch.tensor([1.0, -0.0, 2.0]),
+        torch.tensor([float("nan"), 1.0]),
+        torch.tensor([float("nan"), 0.0]),
+        torch.tensor([float("inf"), -float("inf")]),
+        torch.empty(0, 3),
+    ]
+    for a in cases:
+        assert fidelity._has_no_zero(a) == (int(torch.count_nonzero(a)) == a.numel())

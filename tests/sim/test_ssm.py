@@ -234,6 +234,22 @@ def test_repeat_and_interleave_packs_every_kind_of_product_like_the_packer(devic
     assert out[0, 0, 0, 2 * N + 4].item() == 1.1328125  # the tie 1.12890625 packed away from zero
 
 
+@pytest.mark.parametrize("wide", ["a", "b"])
+def test_repeat_and_interleave_packs_infinities_and_overflow_without_nan_like_the_packer(device, wide):
+    """Products with +-inf and finite overflow but no NaN (Mamba's A x delta: -inf on the state padding) are
+    packed on the bits; the wide operand (read as stored) may be either input."""
+    a = torch.randn(1, 1, 32, N * E if wide == "a" else N)
+    b = torch.randn(1, 1, 32, N * E if wide == "b" else E).abs_().add_(0.5)  # no 0: inf * 0 = NaN
+    a[0, 0, 0, :5] = torch.tensor([float("-inf"), float("inf"), 3.3e38, -3.3e38, 1.0625])
+    b[0, 0, :, :2] = 1.0625  # 1.0625 ** 2: a tie, packed away from zero
+    out = ttnn.to_torch(exp.repeat_and_interleave_eltwise_mul(_dev(device, a), _dev(device, b)))
+    a_wide = _bf16(a) if wide == "a" else _bf16(a).repeat(1, 1, 1, E)
+    b_wide = _bf16(b) if wide == "b" else _bf16(b).repeat_interleave(N, dim=-1)
+    expected = formats.round_bfloat16(a_wide * b_wide, formats.PACKER)
+    assert not torch.isnan(expected).any() and torch.isinf(expected).sum() >= 4
+    assert torch.equal(out.view(torch.int16), _bits(expected))
+
+
 def test_hc_sum_reduce_of_one_row_has_the_padded_rows(device):
     x = torch.randn(1, 1, 1, N * 64)
     out = exp.hc_sum_reduce(_dev(device, x))

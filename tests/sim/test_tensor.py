@@ -144,3 +144,27 @@ def test_storage_predicates(device: ttnn.Device) -> None:
     assert ttnn.has_storage_type_of(dev, ttnn.StorageType.DEVICE)
     assert ttnn.get_memory_config(host) is None and ttnn.get_memory_config(dev) == ttnn.DRAM_MEMORY_CONFIG
     assert ttnn.ttnn_dtype_to_torch_dtype(ttnn.bfloat16) == torch.bfloat16
+
+
+def test_broadcast_shape_is_torchs() -> None:
+    from ttport.sim.tensor import broadcast_shape
+
+    cases = [
+        [(1, 1, 96, 1280), (1, 1, 96, 1280)],
+        [(1, 1), ()],
+        [(), ()],
+        [(3, 1, 5), (4, 1)],
+        [(0, 1), (1, 7)],
+        [(2, 0), (1,)],
+        [(1,), (1, 1, 1)],
+        [(8, 1, 6, 1), (7, 1, 5), (1, 1, 1, 1)],
+        [(5,)],
+    ]
+    for shapes in cases:
+        assert broadcast_shape(*shapes) == tuple(torch.broadcast_shapes(*shapes))
+    for shapes in ([(3,), (4,)], [(2, 0), (2, 3)], [(2, 3, 4), (5, 4)]):
+        with pytest.raises(RuntimeError) as ours:
+            broadcast_shape(*shapes)
+        with pytest.raises(RuntimeError) as torchs:
+            torch.broadcast_shapes(*shapes)
+        assert str(ours.value) == str(torchs.value)

@@ -154,9 +154,9 @@ def test_sdpa_query_rows_are_blocked_to_the_step_budget(device, monkeypatch):
     rows_per_step = []
     attend = sdpa_module._attend_rows
 
-    def spy(qg, *args, **kwargs):
-        rows_per_step.append(qg.shape[2])
-        return attend(qg, *args, **kwargs)
+    def spy(q_rows, chunks, mask, q_pos, shape, **kwargs):
+        rows_per_step.append(shape[2])
+        return attend(q_rows, chunks, mask, q_pos, shape, **kwargs)
 
     monkeypatch.setattr(sdpa_module, "_attend_rows", spy)
     monkeypatch.setattr(sdpa_module, "_BLOCK_ELEMENTS", 1 << 16)

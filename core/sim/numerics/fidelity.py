@@ -44,9 +44,10 @@ float32 before the output rounding). Output rounding to the output dtype is the 
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -118,6 +119,30 @@ def numerics_from_config(config: WormholeComputeKernelConfig) -> MatmulNumerics:
     return MatmulNumerics(config.math_fidelity, bool(config.fp32_dest_acc_en))
 
 
+def _keep(x: torch.Tensor, have: int, bits: int) -> torch.Tensor:
+    return x if bits >= have else truncate_mantissa(x, bits)
+
+
+def _dst32_left_parts(left: torch.Tensor, left_bits: int, fidelity: MathFidelity) -> tuple[torch.Tensor, ...]:
+    """The srcB parts the fp32-Dst phase products read, in _phase_operands' order."""
+    if fidelity == MathFidelity.HiFi4:
+        return (left,)
+    b_hi = _keep(left, left_bits, _SRCB_HI)
+    return (b_hi, left - b_hi) if fidelity == MathFidelity.HiFi3 else (b_hi,)
+
+
+def _dst32_right_parts(
+    right: torch.Tensor, right_bits: int, fidelity: MathFidelity
+) -> tuple[torch.Tensor, ...]:
+    """The srcA parts the fp32-Dst phase products read, in _phase_operands' order."""
+    if fidelity == MathFidelity.LoFi:
+        return (_keep(right, right_bits, _SRCA_HI),)
+    a_full = _keep(right, right_bits, _SRCA_HI + _SRCA_LO)
+    if fidelity == MathFidelity.HiFi3:
+        return (a_full, _keep(right, right_bits, _SRCA_HI))
+    return (a_full,)
+
+
 def _phase_operands(
     left: torch.Tensor,
     right: torch.Tensor,
@@ -127,20 +152,13 @@ def _phase_operands(
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(left part, right part) pairs whose products sum to the phases the fidelity runs; left is srcB,
     right is srcA (module docstring). `*_bits`: mantissa bits the operands can carry."""
-
-    def keep(x: torch.Tensor, have: int, bits: int) -> torch.Tensor:
-        return x if bits >= have else truncate_mantissa(x, bits)
-
-    a_full = keep(right, right_bits, _SRCA_HI + _SRCA_LO)
-    if fidelity == MathFidelity.HiFi4:
-        return [(left, a_full)]
-    b_hi = keep(left, left_bits, _SRCB_HI)
-    if fidelity == MathFidelity.HiFi2:
-        return [(b_hi, a_full)]
-    a_hi = keep(right, right_bits, _SRCA_HI)
-    if fidelity == MathFidelity.LoFi:
-        return [(b_hi, a_hi)]
-    return [(b_hi, a_full), (left - b_hi, a_hi)]  # HiFi3
+    return list(
+        zip(
+            _dst32_left_parts(left, left_bits, fidelity),
+            _dst32_right_parts(right, right_bits, fidelity),
+            strict=True,
+        )
+    )
 
 
 def _as_batched(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
@@ -253,8 +271,12 @@ def matmul(
     In exact numerics mode every MVMUL is modelled bit for bit (core/sim/numerics/fpu.py). `blocking`: the
     kernel's K blocks (k_blocking), None for one block. `b_stored`: (the device buffer values `b` was read
     from, whether b is their transpose), when the caller has them: what only depends on b is then computed once per buffer
-    (weights are read by every call)."""
+    (weights are read by every call). Where widens_by_column_blocks(b, numerics), b may also be bfloat16
+    storage: it is widened here, one block of columns at a time."""
     fid, dst32 = numerics.math_fidelity, numerics.fp32_dest_acc_en
+    if widens_by_column_blocks(b, numerics):
+        a2, b2, out_shape = _as_batched(to_source_register(a, a_dtype), b)
+        return _dst32_by_column_blocks(a2, b2, a_dtype, b_dtype, fid, b_stored).reshape(out_shape)
     if mode.is_exact():
         if not _blocks_matter(blocking, dst32):
             return fpu.matmul_dst(a, b, a_dtype, b_dtype, fid, dst32, arch=arch)
@@ -285,6 +307,54 @@ def matmul(
     return bf16_dst(0, a2.shape[-1], None).reshape(out_shape)
 
 
+# A weight whose float32 form would be at least this large is widened (and cut to the multiplier's bits) one
+# block of columns at a time, each block while it sits in the CPU's cache, rather than as a whole: a fresh
+# float32 copy of a Mamba-2.8B LM head (2560 x 50280, 515 MB) costs more than the matmul itself. The columns
+# come out bit-identical to the one-call product (tests/sim/test_numerics_speed.py checks it for this build's
+# BLAS): each is the same dot products of the same operands.
+_COLUMN_BLOCKS_MIN_BYTES = 128 * 2**20
+_COLUMN_BLOCK_BYTES = 5 * 2**19  # 2.5 MiB of float32 weight per block: about a core's L2
+
+
+def widens_by_column_blocks(b: torch.Tensor, numerics: MatmulNumerics) -> bool:
+    """Whether matmul() widens `b` one block of columns at a time (then the caller may pass b's bfloat16
+    storage as is): in default mode with a float32 Dst, for an unbatched b (a weight) whose float32 form
+    reaches _COLUMN_BLOCKS_MIN_BYTES."""
+    return (
+        numerics.fp32_dest_acc_en
+        and not mode.is_exact()
+        and b[..., 0, 0].numel() == 1
+        and b.numel() * 4 >= _COLUMN_BLOCKS_MIN_BYTES
+    )
+
+
+def _dst32_by_column_blocks(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    a_dtype: DataType,
+    b_dtype: DataType,
+    fidelity: MathFidelity,
+    b_stored: tuple[torch.Tensor, bool] | None,
+) -> torch.Tensor:
+    """The float32-Dst product of matmul() of a [M, K] (source register values) and b [K, N] (stored form,
+    not widened), one block of b's columns at a time."""
+    k, n = b.shape
+    left_bits, right_bits = _SOURCE_MANTISSA.get(a_dtype, 23), _SOURCE_MANTISSA.get(b_dtype, 23)
+    columns = max(K_TILE, _COLUMN_BLOCK_BYTES // (4 * k) // K_TILE * K_TILE)
+    # the last block takes the remainder (a product only a few columns wide may run another BLAS kernel)
+    edges = [i * columns for i in range(max(1, n // columns))] + [n]
+    out = torch.empty(a.shape[0], n, dtype=torch.float32)
+    for j0, j1 in itertools.pairwise(edges):
+        block = to_source_register(b[:, j0:j1], b_dtype)
+        pairs = _phase_operands(a, block, left_bits, right_bits, fidelity)
+        part = out[:, j0:j1]
+        torch.matmul(*pairs[0], out=part)
+        for pa, pb in pairs[1:]:
+            part += torch.matmul(pa, pb)
+    scale = _column_scale_of((k, n), torch.float32, b_stored, lambda: to_source_register(b, b_dtype))
+    return _add_alignment_error(out, a, None, column_scale=scale)
+
+
 def _bf16_dst_matmul(
     phases: list[tuple[torch.Tensor, torch.Tensor]], dst: torch.Tensor | None
 ) -> torch.Tensor:
@@ -311,21 +381,39 @@ def _bf16_dst_matmul(
     return acc
 
 
+def _bf16_left_parts(left: torch.Tensor, left_bits: int, fidelity: MathFidelity) -> tuple[torch.Tensor, ...]:
+    """The srcB part of each 16-bit-Dst fidelity phase in order (_phase_parts)."""
+    n = len(fpu.PHASES[fidelity])
+    b_hi = _keep(left, left_bits, _SRCB_HI)
+    if n <= 2:
+        return (b_hi,) * n
+    b_lo = left - b_hi
+    return (b_hi, b_hi, b_lo, b_lo)[:n]
+
+
+def _bf16_right_parts(
+    right: torch.Tensor, right_bits: int, fidelity: MathFidelity
+) -> tuple[torch.Tensor, ...]:
+    """The srcA part of each 16-bit-Dst fidelity phase in order (_phase_parts)."""
+    a_hi = _keep(right, right_bits, _SRCA_HI)
+    if fidelity == MathFidelity.LoFi:
+        return (a_hi,)
+    a_lo = _keep(right, right_bits, _SRCA_HI + _SRCA_LO) - a_hi
+    return (a_hi, a_lo, a_hi, a_lo)[: len(fpu.PHASES[fidelity])]
+
+
 def _phase_parts(
     left: torch.Tensor, right: torch.Tensor, left_bits: int, right_bits: int, fidelity: MathFidelity
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(srcB part, srcA part) of each fidelity phase in order: 0 B_hi*A_hi, 1 B_hi*A_lo, 2 B_lo*A_hi,
     3 B_lo*A_lo (left = in0 = srcB, right = in1 = srcA; module docstring)."""
-
-    def keep(x: torch.Tensor, have: int, bits: int) -> torch.Tensor:
-        return x if bits >= have else truncate_mantissa(x, bits)
-
-    a_hi = keep(right, right_bits, _SRCA_HI)
-    a_lo = keep(right, right_bits, _SRCA_HI + _SRCA_LO) - a_hi
-    b_hi = keep(left, left_bits, _SRCB_HI)
-    b_lo = left - b_hi
-    parts = [(b_hi, a_hi), (b_hi, a_lo), (b_lo, a_hi), (b_lo, a_lo)]
-    return parts[: len(fpu.PHASES[fidelity])]
+    return list(
+        zip(
+            _bf16_left_parts(left, left_bits, fidelity),
+            _bf16_right_parts(right, right_bits, fidelity),
+            strict=True,
+        )
+    )
 
 
 def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
@@ -356,15 +444,26 @@ _COLUMN_SCALES: dict[int, tuple[weakref.ref, int, tuple, torch.Tensor]] = {}
 def _column_scale(b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None) -> torch.Tensor:
     """sqrt(sum_k b_k^2 / K) per column of b, cached per stored buffer (`b_stored`: the buffer and whether
     b is its transpose; None: not cached)."""
-    k = b.shape[-2]
+    return _column_scale_of(tuple(b.shape), b.dtype, b_stored, lambda: b)
+
+
+def _column_scale_of(
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    b_stored: tuple[torch.Tensor, bool] | None,
+    values: Callable[[], torch.Tensor],
+) -> torch.Tensor:
+    """_column_scale of the operand b of `shape` and `dtype` that `values()` gives, called only when the
+    scale is not cached."""
+    k = shape[-2]
 
     def scale() -> torch.Tensor:
-        return torch.linalg.vector_norm(b, dim=-2, keepdim=True).div_(k**0.5)
+        return torch.linalg.vector_norm(values(), dim=-2, keepdim=True).div_(k**0.5)
 
     if b_stored is None or b_stored[0].is_meta:
         return scale()
     b_stored, transposed = b_stored
-    made_of = (tuple(b.shape), b.dtype, tuple(b_stored.shape), b_stored.dtype, b_stored.stride(), transposed)
+    made_of = (shape, dtype, tuple(b_stored.shape), b_stored.dtype, b_stored.stride(), transposed)
     key = id(b_stored)
     entry = _COLUMN_SCALES.get(key)
     if entry is not None and entry[0]() is b_stored and entry[1] == b_stored._version and entry[2] == made_of:
@@ -379,27 +478,27 @@ def _column_scale(b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None) -
     return value
 
 
-def _add_alignment_error(
-    out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None = None
-) -> torch.Tensor:
-    """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
-    noise of the measured variance. sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2) (sum_k b_k^2) / K: per
-    row and column alone, so a row's noise does not depend on which other rows share the matmul (a batch
-    sharded over a mesh gets the same values as on one chip).
+def _has_no_zero(a: torch.Tensor) -> bool:
+    """Whether no entry of `a` is 0 (NaN counts as non-zero): a minimum above 0 or a maximum below it settles it
+    in one fast pass (softmax probabilities, SDPA's P), a global count otherwise."""
+    if a.numel() == 0:
+        return True
+    if bool(a.amin() > 0) or bool(a.amax() < 0):
+        return True
+    return int(torch.count_nonzero(a)) == a.numel()
 
-    The uniform dither in [-0.5, 0.5) is the low 11 bits of the float32 result itself, sign-extended (the
-    rounding bits of a K-long float32 sum: the same values give the same noise, run after run, on one chip or
-    a mesh). It is 0 exactly when those bits are, so results of at most 12 significant bits (e.g.
-    small-integer data, whose products align without loss) stay exact. Five passes over the output: the
-    noise costs less than the matmul it perturbs (benchmarks/bench_matmul_numerics.py)."""
+
+def _row_scale(a: torch.Tensor) -> torch.Tensor:
+    """The row factor of the alignment noise of a @ b (_add_alignment_error) from a alone: the noise's standard
+    deviation is row factor x column factor (_column_scale)."""
     k = a.shape[-1]
     rows = torch.linalg.vector_norm(a, dim=-1, keepdim=True).square_()
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
     # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
     # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
-    # (a dense `a`, the usual case, is told by one global count; otherwise the ord-0 norm is the per-row count,
+    # (a dense `a`, the usual case, is told by one global test; otherwise the ord-0 norm is the per-row count,
     # exact in float32: both several times faster than count_nonzero along a dim)
-    if int(torch.count_nonzero(a)) == a.numel():
+    if _has_no_zero(a):
         products = torch.full((*a.shape[:-1], 1), float(k))
     else:
         products = torch.linalg.vector_norm(a, ord=0, dim=-1, keepdim=True).float()
@@ -407,7 +506,124 @@ def _add_alignment_error(
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
     share.masked_fill_(products < 16, 0.0)
     # Standard deviation of the noise = row factor x column factor; the dither's 2^-11 folded in.
-    row_scale = (rows * share).mul_(12.0 * _ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
-    column_scale = _column_scale(b, b_stored)
-    dither = torch.bitwise_left_shift(out.view(torch.int32), 21).bitwise_right_shift_(21).to(torch.float32)
-    return out.addcmul_(dither.mul_(row_scale), column_scale)
+    return (rows * share).mul_(12.0 * _ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
+
+
+# Outputs larger than this many values get their noise in blocks of rows this size, so the six passes over a
+# block run in the host's caches (twice as fast on a 4096 x 4608 linear output).
+_NOISE_BLOCK = 1 << 20
+
+
+def _add_noise_(out: torch.Tensor, row_scale: torch.Tensor, column_scale: torch.Tensor) -> torch.Tensor:
+    """out += dither x row factor x column factor, in place (the dither: _add_alignment_error). The dither is
+    built in one int32 buffer and converted to float32 in place; elementwise, so done block by block of rows."""
+    rows = out.shape[-2] if out.dim() >= 2 else 1
+    step = max(1, _NOISE_BLOCK // max(1, out.numel() // rows))
+    if out.dim() < 2 or step >= rows:
+        # low 11 bits, sign-extended: ((bits & 0x7FF) ^ 0x400) - 0x400 (three fast integer passes, where two
+        # shifts are slower)
+        dither = torch.bitwise_and(out.view(torch.int32), 0x7FF).bitwise_xor_(0x400).sub_(0x400)
+        dither = dither.view(torch.float32).copy_(dither)
+        out.addcmul_(dither.mul_(row_scale), column_scale)
+        return out
+    per_row = row_scale.dim() >= 2 and row_scale.shape[-2] == rows
+    for r0 in range(0, rows, step):
+        r1 = min(r0 + step, rows)
+        _add_noise_(out[..., r0:r1, :], row_scale[..., r0:r1, :] if per_row else row_scale, column_scale)
+    return out
+
+
+def _add_alignment_error(
+    out: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor | None,
+    b_stored: tuple[torch.Tensor, bool] | None = None,
+    column_scale: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """float32 Dst: the error of aligning each MVMUL group's products (module docstring), as deterministic
+    noise of the measured variance. sum_k a_k^2 b_k^2 is estimated as (sum_k a_k^2) (sum_k b_k^2) / K: per
+    row and column alone (_row_scale, _column_scale), so a row's noise does not depend on which other rows
+    share the matmul (a batch sharded over a mesh gets the same values as on one chip).
+
+    The uniform dither in [-0.5, 0.5) is the low 11 bits of the float32 result itself, sign-extended (the
+    rounding bits of a K-long float32 sum: the same values give the same noise, run after run, on one chip or
+    a mesh). It is 0 exactly when those bits are, so results of at most 12 significant bits (e.g.
+    small-integer data, whose products align without loss) stay exact. Six integer / float passes over the output: the
+    noise costs less than the matmul it perturbs (benchmarks/bench_matmul_numerics.py)."""
+    if column_scale is None:  # (given by a caller that has no float32 b: _dst32_by_column_blocks)
+        column_scale = _column_scale(b, b_stored)
+    return _add_noise_(out, _row_scale(a), column_scale)
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One side of a default-mode matmul, prepared once for several products (SDPA multiplies every K chunk
+    by every block of query rows): `values` (source-register values in the layout torch.matmul receives, as
+    _as_batched gives them: [G, M, K] / [G, K, N], or [M, K] / [K, N]), the parts its fidelity phases read,
+    and its factor of the fp32-Dst alignment noise (row factor of a left operand, column factor of a right
+    one; None with a 16-bit Dst). In exact mode `values` is the operand as given and nothing else is
+    derived."""
+
+    values: torch.Tensor
+    dtype: DataType
+    parts: tuple[torch.Tensor, ...] = ()
+    noise: torch.Tensor | None = None
+
+    def narrowed(self, dim: int, length: int) -> Operand:
+        """The operand with its phase parts cut to their first `length` entries along `dim`: the K entries past
+        which every product term is 0 (a zero-padded head dim; a float32 sum is unchanged by zero terms; the
+        noise factor stays the whole operand's), or output columns the caller fills in itself (the noise
+        factor is cut too). `values` stay whole."""
+        if not self.parts or length == self.parts[0].shape[dim]:
+            return self
+        noise = self.noise
+        if noise is not None and noise.shape[dim] != 1:
+            noise = noise.narrow(dim, 0, length)
+        return replace(self, parts=tuple(part.narrow(dim, 0, length) for part in self.parts), noise=noise)
+
+
+def prepare_left(a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics) -> Operand:
+    """The left operand (in0, srcB) of matmul_prepared."""
+    if mode.is_exact():
+        return Operand(a, a_dtype)
+    a = to_source_register(a, a_dtype)
+    bits = _SOURCE_MANTISSA.get(a_dtype, 23)
+    if numerics.fp32_dest_acc_en:
+        return Operand(a, a_dtype, _dst32_left_parts(a, bits, numerics.math_fidelity), _row_scale(a))
+    return Operand(a, a_dtype, _bf16_left_parts(a, bits, numerics.math_fidelity))
+
+
+def prepare_right(b: torch.Tensor, b_dtype: DataType, numerics: MatmulNumerics) -> Operand:
+    """The right operand (in1, srcA) of matmul_prepared."""
+    if mode.is_exact():
+        return Operand(b, b_dtype)
+    b = to_source_register(b, b_dtype)
+    bits = _SOURCE_MANTISSA.get(b_dtype, 23)
+    if numerics.fp32_dest_acc_en:
+        return Operand(
+            b, b_dtype, _dst32_right_parts(b, bits, numerics.math_fidelity), _column_scale(b, None)
+        )
+    return Operand(b, b_dtype, _bf16_right_parts(b, bits, numerics.math_fidelity))
+
+
+def matmul_prepared(
+    left: Operand, right: Operand, numerics: MatmulNumerics, *, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """matmul(a, b) of two prepared operands, the same values (one K block); `out`: a buffer of the result's
+    shape for the fp32-Dst product (default mode)."""
+    if mode.is_exact():
+        return fpu.matmul_dst(
+            left.values,
+            right.values,
+            left.dtype,
+            right.dtype,
+            numerics.math_fidelity,
+            numerics.fp32_dest_acc_en,
+        )
+    pairs = list(zip(left.parts, right.parts, strict=True))
+    if not numerics.fp32_dest_acc_en:
+        return _bf16_dst_matmul(pairs, None)
+    result = torch.matmul(*pairs[0], out=out)
+    for pa, pb in pairs[1:]:
+        result += torch.matmul(pa, pb)
+    return _add_noise_(result, left.noise, right.noise)

@@ -95,6 +95,27 @@ def round_bfloat16_(x: torch.Tensor, mode: str = PACKER) -> torch.Tensor:
     return x if nan is None else torch.where(nan, _CANONICAL_NAN, x, out=x)
 
 
+def pack_bfloat16(x: torch.Tensor) -> torch.Tensor:
+    """The packer's bfloat16 output of float values, as torch.bfloat16 storage: the bits of
+    bfloat16_bits(round_bfloat16(x, PACKER)) in two passes over the values instead of five (every device op's
+    output goes through it). Non-finite values take the general path: inf with its lowest bit set would be a
+    NaN (see _pack_finite_bfloat16), and a NaN must become 0x7FC0 (torch's cast gives 0xFFFF)."""
+    x = x.to(torch.float32).contiguous()
+    if not bool(torch.isfinite(x.sum())):  # a NaN or inf among the values (or a sum overflowing float32)
+        return bfloat16_bits(round_bfloat16(x, PACKER))
+    return _pack_finite_bfloat16(x)
+
+
+def _pack_finite_bfloat16(x: torch.Tensor) -> torch.Tensor:
+    """PACKER rounding (ties away from zero) of finite contiguous float32 values to torch.bfloat16. It is
+    nearest-even once the lowest float32 bit is set: an exact tie becomes just above half and rounds up in
+    magnitude, every other value stays on its side of the half. torch's float32 -> bfloat16 cast rounds to
+    nearest-even on the bits, denormals included (checked on every finite float32 pattern;
+    tests/sim/test_fast_paths.py pins it on edge and random patterns). Overflow rounds into infinity, as in
+    round_bfloat16."""
+    return (x.view(torch.int32) | 1).view(torch.float32).to(torch.bfloat16)
+
+
 def _block_float(x: torch.Tensor, mantissa_bits: int, pad_value: float = 0.0) -> torch.Tensor:
     """Shared-exponent quantisation over groups of 16 consecutive values of the last dim (face rows).
 
@@ -220,18 +241,21 @@ def quantize(x: torch.Tensor, dtype: DataType, mode: str = HOST, *, pad_value: f
     return x.to(torch.int64).clamp(lo, hi)
 
 
+_ELEMENT_SIZE = {
+    DataType.BFLOAT16: 2,
+    DataType.FLOAT32: 4,
+    DataType.UINT32: 4,
+    DataType.INT32: 4,
+    DataType.UINT16: 2,
+    DataType.UINT8: 1,
+    DataType.BFLOAT8_B: 1088 / 1024,
+    DataType.BFLOAT4_B: 576 / 1024,
+}
+
+
 def element_size(dtype: DataType) -> float:
     """Bytes per element in ROW_MAJOR / tile storage (block floats include their exponent share)."""
-    return {
-        DataType.BFLOAT16: 2,
-        DataType.FLOAT32: 4,
-        DataType.UINT32: 4,
-        DataType.INT32: 4,
-        DataType.UINT16: 2,
-        DataType.UINT8: 1,
-        DataType.BFLOAT8_B: 1088 / 1024,
-        DataType.BFLOAT4_B: 576 / 1024,
-    }[dtype]
+    return _ELEMENT_SIZE[dtype]
 
 
 def tile_bytes(dtype: DataType) -> int:

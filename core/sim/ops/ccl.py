@@ -439,6 +439,9 @@ class _OneChip:
     def info(self, _: int) -> Any:
         return self._tensor.info(self._i)
 
+    def infos(self, chip_ids: Any) -> list[Any]:
+        return [self._tensor.info(self._i) for _ in chip_ids]
+
 
 def _by_groups(
     plan: _Collective,

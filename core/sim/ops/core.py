@@ -197,7 +197,14 @@ def from_torch(
     rules.check_dtype_layout(dtype, layout)
     rules.check_sharded_memory_config(memory_config, "ttnn.from_torch")
     shards = _mapper_of(mesh_mapper).map(tensor) if mesh_mapper is not None else [tensor]
-    values = [_host_values(s, dtype, layout, pad_value) for s in shards]
+    # A replicating mapper hands the same tensor to every chip: rounded once, its values shared by the chips
+    # (as _upload shares a single host value; values are never written in place).
+    rounded: dict[int, torch.Tensor] = {}
+    values = []
+    for s in shards:
+        if id(s) not in rounded:
+            rounded[id(s)] = _host_values(s, dtype, layout, pad_value)
+        values.append(rounded[id(s)])
     host = Tensor(values, dtype, layout, None, memory_config)
     host._tile = tile if layout == Layout.TILE else None
     if device is None:
@@ -1047,7 +1054,9 @@ def interleaved_to_sharded_partial(
     rules.require(rows % num_slices == 0, f"Tensor height {rows} is not divisible by num_slices {num_slices}")
     size = rows // num_slices
     shard_grid = grid if isinstance(grid, CoreRangeSet) else _grid_range_set(grid)
-    memory_config = MemoryConfig(shard_scheme, BufferType.L1, ShardSpec(shard_grid, tuple(shard_shape), shard_orientation))
+    memory_config = MemoryConfig(
+        shard_scheme, BufferType.L1, ShardSpec(shard_grid, tuple(shard_shape), shard_orientation)
+    )
     rules.check_sharded_memory_config(memory_config, "interleaved_to_sharded_partial")
 
     def compute(v: torch.Tensor) -> torch.Tensor:
@@ -1075,7 +1084,9 @@ attach_golden_function(interleaved_to_sharded_partial, _interleaved_to_sharded_p
 __all__ += ["interleaved_to_sharded_partial"]
 
 
-def set_printoptions(*, profile: str, sci_mode: str | bool | None = None, precision: int | None = None) -> None:
+def set_printoptions(
+    *, profile: str, sci_mode: str | bool | None = None, precision: int | None = None
+) -> None:
     """How tensors print: profile "empty" (no values), "short" (summarized) or "full" (every value); sci_mode
     None / "default" (auto), True or False; precision: digits after the decimal point."""
     if profile.lower() not in ("empty", "short", "full"):

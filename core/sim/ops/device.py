@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .. import rules
+from .. import host_memory, rules
 from ..boards import get_board
 from ..runtime import Device, MeshDevice
 from ..types import (
@@ -109,6 +109,7 @@ def create_device(
             worker_l1_size=worker_l1_size,
             num_command_queues=num_command_queues,
         )
+        host_memory.keep_freed_memory()
         track_open(device)
         _open_devices[device_id] = device
     return device
@@ -158,6 +159,7 @@ def open_mesh_device(
         num_command_queues=num_command_queues,
         dispatch_core_config=dispatch_core_config,
     )
+    host_memory.keep_freed_memory()
     track_open(mesh_device)
     return mesh_device
 

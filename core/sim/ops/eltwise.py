@@ -370,7 +370,25 @@ def _sfpu_unary(
 ) -> Tensor:
     """A unary op on the SFPU: Dst is 32-bit for float32 inputs (unary_program_factory.cpp)."""
     rules.require_same_device(name, [x])
-    fn = sfpu_fn(name, approx=approx, fp32_dest=x.dtype == DataType.FLOAT32, arch=x.device().arch())
+    fp32_dest = x.dtype == DataType.FLOAT32
+    out_dtype = output_tensor.dtype if output_tensor is not None else x.dtype
+    if x.dtype == DataType.BFLOAT16 and out_dtype == DataType.BFLOAT16:
+        # bfloat16 in and out: the packed result looked up by the stored bits (sfpu.apply_packed_bfloat16)
+        kernel = _SFPU_KERNELS[name]
+        mode = sfpu.Mode(approx=approx, fp32_dest=False, arch=sfpu.arch_name(x.device().arch()))
+        result = device_op(
+            name,
+            [x],
+            lambda v: sfpu.apply_packed_bfloat16(kernel, v, mode),
+            dtype=DataType.BFLOAT16,
+            layout=x.layout,
+            memory_config=memory_config or x.memory_config(),
+            rounding=formats.HOST,  # HOST keeps the packed bfloat16 values as they are
+            stored_inputs=True,
+            output_shapes=same_shape,
+        )
+        return into_output(result, output_tensor)
+    fn = sfpu_fn(name, approx=approx, fp32_dest=fp32_dest, arch=x.device().arch())
     return _unary(name, fn, x, memory_config, output_tensor)
 
 

@@ -16,7 +16,7 @@ import torch
 from .. import projection, rules
 from ..numerics import fidelity
 from ..records import OpConfig
-from ..tensor import Tensor, compute_values, device_op
+from ..tensor import Tensor, broadcast_shape, compute_values, device_op
 from ..types import (
     DRAM_MEMORY_CONFIG,
     BufferType,
@@ -314,8 +314,11 @@ def _bound_matmul(
     )  # fmt: skip
 
     def compute(av: torch.Tensor, b_stored: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        # stored_inputs: b's buffer values identify it to fidelity.matmul's per-weight cache
-        av, bv, rest = compute_values(av), compute_values(b_stored), [compute_values(r) for r in rest]
+        # stored_inputs: b's buffer values identify it to fidelity.matmul's per-weight cache (which widens a
+        # large weight itself, block by block)
+        by_blocks = fidelity.widens_by_column_blocks(b_stored, numerics)
+        bv = b_stored if by_blocks else compute_values(b_stored)
+        av, rest = compute_values(av), [compute_values(r) for r in rest]
         if transpose_a:
             av = av.transpose(-1, -2)
         if transpose_b:
@@ -351,7 +354,7 @@ def _bound_matmul(
     def output_shape(a_in: tuple[int, ...], b_in: tuple[int, ...], *_: tuple[int, ...]) -> tuple[int, ...]:
         """[*broadcast batch, M, N] of the (transposed) operands, as torch.matmul gives it."""
         a_dims, b_dims = _swap_last(a_in, transpose_a), _swap_last(b_in, transpose_b)
-        return (*torch.broadcast_shapes(tuple(a_dims[:-2]), tuple(b_dims[:-2])), a_dims[-2], b_dims[-1])
+        return (*broadcast_shape(a_dims[:-2], b_dims[:-2]), a_dims[-2], b_dims[-1])
 
     out = device_op(
         name,

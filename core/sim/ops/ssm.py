@@ -23,7 +23,7 @@ import torch
 from .. import rules
 from ..numerics import formats
 from ..records import OpConfig, fidelity_name
-from ..tensor import Tensor, device_op, same_shape
+from ..tensor import Tensor, compute_values, device_op, same_shape
 from ..types import DataType, Layout, MathFidelity, MemoryConfig, ShardOrientation, TensorMemoryLayout
 
 __all__ = ["hc_sum_reduce", "prefix_scan", "repeat_and_interleave_eltwise_mul"]
@@ -62,8 +62,10 @@ def _high_halves(x: torch.Tensor) -> torch.Tensor:
 def _packed_bfloat16(x: torch.Tensor) -> torch.Tensor:
     """float32 -> bfloat16 storage the way the packer rounds (ties away from zero, NaN -> 0x7FC0), written
     over x (a temporary of the caller's): what quantize(PACKER) + storage_values give, in three passes over
-    the values instead of about nine (the SSM kernels' outputs are 5120 x 32 values per row)."""
-    if not bool(torch.isfinite(x.sum())):
+    the values instead of about nine (the SSM kernels' outputs are 5120 x 32 values per row). Infinities
+    (exp's input A x delta holds -inf on the state padding) and finite overflow round right on the bits (their
+    low half is 0 / carries into infinity); only a NaN, which a NaN sum reveals, needs the general path."""
+    if bool(torch.isnan(x.sum())):
         return formats.bfloat16_bits(formats.round_bfloat16(x, formats.PACKER))
     x.view(torch.int32).add_(0x8000)
     return _high_halves(x)
@@ -121,7 +123,13 @@ def repeat_and_interleave_eltwise_mul(
         # fills a group of 32 (repeat_interleave)
         x = x.reshape(1, 1, live, 1 if x.shape[-1] == TILE else HIDDEN_SIZE, TILE)
         y = y.reshape(1, 1, live, HIDDEN_SIZE, 1 if y.shape[-1] == HIDDEN_SIZE else TILE)
-        product = (x * y).reshape(1, 1, live, TILE * HIDDEN_SIZE)
+        # The narrower operand is widened to float32; a 32 x 5120 wide one is read as stored: torch widens
+        # its elements (exactly) inside the float32 product, without a float32 copy of it.
+        if x.numel() <= y.numel():
+            x = compute_values(x)
+        if y.numel() <= x.numel():
+            y = compute_values(y)
+        product = torch.mul(x, y).reshape(1, 1, live, TILE * HIDDEN_SIZE)
         if not packed_here:
             return _rows_to_padded(product, rows)
         packed = _packed_bfloat16(product)
@@ -141,6 +149,7 @@ def repeat_and_interleave_eltwise_mul(
         layout=Layout.TILE,
         memory_config=mc,
         rounding=rounding,
+        stored_inputs=True,
         config=_config(math_fidelity),
         output_shapes=lambda *_: (1, 1, rows, TILE * HIDDEN_SIZE),
     )
@@ -175,7 +184,8 @@ def hc_sum_reduce(
     def compute(x: torch.Tensor) -> torch.Tensor:
         # rows past the input's logical rows sum its zero padding: 0, not computed
         live = x.shape[-2]
-        x = torch.nn.functional.pad(x, [0, width - x.shape[-1]])
+        if x.shape[-1] < width:
+            x = torch.nn.functional.pad(x, [0, width - x.shape[-1]])
         return _rows_to_padded(x.reshape(1, 1, live, width // LATENT, LATENT).sum(dim=-1), rows)
 
     return device_op(

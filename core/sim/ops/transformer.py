@@ -26,9 +26,13 @@ and P are the srcB operands. Not modelled: padded K rows (the simulator ignores 
 kernels of some releases let zero-padded keys into the softmax when Sk is not a tile multiple and no mask is
 given).
 
-Memory: the simulator walks K in k_chunk_size slices for a block of query rows of all heads at once (batched
-matmuls); blocks are sized so a step touches at most _BLOCK_ELEMENTS values, so the working set is bounded
-(plus the [B, H, Sq, D] output) and [B, H, Sq, Sk] is never materialised.
+Memory and speed: the simulator walks K in k_chunk_size slices for a block of query rows of all heads at once
+(batched matmuls); blocks are sized so a step touches at most _BLOCK_ELEMENTS values, so the working set is
+bounded (plus the [B, H, Sq, D] output), stays in the host's caches, and [B, H, Sq, Sk] is never materialised.
+What depends on one operand alone (K^T and V chunks, a block's Q rows: phase parts and alignment-noise
+factors) is prepared once (fidelity.Operand), the scores live in one reused buffer, and head-dim columns that
+are zero in both Q and K (or in V) are left out of the products (SigLIP pads 72 to 96): the same values as
+the plain loop, bit for bit (tests/sim/test_sdpa_pinned.py).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from typing import Any
 import torch
 
 from .. import rules
-from ..numerics import fidelity, formats, sfpu, tile_math
+from ..numerics import fidelity, formats, mode, sfpu, tile_math
 from ..records import OpConfig
 from ..tensor import Tensor, device_op
 from ..types import (
@@ -65,7 +69,7 @@ _DEFAULT_CHUNK = 32
 _DEFAULT_NUMERICS = fidelity.MatmulNumerics(MathFidelity.HiFi2, fp32_dest_acc_en=False)
 _DEFAULT_KERNEL = tile_math.KernelConfig(MathFidelity.HiFi2, math_approx_mode=True, fp32_dest_acc_en=False)
 # At most this many values (fp32) per K-chunk step of the simulator: query rows are blocked to fit.
-_BLOCK_ELEMENTS = 1 << 22
+_BLOCK_ELEMENTS = 1 << 20
 _SDPA_DTYPES = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
 
 
@@ -116,6 +120,12 @@ class _Softmax:
             y = sfpu.exp_piecewise_approx(d, self.scale)  # >= exp(-42) or 0: never denormal
             return y if mode.fp32_dest else sfpu.store(y, mode)
         return sfpu.apply(sfpu.exp, d, mode, scale=self.scale)
+
+    def exp_(self, d: torch.Tensor) -> torch.Tensor:
+        """exp on Dst contents the caller gives up (the scores): computed in their memory where it can be."""
+        if self.exp_approx:
+            return self.exp(d)
+        return sfpu.apply_(sfpu.exp, d, self.kernel.sfpu_mode(approx=False), scale=self.scale)
 
     def recip(self, x: torch.Tensor) -> torch.Tensor:
         return sfpu.apply(sfpu.reciprocal, x, self.kernel.sfpu_mode())
@@ -226,35 +236,65 @@ def _validate(
         req(t.shape[3] == t.padded_shape[3], "Padding is not supported on the head_dim dimension")
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """One K chunk [start, end) of the kernel's K loop, with K^T and V prepared as matmul operands once for
+    every block of query rows."""
+
+    start: int
+    end: int
+    key: fidelity.Operand
+    value: fidelity.Operand
+
+
+class _Buffers:
+    """Score buffers reused across the K loop, one per shape (the last chunk may be narrower): every step
+    overwrites the scores of the previous one, so no step allocates its biggest tensors."""
+
+    def __init__(self) -> None:
+        self._free: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def get(self, shape: tuple[int, ...]) -> torch.Tensor:
+        if shape not in self._free:
+            self._free[shape] = torch.empty(shape, dtype=torch.float32)
+        return self._free[shape]
+
+
 def _attend_rows(
-    qg: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
+    q_rows: fidelity.Operand,
+    chunks: list[_Chunk],
     mask: torch.Tensor | None,
     q_pos: torch.Tensor,
+    shape: tuple[int, int, int],
     *,
     is_causal: bool,
     sliding_window: int | None,
-    k_chunk: int,
     round_sum: Callable[[torch.Tensor], torch.Tensor],
-    dtypes: tuple[DataType, DataType, DataType],
     numerics: fidelity.MatmulNumerics,
     softmax: _Softmax,
+    buffers: _Buffers,
+    dead_columns: int = 0,
 ) -> torch.Tensor:
-    """The kernel's K loop for a block of query rows: qg [B, NKV, R, D] (R rows = query heads x positions of
-    one KV head group), mask [B, NKV|1, R, Sk] or None, q_pos [R, 1] the sequence position of every row,
-    dtypes the dtypes of Q, K, V."""
-    q_dtype, k_dtype, v_dtype = dtypes
-    rows, Sk = qg.shape[2], k.shape[2]
-    kt = k.transpose(-1, -2)
+    """The kernel's K loop for a block of query rows: `q_rows` the rows of Q as the left matmul operand
+    ([B * NKV, R, D] or [R, D], R rows = query heads x positions of one KV head group), `shape` = (B, NKV, R),
+    mask [B, NKV|1, R, Sk] or None, q_pos [R, 1] the sequence position of every row. Returns
+    [B, NKV, R, D].
+
+    `dead_columns`: the last head-dim columns of V are 0 and the chunks' V operands leave them out (a softmax
+    scale > 0 is required). Their columns of P V are then 0, or NaN in a row where P is not finite; each row's
+    value is carried through the same updates as a single column and put back at the end."""
+    B, NKV, rows = shape
+    tail = None  # [B, NKV, R, 1]: the value of the dead columns of O
     masked = mask is not None or is_causal or bool(sliding_window)
     last_row = int(q_pos.max())
     m = denom = o = None
-    for start in range(0, Sk, k_chunk):
-        end = min(start + k_chunk, Sk)
+    for chunk in chunks:
+        start, end = chunk.start, chunk.end
         if is_causal and start > last_row:
             break  # past the diagonal: the kernel's loop stops (these chunks are fully masked anyway)
-        s = _pack_bf16_(fidelity.matmul(qg, kt[..., start:end], q_dtype, k_dtype, numerics))
+        out = buffers.get((*q_rows.values.shape[:-1], end - start))
+        s = fidelity.matmul_prepared(q_rows, chunk.key, numerics, out=out).view(B, NKV, rows, end - start)
+        s = _pack_bf16_(s)
         if mask is not None:
             _pack_bf16_(tile_math.to_dst(s.add_(mask[..., start:end]), softmax.kernel).contiguous())
         if is_causal or sliding_window:
@@ -271,18 +311,46 @@ def _attend_rows(
         m_new = m_cur if m is None else torch.maximum(m, m_cur)
         # Rows with every score so far at -inf would give exp(-inf - -inf) = nan; subtract 0 there instead.
         m_safe = torch.where(torch.isinf(m_new), 0.0, m_new) if masked else m_new
-        p = _pack_bf16_(softmax.exp(tile_math.to_dst(s.sub_(m_safe), softmax.kernel)).contiguous())
+        p = _pack_bf16_(softmax.exp_(tile_math.to_dst(s.sub_(m_safe), softmax.kernel)).contiguous())
         l_cur = round_sum(tile_math.reduce_row_sum(p, DataType.BFLOAT16, 1.0, softmax.kernel))
-        o_cur = _pack_bf16_(fidelity.matmul(p, v[:, :, start:end], DataType.BFLOAT16, v_dtype, numerics))
+        p_rows = fidelity.prepare_left(
+            p.view(q_rows.values.shape[:-1] + (end - start,)), DataType.BFLOAT16, numerics
+        )
+        o_cur = _pack_bf16_(fidelity.matmul_prepared(p_rows, chunk.value, numerics).view(B, NKV, rows, -1))
+        tail_cur = _dead_columns_of_pv(p, m_new, m_safe) if dead_columns else None
         if m is None:
-            denom, o = l_cur, o_cur
+            denom, o, tail = l_cur, o_cur, tail_cur
         else:
             alpha = _pack_bf16_(softmax.exp(tile_math.to_dst(m - m_safe, softmax.kernel)).contiguous())
             round_sum(round_sum(denom.mul_(alpha)).add_(l_cur))
             _pack_bf16_(_pack_bf16_(o.mul_(alpha)).add_(o_cur))
+            if dead_columns:
+                _pack_bf16_(_pack_bf16_(tail.mul_(alpha)).add_(tail_cur))
         m = m_new
     recip = round_sum(softmax.recip(denom).contiguous())
+    if dead_columns:
+        o = torch.cat([o, tail.expand(B, NKV, rows, dead_columns)], dim=-1)
     return _pack_bf16_(tile_math.mul(o, recip, DataType.BFLOAT16, softmax.kernel.im_dtype, softmax.kernel))
+
+
+def _dead_columns_of_pv(p: torch.Tensor, m_new: torch.Tensor, m_safe: torch.Tensor) -> torch.Tensor:
+    """The packed value of P V in a column where V is 0, per row [..., 1]: 0, or NaN where the row of P holds
+    a non-finite value (inf x 0). With a scale > 0, P is finite in every row whose subtracted max is finite and
+    not below a +inf max (exp of values <= 0, or of -inf); only other rows are looked at."""
+    suspect = ~torch.isfinite(m_safe) | (m_new == float("inf"))
+    poisoned = suspect
+    if bool(suspect.any()):
+        poisoned = ~torch.isfinite(p).all(dim=-1, keepdim=True)
+    return torch.where(poisoned, float("nan"), 0.0)
+
+
+def _live_prefix(*tensors: torch.Tensor) -> int:
+    """How many leading last-dim columns hold a non-zero value (NaN included) in any of `tensors`; 0 if none."""
+    live = torch.zeros(tensors[0].shape[-1], dtype=torch.bool)
+    for t in tensors:
+        live |= (t != 0).reshape(-1, t.shape[-1]).any(dim=0)
+    index = live.nonzero()
+    return int(index[-1]) + 1 if len(index) else 0
 
 
 def _flash_attention(
@@ -303,16 +371,44 @@ def _flash_attention(
     Query heads sharing a KV head are folded into the row dimension so every step is one batched matmul over
     heads and query rows. Query positions are processed in blocks sized so one K-chunk step touches at most
     _BLOCK_ELEMENTS values; every query row sees the same K-chunk sequence as on device, so the blocking does
-    not change the result.
+    not change the result. K^T and V chunks are prepared as matmul operands once, not once per block.
     """
     B, NH, Sq, D = q.shape
-    NKV = k.shape[1]
+    NKV, Sk = k.shape[1], k.shape[2]
     g = NH // NKV
+    q_dtype, k_dtype, v_dtype = dtypes
     width = max(k_chunk, D)
     block = max(TILE, (_BLOCK_ELEMENTS // max(1, B * NH * width)) // TILE * TILE)
+
+    # The layout fidelity.matmul gives [B, NKV, ., .] operands: batched over B x NKV, or plain 2-D with one.
+    def operand(x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, *x.shape[-2:]) if B * NKV > 1 else x.reshape(-1, x.shape[-1])
+
+    # Head-dim columns past which Q and K are both 0 add nothing to Q K^T (a zero-padded head dim, as SigLIP's
+    # 72 -> 96); V's zero columns give zero columns of P V (_attend_rows). The products leave them out.
+    qk_live, v_live = D, D
+    if not mode.is_exact():
+        qk_live = _live_prefix(q, k) or D
+        if softmax.scale > 0:
+            v_live = _live_prefix(v) or D
+    kt = k.transpose(-1, -2)
+    chunks = [
+        _Chunk(
+            start,
+            min(start + k_chunk, Sk),
+            fidelity.prepare_right(operand(kt[..., start : start + k_chunk]), k_dtype, numerics).narrowed(
+                -2, qk_live
+            ),
+            fidelity.prepare_right(operand(v[:, :, start : start + k_chunk]), v_dtype, numerics).narrowed(
+                -1, v_live
+            ),
+        )
+        for start in range(0, Sk, k_chunk)
+    ]
     q5 = q.reshape(B, NKV, g, Sq, D)
     out = torch.empty(B, NKV, g, Sq, D)
     round_sum = _identity if numerics.fp32_dest_acc_en else _pack_bf16_
+    buffers = _Buffers()
     for s0 in range(0, Sq, block):
         s1 = min(s0 + block, Sq)
         n = s1 - s0
@@ -324,19 +420,22 @@ def _flash_attention(
             else:  # one mask head for every query head
                 rows_mask = part.repeat(1, 1, g, 1)
         q_pos = torch.arange(s0, s1).repeat(g).view(g * n, 1)
+        q_rows = fidelity.prepare_left(
+            operand(q5[:, :, :, s0:s1].reshape(B, NKV, g * n, D)), q_dtype, numerics
+        ).narrowed(-1, qk_live)
         out[:, :, :, s0:s1] = _attend_rows(
-            q5[:, :, :, s0:s1].reshape(B, NKV, g * n, D),
-            k,
-            v,
+            q_rows,
+            chunks,
             rows_mask,
             q_pos,
+            (B, NKV, g * n),
             is_causal=is_causal,
             sliding_window=sliding_window,
-            k_chunk=k_chunk,
             round_sum=round_sum,
-            dtypes=dtypes,
             numerics=numerics,
             softmax=softmax,
+            buffers=buffers,
+            dead_columns=D - v_live,
         ).view(B, NKV, g, n, D)
     return out.reshape(B, NH, Sq, D)
 
