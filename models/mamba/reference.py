@@ -127,14 +127,18 @@ def ssm_reference(mixer: Any, u: torch.Tensor) -> torch.Tensor:
 
 
 def greedy_decode(
-    model: MambaForCausalLM, prefill: Any, steps: int
+    model: MambaForCausalLM, prefill: Any, steps: int, forced: torch.Tensor | None = None
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Greedy generation after a prefill forward's output (logits + recurrent cache), one token per forward
-    with transformers' cache: (the logits of each step [1, V], the tokens fed to those steps [1, steps])."""
+    with transformers' cache: (the logits of each step [1, V], the tokens fed to those steps [1, steps]).
+    With `forced` [1, steps] those tokens are fed instead of the argmax (teacher forcing, as the port's
+    decode check feeds the reference's tokens: a perturbed model's steps stay comparable one by one)."""
     cache = prefill.cache_params
     token = prefill.logits[:, -1].argmax(-1, keepdim=True)
     fed, steps_logits = [], []
-    for _ in range(steps):
+    for i in range(steps):
+        if forced is not None:
+            token = forced[:, i : i + 1]
         fed.append(token)
         out = model(token, cache_params=cache, use_cache=True)
         cache = out.cache_params
