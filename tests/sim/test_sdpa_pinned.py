@@ -221,3 +221,40 @@ def test_sdpa_values_are_pinned(device, name):
 def test_sdpa_values_are_pinned_in_exact_mode(device, name):
     with mode.numerics_mode("exact"):
         assert _digest(device, name) == EXPECTED[f"exact {name}"]
+
+
+@pytest.mark.parametrize("fp32_dest", [False, True])
+def test_scores_plus_mask_are_rounded_to_bfloat16(device, fp32_dest):
+    """Every score is exactly 64.0; the second half of the keys (the second K chunk) gets a mask of 0.2421875,
+    under half a bfloat16 ULP at 64 (0.5). Scores + mask go to Dst and are packed to bfloat16 before the
+    softmax, so they are all 64.0 again and the output equals the unmasked one (0.5, the mean of V), with a
+    16-bit Dst as with a 32-bit one. Left unrounded, the first chunk would be rescaled by exp(-0.242) = 0.785
+    and the output would be 0.56."""
+    sq, sk, d = 32, 64, 32
+    q, k = torch.zeros(1, 1, sq, d), torch.zeros(1, 1, sk, d)
+    q[..., 0], k[..., 0] = 8.0, 8.0
+    v = torch.zeros(1, 1, sk, d)
+    v[..., sk // 2 :, :] = 1.0
+    mask = torch.zeros(1, 1, sq, sk)
+    mask[..., sk // 2 :] = 0.2421875
+
+    def sdpa(attn_mask: torch.Tensor | None) -> torch.Tensor:
+        args = [
+            ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device) for x in (q, k, v)
+        ]
+        if attn_mask is not None:
+            attn_mask = ttnn.from_torch(
+                attn_mask, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device
+            )
+        out = ttnn.transformer.scaled_dot_product_attention(
+            *args,
+            is_causal=False,
+            attn_mask=attn_mask,
+            scale=1.0,
+            compute_kernel_config=_compute(H4, fp32_dest),
+        )
+        return ttnn.to_torch(out).float()
+
+    unmasked = sdpa(None)
+    assert torch.equal(unmasked, torch.full_like(unmasked, 0.5))
+    assert torch.equal(sdpa(mask), unmasked)

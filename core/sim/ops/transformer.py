@@ -95,6 +95,12 @@ def _pack_bf16_(x: torch.Tensor) -> torch.Tensor:
     return formats.round_bfloat16_(x, formats.PACKER)
 
 
+def _add_mask(s: torch.Tensor, mask: torch.Tensor, kernel: tile_math.KernelConfig) -> torch.Tensor:
+    """Scores + mask: added into Dst (rounded to bfloat16 there when Dst is 16-bit) and packed to bfloat16.
+    In place on `s` (contiguous float32) with a 32-bit Dst; a new tensor otherwise."""
+    return _pack_bf16_(tile_math.to_dst(s.add_(mask), kernel).contiguous())
+
+
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
@@ -296,7 +302,7 @@ def _attend_rows(
         s = fidelity.matmul_prepared(q_rows, chunk.key, numerics, out=out).view(B, NKV, rows, end - start)
         s = _pack_bf16_(s)
         if mask is not None:
-            _pack_bf16_(tile_math.to_dst(s.add_(mask[..., start:end]), softmax.kernel).contiguous())
+            s = _add_mask(s, mask[..., start:end], softmax.kernel)
         if is_causal or sliding_window:
             k_pos = torch.arange(start, end).view(1, -1)
             blocked = torch.zeros(rows, end - start, dtype=torch.bool)
