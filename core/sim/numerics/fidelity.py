@@ -582,28 +582,35 @@ class Operand:
         return replace(self, parts=tuple(part.narrow(dim, 0, length) for part in self.parts), noise=noise)
 
 
+def _prepare(
+    x: torch.Tensor,
+    dtype: DataType,
+    numerics: MatmulNumerics,
+    dst32_parts: Callable[[torch.Tensor, int, MathFidelity], tuple[torch.Tensor, ...]],
+    bf16_parts: Callable[[torch.Tensor, int, MathFidelity], tuple[torch.Tensor, ...]],
+    noise: Callable[[torch.Tensor], torch.Tensor],
+) -> Operand:
+    """One side of matmul_prepared: its source-register values, the phase parts its side reads and (fp32
+    Dst) its factor of the alignment noise."""
+    if mode.is_exact():
+        return Operand(x, dtype)
+    x = to_source_register(x, dtype)
+    bits = _SOURCE_MANTISSA.get(dtype, 23)
+    if numerics.fp32_dest_acc_en:
+        return Operand(x, dtype, dst32_parts(x, bits, numerics.math_fidelity), noise(x))
+    return Operand(x, dtype, bf16_parts(x, bits, numerics.math_fidelity))
+
+
 def prepare_left(a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics) -> Operand:
     """The left operand (in0, srcB) of matmul_prepared."""
-    if mode.is_exact():
-        return Operand(a, a_dtype)
-    a = to_source_register(a, a_dtype)
-    bits = _SOURCE_MANTISSA.get(a_dtype, 23)
-    if numerics.fp32_dest_acc_en:
-        return Operand(a, a_dtype, _dst32_left_parts(a, bits, numerics.math_fidelity), _row_scale(a))
-    return Operand(a, a_dtype, _bf16_left_parts(a, bits, numerics.math_fidelity))
+    return _prepare(a, a_dtype, numerics, _dst32_left_parts, _bf16_left_parts, _row_scale)
 
 
 def prepare_right(b: torch.Tensor, b_dtype: DataType, numerics: MatmulNumerics) -> Operand:
     """The right operand (in1, srcA) of matmul_prepared."""
-    if mode.is_exact():
-        return Operand(b, b_dtype)
-    b = to_source_register(b, b_dtype)
-    bits = _SOURCE_MANTISSA.get(b_dtype, 23)
-    if numerics.fp32_dest_acc_en:
-        return Operand(
-            b, b_dtype, _dst32_right_parts(b, bits, numerics.math_fidelity), _column_scale(b, None)
-        )
-    return Operand(b, b_dtype, _bf16_right_parts(b, bits, numerics.math_fidelity))
+    return _prepare(
+        b, b_dtype, numerics, _dst32_right_parts, _bf16_right_parts, lambda x: _column_scale(x, None)
+    )
 
 
 def matmul_prepared(
