@@ -496,12 +496,13 @@ def _row_scale(a: torch.Tensor) -> torch.Tensor:
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
     # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
     # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
-    # (a dense `a`, the usual case, is told by one global test; otherwise the ord-0 norm is the per-row count,
-    # exact in float32: both several times faster than count_nonzero along a dim)
+    # (a dense `a`, the usual case, is told by one global test; otherwise the per-row count of non-zeros,
+    # NaN included, summed in float32: exact in any order below 2^24, three times faster than the ord-0 norm
+    # and several times faster than count_nonzero along a dim)
     if _has_no_zero(a):
         products = torch.full((*a.shape[:-1], 1), float(k))
     else:
-        products = torch.linalg.vector_norm(a, ord=0, dim=-1, keepdim=True).float()
+        products = a.ne(0).sum(-1, keepdim=True, dtype=torch.float32)
     groups = float(-(-k // 8))
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
     share.masked_fill_(products < 16, 0.0)
