@@ -48,6 +48,7 @@ import itertools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -289,6 +290,41 @@ def matmul(
 
         return _run_blocks(a2.shape[-1], blocking, exact).reshape(out_shape)
     a2, b2, out_shape = _as_batched(to_source_register(a, a_dtype), to_source_register(b, b_dtype))
+    # (a 16-bit Dst's block-float partials share exponents along rows: a column's values depend on its
+    # neighbours; a 32-bit Dst's default product ignores the blocks)
+    columnwise = dst32 or not _blocks_matter(blocking, dst32) or blocking.partials not in _LOW_PRECISION
+    kept = _kept_columns(b2, b_dtype, b_stored) if b2.dim() == 2 and columnwise else None
+    if kept is not None and _all_finite(a2):
+        # The weight's zero columns are left out of the product: with finite activations each of their
+        # outputs is +0 (products and their sum, the Dst writes, the noise: dither and column factor 0), as
+        # the kept columns' BLAS outputs are the full product's (tests/sim/test_zero_columns.py).
+        row_scale = _row_scale(a2) if dst32 else None
+        if row_scale is None or _all_finite(row_scale):  # (an inf factor times a 0 dither is NaN)
+
+            def kept_scales() -> tuple[torch.Tensor, torch.Tensor]:
+                return row_scale, _column_scale(b2, b_stored).index_select(-1, kept.columns)
+
+            part = _default_matmul(a2, kept.gather(b2), a_dtype, b_dtype, numerics, blocking, kept_scales)
+            return kept.scatter(part).reshape(out_shape)
+
+    def scales() -> tuple[torch.Tensor, torch.Tensor]:
+        return _row_scale(a2), _column_scale(b2, b_stored)
+
+    return _default_matmul(a2, b2, a_dtype, b_dtype, numerics, blocking, scales).reshape(out_shape)
+
+
+def _default_matmul(
+    a2: torch.Tensor,
+    b2: torch.Tensor,
+    a_dtype: DataType,
+    b_dtype: DataType,
+    numerics: MatmulNumerics,
+    blocking: KBlocking | None,
+    noise_scales: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+) -> torch.Tensor:
+    """Default mode's product of source-register operands as _as_batched gives them; `noise_scales()`: the
+    row and column factors of the fp32-Dst alignment noise (_add_alignment_error)."""
+    fid, dst32 = numerics.math_fidelity, numerics.fp32_dest_acc_en
     left_bits = _SOURCE_MANTISSA.get(a_dtype, 23)
     right_bits = _SOURCE_MANTISSA.get(b_dtype, 23)
     if dst32:
@@ -296,15 +332,94 @@ def matmul(
         out = torch.matmul(*pairs[0])
         for pa, pb in pairs[1:]:
             out += torch.matmul(pa, pb)
-        return _add_alignment_error(out, a2, b2, b_stored=b_stored).reshape(out_shape)
+        return _add_noise_(out, *noise_scales())
     phases = _phase_parts(a2, b2, left_bits, right_bits, fid)
 
     def bf16_dst(lo: int, hi: int, dst: torch.Tensor | None) -> torch.Tensor:
         return _bf16_dst_matmul([(pa[..., lo:hi], pb[..., lo:hi, :]) for pa, pb in phases], dst)
 
     if _blocks_matter(blocking, dst32):
-        return _run_blocks(a2.shape[-1], blocking, bf16_dst).reshape(out_shape)
-    return bf16_dst(0, a2.shape[-1], None).reshape(out_shape)
+        return _run_blocks(a2.shape[-1], blocking, bf16_dst)
+    return bf16_dst(0, a2.shape[-1], None)
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether every value of x is finite, in one reduction: a sum is finite only if every term is (a finite
+    sum that overflows answers False, which costs only the fast path)."""
+    return bool(torch.isfinite(x.sum()))
+
+
+# A weight whose columns are at least this share zeros (SigLIP's heads padded from 72 to 96: a quarter)
+# multiplies only its other columns (_kept_columns); below it the copy into the output costs about what the
+# skipped columns save.
+_ZERO_COLUMNS_MIN_SHARE = 1 / 8
+
+
+@dataclass(frozen=True)
+class _KeptColumns:
+    """Where a weight b [K, N] has non-zero columns: their indices, N, and `period` (p, r) when they are the
+    first r of every p columns (zero-padded heads: gather and scatter are then strided copies). Only the
+    indices are kept: gathering the columns per call costs about a millisecond on a SigLIP so400m q/k/v
+    weight, where a cached copy would hold memory per weight."""
+
+    columns: torch.Tensor
+    width: int
+    period: tuple[int, int] | None
+
+    def gather(self, b: torch.Tensor) -> torch.Tensor:
+        """b's kept columns, contiguous."""
+        if self.period is None or not b.is_contiguous():
+            return b.index_select(-1, self.columns)
+        p, r = self.period
+        return b.view(b.shape[0], self.width // p, p)[..., :r].reshape(b.shape[0], -1)
+
+    def scatter(self, part: torch.Tensor) -> torch.Tensor:
+        """The product [..., N] from the kept columns' product `part` [..., N']: zeros elsewhere."""
+        rows = part.shape[:-1]
+        out = part.new_empty(*rows, self.width)
+        if self.period is None:
+            return out.zero_().index_copy_(-1, self.columns, part)
+        p, r = self.period
+        blocks = out.view(*rows, self.width // p, p)
+        blocks[..., :r].copy_(part.reshape(*rows, self.width // p, r))
+        blocks[..., r:].zero_()
+        return out
+
+
+def _period(nonzero: torch.Tensor) -> tuple[int, int] | None:
+    """(p, r) when `nonzero` [N] is r Trues then p - r Falses, repeated (r > 0, p - r > 0), else None."""
+    n = nonzero.numel()
+    r = int((~nonzero).int().argmax())
+    after = nonzero[r:].int()
+    p = r + (int(after.argmax()) if bool(after.any()) else n - r)
+    if r == 0 or n % p:
+        return None
+    pattern = torch.arange(p) < r
+    return (p, r) if torch.equal(nonzero.view(n // p, p), pattern.expand(n // p, p)) else None
+
+
+# The kept columns per device buffer read as b, cached as _COLUMN_SCALES (None: too few zero columns).
+_KEPT_COLUMNS: dict[int, tuple[weakref.ref, int, tuple, _KeptColumns | None]] = {}
+
+
+def _kept_columns(
+    b: torch.Tensor, b_dtype: DataType, b_stored: tuple[torch.Tensor, bool] | None
+) -> _KeptColumns | None:
+    """b's non-zero columns when at least _ZERO_COLUMNS_MIN_SHARE of its columns are 0, found once per stored
+    buffer (`b_stored`; None: never looked for); b [K, N] is the source-register form of the buffer's values
+    (a NaN column is kept)."""
+    if b_stored is None or b_stored[0].is_meta:
+        return None
+
+    def find() -> _KeptColumns | None:
+        nonzero = (b != 0).any(dim=0)
+        columns = nonzero.nonzero().squeeze(1)
+        n = b.shape[1]
+        if n - columns.numel() < n * _ZERO_COLUMNS_MIN_SHARE:
+            return None
+        return _KeptColumns(columns, n, _period(nonzero))
+
+    return _per_buffer(_KEPT_COLUMNS, b_stored, (tuple(b.shape), b.dtype, b_dtype), find)
 
 
 # A weight whose float32 form would be at least this large is widened (and cut to the multiplier's bits) one
@@ -462,19 +577,32 @@ def _column_scale_of(
 
     if b_stored is None or b_stored[0].is_meta:
         return scale()
-    b_stored, transposed = b_stored
-    made_of = (shape, dtype, tuple(b_stored.shape), b_stored.dtype, b_stored.stride(), transposed)
-    key = id(b_stored)
-    entry = _COLUMN_SCALES.get(key)
-    if entry is not None and entry[0]() is b_stored and entry[1] == b_stored._version and entry[2] == made_of:
+    return _per_buffer(_COLUMN_SCALES, b_stored, (shape, dtype), scale)
+
+
+def _per_buffer(
+    cache: dict[int, tuple[weakref.ref, int, tuple, Any]],
+    b_stored: tuple[torch.Tensor, bool],
+    made_of: tuple,
+    make: Callable[[], Any],
+) -> Any:
+    """`make()`, cached in `cache` per device buffer (`b_stored`: the buffer and whether b is its transpose;
+    `made_of`: what else the value depends on): valid while the weak reference still gives the buffer, its
+    in-place version is unchanged (an in-place write bumps it) and it was made of the same; the entry goes
+    with the buffer."""
+    stored, transposed = b_stored
+    made_of = (*made_of, tuple(stored.shape), stored.dtype, stored.stride(), transposed)
+    key = id(stored)
+    entry = cache.get(key)
+    if entry is not None and entry[0]() is stored and entry[1] == stored._version and entry[2] == made_of:
         return entry[3]
 
     def forget(ref: weakref.ref, key: int = key) -> None:
-        if key in _COLUMN_SCALES and _COLUMN_SCALES[key][0] is ref:
-            del _COLUMN_SCALES[key]
+        if key in cache and cache[key][0] is ref:
+            del cache[key]
 
-    value = scale()
-    _COLUMN_SCALES[key] = (weakref.ref(b_stored, forget), b_stored._version, made_of, value)
+    value = make()
+    cache[key] = (weakref.ref(stored, forget), stored._version, made_of, value)
     return value
 
 
