@@ -33,8 +33,10 @@ def test_value_is_made_once_and_remade_after_an_in_place_write() -> None:
     again = cache.get(stored, "x2", make)
     assert len(calls) == 2 and torch.equal(again, (stored.float() * 2))
     assert cache.used_bytes == 6 * 4  # the stale entry was replaced, not added to
-    other = cache.get(stored, "other key", make)
-    assert len(calls) == 3 and other is not again and cache.used_bytes == 2 * 6 * 4
+    # one entry per stored tensor: a value made of something else replaces it
+    other = cache.get(stored, "made of something else", make)
+    assert len(calls) == 3 and other is not again and cache.value_of(stored) is other
+    assert cache.used_bytes == 6 * 4 and stored in cache
 
 
 def test_entry_goes_with_its_buffer() -> None:
@@ -43,9 +45,10 @@ def test_entry_goes_with_its_buffer() -> None:
     widened = stored.float()
     cache.get(stored, 0, lambda: widened)
     assert cache.used_bytes == 64
+    key = id(stored)
     del stored
     gc.collect()
-    assert cache.used_bytes == 0 and not cache._entries
+    assert cache.used_bytes == 0 and key not in cache
 
 
 def test_budget_keeps_the_first_entries_and_computes_the_rest() -> None:
@@ -63,7 +66,7 @@ def test_meta_tensors_are_not_cached() -> None:
     cache = derived.DerivedCache()
     meta = torch.empty(3, 3, device="meta")
     cache.get(meta, 0, lambda: torch.empty(3, 3, device="meta"))
-    assert not cache._entries
+    assert meta not in cache and not cache.values()
 
 
 def test_budget_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,9 +66,9 @@ def _both(
         fidelity._COLUMN_SCALES.clear()
         results.append(_product(a, stored, transposed, b_dtype, numerics, blocking))
         if fast_path:
-            assert (fidelity._KEPT_COLUMNS[id(stored)][3] is not None) == on
+            assert (fidelity._KEPT_COLUMNS.value_of(stored) is not None) == on
         else:
-            assert id(stored) not in fidelity._KEPT_COLUMNS
+            assert stored not in fidelity._KEPT_COLUMNS
     return results[0], results[1]
 
 
@@ -150,11 +150,11 @@ def test_in_place_writes_to_the_weight_are_seen(skipping) -> None:
     stored = _padded_heads(64, 2, 20, 32).to(torch.bfloat16)
     skipping(True)
     first = _product(a, stored, False, DataType.BFLOAT16, numerics)
-    assert fidelity._KEPT_COLUMNS[id(stored)][3].period == (32, 20)
+    assert fidelity._KEPT_COLUMNS.value_of(stored).period == (32, 20)
     # fill the padded columns: the cached kept columns no longer hold
     stored.copy_(torch.randn(64, 64).to(torch.bfloat16))
     after = _product(a, stored, False, DataType.BFLOAT16, numerics)
-    assert fidelity._KEPT_COLUMNS[id(stored)][3] is None
+    assert fidelity._KEPT_COLUMNS.value_of(stored) is None
     skipping(False)
     fidelity._COLUMN_SCALES.clear()
     assert torch.equal(_bits(after), _bits(_product(a, stored, False, DataType.BFLOAT16, numerics)))
@@ -163,7 +163,7 @@ def test_in_place_writes_to_the_weight_are_seen(skipping) -> None:
     skipping(True)
     stored[:, ::3] = 0
     again = _product(a, stored, False, DataType.BFLOAT16, numerics)
-    assert fidelity._KEPT_COLUMNS[id(stored)][3].period is None
+    assert fidelity._KEPT_COLUMNS.value_of(stored).period is None
     skipping(False)
     assert torch.equal(_bits(again), _bits(_product(a, stored, False, DataType.BFLOAT16, numerics)))
 
@@ -174,7 +174,7 @@ def test_cache_entry_goes_with_the_buffer_and_dense_weights_are_remembered(skipp
     dense = torch.randn(32, 64).to(torch.bfloat16)
     dense[:, :7] = 0  # under an eighth
     _product(torch.randn(4, 32), dense, False, DataType.BFLOAT16, numerics)
-    assert fidelity._KEPT_COLUMNS[id(dense)][3] is None
+    assert fidelity._KEPT_COLUMNS.value_of(dense) is None
     key = id(dense)
     del dense
     assert key not in fidelity._KEPT_COLUMNS
@@ -197,7 +197,7 @@ def test_exact_mode_is_unchanged(skipping) -> None:
     fidelity._KEPT_COLUMNS.clear()
     with mode.numerics_mode("exact"):
         got = _product(a, stored, False, DataType.BFLOAT16, numerics)
-        assert id(stored) not in fidelity._KEPT_COLUMNS
+        assert stored not in fidelity._KEPT_COLUMNS
         from ttport.sim.numerics import fpu
 
         expected = fpu.matmul_dst(
@@ -243,7 +243,7 @@ def test_linear_with_padded_heads_and_weight_writes(
         return fast
 
     first = both(weight)
-    assert any(entry[3] is not None for entry in fidelity._KEPT_COLUMNS.values())
+    assert any(value is not None for value in fidelity._KEPT_COLUMNS.values())
     new_host = torch.randn(64, 96)
     ttnn.copy(dev(new_host.T if transpose_b else new_host), weight)
     fresh = both(weight)

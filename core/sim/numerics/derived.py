@@ -3,7 +3,7 @@ buffer lives unchanged.
 
 A weight is read by every call of its linear, and between writes it does not change: what only depends on it
 need not be recomputed per call. An entry is keyed by the stored torch tensor (the per-chip values a device
-tensor holds; chips of a replicated tensor share one) and by what was derived; it is valid while a weak
+tensor holds; chips of a replicated tensor share one), one per cache; it is valid while a weak
 reference still gives that tensor and its in-place version counter is unchanged (ttnn.copy, `output_tensor=`
 and fill_cache write through Tensor.writable_chip, which makes a new tensor or bumps the counter), and it
 goes when the tensor does. A cache with a byte budget stores entries only while their total stays within it
@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Callable, Hashable
+from typing import Any
 
 import torch
 
@@ -25,41 +26,61 @@ _DEFAULT_WEIGHT_CACHE_MB = 2048
 
 
 class DerivedCache:
-    """Derived tensors per stored tensor (module docstring); `budget_bytes` None: unbounded."""
+    """One derived value per stored tensor (module docstring); `budget_bytes` None: unbounded. Entries are keyed
+    by the stored tensor's id, which `in` also accepts (an entry is gone once its tensor is)."""
 
     def __init__(self, budget_bytes: int | None = None) -> None:
         self.budget_bytes = budget_bytes
         self.used_bytes = 0
-        # (id of the stored tensor, key) -> (weak reference, version, value)
-        self._entries: dict[tuple[int, Hashable], tuple[weakref.ref, int, torch.Tensor]] = {}
+        # id of the stored tensor -> (weak reference, version, made_of, value)
+        self._entries: dict[int, tuple[weakref.ref, int, Hashable, Any]] = {}
 
-    def get(self, stored: torch.Tensor, key: Hashable, make: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """The value `make()` derives from `stored` (identified together with `key`), cached."""
+    def get(self, stored: torch.Tensor, made_of: Hashable, make: Callable[[], Any]) -> Any:
+        """The value `make()` derives from `stored`, cached; `made_of`: what else it depends on (an entry made
+        of something else is replaced)."""
         if stored.is_meta:
             return make()
-        slot = (id(stored), key)
-        entry = self._entries.get(slot)
-        if entry is not None and entry[0]() is stored and entry[1] == stored._version:
-            return entry[2]
+        key = id(stored)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0]() is stored and entry[1] == stored._version and entry[2] == made_of:
+            return entry[3]
         if entry is not None:
-            self._drop(slot, entry[0])
+            self._drop(key, entry[0])
         value = make()
-        size = value.numel() * value.element_size()
+        size = _nbytes(value)
         if self.budget_bytes is not None and self.used_bytes + size > self.budget_bytes:
             return value
 
-        def forget(ref: weakref.ref, slot: tuple[int, Hashable] = slot) -> None:
-            self._drop(slot, ref)
+        def forget(ref: weakref.ref, key: int = key) -> None:
+            self._drop(key, ref)
 
-        self._entries[slot] = (weakref.ref(stored, forget), stored._version, value)
+        self._entries[key] = (weakref.ref(stored, forget), stored._version, made_of, value)
         self.used_bytes += size
         return value
 
-    def _drop(self, slot: tuple[int, Hashable], ref: weakref.ref) -> None:
-        entry = self._entries.get(slot)
+    def value_of(self, stored: torch.Tensor) -> Any:
+        """The cached value for `stored` (KeyError if none)."""
+        return self._entries[id(stored)][3]
+
+    def values(self) -> list[Any]:
+        return [entry[3] for entry in self._entries.values()]
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.used_bytes = 0
+
+    def __contains__(self, stored: torch.Tensor | int) -> bool:
+        return (stored if isinstance(stored, int) else id(stored)) in self._entries
+
+    def _drop(self, key: int, ref: weakref.ref) -> None:
+        entry = self._entries.get(key)
         if entry is not None and entry[0] is ref:
-            del self._entries[slot]
-            self.used_bytes -= entry[2].numel() * entry[2].element_size()
+            del self._entries[key]
+            self.used_bytes -= _nbytes(entry[3])
+
+
+def _nbytes(value: Any) -> int:
+    return value.numel() * value.element_size() if isinstance(value, torch.Tensor) else 0
 
 
 def _weight_budget() -> int:

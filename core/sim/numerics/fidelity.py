@@ -45,7 +45,6 @@ float32 before the output rounding). Output rounding to the output dtype is the 
 from __future__ import annotations
 
 import itertools
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -53,7 +52,7 @@ from typing import Any
 import torch
 
 from ..types import DataType, MathFidelity, WormholeComputeKernelConfig
-from . import formats, fpu, mode
+from . import derived, formats, fpu, mode
 
 K_TILE = 32
 
@@ -398,8 +397,8 @@ def _period(nonzero: torch.Tensor) -> tuple[int, int] | None:
     return (p, r) if torch.equal(nonzero.view(n // p, p), pattern.expand(n // p, p)) else None
 
 
-# The kept columns per device buffer read as b, cached as _COLUMN_SCALES (None: too few zero columns).
-_KEPT_COLUMNS: dict[int, tuple[weakref.ref, int, tuple, _KeptColumns | None]] = {}
+# The kept columns per device buffer read as b (None: too few zero columns).
+_KEPT_COLUMNS = derived.DerivedCache()
 
 
 def _kept_columns(
@@ -550,10 +549,8 @@ def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
 _ALIGNMENT_VARIANCE = 0.40 * 2.0**-22
 
 
-# Column factors of the alignment noise per device buffer read as b: id -> (weak reference, the buffer's
-# in-place version, what b was made of, factor). An entry is valid while the reference still gives the
-# buffer and its version is unchanged (an in-place write bumps it); it goes when the buffer does.
-_COLUMN_SCALES: dict[int, tuple[weakref.ref, int, tuple, torch.Tensor]] = {}
+# Column factors of the alignment noise per device buffer read as b.
+_COLUMN_SCALES = derived.DerivedCache()
 
 
 def _column_scale(b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None) -> torch.Tensor:
@@ -581,29 +578,15 @@ def _column_scale_of(
 
 
 def _per_buffer(
-    cache: dict[int, tuple[weakref.ref, int, tuple, Any]],
+    cache: derived.DerivedCache,
     b_stored: tuple[torch.Tensor, bool],
     made_of: tuple,
     make: Callable[[], Any],
 ) -> Any:
-    """`make()`, cached in `cache` per device buffer (`b_stored`: the buffer and whether b is its transpose;
-    `made_of`: what else the value depends on): valid while the weak reference still gives the buffer, its
-    in-place version is unchanged (an in-place write bumps it) and it was made of the same; the entry goes
-    with the buffer."""
+    """`make()`, cached in `cache` per device buffer (numerics/derived.py; `b_stored`: the buffer and whether b
+    is its transpose; `made_of`: what else the value depends on)."""
     stored, transposed = b_stored
-    made_of = (*made_of, tuple(stored.shape), stored.dtype, stored.stride(), transposed)
-    key = id(stored)
-    entry = cache.get(key)
-    if entry is not None and entry[0]() is stored and entry[1] == stored._version and entry[2] == made_of:
-        return entry[3]
-
-    def forget(ref: weakref.ref, key: int = key) -> None:
-        if key in cache and cache[key][0] is ref:
-            del cache[key]
-
-    value = make()
-    cache[key] = (weakref.ref(stored, forget), stored._version, made_of, value)
-    return value
+    return cache.get(stored, (*made_of, tuple(stored.shape), stored.dtype, stored.stride(), transposed), make)
 
 
 def _has_no_zero(a: torch.Tensor) -> bool:
