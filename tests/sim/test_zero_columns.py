@@ -269,3 +269,14 @@ def test_rows_do_not_depend_on_the_rows_stacked_with_them(skipping, dst32: bool)
     stacked = _product(torch.cat([mine, other]), stored, False, DataType.BFLOAT16, numerics)
     assert torch.equal(_bits(stacked[:1]), _bits(alone))
     assert bool(stacked[1, 0, 5].isnan().all())
+
+
+@pytest.mark.parametrize("rows", [1, 7, 256])
+def test_siglip_so400m_qkv_shape(skipping, rows: int) -> None:
+    """The ports' case at full width (BLAS may pick other kernels for large N than for the small shapes above):
+    [rows, 1152] @ [1152, 4608] with 16 x 3 heads padded 72 -> 96, HiFi4 / HiFi2, 32-bit Dst."""
+    stored = (_padded_heads(1152, 48, 72, 96) * 0.02).to(torch.bfloat16)
+    a = torch.randn(rows, 1152).to(torch.bfloat16).float()
+    for fid in (MathFidelity.HiFi4, MathFidelity.HiFi2):
+        full, fast = _both(skipping, a, stored, False, DataType.BFLOAT16, fidelity.MatmulNumerics(fid, True))
+        assert torch.equal(_bits(fast), _bits(full)), fid
