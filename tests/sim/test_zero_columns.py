@@ -251,3 +251,32 @@ def test_linear_with_padded_heads_and_weight_writes(
     assert not torch.equal(fresh, first)
     ttnn.multiply(dev(w_host.T if transpose_b else w_host), 2.0, output_tensor=weight)
     assert torch.equal(both(weight), linear(dev(2.0 * (w_host.T if transpose_b else w_host))))
+
+
+@pytest.mark.parametrize("dst32", [False, True])
+def test_rows_do_not_depend_on_the_rows_stacked_with_them(skipping, dst32: bool) -> None:
+    """One product for the chips of a mesh stacks their rows (device_op stack_chips): a chip's rows come out
+    the same whether its product takes the fast path alone or the full one because another chip's rows hold a
+    NaN."""
+    skipping(True)
+    numerics = fidelity.MatmulNumerics(MathFidelity.HiFi2, dst32)
+    stored = _padded_heads(64, 2, 20, 32).to(torch.bfloat16)
+    mine = torch.randn(1, 1, 16, 64).to(torch.bfloat16).float()
+    other = torch.randn(1, 1, 16, 64).to(torch.bfloat16).float()
+    other[..., 5, 7] = float("nan")
+    alone = _product(mine, stored, False, DataType.BFLOAT16, numerics)
+    assert fidelity._KEPT_COLUMNS[id(stored)][3] is not None
+    stacked = _product(torch.cat([mine, other]), stored, False, DataType.BFLOAT16, numerics)
+    assert torch.equal(_bits(stacked[:1]), _bits(alone))
+    assert bool(stacked[1, 0, 5].isnan().all())
+
+
+@pytest.mark.parametrize("rows", [1, 7, 256])
+def test_siglip_so400m_qkv_shape(skipping, rows: int) -> None:
+    """The ports' case at full width (BLAS may pick other kernels for large N than for the small shapes above):
+    [rows, 1152] @ [1152, 4608] with 16 x 3 heads padded 72 -> 96, HiFi4 / HiFi2, 32-bit Dst."""
+    stored = (_padded_heads(1152, 48, 72, 96) * 0.02).to(torch.bfloat16)
+    a = torch.randn(rows, 1152).to(torch.bfloat16).float()
+    for fid in (MathFidelity.HiFi4, MathFidelity.HiFi2):
+        full, fast = _both(skipping, a, stored, False, DataType.BFLOAT16, fidelity.MatmulNumerics(fid, True))
+        assert torch.equal(_bits(fast), _bits(full)), fid

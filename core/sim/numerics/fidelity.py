@@ -27,6 +27,10 @@ MVMUL.md, Dst.md):
     chip or a mesh) of the measured variance of the alignment error (per unit of sum_k a^2 b^2).
   Sums that need no rounding (few products, small integers) stay exact. benchmarks/bench_matmul_numerics.py
   prints both modes' 1 - PCC and relative RMS error against float64 on the ports' shapes.
+  A weight's all-zero columns (at least 1/8 of them: SigLIP's heads zero-padded 72 -> 96) are left out of the
+  BLAS product and written as +0, which is what every stage above gives them for finite activations
+  (_kept_columns; the kept columns' BLAS outputs do not depend on the columns beside them). Zero K rows are
+  not skipped: a shorter K changes how MKL groups the sum.
 
 K blocks (`KBlocking`, ttnn/cpp/ttnn/operations/matmul/device/kernels/compute/
 bmm_large_block_zm_fused_bias_activation.cpp): the kernel walks K in blocks of in0_block_w tiles. Without
