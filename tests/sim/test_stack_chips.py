@@ -127,3 +127,29 @@ def test_other_operands_keep_the_per_chip_path(mesh_device, stacked, a_shape, b_
         xs = xs.transpose(-1, -2) if transpose_a else xs
         expected = xs.to(torch.bfloat16).float() @ ws.to(torch.bfloat16).float()
         assert out[chip].shape == expected.shape and _pcc(out[chip].float(), expected) > 0.9999
+
+
+def test_traced_linear_replays_stacked(monkeypatch, stacked) -> None:
+    """A captured op recomputes at execute_trace through the same path: stacked, the chips' new inputs."""
+    monkeypatch.setenv("TTPORT_BOARD", "n300")
+    mesh = ttnn.open_mesh_device(ttnn.MeshShape(1, 2), trace_region_size=1 << 20)
+    try:
+        calls = stacked(True)
+        x = _to_mesh(mesh, torch.randn(2, 1, 32, 64), ttnn.bfloat16, 0)
+        w = _to_mesh(mesh, torch.randn(64, 96), ttnn.bfloat16, None)
+        ttnn.linear(x, w)
+        tid = ttnn.begin_trace_capture(mesh, cq_id=0)
+        out = ttnn.linear(x, w)
+        ttnn.end_trace_capture(mesh, tid, cq_id=0)
+        x2 = torch.randn(2, 1, 32, 64)
+        host = ttnn.from_torch(
+            x2, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, mesh_mapper=ttnn.ShardTensorToMesh(mesh, dim=0)
+        )
+        ttnn.copy_host_to_device_tensor(host, x)
+        ttnn.execute_trace(mesh, tid)
+        assert len(calls) == 3  # warm-up, capture (its values are discarded), replay
+        stacked(False)
+        expected = _per_chip(ttnn.linear(x, w))
+        assert all(torch.equal(g, e) for g, e in zip(_per_chip(out), expected, strict=True))
+    finally:
+        ttnn.close_mesh_device(mesh)
