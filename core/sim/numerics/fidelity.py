@@ -49,6 +49,8 @@ float32 before the output rounding). Output rounding to the output dtype is the 
 from __future__ import annotations
 
 import itertools
+import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -630,16 +632,38 @@ def _row_scale(a: torch.Tensor) -> torch.Tensor:
 _NOISE_BLOCK = 1 << 20
 
 
+_DITHER_OFFSET = float(2**23 + 0x400)
+# One int32 buffer per thread for the dither (_add_noise_), kept while it is at most this many values (a row
+# block of _NOISE_BLOCK plus one row of up to 64 Ki values); larger ones are allocated per call.
+_SCRATCH_MAX = _NOISE_BLOCK + (1 << 16)
+_scratch = threading.local()
+
+
+def _noise_scratch(like: torch.Tensor) -> torch.Tensor:
+    """An int32 tensor of `like`'s shape (contents undefined), in this thread's reused dither buffer."""
+    shape = like.shape
+    n = math.prod(shape)
+    if n > _SCRATCH_MAX or like.device.type != "cpu":
+        return torch.empty(shape, dtype=torch.int32, device=like.device)
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or buffer.numel() < n:
+        buffer = _scratch.buffer = torch.empty(max(n, _NOISE_BLOCK), dtype=torch.int32)
+    return buffer[:n].view(shape)
+
+
 def _add_noise_(out: torch.Tensor, row_scale: torch.Tensor, column_scale: torch.Tensor) -> torch.Tensor:
     """out += dither x row factor x column factor, in place (the dither: _add_alignment_error). The dither is
-    built in one int32 buffer and converted to float32 in place; elementwise, so done block by block of rows."""
+    built in a reused int32 buffer and made float32 in place; elementwise, so done block by block of rows."""
     rows = out.shape[-2] if out.dim() >= 2 else 1
     step = max(1, _NOISE_BLOCK // max(1, out.numel() // rows))
     if out.dim() < 2 or step >= rows:
-        # low 11 bits, sign-extended: ((bits & 0x7FF) ^ 0x400) - 0x400 (three fast integer passes, where two
-        # shifts are slower)
-        dither = torch.bitwise_and(out.view(torch.int32), 0x7FF).bitwise_xor_(0x400).sub_(0x400)
-        dither = dither.view(torch.float32).copy_(dither)
+        # low 11 bits, sign-extended, as float32: the bits 0x4B000000 | ((bits & 0x7FF) ^ 0x400) are the float
+        # 2^23 + ((bits & 0x7FF) ^ 0x400) (2^23's unit in the last place is 1), and subtracting 2^23 + 0x400
+        # leaves ((bits & 0x7FF) ^ 0x400) - 0x400 exactly: three passes, into a reused buffer (a fresh one
+        # costs as much again in page faults)
+        bits = _noise_scratch(out)
+        torch.bitwise_and(out.view(torch.int32), 0x7FF, out=bits).bitwise_xor_(0x4B000400)
+        dither = bits.view(torch.float32).sub_(_DITHER_OFFSET)
         out.addcmul_(dither.mul_(row_scale), column_scale)
         return out
     per_row = row_scale.dim() >= 2 and row_scale.shape[-2] == rows
