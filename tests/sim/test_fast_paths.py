@@ -440,3 +440,15 @@ def test_sdpa_live_prefix_edges() -> None:
     assert sdpa_module._live_prefix(x, y) == 8
     x[..., -1] = float("nan")
     assert sdpa_module._live_prefix(x) == 8
+    z = torch.zeros(4, 6, 8)
+    z[1, 2, 3] = -2.0  # a column with only a negative value besides its zeros
+    assert sdpa_module._live_prefix(z) == 4
+    z[0, 0, 5] = float("nan")
+    z[2, 0, 5] = 0.0
+    assert sdpa_module._live_prefix(z) == 6  # NaN beside zeros in its column
+    z[3, 5, 6] = -float("inf")
+    assert sdpa_module._live_prefix(z) == 7
+    z[:, :, 6] = -0.0
+    assert sdpa_module._live_prefix(z) == 6
+    z[1, 1, 6] = -1e-45  # a negative denormal
+    assert sdpa_module._live_prefix(z) == 7

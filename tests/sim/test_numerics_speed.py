@@ -85,6 +85,44 @@ def test_alignment_noise_in_row_blocks_matches_one_pass(monkeypatch) -> None:
         assert torch.equal(fidelity._add_noise_(out.clone(), rows, columns), expected)
 
 
+def _plain_noise(out: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """The alignment noise with its dither written out plainly: the sign-extended low 11 bits of out as an
+    int32 tensor, converted to float32, times the row factor, then added times the column factor by the same
+    addcmul_ (which may fuse its multiply-add)."""
+    dither = ((out.view(torch.int32) & 0x7FF) ^ 0x400) - 0x400
+    return out.addcmul_(dither.to(torch.float32) * rows, columns)
+
+
+def test_alignment_noise_dither_matches_the_plain_formula(monkeypatch) -> None:
+    """The reused-buffer dither (2^23 + bits, minus 2^23 + 0x400) is the int32 sign extension, on every low-11-bit
+    pattern and on NaN, infinities, -0.0, denormals and the largest finite values; also when the output is
+    too large for the reused buffer."""
+    torch.manual_seed(5)
+    patterns = (torch.arange(4096, dtype=torch.int32) | 0x3F800000).view(
+        torch.float32
+    )  # every low-11 pattern
+    edges = torch.tensor(
+        [float("nan"), -float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1e-45, -1e-45, 1e-39, -3e-39,
+         3.4028235e38, -3.4028235e38, 1.0, -1.0]
+    )  # fmt: skip
+    payload = torch.tensor([0x7F8007FF, 0x7FC00400, -0x0001, 0x000007FF], dtype=torch.int32).view(
+        torch.float32
+    )
+    values = torch.cat([patterns, edges, payload, torch.randn(2000)])
+    out = values[: values.numel() // 32 * 32].reshape(-1, 32)
+    rows, columns = torch.rand(out.shape[0], 1) + 0.5, torch.rand(1, 32) + 0.5
+    expected = _plain_noise(out.clone(), rows, columns)
+    got = fidelity._add_noise_(out.clone(), rows, columns)
+    assert torch.equal(got.view(torch.int32), expected.view(torch.int32))  # NaNs too, bit for bit
+    monkeypatch.setattr(fidelity, "_SCRATCH_MAX", 64)  # a fresh buffer per call
+    got = fidelity._add_noise_(out.clone(), rows, columns)
+    assert torch.equal(got.view(torch.int32), expected.view(torch.int32))
+    batched = out[:96].reshape(3, 32, 32)
+    expected = _plain_noise(batched.clone(), rows[:32], columns)
+    got = fidelity._add_noise_(batched.transpose(-1, -2).clone().transpose(-1, -2), rows[:32], columns)
+    assert torch.equal(got.view(torch.int32), expected.view(torch.int32))  # a non-contiguous output
+
+
 def test_dense_test_agrees_with_counting() -> None:
     cases = [
         torch.rand(4, 5) + 0.1,  # positive
