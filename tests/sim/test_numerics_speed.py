@@ -123,6 +123,29 @@ def test_alignment_noise_dither_matches_the_plain_formula(monkeypatch) -> None:
     assert torch.equal(got.view(torch.int32), expected.view(torch.int32))  # a non-contiguous output
 
 
+def test_row_counts_agree_with_counting_every_row() -> None:
+    """_nonzeros_per_row (dense test, then only the rows with a zero or NaN) is the full count of a != 0: -0.0
+    is zero; NaN, infinities and denormals are not; a NaN in a row with a zero does not hide the zero."""
+    torch.manual_seed(7)
+    sparse = torch.randn(3, 64, 40)
+    sparse[0, 5, 7], sparse[1, 9, 0], sparse[2, 63, 39] = 0.0, -0.0, 0.0
+    sparse[0, 5, 8] = float("nan")  # beside a zero
+    sparse[1, 10, 3] = float("nan")  # a NaN row without a zero
+    sparse[2, 1, 2], sparse[2, 2, 2] = 1e-45, -1e-45  # denormals are not zero
+    sparse[0, 0, 0] = float("-inf")
+    many = torch.randn(64, 96)
+    many[:, 72:] = 0.0  # every row has zeros (zero-padded heads)
+    cases = [
+        sparse,
+        sparse.transpose(0, 1),  # non-contiguous
+        many,
+        torch.zeros(4, 8),
+        torch.full((4, 8), -0.0),
+    ]
+    for a in cases:
+        assert torch.equal(fidelity._nonzeros_per_row(a), a.ne(0).sum(-1, keepdim=True, dtype=torch.float32))
+
+
 def test_dense_test_agrees_with_counting() -> None:
     cases = [
         torch.rand(4, 5) + 0.1,  # positive
@@ -136,4 +159,5 @@ def test_dense_test_agrees_with_counting() -> None:
         torch.empty(0, 3),
     ]
     for a in cases:
-        assert fidelity._has_no_zero(a) == (int(torch.count_nonzero(a)) == a.numel())
+        expected = a.ne(0).sum(-1, keepdim=True, dtype=torch.float32)
+        assert torch.equal(fidelity._nonzeros_per_row(a), expected)
