@@ -53,12 +53,6 @@ def _pack_finite_(x: torch.Tensor) -> None:
     x.view(torch.int32).add_(0x8000).bitwise_and_(-65536)
 
 
-def _high_halves(x: torch.Tensor) -> torch.Tensor:
-    """float32 values whose low 16 bits are zero (already rounded to bfloat16) -> torch.bfloat16 storage, one
-    strided copy of their high halves (little-endian: the odd int16 of each pair)."""
-    return x.contiguous().view(torch.int16)[..., 1::2].contiguous().view(torch.bfloat16)
-
-
 #: values per block of the SSM products (4 MiB of float32): a block's product, its packing and its widened
 #: operand stay in the cache between the passes over it (measured on this project's 2-core host: the 32 x 5120 x
 #: 32 products of repeat_and_interleave_eltwise_mul 5.5 ms -> 2.6 ms against one pass per step over all rows)
@@ -213,7 +207,18 @@ def hc_sum_reduce(
         live = x.shape[-2]
         if x.shape[-1] < width:
             x = torch.nn.functional.pad(x, [0, width - x.shape[-1]])
-        return _rows_to_padded(x.reshape(1, 1, live, width // LATENT, LATENT).sum(dim=-1), rows)
+        x = x.reshape(live, width)
+        sums = torch.empty((1, 1, rows, width // LATENT), dtype=torch.float32)
+        sums[:, :, live:] = 0.0
+        # the stored values widened in blocks of rows (cache-sized, BLOCK_VALUES), each row's sums the same
+        # float32 reduction as over all rows at once
+        block = max(1, BLOCK_VALUES // width)
+        widened = torch.empty((min(block, live), width), dtype=torch.float32)
+        for start in range(0, live, block):
+            stop = min(start + block, live)
+            values = widened[: stop - start].copy_(x[start:stop])
+            torch.sum(values.view(stop - start, width // LATENT, LATENT), dim=-1, out=sums[0, 0, start:stop])
+        return sums
 
     return device_op(
         op,
@@ -222,6 +227,7 @@ def hc_sum_reduce(
         dtype=out_dtype,
         layout=Layout.TILE,
         memory_config=mc,
+        stored_inputs=True,
         config=_config(math_fidelity),
         output_shapes=lambda *_: (1, 1, rows, width // LATENT),
     )
@@ -301,7 +307,8 @@ def prefix_scan(
                 rerun,
             )
             return states if not packed_here else formats.bfloat16_bits(states)
-        return _high_halves(states) if packed_here else states
+        # every state finite and rounded (low halves 0): torch's cast keeps their high halves
+        return states.to(torch.bfloat16) if packed_here else states
 
     return device_op(
         op,
