@@ -292,8 +292,13 @@ def prefix_scan(
         states = torch.empty(av.shape, dtype=torch.float32)
         # Finite values round by two integer ops on their bits (ties away from zero). A row is independent
         # of the rows after it: from the first row holding a non-finite value (NaN needs its canonical
-        # pattern) the scan is rerun with the general rounding.
+        # pattern) the scan is rerun with the general rounding. A column that turns non-finite stays so
+        # (a * inf, a * NaN, then + bx: inf or NaN; the bit rounding keeps both, their low halves being 0
+        # as the bfloat16 inputs'), so a finite last row means every row is finite: one row's sum decides.
         scan(av, bxv, h, _pack_finite_, states)
+        if bool(torch.isfinite(states[0, 0, -1].sum())):
+            # every state finite and rounded (low halves 0): torch's cast keeps their high halves
+            return states.to(torch.bfloat16) if packed_here else states
         bad = (~torch.isfinite(states.sum(dim=-1))).reshape(-1).nonzero()
         if len(bad):
             first = int(bad[0])
@@ -307,8 +312,7 @@ def prefix_scan(
                 rerun,
             )
             return states if not packed_here else formats.bfloat16_bits(states)
-        # every state finite and rounded (low halves 0): torch's cast keeps their high halves
-        return states.to(torch.bfloat16) if packed_here else states
+        return states.to(torch.bfloat16) if packed_here else states  # finite rows, a last-row sum overflowing
 
     return device_op(
         op,
