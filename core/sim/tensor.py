@@ -510,10 +510,11 @@ def device_op(
     stored_inputs: bool = False,
     config: OpConfig | None = None,
     output_shapes: Callable[..., Any] | None = None,
+    stack_chips: Sequence[int] = (),
 ) -> Any:
     """Run one device op: check inputs (on device, same device, allocated), allocate the outputs, call
     `compute` once per chip on the inputs' per-chip values, round each output to its dtype the way the
-    packer does.
+    packer does. `stack_chips`: inputs along whose dim 0 the op may run once for all chips (_compute_chips).
 
     The outputs are allocated *before* anything is computed, as on the device (the program's buffers exist
     before it runs): an output that does not fit fails with the allocator's out-of-memory error without the
@@ -544,20 +545,15 @@ def device_op(
     op_config = config or OpConfig()
     in_values = [t._chips for t in inputs]  # the lists themselves: a replayed trace reads them when it runs
 
-    def run() -> list[list[torch.Tensor]]:
-        with threads.device_op_threads():
-            per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
-        return [list(out) if isinstance(out, tuple) else [out] for out in per_chip]
+    def run() -> tuple[list[list[torch.Tensor]], bool]:
+        return _compute_chips(compute, in_values, read, n_chips, stack_chips)
 
     shapes = _output_shapes(compute, [t._chips[0] for t in inputs], read, output_shapes)
     per_output: list[list[Buffer]] = []  # per output, one buffer per chip
     try:
         if shapes is not None:
             per_output = _allocate_outputs(shapes, dtype, layout, device, mc)
-        with threads.device_op_threads():
-            per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
-        multi = isinstance(per_chip[0], tuple)
-        results = [list(out) if multi else [out] for out in per_chip]
+        results, multi = run()
         computed = tuple(tuple(v.shape) for v in results[0])
         if shapes != computed and output_shapes is not None:
             raise RuntimeError(f"simulator bug: {name} declared output shapes {shapes}, computed {computed}")
@@ -592,7 +588,7 @@ def device_op(
             t = ref()
             rules.require(t is not None, f"{name}: an input of this traced op was destroyed after capture")
             rules.require_allocated(t, name)
-        results = run()
+        results = run()[0]
         for j, values in enumerate(out_values):
             values[:] = [
                 storage_values(_output_values(r[j], dtypes[j], rounding), dtypes[j]) for r in results
@@ -604,6 +600,57 @@ def device_op(
 
     dispatch.record(step, out_values)
     return tuple(outs) if multi else outs[0]
+
+
+def _compute_chips(
+    compute: Callable[..., torch.Tensor | tuple[torch.Tensor, ...]],
+    in_values: Sequence[Sequence[torch.Tensor]],
+    read: Callable[[torch.Tensor], torch.Tensor],
+    n_chips: int,
+    stack_chips: Sequence[int],
+) -> tuple[list[list[torch.Tensor]], bool]:
+    """`compute`'s outputs per chip (each a list), and whether it returns a tuple.
+
+    `stack_chips`: the inputs along whose dim 0 the op is independent (its outputs' dim 0 indexes theirs, each
+    output row computed from the same rows of those inputs alone). When every other input holds the same
+    values on every chip (replicated: one stored tensor the chips share) and the stacked inputs agree in rank
+    and dim 0, compute runs once on the chips' values concatenated along dim 0 and its outputs are split back
+    per chip: a data-parallel linear is one BLAS product over the whole batch, as its reference runs it, and a
+    small op pays its per-call cost once. The values come out the same (tests/sim/test_stack_chips.py: a
+    float32 product's rows do not depend on the other rows)."""
+    with threads.device_op_threads():
+        if stack_chips and n_chips > 1 and _stackable(in_values, n_chips, stack_chips):
+            args = [
+                read(torch.cat(list(v[:n_chips])) if i in stack_chips else v[0])
+                for i, v in enumerate(in_values)
+            ]
+            out = compute(*args)
+            sizes = [v.shape[0] for v in in_values[stack_chips[0]][:n_chips]]
+            outs = list(out) if isinstance(out, tuple) else [out]
+            split = [o.split(sizes) for o in outs]
+            return [[parts[i] for parts in split] for i in range(n_chips)], isinstance(out, tuple)
+        per_chip = [compute(*(read(v[i]) for v in in_values)) for i in range(n_chips)]
+    multi = isinstance(per_chip[0], tuple)
+    return [list(out) if multi else [out] for out in per_chip], multi
+
+
+def _stackable(in_values: Sequence[Sequence[torch.Tensor]], n_chips: int, stack_chips: Sequence[int]) -> bool:
+    """Whether _compute_chips can stack the inputs `stack_chips`: on each chip they have one rank and one dim 0
+    size, each has one shape past dim 0 and one dtype over the chips, and every other input is one shared
+    value."""
+    stacked = [in_values[i][:n_chips] for i in stack_chips]
+    head = stacked[0][0]
+    if head.dim() == 0:
+        return False
+    for values in stacked:
+        first = values[0]
+        if any(v.dim() != head.dim() or v.shape[0] != head.shape[0] for v in values):
+            return False
+        if any(v.shape[1:] != first.shape[1:] or v.dtype != first.dtype for v in values[1:]):
+            return False
+    return all(
+        all(v[c] is v[0] for c in range(1, n_chips)) for i, v in enumerate(in_values) if i not in stack_chips
+    )
 
 
 def _output_values(result: torch.Tensor, dtype: DataType, rounding: str) -> torch.Tensor:

@@ -404,3 +404,39 @@ def test_bfloat16_results_are_stored_as_computed(device: ttnn.Device) -> None:
     ttnn.deallocate(big)
     assert torch.equal(ttnn.to_torch(row), expected[:, :, 3:4])
     assert torch.equal(ttnn.to_torch(copy), expected)
+
+
+def test_row_scale_counts_non_zeros_as_the_ord0_norm_does() -> None:
+    """fidelity._row_scale's per-row product count (a float32 sum of a != 0) is the ord-0 norm it replaced:
+    -0.0 is zero, NaN / inf / denormals are not."""
+    from ttport.sim.numerics import fidelity
+
+    a = torch.randn(6, 40, 333)
+    a[a.abs() < 0.7] = 0.0
+    a[0, :, ::5] = -0.0
+    a[1, 3, 7], a[1, 4, 8], a[2, 5, 9] = float("nan"), float("-inf"), 1e-45
+    a[3] = 0.0
+    expected = torch.linalg.vector_norm(a, ord=0, dim=-1, keepdim=True).float()
+    assert torch.equal(a.ne(0).sum(-1, keepdim=True, dtype=torch.float32), expected)
+    groups = float(-(-a.shape[-1] // 8))
+    rows = torch.linalg.vector_norm(a, dim=-1, keepdim=True).square_()
+    share = (expected - expected.clamp(max=groups)).div_(expected.clamp(min=1.0)).mul_(8.0 / 7.0)
+    share.masked_fill_(expected < 16, 0.0)
+    reference = (rows * share).mul_(12.0 * fidelity._ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
+    got = fidelity._row_scale(a)
+    assert torch.equal(got.isnan(), reference.isnan())
+    assert torch.equal(got.nan_to_num(), reference.nan_to_num())
+
+
+def test_sdpa_live_prefix_edges() -> None:
+    """_live_prefix: leading head-dim columns with a non-zero (NaN counts, -0.0 does not) in any tensor."""
+    x = torch.zeros(2, 3, 5, 8)
+    assert sdpa_module._live_prefix(x) == 0
+    x[1, 2, 4, 5] = 1.0
+    y = torch.zeros_like(x)
+    y[0, 0, 0, 7] = -0.0
+    assert sdpa_module._live_prefix(x, y) == 6
+    y[0, 0, 0, 7] = 1e-45
+    assert sdpa_module._live_prefix(x, y) == 8
+    x[..., -1] = float("nan")
+    assert sdpa_module._live_prefix(x) == 8

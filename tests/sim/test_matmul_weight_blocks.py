@@ -32,7 +32,7 @@ def _product(
     """fidelity.matmul(a, b) for b = the stored weight (or its transpose), by column blocks or in one call, with
     or without the per-buffer cache (emptied first)."""
     blocks(by_blocks)
-    fidelity._COLUMN_SCALES.pop(id(stored), None)
+    fidelity._COLUMN_SCALES.clear()
     b = stored.T if transposed else stored
     assert fidelity.widens_by_column_blocks(b, numerics) == by_blocks
     args = (a, b if by_blocks else b.float(), DataType.BFLOAT16, b_dtype, numerics)

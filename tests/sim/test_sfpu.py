@@ -601,3 +601,17 @@ def test_accurate_kernels_are_within_a_few_bfloat16_ulps(arch, monkeypatch):
             got = sfpu.apply(kernel, xs, sfpu.Mode(fp32_dest=fp32, arch=arch)).double()
             want = ref(xs.double())
             assert ((got - want).abs() / want.abs()).max() <= bound, kernel.__name__
+
+
+def test_in_place_fp32_exp_is_torch_exp_on_large_negative_scores() -> None:
+    """sfpu.apply_'s fp32-Dst exp sends inputs whose exp is +0 through -inf (the host's exp is slow on them):
+    the same bits as exp on every such input, and on the denormal range next to it."""
+    edges = [-1e9, -3.4e38, -104.0, -103.98, -103.97, -103.3, -95.0, -87.4, -87.0, -0.0, 0.0, 1.0, 88.7, 89.0]
+    x = torch.tensor(edges + [float("-inf"), float("inf"), float("nan")])
+    sweep = torch.linspace(-120.0, -80.0, 100_001)
+    for values in (x, sweep, torch.cat([sweep, torch.randn(1000)])):
+        got = sfpu.apply_(sfpu.exp, values.clone(), sfpu.Mode(fp32_dest=True, approx=False), scale=0.125 * 8)
+        expected = values.exp()
+        assert torch.equal(got.isnan(), expected.isnan())
+        finite = ~expected.isnan()
+        assert torch.equal(got[finite].view(torch.int32), expected[finite].view(torch.int32))

@@ -27,6 +27,10 @@ MVMUL.md, Dst.md):
     chip or a mesh) of the measured variance of the alignment error (per unit of sum_k a^2 b^2).
   Sums that need no rounding (few products, small integers) stay exact. benchmarks/bench_matmul_numerics.py
   prints both modes' 1 - PCC and relative RMS error against float64 on the ports' shapes.
+  A weight's all-zero columns (at least 1/8 of them: SigLIP's heads zero-padded 72 -> 96) are left out of the
+  BLAS product and written as +0, which is what every stage above gives them for finite activations
+  (_kept_columns; the kept columns' BLAS outputs do not depend on the columns beside them). Zero K rows are
+  not skipped: a shorter K changes how MKL groups the sum.
 
 K blocks (`KBlocking`, ttnn/cpp/ttnn/operations/matmul/device/kernels/compute/
 bmm_large_block_zm_fused_bias_activation.cpp): the kernel walks K in blocks of in0_block_w tiles. Without
@@ -45,14 +49,14 @@ float32 before the output rounding). Output rounding to the output dtype is the 
 from __future__ import annotations
 
 import itertools
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
 from ..types import DataType, MathFidelity, WormholeComputeKernelConfig
-from . import formats, fpu, mode
+from . import derived, formats, fpu, mode
 
 K_TILE = 32
 
@@ -289,6 +293,41 @@ def matmul(
 
         return _run_blocks(a2.shape[-1], blocking, exact).reshape(out_shape)
     a2, b2, out_shape = _as_batched(to_source_register(a, a_dtype), to_source_register(b, b_dtype))
+    # (a 16-bit Dst's block-float partials share exponents along rows: a column's values depend on its
+    # neighbours; a 32-bit Dst's default product ignores the blocks)
+    columnwise = dst32 or not _blocks_matter(blocking, dst32) or blocking.partials not in _LOW_PRECISION
+    kept = _kept_columns(b2, b_dtype, b_stored) if b2.dim() == 2 and columnwise else None
+    if kept is not None and _all_finite(a2):
+        # The weight's zero columns are left out of the product: with finite activations each of their
+        # outputs is +0 (products and their sum, the Dst writes, the noise: dither and column factor 0), as
+        # the kept columns' BLAS outputs are the full product's (tests/sim/test_zero_columns.py).
+        row_scale = _row_scale(a2) if dst32 else None
+        if row_scale is None or _all_finite(row_scale):  # (an inf factor times a 0 dither is NaN)
+
+            def kept_scales() -> tuple[torch.Tensor, torch.Tensor]:
+                return row_scale, _column_scale(b2, b_stored).index_select(-1, kept.columns)
+
+            part = _default_matmul(a2, kept.gather(b2), a_dtype, b_dtype, numerics, blocking, kept_scales)
+            return kept.scatter(part).reshape(out_shape)
+
+    def scales() -> tuple[torch.Tensor, torch.Tensor]:
+        return _row_scale(a2), _column_scale(b2, b_stored)
+
+    return _default_matmul(a2, b2, a_dtype, b_dtype, numerics, blocking, scales).reshape(out_shape)
+
+
+def _default_matmul(
+    a2: torch.Tensor,
+    b2: torch.Tensor,
+    a_dtype: DataType,
+    b_dtype: DataType,
+    numerics: MatmulNumerics,
+    blocking: KBlocking | None,
+    noise_scales: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+) -> torch.Tensor:
+    """Default mode's product of source-register operands as _as_batched gives them; `noise_scales()`: the
+    row and column factors of the fp32-Dst alignment noise (_add_alignment_error)."""
+    fid, dst32 = numerics.math_fidelity, numerics.fp32_dest_acc_en
     left_bits = _SOURCE_MANTISSA.get(a_dtype, 23)
     right_bits = _SOURCE_MANTISSA.get(b_dtype, 23)
     if dst32:
@@ -296,15 +335,94 @@ def matmul(
         out = torch.matmul(*pairs[0])
         for pa, pb in pairs[1:]:
             out += torch.matmul(pa, pb)
-        return _add_alignment_error(out, a2, b2, b_stored=b_stored).reshape(out_shape)
+        return _add_noise_(out, *noise_scales())
     phases = _phase_parts(a2, b2, left_bits, right_bits, fid)
 
     def bf16_dst(lo: int, hi: int, dst: torch.Tensor | None) -> torch.Tensor:
         return _bf16_dst_matmul([(pa[..., lo:hi], pb[..., lo:hi, :]) for pa, pb in phases], dst)
 
     if _blocks_matter(blocking, dst32):
-        return _run_blocks(a2.shape[-1], blocking, bf16_dst).reshape(out_shape)
-    return bf16_dst(0, a2.shape[-1], None).reshape(out_shape)
+        return _run_blocks(a2.shape[-1], blocking, bf16_dst)
+    return bf16_dst(0, a2.shape[-1], None)
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether every value of x is finite, in one reduction: a sum is finite only if every term is (a finite
+    sum that overflows answers False, which costs only the fast path)."""
+    return bool(torch.isfinite(x.sum()))
+
+
+# A weight whose columns are at least this share zeros (SigLIP's heads padded from 72 to 96: a quarter)
+# multiplies only its other columns (_kept_columns); below it the copy into the output costs about what the
+# skipped columns save.
+_ZERO_COLUMNS_MIN_SHARE = 1 / 8
+
+
+@dataclass(frozen=True)
+class _KeptColumns:
+    """Where a weight b [K, N] has non-zero columns: their indices, N, and `period` (p, r) when they are the
+    first r of every p columns (zero-padded heads: gather and scatter are then strided copies). Only the
+    indices are kept: gathering the columns per call costs about a millisecond on a SigLIP so400m q/k/v
+    weight, where a cached copy would hold memory per weight."""
+
+    columns: torch.Tensor
+    width: int
+    period: tuple[int, int] | None
+
+    def gather(self, b: torch.Tensor) -> torch.Tensor:
+        """b's kept columns, contiguous."""
+        if self.period is None or not b.is_contiguous():
+            return b.index_select(-1, self.columns)
+        p, r = self.period
+        return b.view(b.shape[0], self.width // p, p)[..., :r].reshape(b.shape[0], -1)
+
+    def scatter(self, part: torch.Tensor) -> torch.Tensor:
+        """The product [..., N] from the kept columns' product `part` [..., N']: zeros elsewhere."""
+        rows = part.shape[:-1]
+        out = part.new_empty(*rows, self.width)
+        if self.period is None:
+            return out.zero_().index_copy_(-1, self.columns, part)
+        p, r = self.period
+        blocks = out.view(*rows, self.width // p, p)
+        blocks[..., :r].copy_(part.reshape(*rows, self.width // p, r))
+        blocks[..., r:].zero_()
+        return out
+
+
+def _period(nonzero: torch.Tensor) -> tuple[int, int] | None:
+    """(p, r) when `nonzero` [N] is r Trues then p - r Falses, repeated (r > 0, p - r > 0), else None."""
+    n = nonzero.numel()
+    r = int((~nonzero).int().argmax())
+    after = nonzero[r:].int()
+    p = r + (int(after.argmax()) if bool(after.any()) else n - r)
+    if r == 0 or n % p:
+        return None
+    pattern = torch.arange(p) < r
+    return (p, r) if torch.equal(nonzero.view(n // p, p), pattern.expand(n // p, p)) else None
+
+
+# The kept columns per device buffer read as b (None: too few zero columns).
+_KEPT_COLUMNS = derived.DerivedCache()
+
+
+def _kept_columns(
+    b: torch.Tensor, b_dtype: DataType, b_stored: tuple[torch.Tensor, bool] | None
+) -> _KeptColumns | None:
+    """b's non-zero columns when at least _ZERO_COLUMNS_MIN_SHARE of its columns are 0, found once per stored
+    buffer (`b_stored`; None: never looked for); b [K, N] is the source-register form of the buffer's values
+    (a NaN column is kept)."""
+    if b_stored is None or b_stored[0].is_meta:
+        return None
+
+    def find() -> _KeptColumns | None:
+        nonzero = (b != 0).any(dim=0)
+        columns = nonzero.nonzero().squeeze(1)
+        n = b.shape[1]
+        if n - columns.numel() < n * _ZERO_COLUMNS_MIN_SHARE:
+            return None
+        return _KeptColumns(columns, n, _period(nonzero))
+
+    return _per_buffer(_KEPT_COLUMNS, b_stored, (tuple(b.shape), b.dtype, b_dtype), find)
 
 
 # A weight whose float32 form would be at least this large is widened (and cut to the multiplier's bits) one
@@ -435,10 +553,8 @@ def _bf16_dst_add(dst: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
 _ALIGNMENT_VARIANCE = 0.40 * 2.0**-22
 
 
-# Column factors of the alignment noise per device buffer read as b: id -> (weak reference, the buffer's
-# in-place version, what b was made of, factor). An entry is valid while the reference still gives the
-# buffer and its version is unchanged (an in-place write bumps it); it goes when the buffer does.
-_COLUMN_SCALES: dict[int, tuple[weakref.ref, int, tuple, torch.Tensor]] = {}
+# Column factors of the alignment noise per device buffer read as b.
+_COLUMN_SCALES = derived.DerivedCache()
 
 
 def _column_scale(b: torch.Tensor, b_stored: tuple[torch.Tensor, bool] | None) -> torch.Tensor:
@@ -462,20 +578,19 @@ def _column_scale_of(
 
     if b_stored is None or b_stored[0].is_meta:
         return scale()
-    b_stored, transposed = b_stored
-    made_of = (shape, dtype, tuple(b_stored.shape), b_stored.dtype, b_stored.stride(), transposed)
-    key = id(b_stored)
-    entry = _COLUMN_SCALES.get(key)
-    if entry is not None and entry[0]() is b_stored and entry[1] == b_stored._version and entry[2] == made_of:
-        return entry[3]
+    return _per_buffer(_COLUMN_SCALES, b_stored, (shape, dtype), scale)
 
-    def forget(ref: weakref.ref, key: int = key) -> None:
-        if key in _COLUMN_SCALES and _COLUMN_SCALES[key][0] is ref:
-            del _COLUMN_SCALES[key]
 
-    value = scale()
-    _COLUMN_SCALES[key] = (weakref.ref(b_stored, forget), b_stored._version, made_of, value)
-    return value
+def _per_buffer(
+    cache: derived.DerivedCache,
+    b_stored: tuple[torch.Tensor, bool],
+    made_of: tuple,
+    make: Callable[[], Any],
+) -> Any:
+    """`make()`, cached in `cache` per device buffer (numerics/derived.py; `b_stored`: the buffer and whether b
+    is its transpose; `made_of`: what else the value depends on)."""
+    stored, transposed = b_stored
+    return cache.get(stored, (*made_of, tuple(stored.shape), stored.dtype, stored.stride(), transposed), make)
 
 
 def _has_no_zero(a: torch.Tensor) -> bool:
@@ -496,12 +611,13 @@ def _row_scale(a: torch.Tensor) -> torch.Tensor:
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
     # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
     # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
-    # (a dense `a`, the usual case, is told by one global test; otherwise the ord-0 norm is the per-row count,
-    # exact in float32: both several times faster than count_nonzero along a dim)
+    # (a dense `a`, the usual case, is told by one global test; otherwise the per-row count of non-zeros,
+    # NaN included, summed in float32: exact in any order below 2^24, three times faster than the ord-0 norm
+    # and several times faster than count_nonzero along a dim)
     if _has_no_zero(a):
         products = torch.full((*a.shape[:-1], 1), float(k))
     else:
-        products = torch.linalg.vector_norm(a, ord=0, dim=-1, keepdim=True).float()
+        products = a.ne(0).sum(-1, keepdim=True, dtype=torch.float32)
     groups = float(-(-k // 8))
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
     share.masked_fill_(products < 16, 0.0)

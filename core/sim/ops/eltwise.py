@@ -146,7 +146,14 @@ def _binary(
     out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or first.dtype)
     mc = memory_config or first.memory_config()
     result = device_op(
-        name, inputs, compute, dtype=out_dtype, layout=layout, memory_config=mc, output_shapes=broadcast_shape
+        name,
+        inputs,
+        compute,
+        dtype=out_dtype,
+        layout=layout,
+        memory_config=mc,
+        output_shapes=broadcast_shape,
+        stack_chips=tuple(range(len(inputs))),  # elementwise
     )
     return into_output(result, output_tensor)
 

@@ -133,7 +133,13 @@ def nlp_create_qkv_heads(
 
     inputs = [input] if input_kv is None else [input, input_kv]
     return device_op(
-        "nlp_create_qkv_heads", inputs, split, dtype=input.dtype, layout=Layout.TILE, memory_config=mc
+        "nlp_create_qkv_heads",
+        inputs,
+        split,
+        dtype=input.dtype,
+        layout=Layout.TILE,
+        memory_config=mc,
+        stack_chips=tuple(range(len(inputs))),  # batch by batch
     )
 
 
@@ -158,6 +164,7 @@ def nlp_concat_heads(input_tensor: Tensor, *, memory_config: MemoryConfig | None
         dtype=input_tensor.dtype,
         layout=Layout.TILE,
         memory_config=mc,
+        stack_chips=(0,),  # batch by batch
     )
 
 

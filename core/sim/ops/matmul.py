@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .. import projection, rules
-from ..numerics import fidelity
+from ..numerics import derived, fidelity
 from ..records import OpConfig
 from ..tensor import Tensor, broadcast_shape, compute_values, device_op
 from ..types import (
@@ -314,10 +314,14 @@ def _bound_matmul(
     )  # fmt: skip
 
     def compute(av: torch.Tensor, b_stored: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        # stored_inputs: b's buffer values identify it to fidelity.matmul's per-weight cache (which widens a
-        # large weight itself, block by block)
-        by_blocks = fidelity.widens_by_column_blocks(b_stored, numerics)
-        bv = b_stored if by_blocks else compute_values(b_stored)
+        # stored_inputs: b's buffer values identify a weight to the per-weight caches (numerics/derived.py;
+        # fidelity.matmul widens a large weight itself, block by block)
+        if fidelity.widens_by_column_blocks(b_stored, numerics):
+            bv = b_stored
+        elif b_stored.dtype == torch.bfloat16 and not _is_batched(b_stored.shape):  # a weight: widened once
+            bv = derived.WIDENED_WEIGHTS.get(b_stored, torch.float32, lambda: compute_values(b_stored))
+        else:
+            bv = compute_values(b_stored)
         av, rest = compute_values(av), [compute_values(r) for r in rest]
         if transpose_a:
             av = av.transpose(-1, -2)
@@ -366,6 +370,11 @@ def _bound_matmul(
         config=config,
         output_shapes=output_shape,
         stored_inputs=True,
+        # a data-parallel batch against a replicated weight: one product for all chips (the output's dim 0
+        # is a's while b has no batch and no more dims than a)
+        stack_chips=(0,)
+        if not transpose_a and not _is_batched(b.shape) and len(a.shape) >= len(b.shape)
+        else (),
     )
     if post_bias:
         out = eltwise.add(out, bias, memory_config=mc)

@@ -244,6 +244,7 @@ def _norm(
         layout=Layout.TILE,
         memory_config=mc,
         output_shapes=same_shape,
+        stack_chips=(0, 1) if has_res else (0,),  # row by row; gamma / beta are shared
     )
 
 

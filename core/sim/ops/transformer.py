@@ -352,6 +352,8 @@ def _dead_columns_of_pv(p: torch.Tensor, m_new: torch.Tensor, m_safe: torch.Tens
 
 def _live_prefix(*tensors: torch.Tensor) -> int:
     """How many leading last-dim columns hold a non-zero value (NaN included) in any of `tensors`; 0 if none."""
+    if any(bool(t[..., -1].any()) for t in tensors):  # the last column is live (no zero padding): one strided read
+        return tensors[0].shape[-1]
     live = torch.zeros(tensors[0].shape[-1], dtype=torch.bool)
     for t in tensors:
         live |= (t != 0).reshape(-1, t.shape[-1]).any(dim=0)
@@ -524,4 +526,5 @@ def scaled_dot_product_attention(
             program_config=type(program_config).__name__ if program_config is not None else None,
             attributes={"is_causal": is_causal, "k_chunk_size": k_chunk, "program_config": program_config},
         ),
+        stack_chips=tuple(range(len(inputs))),  # batch by batch
     )

@@ -348,7 +348,13 @@ def _run(
     out_dtype = out.dtype if out is not None else x.dtype
     mc = mc or x.memory_config()
     result = device_op(
-        name, [x], lambda v: spec.fn(_float(v), **params), dtype=out_dtype, layout=x.layout, memory_config=mc
+        name,
+        [x],
+        lambda v: spec.fn(_float(v), **params),
+        dtype=out_dtype,
+        layout=x.layout,
+        memory_config=mc,
+        stack_chips=(0,),  # elementwise
     )
     return into_output(result, out)
 
