@@ -16,6 +16,7 @@ None of these ops has a golden function in real ttnn (ttnn/ttnn/operations/*.py 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -65,11 +66,11 @@ def _pack_block_(product: torch.Tensor, out: torch.Tensor) -> None:
     by torch's nearest-even cast once the lowest bit is set (formats._pack_finite_bfloat16); a block with
     infinities but no NaN rounds on the bits (+0x8000, low half cleared: inf stays, finite overflow carries
     into inf) and is then cast exactly; a NaN (a NaN sum: also inf - inf) takes the general path."""
-    total = product.sum()
+    total = float(product.sum())
     bits = product.view(torch.int32)
-    if bool(torch.isfinite(total)):
+    if math.isfinite(total):
         bits.bitwise_or_(1)
-    elif not bool(torch.isnan(total)):
+    elif not math.isnan(total):
         bits.add_(0x8000).bitwise_and_(-65536)
     else:
         product = formats.bfloat16_bits(formats.round_bfloat16(product, formats.PACKER))
@@ -77,22 +78,22 @@ def _pack_block_(product: torch.Tensor, out: torch.Tensor) -> None:
 
 
 def _packed_products(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> None:
-    """out[r] = packed bfloat16 of x[r] * y[r] for every row r of out (x, y broadcast to [rows, groups, 32]; a
-    bfloat16 operand is widened block by block, a float32 one read as is), in blocks of rows: the products
-    are exact in float32 (bfloat16 operands) and each is rounded once by _pack_block_."""
+    """out[r] = packed bfloat16 of x[r] * y[r] for every row r of out (x, y broadcast to [rows, groups, 32]),
+    in blocks of rows: the products are exact in float32 (bfloat16 operands) and each is rounded once by
+    _pack_block_. A bfloat16 operand is widened straight into the block (broadcast) and multiplied there by
+    the other, a float32 one (x * y and y * x are the same float32 product)."""
     rows = out.shape[0]
     block = max(1, BLOCK_VALUES // out[0].numel())
     product = torch.empty((min(block, rows), *out.shape[1:]), dtype=torch.float32)
-    stored = max((t[0].numel() for t in (x, y) if t.dtype != torch.float32), default=0)
-    widened = torch.empty(min(block, rows) * stored, dtype=torch.float32)
-
-    def block_values(t: torch.Tensor) -> torch.Tensor:
-        return t if t.dtype == torch.float32 else widened[: t.numel()].view(t.shape).copy_(t)
-
+    stored, factor = (x, y) if x.dtype != torch.float32 else (y, x)
     for start in range(0, rows, block):
         stop = min(start + block, rows)
-        xb, yb = block_values(x[start:stop]), block_values(y[start:stop])
-        _pack_block_(torch.mul(xb, yb, out=product[: stop - start]), out[start:stop])
+        values = product[: stop - start]
+        if stored.dtype == torch.float32:
+            torch.mul(x[start:stop], y[start:stop], out=values)
+        else:
+            values.copy_(stored[start:stop]).mul_(factor[start:stop])
+        _pack_block_(values, out[start:stop])
 
 
 def _require_interleaved(t: Tensor, message: str) -> None:
