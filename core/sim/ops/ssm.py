@@ -12,6 +12,11 @@ are rounded once to the output dtype. prefix_scan packs a*h and a*h + bx to bflo
 (intermediate circular buffers, prefix_scan/device/kernels/ssm_prefix_scan.cpp). hc_sum_reduce sums each
 group of 32 in float32 and rounds once (the reduce's Dst accumulation is not modelled separately).
 None of these ops has a golden function in real ttnn (ttnn/ttnn/operations/*.py attach none).
+
+Speed, not numerics: their tensors are 5120 x 32 values per row, so repeat_and_interleave_eltwise_mul and
+hc_sum_reduce work in cache-sized blocks of rows (BLOCK_VALUES), each value widened, multiplied / summed and
+packed while its block is in the cache; the bits are those of the straightforward float32 computation
+packed by formats (tests/sim/test_ssm_fast_paths.py pins every rounding branch against it).
 """
 
 from __future__ import annotations
