@@ -258,3 +258,27 @@ def test_scores_plus_mask_are_rounded_to_bfloat16(device, fp32_dest):
     unmasked = sdpa(None)
     assert torch.equal(unmasked, torch.full_like(unmasked, 0.5))
     assert torch.equal(sdpa(mask), unmasked)
+
+
+@pytest.mark.parametrize(("board", "arch"), [("n150", "wormhole_b0"), ("p150", "blackhole")])
+def test_exact_mode_products_use_the_board_fpu(open_board, monkeypatch, board, arch):
+    """Exact mode's MVMUL model differs by architecture (Wormhole's -1 normalisation quirk): SDPA's Q K^T and
+    P V products run the model of the device's own chip."""
+    from ttport.sim.numerics import fpu
+
+    device = open_board(board)
+    seen: list[str] = []
+    real = fpu.matmul_dst
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("arch", "wormhole_b0"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fpu, "matmul_dst", spy)
+    q, k, v = (
+        ttnn.from_torch(torch.randn(1, 1, 32, 32), ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+        for _ in range(3)
+    )
+    with mode.numerics_mode(mode.EXACT):
+        ttnn.transformer.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert len(seen) == 2 and set(seen) == {arch}

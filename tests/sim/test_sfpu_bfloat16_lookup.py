@@ -46,3 +46,20 @@ def test_bfloat16_unary_ops_take_the_lookup(device, op: str) -> None:
     )
     getattr(ttnn, op)(x, output_tensor=target)
     assert torch.equal(target._chips[0].view(torch.int16), expected.view(torch.int16))
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "broadcast"])
+def test_lookup_in_blocks_gives_the_general_paths_bits(monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    """Blocks of 1000 values (not dividing the 65536 patterns, the last block partial) over contiguous,
+    transposed and broadcast (expanded) storage: every pattern's bits as the general path gives them."""
+    monkeypatch.setattr(sfpu, "LOOKUP_BLOCK", 1000)
+    stored = {
+        "contiguous": ALL,
+        "transposed": ALL.reshape(256, 256).t(),
+        "broadcast": ALL.reshape(1, -1)[:, :4096].expand(3, 4096),
+    }[layout]
+    mode = sfpu.Mode(approx=False, fp32_dest=False, arch=sfpu.WORMHOLE_B0)
+    got = sfpu.apply_packed_bfloat16(eltwise._SFPU_KERNELS["exp"], stored, mode)
+    assert got.shape == stored.shape
+    expected = _general_path("exp", False, sfpu.WORMHOLE_B0, stored)
+    assert torch.equal(got.view(torch.int16), expected.view(torch.int16))

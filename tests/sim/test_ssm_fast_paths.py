@@ -123,3 +123,79 @@ def test_packed_products_match_the_general_path(
     out = torch.empty((rows, e, ssm.TILE), dtype=torch.bfloat16)
     ssm._packed_products(xs, ys, out)
     assert torch.equal(out.view(torch.int16), expected)
+
+
+# -- through the ops: hc_sum_reduce in blocks of rows, prefix_scan's packed states -------------------------
+
+
+def _on_device(device, x: torch.Tensor, dtype=None, **kwargs):
+    from ttport.sim import ttnn
+
+    return ttnn.from_torch(
+        x,
+        dtype=dtype or ttnn.bfloat16,
+        layout=kwargs.pop("layout", ttnn.TILE_LAYOUT),
+        device=device,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "bfloat8_b"])
+def test_hc_sum_reduce_in_blocks_matches_one_float32_sum(
+    device, monkeypatch: pytest.MonkeyPatch, dtype
+) -> None:
+    """Blocks of 3 rows (the last one partial), stored values widened per block: the bits of one float32
+    sum over all rows of the widened input, packed to a bfloat16 output; with NaN, inf, denormal and
+    tie-producing groups."""
+    from ttport.sim import ttnn
+
+    width = 1024 * 2
+    monkeypatch.setattr(ssm, "BLOCK_VALUES", 3 * width)
+    x = torch.randn(1, 1, 20, width)
+    x[0, 0, 0, :3] = torch.tensor([NAN, 1.0, 2.0])
+    x[0, 0, 4, 32:35] = torch.tensor([INF, 1.0, 2.0])
+    x[0, 0, 7, 64:96] = 2.0**-130  # denormal group sum
+    x[0, 0, 9, 96:128] = 0.0
+    x[0, 0, 9, 96:98] = torch.tensor([256.0, 1.5])  # 257.5: rounds (ties away) to 258
+    tx = _on_device(device, x, getattr(ttnn, dtype))
+    out = ssm.hc_sum_reduce(tx, dtype=ttnn.bfloat16)
+    stored = ttnn.to_torch(tx).float()
+    sums = torch.nn.functional.pad(stored.reshape(1, 1, 20, width // 32, 32).sum(-1), [0, 0, 0, 12])
+    expected = _general(sums)
+    got = ttnn.to_torch(out)
+    assert got.shape == (1, 1, 32, width // 32)
+    assert torch.equal(got.view(torch.int16), expected)
+    if dtype == "bfloat16":
+        assert got[0, 0, 9, 3] == 258.0 and torch.isnan(got[0, 0, 0, 0]) and torch.isinf(got[0, 0, 4, 1])
+
+
+def test_prefix_scan_packs_denormal_and_tie_states_like_the_general_path(device) -> None:
+    """States that are denormal or whose steps round ties: the fast path's cast of the packed float32 states
+    gives the bits of the per-step general rounding."""
+    from ttport.sim import ttnn
+
+    width, seq = 2048, 32
+    a = torch.full((1, 1, seq, width), 0.5)
+    bx = torch.zeros(1, 1, seq, width)
+    h0 = torch.full((1, 1, 1, width), 2.0**-120)
+    h0[..., 1::2] = 1.0078125  # 1 + 2^-7: halving keeps it exact, adding 1.5 makes ties
+    bx[..., 1::2] = 1.5
+    a[..., 7, :] = 0.75
+    mc = ttnn.create_sharded_memory_config(
+        shape=(1, 1, 32, width), core_grid=ttnn.CoreGrid(y=8, x=8), strategy=ttnn.ShardStrategy.WIDTH
+    )
+    h_mc = ttnn.create_sharded_memory_config(
+        shape=(1, 1, 1, width), core_grid=ttnn.CoreGrid(y=8, x=8), strategy=ttnn.ShardStrategy.WIDTH
+    )
+    ta, tbx = _on_device(device, a, memory_config=mc), _on_device(device, bx, memory_config=mc)
+    th = _on_device(device, h0, layout=ttnn.ROW_MAJOR_LAYOUT, memory_config=h_mc)
+    got = ttnn.to_torch(ssm.prefix_scan(ta, tbx, th))[0, 0]
+    h, expected = h0[0, 0, 0].to(torch.bfloat16).float(), []
+    for t in range(seq):
+        decayed = formats.round_bfloat16(a[0, 0, t].to(torch.bfloat16).float() * h, formats.PACKER)
+        h = formats.round_bfloat16(decayed + bx[0, 0, t].to(torch.bfloat16).float(), formats.PACKER)
+        expected.append(h)
+    expected = _general(torch.stack(expected))
+    assert torch.equal(got.view(torch.int16), expected)
+    denormal = got.float()[:, 0::2].abs()
+    assert ((denormal > 0) & (denormal < 2.0**-126)).any()

@@ -85,7 +85,7 @@ def test_replicated_linear_runs_once_with_the_per_chip_values(
                 dtype=ttnn.float32,
                 activation="gelu",
             )
-            assert len(calls) == (1 if on else 0)
+            assert len(calls) == (2 if on else 0)  # the linear and its gelu (a separate op)
             results.append(_per_chip(out))
     for per_chip, stacked_chip in zip(*results, strict=True):
         assert per_chip.shape == (1, 1, 77, n)
@@ -153,3 +153,20 @@ def test_traced_linear_replays_stacked(monkeypatch, stacked) -> None:
         assert all(torch.equal(g, e) for g, e in zip(_per_chip(out), expected, strict=True))
     finally:
         ttnn.close_mesh_device(mesh)
+
+
+def test_global_statistic_stays_per_chip(mesh_device, stacked) -> None:
+    """normalize_global normalises over each chip's whole tensor: never over the chips' tensors stacked."""
+    calls = stacked(True)
+    x = torch.randn(2, 1, 32, 64) * torch.tensor([1.0, 5.0]).view(2, 1, 1, 1) + torch.tensor([0.0, 3.0]).view(
+        2, 1, 1, 1
+    )
+    out = _per_chip(ttnn.normalize_global(_to_mesh(mesh_device, x, ttnn.bfloat16, 0)))
+    assert calls == []
+    for chip, xs in zip(out, x.chunk(2), strict=True):
+        xs = xs.to(torch.bfloat16).float()
+        expected = (xs - xs.mean()) / (xs - xs.mean()).square().mean().sqrt()
+        assert _pcc(chip.float(), expected) > 0.9999 and abs(float(chip.float().mean())) < 0.02
+    calls.clear()
+    ttnn.relu(_to_mesh(mesh_device, x, ttnn.bfloat16, 0))
+    assert calls == [1]

@@ -759,7 +759,12 @@ def prepare_right(b: torch.Tensor, b_dtype: DataType, numerics: MatmulNumerics) 
 
 
 def matmul_prepared(
-    left: Operand, right: Operand, numerics: MatmulNumerics, *, out: torch.Tensor | None = None
+    left: Operand,
+    right: Operand,
+    numerics: MatmulNumerics,
+    *,
+    arch: str = "wormhole_b0",
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """matmul(a, b) of two prepared operands, the same values (one K block); `out`: a buffer of the result's
     shape for the fp32-Dst product (default mode)."""
@@ -771,6 +776,7 @@ def matmul_prepared(
             right.dtype,
             numerics.math_fidelity,
             numerics.fp32_dest_acc_en,
+            arch=arch,
         )
     pairs = list(zip(left.parts, right.parts, strict=True))
     if not numerics.fp32_dest_acc_en:

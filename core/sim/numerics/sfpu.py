@@ -768,13 +768,24 @@ def _packed_bf16_table(fn: Fn, mode: Mode) -> torch.Tensor:
     return formats.bfloat16_bits(formats.round_bfloat16(_bf16_table(fn, mode), formats.PACKER))
 
 
+#: values per block of a table lookup: the block's int32 indices stay in the cache between their conversion
+#: and the lookup (Mamba's exp over 32 x 5120 x 32 values: 5.3 ms -> 3.9 ms on this project's host)
+LOOKUP_BLOCK = 1 << 18
+
+
 def apply_packed_bfloat16(fn: Fn, x: torch.Tensor, mode: Mode = Mode()) -> torch.Tensor:
     """apply() with a 16-bit Dst to bfloat16 storage `x` (torch.bfloat16), packed into a bfloat16 output: the
     same bits as packing apply(fn, x.float()) (Dst holds x's own bits, NaN payloads included, so they index
     the table), in two passes over the values instead of about ten (Mamba's exp runs over 5120 x 32 values per
-    prompt row)."""
-    index = x.view(torch.int16).to(torch.int32).bitwise_and_(0xFFFF)
-    return _packed_bf16_table(fn, mode).index_select(0, index.reshape(-1)).reshape(x.shape)
+    prompt row), block by block."""
+    table = _packed_bf16_table(fn, mode)
+    bits = x.reshape(-1).view(torch.uint16)
+    out = torch.empty(bits.shape, dtype=torch.bfloat16)
+    index = torch.empty(min(LOOKUP_BLOCK, bits.numel()), dtype=torch.int32)
+    for start in range(0, bits.numel(), LOOKUP_BLOCK):
+        stop = min(start + LOOKUP_BLOCK, bits.numel())
+        torch.index_select(table, 0, index[: stop - start].copy_(bits[start:stop]), out=out[start:stop])
+    return out.reshape(x.shape)
 
 
 def apply(fn: Fn, x: torch.Tensor, mode: Mode = Mode(), *, scale: float | None = None) -> torch.Tensor:

@@ -335,6 +335,7 @@ def _unary(
         layout=x.layout,
         memory_config=mc,
         output_shapes=same_shape,
+        stack_chips=(0,),  # elementwise
     )
     return into_output(result, output_tensor)
 
@@ -393,6 +394,7 @@ def _sfpu_unary(
             rounding=formats.HOST,  # HOST keeps the packed bfloat16 values as they are
             stored_inputs=True,
             output_shapes=same_shape,
+            stack_chips=(0,),  # elementwise
         )
         return into_output(result, output_tensor)
     fn = sfpu_fn(name, approx=approx, fp32_dest=fp32_dest, arch=x.device().arch())

@@ -12,10 +12,16 @@ are rounded once to the output dtype. prefix_scan packs a*h and a*h + bx to bflo
 (intermediate circular buffers, prefix_scan/device/kernels/ssm_prefix_scan.cpp). hc_sum_reduce sums each
 group of 32 in float32 and rounds once (the reduce's Dst accumulation is not modelled separately).
 None of these ops has a golden function in real ttnn (ttnn/ttnn/operations/*.py attach none).
+
+Speed, not numerics: their tensors are 5120 x 32 values per row, so repeat_and_interleave_eltwise_mul and
+hc_sum_reduce work in cache-sized blocks of rows (BLOCK_VALUES), each value widened, multiplied / summed and
+packed while its block is in the cache; the bits are those of the straightforward float32 computation
+packed by formats (tests/sim/test_ssm_fast_paths.py pins every rounding branch against it).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -53,12 +59,6 @@ def _pack_finite_(x: torch.Tensor) -> None:
     x.view(torch.int32).add_(0x8000).bitwise_and_(-65536)
 
 
-def _high_halves(x: torch.Tensor) -> torch.Tensor:
-    """float32 values whose low 16 bits are zero (already rounded to bfloat16) -> torch.bfloat16 storage, one
-    strided copy of their high halves (little-endian: the odd int16 of each pair)."""
-    return x.contiguous().view(torch.int16)[..., 1::2].contiguous().view(torch.bfloat16)
-
-
 #: values per block of the SSM products (4 MiB of float32): a block's product, its packing and its widened
 #: operand stay in the cache between the passes over it (measured on this project's 2-core host: the 32 x 5120 x
 #: 32 products of repeat_and_interleave_eltwise_mul 5.5 ms -> 2.6 ms against one pass per step over all rows)
@@ -71,11 +71,11 @@ def _pack_block_(product: torch.Tensor, out: torch.Tensor) -> None:
     by torch's nearest-even cast once the lowest bit is set (formats._pack_finite_bfloat16); a block with
     infinities but no NaN rounds on the bits (+0x8000, low half cleared: inf stays, finite overflow carries
     into inf) and is then cast exactly; a NaN (a NaN sum: also inf - inf) takes the general path."""
-    total = product.sum()
+    total = float(product.sum())
     bits = product.view(torch.int32)
-    if bool(torch.isfinite(total)):
+    if math.isfinite(total):
         bits.bitwise_or_(1)
-    elif not bool(torch.isnan(total)):
+    elif not math.isnan(total):
         bits.add_(0x8000).bitwise_and_(-65536)
     else:
         product = formats.bfloat16_bits(formats.round_bfloat16(product, formats.PACKER))
@@ -83,22 +83,22 @@ def _pack_block_(product: torch.Tensor, out: torch.Tensor) -> None:
 
 
 def _packed_products(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> None:
-    """out[r] = packed bfloat16 of x[r] * y[r] for every row r of out (x, y broadcast to [rows, groups, 32]; a
-    bfloat16 operand is widened block by block, a float32 one read as is), in blocks of rows: the products
-    are exact in float32 (bfloat16 operands) and each is rounded once by _pack_block_."""
+    """out[r] = packed bfloat16 of x[r] * y[r] for every row r of out (x, y broadcast to [rows, groups, 32]),
+    in blocks of rows: the products are exact in float32 (bfloat16 operands) and each is rounded once by
+    _pack_block_. A bfloat16 operand is widened straight into the block (broadcast) and multiplied there by
+    the other, a float32 one (x * y and y * x are the same float32 product)."""
     rows = out.shape[0]
     block = max(1, BLOCK_VALUES // out[0].numel())
     product = torch.empty((min(block, rows), *out.shape[1:]), dtype=torch.float32)
-    stored = max((t[0].numel() for t in (x, y) if t.dtype != torch.float32), default=0)
-    widened = torch.empty(min(block, rows) * stored, dtype=torch.float32)
-
-    def block_values(t: torch.Tensor) -> torch.Tensor:
-        return t if t.dtype == torch.float32 else widened[: t.numel()].view(t.shape).copy_(t)
-
+    stored, factor = (x, y) if x.dtype != torch.float32 else (y, x)
     for start in range(0, rows, block):
         stop = min(start + block, rows)
-        xb, yb = block_values(x[start:stop]), block_values(y[start:stop])
-        _pack_block_(torch.mul(xb, yb, out=product[: stop - start]), out[start:stop])
+        values = product[: stop - start]
+        if stored.dtype == torch.float32:
+            torch.mul(x[start:stop], y[start:stop], out=values)
+        else:
+            values.copy_(stored[start:stop]).mul_(factor[start:stop])
+        _pack_block_(values, out[start:stop])
 
 
 def _require_interleaved(t: Tensor, message: str) -> None:
@@ -213,7 +213,18 @@ def hc_sum_reduce(
         live = x.shape[-2]
         if x.shape[-1] < width:
             x = torch.nn.functional.pad(x, [0, width - x.shape[-1]])
-        return _rows_to_padded(x.reshape(1, 1, live, width // LATENT, LATENT).sum(dim=-1), rows)
+        x = x.reshape(live, width)
+        sums = torch.empty((1, 1, rows, width // LATENT), dtype=torch.float32)
+        sums[:, :, live:] = 0.0
+        # the stored values widened in blocks of rows (cache-sized, BLOCK_VALUES), each row's sums the same
+        # float32 reduction as over all rows at once
+        block = max(1, BLOCK_VALUES // width)
+        widened = torch.empty((min(block, live), width), dtype=torch.float32)
+        for start in range(0, live, block):
+            stop = min(start + block, live)
+            values = widened[: stop - start].copy_(x[start:stop])
+            torch.sum(values.view(stop - start, width // LATENT, LATENT), dim=-1, out=sums[0, 0, start:stop])
+        return sums
 
     return device_op(
         op,
@@ -222,6 +233,7 @@ def hc_sum_reduce(
         dtype=out_dtype,
         layout=Layout.TILE,
         memory_config=mc,
+        stored_inputs=True,
         config=_config(math_fidelity),
         output_shapes=lambda *_: (1, 1, rows, width // LATENT),
     )
@@ -286,8 +298,13 @@ def prefix_scan(
         states = torch.empty(av.shape, dtype=torch.float32)
         # Finite values round by two integer ops on their bits (ties away from zero). A row is independent
         # of the rows after it: from the first row holding a non-finite value (NaN needs its canonical
-        # pattern) the scan is rerun with the general rounding.
+        # pattern) the scan is rerun with the general rounding. A column that turns non-finite stays so
+        # (a * inf, a * NaN, then + bx: inf or NaN; the bit rounding keeps both, their low halves being 0
+        # as the bfloat16 inputs'), so a finite last row means every row is finite: one row's sum decides.
         scan(av, bxv, h, _pack_finite_, states)
+        if bool(torch.isfinite(states[0, 0, -1].sum())):
+            # every state finite and rounded (low halves 0): torch's cast keeps their high halves
+            return states.to(torch.bfloat16) if packed_here else states
         bad = (~torch.isfinite(states.sum(dim=-1))).reshape(-1).nonzero()
         if len(bad):
             first = int(bad[0])
@@ -301,7 +318,7 @@ def prefix_scan(
                 rerun,
             )
             return states if not packed_here else formats.bfloat16_bits(states)
-        return _high_halves(states) if packed_here else states
+        return states.to(torch.bfloat16) if packed_here else states  # finite rows, a last-row sum overflowing
 
     return device_op(
         op,

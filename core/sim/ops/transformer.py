@@ -299,7 +299,8 @@ def _attend_rows(
         if is_causal and start > last_row:
             break  # past the diagonal: the kernel's loop stops (these chunks are fully masked anyway)
         out = buffers.get((*q_rows.values.shape[:-1], end - start))
-        s = fidelity.matmul_prepared(q_rows, chunk.key, numerics, out=out).view(B, NKV, rows, end - start)
+        s = fidelity.matmul_prepared(q_rows, chunk.key, numerics, arch=softmax.kernel.arch, out=out)
+        s = s.view(B, NKV, rows, end - start)
         s = _pack_bf16_(s)
         if mask is not None:
             s = _add_mask(s, mask[..., start:end], softmax.kernel)
@@ -322,7 +323,8 @@ def _attend_rows(
         p_rows = fidelity.prepare_left(
             p.view(q_rows.values.shape[:-1] + (end - start,)), DataType.BFLOAT16, numerics
         )
-        o_cur = _pack_bf16_(fidelity.matmul_prepared(p_rows, chunk.value, numerics).view(B, NKV, rows, -1))
+        o_cur = fidelity.matmul_prepared(p_rows, chunk.value, numerics, arch=softmax.kernel.arch)
+        o_cur = _pack_bf16_(o_cur.view(B, NKV, rows, -1))
         tail_cur = _dead_columns_of_pv(p, m_new, m_safe) if dead_columns else None
         if m is None:
             denom, o, tail = l_cur, o_cur, tail_cur

@@ -38,6 +38,9 @@ class Unary:
     keywords: tuple[tuple[str, Any], ...] = ()
     output_tensor: bool = True
     sub_core_grids: bool = True
+    # a statistic over the whole tensor: its values mix the leading dim, so a mesh's chips never share one call
+    # (tensor.py _compute_chips)
+    global_statistic: bool = False
 
 
 def _compare_zero(torch_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -201,6 +204,7 @@ UNARY_FNS: dict[str, Unary] = {
         "(x - mean) / std over the whole tensor.",
         output_tensor=False,
         sub_core_grids=False,
+        global_statistic=True,
     ),
     "normalize_hw": Unary(
         _hw_moments("normalize"),
@@ -354,7 +358,7 @@ def _run(
         dtype=out_dtype,
         layout=x.layout,
         memory_config=mc,
-        stack_chips=(0,),  # elementwise
+        stack_chips=() if spec.global_statistic else (0,),  # elementwise, or within the last dims
     )
     return into_output(result, out)
 
