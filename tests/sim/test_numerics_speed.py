@@ -123,6 +123,25 @@ def test_alignment_noise_dither_matches_the_plain_formula(monkeypatch) -> None:
     assert torch.equal(got.view(torch.int32), expected.view(torch.int32))  # a non-contiguous output
 
 
+def test_nan_free_rounding_matches_the_checked_rounding() -> None:
+    """round_bfloat16_(nan_free=True) skips only the NaN test: the same bits on NaN-free values with
+    infinities, -0.0, denormals, ties and values that round into infinity."""
+    torch.manual_seed(8)
+    x = torch.cat(
+        [
+            torch.randn(500) * 1e3,
+            torch.tensor([float("inf"), -float("inf"), -0.0, 0.0, 1e-45, -1e-45, 3.3961776e38, -3.4e38]),
+            torch.tensor([0x3F808000, 0x3F818000, -0x40808000], dtype=torch.int32).view(
+                torch.float32
+            ),  # ties
+        ]
+    )
+    for mode in (formats.PACKER, formats.HOST):
+        expected = formats.round_bfloat16_(x.clone(), mode)
+        got = formats.round_bfloat16_(x.clone(), mode, nan_free=True)
+        assert torch.equal(got.view(torch.int32), expected.view(torch.int32))
+
+
 def test_row_counts_agree_with_counting_every_row() -> None:
     """_nonzeros_per_row (dense test, then only the rows with a zero or NaN) is the full count of a != 0: -0.0
     is zero; NaN, infinities and denormals are not; a NaN in a row with a zero does not hide the zero."""

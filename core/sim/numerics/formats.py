@@ -87,10 +87,11 @@ def round_bfloat16(x: torch.Tensor, mode: str = HOST) -> torch.Tensor:
     return out if nan is None else torch.where(nan, _CANONICAL_NAN, out, out=out)
 
 
-def round_bfloat16_(x: torch.Tensor, mode: str = PACKER) -> torch.Tensor:
+def round_bfloat16_(x: torch.Tensor, mode: str = PACKER, *, nan_free: bool = False) -> torch.Tensor:
     """round_bfloat16 in place on a contiguous float32 tensor (returned): SDPA rounds several intermediates
-    per K chunk and reuses their buffers."""
-    nan = _nan_mask(x)
+    per K chunk and reuses their buffers. `nan_free`: the caller knows x holds no NaN (the NaN test is
+    skipped)."""
+    nan = None if nan_free else _nan_mask(x)
     _round_bf16_bits(x.view(torch.int32), mode, in_place=True)
     return x if nan is None else torch.where(nan, _CANONICAL_NAN, x, out=x)
 

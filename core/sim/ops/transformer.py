@@ -89,10 +89,10 @@ class SDPAProgramConfig:
     matmul_math_fidelity: Any = None
 
 
-def _pack_bf16_(x: torch.Tensor) -> torch.Tensor:
+def _pack_bf16_(x: torch.Tensor, nan_free: bool = False) -> torch.Tensor:
     """In place: packer rounding of a contiguous float32 tensor to bfloat16 (ties away from zero); in place
-    because SDPA rounds six intermediates per K chunk."""
-    return formats.round_bfloat16_(x, formats.PACKER)
+    because SDPA rounds six intermediates per K chunk. `nan_free`: x is known to hold no NaN."""
+    return formats.round_bfloat16_(x, formats.PACKER, nan_free=nan_free)
 
 
 def _add_mask(s: torch.Tensor, mask: torch.Tensor, kernel: tile_math.KernelConfig) -> torch.Tensor:
@@ -118,6 +118,11 @@ class _Softmax:
     scale: float  # already a bfloat16 value
     exp_approx: bool
     kernel: tile_math.KernelConfig
+
+    @property
+    def scale_is_positive(self) -> bool:
+        """A finite scale > 0: exp(scale * d) is NaN only where d is."""
+        return 0.0 < self.scale < math.inf
 
     def exp(self, d: torch.Tensor) -> torch.Tensor:
         """exp_tile<exp_approx, false, scale_en> on Dst contents `d` (= S - m or m_prev - m)."""
@@ -318,7 +323,11 @@ def _attend_rows(
         m_new = m_cur if m is None else torch.maximum(m, m_cur)
         # Rows with every score so far at -inf would give exp(-inf - -inf) = nan; subtract 0 there instead.
         m_safe = torch.where(torch.isinf(m_new), 0.0, m_new) if masked else m_new
-        p = _pack_bf16_(softmax.exp_(tile_math.to_dst(s.sub_(m_safe), softmax.kernel)).contiguous())
+        # With every row's subtracted max finite, S - max is NaN-free (a NaN score would make its row's max NaN)
+        # and so is its exp for a finite scale > 0: P's rounding skips the NaN test.
+        p_nan_free = softmax.scale_is_positive and bool(torch.isfinite(m_safe).all())
+        p = softmax.exp_(tile_math.to_dst(s.sub_(m_safe), softmax.kernel)).contiguous()
+        p = _pack_bf16_(p, nan_free=p_nan_free)
         l_cur = round_sum(tile_math.reduce_row_sum(p, DataType.BFLOAT16, 1.0, softmax.kernel))
         p_rows = fidelity.prepare_left(
             p.view(q_rows.values.shape[:-1] + (end - start,)), DataType.BFLOAT16, numerics
