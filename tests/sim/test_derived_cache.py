@@ -113,3 +113,11 @@ def test_linear_reads_its_weight_after_in_place_writes(device, monkeypatch, budg
         q, _dev(device, torch.cat([keys, torch.zeros(1, 1, 32, 64)], dim=2)), transpose_b=True
     )
     assert torch.equal(ttnn.to_torch(ttnn.matmul(q, cache, transpose_b=True)), ttnn.to_torch(expected))
+
+
+def test_only_few_row_products_of_bfloat16_weights_widen_once() -> None:
+    weight = torch.zeros(64, 96, dtype=torch.bfloat16)
+    assert derived.widen_once(weight, 154) and derived.widen_once(weight[None, None], derived.WIDEN_ONCE_MAX_ROWS)
+    assert not derived.widen_once(weight, derived.WIDEN_ONCE_MAX_ROWS + 1)  # the product dwarfs the widening
+    assert not derived.widen_once(weight.float(), 154)  # nothing to widen
+    assert not derived.widen_once(torch.zeros(2, 64, 96, dtype=torch.bfloat16), 154)  # batched: not a weight

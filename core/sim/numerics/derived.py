@@ -90,7 +90,19 @@ def _weight_budget() -> int:
     return int(value) * 2**20
 
 
-#: float32 forms of bfloat16-stored weights (matmul's right operand), within TTPORT_SIM_WEIGHT_CACHE_MB: a
-#: linear over a few hundred rows spends about a tenth of its time widening its weight (CLIP-L/bigG text
-#: encoders: 0.2 s per forward). Memory: 4 bytes per cached weight value on top of the stored 2.
+#: float32 forms of bfloat16-stored weights (matmul's right operand), within TTPORT_SIM_WEIGHT_CACHE_MB.
+#: Memory: 4 bytes per cached weight value on top of the stored 2.
 WIDENED_WEIGHTS = DerivedCache(_weight_budget())
+
+#: Widening a weight costs about 12 / M of its product over M rows (0.25 ns per value against 2 M flops at
+#: ~100 GFLOP/s): a tenth of a 154-row CLIP linear (CLIP full forward 3.86 -> 3.73 s with the cache), under 1%
+#: past this many rows, where a cached float32 weight read back from memory measured 2% slower than a freshly
+#: widened one (Gemma3's 4096-row SigLIP linears): those widen per call.
+WIDEN_ONCE_MAX_ROWS = 1024
+
+
+def widen_once(b_stored: torch.Tensor, rows: int) -> bool:
+    """Whether a matmul over `rows` rows takes its right operand's float32 form from WIDENED_WEIGHTS: a
+    bfloat16-stored weight (no batch) read by a product of at most WIDEN_ONCE_MAX_ROWS rows."""
+    unbatched = all(d == 1 for d in b_stored.shape[:-2])
+    return b_stored.dtype == torch.bfloat16 and unbatched and rows <= WIDEN_ONCE_MAX_ROWS

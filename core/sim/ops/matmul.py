@@ -318,7 +318,7 @@ def _bound_matmul(
         # fidelity.matmul widens a large weight itself, block by block)
         if fidelity.widens_by_column_blocks(b_stored, numerics):
             bv = b_stored
-        elif b_stored.dtype == torch.bfloat16 and not _is_batched(b_stored.shape):  # a weight: widened once
+        elif derived.widen_once(b_stored, av.numel() // av.shape[-2 if transpose_a else -1]):
             bv = derived.WIDENED_WEIGHTS.get(b_stored, torch.float32, lambda: compute_values(b_stored))
         else:
             bv = compute_values(b_stored)
