@@ -90,9 +90,18 @@ def _weight_budget() -> int:
     return int(value) * 2**20
 
 
-#: float32 forms of bfloat16-stored weights (matmul's right operand), within TTPORT_SIM_WEIGHT_CACHE_MB.
-#: Memory: 4 bytes per cached weight value on top of the stored 2.
-WIDENED_WEIGHTS = DerivedCache(_weight_budget())
+#: float32 forms of bfloat16-stored weights (matmul's right operand), within TTPORT_SIM_WEIGHT_CACHE_MB
+#: (read at the first use, so a bad value fails the op that needs it, not every import). Memory: 4 bytes per
+#: cached weight value on top of the stored 2.
+WIDENED_WEIGHTS: DerivedCache | None = None
+
+
+def widened_weights() -> DerivedCache:
+    """WIDENED_WEIGHTS, made on first use."""
+    global WIDENED_WEIGHTS
+    if WIDENED_WEIGHTS is None:
+        WIDENED_WEIGHTS = DerivedCache(_weight_budget())
+    return WIDENED_WEIGHTS
 
 #: Widening a weight costs about 12 / M of its product over M rows (0.25 ns per value against 2 M flops at
 #: ~100 GFLOP/s): a tenth of a 154-row CLIP linear (CLIP full forward 3.86 -> 3.73 s with the cache), under 1%

@@ -319,7 +319,7 @@ def _bound_matmul(
         if fidelity.widens_by_column_blocks(b_stored, numerics):
             bv = b_stored
         elif derived.widen_once(b_stored, av.numel() // av.shape[-2 if transpose_a else -1]):
-            bv = derived.WIDENED_WEIGHTS.get(b_stored, torch.float32, lambda: compute_values(b_stored))
+            bv = derived.widened_weights().get(b_stored, torch.float32, lambda: compute_values(b_stored))
         else:
             bv = compute_values(b_stored)
         av, rest = compute_values(av), [compute_values(r) for r in rest]
