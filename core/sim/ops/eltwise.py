@@ -270,7 +270,16 @@ def _multiply_bf16(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     bfloat16 nearest-even, and 0 * anything = 0 (tt_metal/hw/ckernels/{wormhole_b0,blackhole}/metal/llk_api/
     llk_sfpu/ckernel_sfpu_binary.h, calculate_sfpu_binary_mul: float32_to_bf16_rne "to match FPU behavior"
     when fp32_dest_acc_en is off). 87 * 3 = 261 is a tie: 260, not the packer's ties-away 262."""
-    out = formats.round_bfloat16(x * y, formats.HOST)
+    product = x * y
+    if bool(torch.isfinite(product.sum())):
+        # Finite products (no NaN to canonicalise): torch's float32 -> bfloat16 cast is the same nearest-even
+        # rounding on the bits (formats._pack_finite_bfloat16). A zero operand gives a product of +-0 here, so
+        # the masked fill below can only change a -0.0 into +0.0: without a -0.0 in the result it is skipped.
+        out = product.to(torch.bfloat16).to(torch.float32)
+        if not bool(out.view(torch.int32).eq(-(2**31)).any()):
+            return out
+    else:
+        out = formats.round_bfloat16(product, formats.HOST)
     return out.masked_fill_((x == 0) | (y == 0), 0.0)
 
 
