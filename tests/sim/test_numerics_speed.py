@@ -189,6 +189,14 @@ def test_dense_test_agrees_with_counting() -> None:
         torch.tensor([[float("inf"), 3.0], [1.0, 0.0]]),
         (torch.rand(4, 6) + 0.1).t(),  # non-contiguous, positive
         torch.tensor([5.0]),
+        # a zero or NaN in the first or last row: every row counted at once (a.bool() sums)
+        torch.rand(3, 9, 9).tril(),  # causal P: zeros in every row but the last
+        torch.cat([torch.randn(2, 7, 5), torch.zeros(2, 2, 5)], dim=1),  # zero-padded rows of Q
+        torch.tensor([[1.0, -0.0, 1e-45], [2.0, 3.0, -1e-45]]),  # -0.0 is zero, denormals are not
+        torch.tensor([[float("nan"), 1.0], [0.0, 2.0], [3.0, 4.0]]),
+        torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, -0.0]]),  # -0.0 in the last row
+        torch.tensor([[1.0, 2.0], [3.0, 4.0], [float("inf"), float("nan")]]),
+        torch.rand(3, 9, 9).tril().transpose(-1, -2),  # non-contiguous
     ]
     for a in cases:
         expected = a.ne(0).sum(-1, keepdim=True, dtype=torch.float32)

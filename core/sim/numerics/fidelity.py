@@ -605,28 +605,33 @@ def _nonzeros_per_row(a: torch.Tensor) -> torch.Tensor:
 
 def _sparse_row_counts(a: torch.Tensor) -> torch.Tensor | None:
     """_nonzeros_per_row, or None when no row of `a` has a zero. A minimum above 0 or a maximum below it tells a
-    dense `a` in one fast pass (softmax probabilities, SDPA's P; tried only on the side of the first value's
-    sign: mixed-sign activations would pay the pass for nothing); otherwise only rows whose smallest magnitude
-    is not above 0 (a zero, or a NaN hiding one) are counted, if they are few (activations with a handful of
-    exact zeros: a row-wise minimum costs a third of a count). Counts are sums of ones in float32: exact in any
-    order below 2^24, three times faster than the ord-0 norm and several times faster than count_nonzero along
-    a dim."""
+    dense `a` in one fast pass (softmax probabilities; tried only on the side of the first value's sign:
+    mixed-sign activations would pay the pass for nothing). A zero (or NaN) in the first or last row (a causal
+    or padding mask in SDPA's P, zero-padded rows of Q) means zeros in many rows: every row is counted at once.
+    Otherwise only rows whose smallest magnitude is not above 0 (a zero, or a NaN hiding one) are counted, if
+    they are few (activations with a handful of exact zeros: a row-wise minimum costs a fraction of a count)."""
     if a.numel() == 0:
         return None
     first = float(a[(0,) * a.dim()])
     if (first > 0 and bool(a.amin() > 0)) or (first < 0 and bool(a.amax() < 0)):
         return None
-    if a.dim() < 2:
-        return a.ne(0).sum(-1, keepdim=True, dtype=torch.float32)
+    if a.dim() < 2 or any(not bool(a[(i,) * (a.dim() - 1)].abs().amin() > 0) for i in (0, -1)):
+        return _count_nonzeros(a)
     suspect = ~(a.abs().amin(dim=-1) > 0)
     n = int(suspect.sum())
     if n * 8 > suspect.numel():  # zeros in many rows (zero-padded heads): count every row
-        return a.ne(0).sum(-1, keepdim=True, dtype=torch.float32)
+        return _count_nonzeros(a)
     if not n:
         return None
     full = torch.full((*a.shape[:-1], 1), float(a.shape[-1]))
-    full[suspect] = a[suspect].ne(0).sum(-1, keepdim=True, dtype=torch.float32)
+    full[suspect] = _count_nonzeros(a[suspect])
     return full
+
+
+def _count_nonzeros(a: torch.Tensor) -> torch.Tensor:
+    """The non-zero entries (NaN included, -0.0 not) of each row of `a`, as float32 [..., 1]: an int32 sum of
+    a.bool() (four times faster than summing a.ne(0), and exact; counts below 2^24 are exact in float32)."""
+    return a.bool().sum(-1, keepdim=True, dtype=torch.int32).to(torch.float32)
 
 
 def _product_share(products: torch.Tensor, k: int) -> torch.Tensor:
