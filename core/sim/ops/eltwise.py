@@ -301,7 +301,11 @@ def _multiply_bf16_packed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     product = x * y
     if not bool(torch.isfinite(product.sum())):
         return formats.pack_bfloat16(_multiply_bf16(x, y))
-    return product.to(torch.bfloat16).masked_fill_((x == 0) | (y == 0), 0.0)
+    out = product.to(torch.bfloat16)
+    # a zero operand's product is +-0: the fill can only turn -0.0 into +0.0 (skipped without a -0.0)
+    if bool(out.view(torch.int16).eq(-(2**15)).any()):
+        out.masked_fill_((x == 0) | (y == 0), 0.0)
+    return out
 
 
 #: binary fns with a variant returning the packer's bfloat16 storage of their result (_binary uses it for a
