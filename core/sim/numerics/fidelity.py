@@ -616,15 +616,16 @@ def _nonzeros_per_row(a: torch.Tensor) -> torch.Tensor:
     return full
 
 
-def _row_scale(a: torch.Tensor) -> torch.Tensor:
+def _row_scale(a: torch.Tensor, no_zeros: bool = False) -> torch.Tensor:
     """The row factor of the alignment noise of a @ b (_add_alignment_error) from a alone: the noise's standard
-    deviation is row factor x column factor (_column_scale)."""
+    deviation is row factor x column factor (_column_scale). `no_zeros`: the caller knows a holds no 0 (SDPA's
+    P when every exponent is far above exp's underflow): the count of non-zeros is skipped."""
     k = a.shape[-1]
     rows = torch.linalg.vector_norm(a, dim=-1, keepdim=True).square_()
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
     # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
     # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
-    products = _nonzeros_per_row(a)
+    products = torch.full((*a.shape[:-1], 1), float(k)) if no_zeros else _nonzeros_per_row(a)
     groups = float(-(-k // 8))
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
     share.masked_fill_(products < 16, 0.0)
@@ -746,9 +747,12 @@ def _prepare(
     return Operand(x, dtype, bf16_parts(x, bits, numerics.math_fidelity))
 
 
-def prepare_left(a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics) -> Operand:
-    """The left operand (in0, srcB) of matmul_prepared."""
-    return _prepare(a, a_dtype, numerics, _dst32_left_parts, _bf16_left_parts, _row_scale)
+def prepare_left(
+    a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics, *, no_zeros: bool = False
+) -> Operand:
+    """The left operand (in0, srcB) of matmul_prepared. `no_zeros`: a is known to hold no 0 (_row_scale)."""
+    row_scale = (lambda x: _row_scale(x, no_zeros=True)) if no_zeros else _row_scale
+    return _prepare(a, a_dtype, numerics, _dst32_left_parts, _bf16_left_parts, row_scale)
 
 
 def prepare_right(b: torch.Tensor, b_dtype: DataType, numerics: MatmulNumerics) -> Operand:

@@ -101,6 +101,10 @@ def _add_mask(s: torch.Tensor, mask: torch.Tensor, kernel: tile_math.KernelConfi
     return _pack_bf16_(tile_math.to_dst(s.add_(mask), kernel).contiguous())
 
 
+# exp(x) for x > -80 is at least 1.8e-35, a normal float32 that packs to a non-zero bfloat16: P then holds no 0.
+_NO_UNDERFLOW_ABOVE = -80.0
+
+
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
@@ -132,11 +136,13 @@ class _Softmax:
             return y if mode.fp32_dest else sfpu.store(y, mode)
         return sfpu.apply(sfpu.exp, d, mode, scale=self.scale)
 
-    def exp_(self, d: torch.Tensor) -> torch.Tensor:
-        """exp on Dst contents the caller gives up (the scores): computed in their memory where it can be."""
+    def exp_(self, d: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """exp on Dst contents the caller gives up (the scores): computed in their memory where it can be.
+        Also whether the result is known to hold no 0 (every exponent above _NO_UNDERFLOW_ABOVE)."""
         if self.exp_approx:
-            return self.exp(d)
-        return sfpu.apply_(sfpu.exp, d, self.kernel.sfpu_mode(approx=False), scale=self.scale)
+            return self.exp(d), False
+        p, lowest = sfpu.exp_(d, self.kernel.sfpu_mode(approx=False), scale=self.scale)
+        return p, lowest is not None and lowest > _NO_UNDERFLOW_ABOVE
 
     def recip(self, x: torch.Tensor) -> torch.Tensor:
         return sfpu.apply(sfpu.reciprocal, x, self.kernel.sfpu_mode())
@@ -256,6 +262,31 @@ class _Chunk:
     end: int
     key: fidelity.Operand
     value: fidelity.Operand
+    key_size: tuple[tuple[float, ...], float] = ((math.inf,), math.inf)  # _magnitudes(key)
+
+
+def _magnitudes(op: fidelity.Operand) -> tuple[tuple[float, ...], float]:
+    """The largest |value| of each phase part of a prepared operand and of its noise factor (0 without one);
+    inf when nothing is prepared (exact mode) and NaN where a NaN is."""
+    if not op.parts:
+        return (math.inf,), math.inf
+    parts = tuple(float(part.abs().amax()) if part.numel() else 0.0 for part in op.parts)
+    noise = float(op.noise.amax()) if op.noise is not None and op.noise.numel() else 0.0
+    return parts, noise
+
+
+def _scores_are_finite(
+    q_size: tuple[tuple[float, ...], float], k_size: tuple[tuple[float, ...], float], depth: int
+) -> bool:
+    """Whether the default-mode Q K^T of operands with these _magnitudes is finite (so NaN-free) everywhere:
+    every term of a phase product is at most |a| |b|, a float32 sum of `depth` of them at most twice their
+    bound, and the alignment noise at most 1024 x row factor x column factor (fidelity._add_noise_)."""
+    (q_parts, q_noise), (k_parts, k_noise) = q_size, k_size
+    if len(q_parts) != len(k_parts):
+        return False
+    products = sum(2.0 * depth * a * b for a, b in zip(q_parts, k_parts, strict=True))
+    bound = products + 1024.0 * q_noise * k_noise
+    return bound < 1e37  # False for inf and NaN
 
 
 class _Buffers:
@@ -298,6 +329,7 @@ def _attend_rows(
     tail = None  # [B, NKV, R, 1]: the value of the dead columns of O
     masked = mask is not None or is_causal or bool(sliding_window)
     last_row = int(q_pos.max())
+    q_size = _magnitudes(q_rows)
     m = denom = o = None
     for chunk in chunks:
         start, end = chunk.start, chunk.end
@@ -306,7 +338,7 @@ def _attend_rows(
         out = buffers.get((*q_rows.values.shape[:-1], end - start))
         s = fidelity.matmul_prepared(q_rows, chunk.key, numerics, arch=softmax.kernel.arch, out=out)
         s = s.view(B, NKV, rows, end - start)
-        s = _pack_bf16_(s)
+        s = _pack_bf16_(s, nan_free=_scores_are_finite(q_size, chunk.key_size, q_rows.values.shape[-1]))
         if mask is not None:
             s = _add_mask(s, mask[..., start:end], softmax.kernel)
         if is_causal or sliding_window:
@@ -326,11 +358,14 @@ def _attend_rows(
         # With every row's subtracted max finite, S - max is NaN-free (a NaN score would make its row's max NaN)
         # and so is its exp for a finite scale > 0: P's rounding skips the NaN test.
         p_nan_free = softmax.scale_is_positive and bool(torch.isfinite(m_safe).all())
-        p = softmax.exp_(tile_math.to_dst(s.sub_(m_safe), softmax.kernel)).contiguous()
-        p = _pack_bf16_(p, nan_free=p_nan_free)
+        p, p_no_zeros = softmax.exp_(tile_math.to_dst(s.sub_(m_safe), softmax.kernel))
+        p = _pack_bf16_(p.contiguous(), nan_free=p_nan_free)
         l_cur = round_sum(tile_math.reduce_row_sum(p, DataType.BFLOAT16, 1.0, softmax.kernel))
         p_rows = fidelity.prepare_left(
-            p.view(q_rows.values.shape[:-1] + (end - start,)), DataType.BFLOAT16, numerics
+            p.view(q_rows.values.shape[:-1] + (end - start,)),
+            DataType.BFLOAT16,
+            numerics,
+            no_zeros=p_no_zeros,
         )
         o_cur = fidelity.matmul_prepared(p_rows, chunk.value, numerics, arch=softmax.kernel.arch)
         o_cur = _pack_bf16_(o_cur.view(B, NKV, rows, -1))
@@ -414,19 +449,15 @@ def _flash_attention(
         if softmax.scale > 0:
             v_live = _live_prefix(v) or D
     kt = k.transpose(-1, -2)
-    chunks = [
-        _Chunk(
-            start,
-            min(start + k_chunk, Sk),
-            fidelity.prepare_right(operand(kt[..., start : start + k_chunk]), k_dtype, numerics).narrowed(
-                -2, qk_live
-            ),
-            fidelity.prepare_right(operand(v[:, :, start : start + k_chunk]), v_dtype, numerics).narrowed(
-                -1, v_live
-            ),
+    chunks = []
+    for start in range(0, Sk, k_chunk):
+        key = fidelity.prepare_right(operand(kt[..., start : start + k_chunk]), k_dtype, numerics).narrowed(
+            -2, qk_live
         )
-        for start in range(0, Sk, k_chunk)
-    ]
+        value = fidelity.prepare_right(operand(v[:, :, start : start + k_chunk]), v_dtype, numerics).narrowed(
+            -1, v_live
+        )
+        chunks.append(_Chunk(start, min(start + k_chunk, Sk), key, value, _magnitudes(key)))
     q5 = q.reshape(B, NKV, g, Sq, D)
     out = torch.empty(B, NKV, g, Sq, D)
     round_sum = _identity if numerics.fp32_dest_acc_en else _pack_bf16_
