@@ -19,7 +19,12 @@ _SFPU_FP32 = sfpu.Mode(approx=False, fp32_dest=True)
 
 
 def _sdpa(
-    device: ttnn.Device, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float
+    device: ttnn.Device,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    scale: float,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     def put(x: torch.Tensor) -> ttnn.Tensor:
         return ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
@@ -28,6 +33,7 @@ def _sdpa(
         put(q),
         put(k),
         put(v),
+        attn_mask=None if mask is None else put(mask),
         is_causal=False,
         scale=scale,
         program_config=ttnn.SDPAProgramConfig(
@@ -43,32 +49,41 @@ def _sdpa(
     return ttnn.to_torch(out).float()
 
 
-def _cases() -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]]:
+def _cases() -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, torch.Tensor | None]]:
     g = torch.Generator().manual_seed(7)
 
     def r(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=g)
 
     q, k, v = r(1, 2, 64, 64), r(1, 2, 96, 64), r(1, 2, 96, 64)
-    cases = {"plain": (q, k, v, 0.125)}
-    cases["underflow"] = (q * 30, k * 30, v, 1.0)  # scale * (S - max) far below -104: zeros in P
-    cases["borderline"] = (q * 3, k * 3, v, 1.0)  # exponents around -80
+    cases = {"plain": (q, k, v, 0.125, None)}
+    cases["underflow"] = (q * 30, k * 30, v, 1.0, None)  # scale * (S - max) far below -104: zeros in P
+    cases["borderline"] = (q * 3, k * 3, v, 1.0, None)  # exponents around -80
+    # CLIP's additive causal + padding mask (-3.39e38): zeros in P, and a row of the second chunk whose keys
+    # are all masked so far (-inf max)
+    mask = torch.zeros(1, 1, 64, 96)
+    mask.masked_fill_(torch.ones(64, 96, dtype=torch.bool).triu(1), -3.3895e38)
+    mask[..., 80:] = -3.3895e38
+    cases["masked"] = (q, k, v, 0.125, mask)
+    inf_mask = mask.clone()
+    inf_mask[0, 0, 3, 40] = float("inf")  # a +inf max: P above 1 in that row
+    cases["inf mask"] = (q, k, v, 0.125, inf_mask)
     nan_q = q.clone()
     nan_q[0, 1, 5, 3] = float("nan")
-    cases["nan"] = (nan_q, k, v, 0.125)
+    cases["nan"] = (nan_q, k, v, 0.125, None)
     huge_k = k.clone()
     huge_k[0, 0, 7, :20] = 3e38
-    cases["huge"] = (q, huge_k, v, 0.125)
+    cases["huge"] = (q, huge_k, v, 0.125, None)
     inf_k = k.clone()
     inf_k[0, 1, 40, 2] = float("inf")
-    cases["inf"] = (q, inf_k, v, 0.125)
-    cases["negative scale"] = (q, k, v, -0.125)
+    cases["inf"] = (q, inf_k, v, 0.125, None)
+    cases["negative scale"] = (q, k, v, -0.125, None)
     return cases
 
 
 @pytest.mark.parametrize("name", list(_cases()))
 def test_hints_change_no_value(device: ttnn.Device, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    q, k, v, scale = _cases()[name]
+    q, k, v, scale, mask = _cases()[name]
     finite_scores, dense_p = [], []
     scores_are_finite, prepare_left = T._scores_are_finite, fidelity.prepare_left
 
@@ -76,13 +91,15 @@ def test_hints_change_no_value(device: ttnn.Device, name: str, monkeypatch: pyte
         finite_scores.append(scores_are_finite(*args))
         return finite_scores[-1]
 
-    def record_p(*args, no_zeros=False):
-        dense_p.append(no_zeros)
-        return prepare_left(*args, no_zeros=no_zeros)
+    def record_p(*args, nonzeros=None):
+        if nonzeros is not None:  # what the hint gives is what _row_scale would count
+            assert torch.equal(nonzeros, fidelity._nonzeros_per_row(args[0]))
+        dense_p.append(nonzeros is not None and bool((nonzeros == args[0].shape[-1]).all()))
+        return prepare_left(*args, nonzeros=nonzeros)
 
     monkeypatch.setattr(T, "_scores_are_finite", record_scores)
     monkeypatch.setattr(fidelity, "prepare_left", record_p)
-    fast = _sdpa(device, q, k, v, scale)
+    fast = _sdpa(device, q, k, v, scale, mask)
     monkeypatch.undo()
     # which hints fired: both on ordinary inputs, neither where their proof fails
     assert all(finite_scores) is (name not in ("nan", "inf", "huge"))
@@ -92,11 +109,12 @@ def test_hints_change_no_value(device: ttnn.Device, name: str, monkeypatch: pyte
         assert not any(dense_p)
     monkeypatch.setattr(T, "_scores_are_finite", lambda *_: False)
     monkeypatch.setattr(T, "_NO_UNDERFLOW_ABOVE", math.inf)
-    plain = _sdpa(device, q, k, v, scale)
+    monkeypatch.setattr(T, "_nonzeros_of_p", lambda *_: None)
+    plain = _sdpa(device, q, k, v, scale, mask)
     assert torch.equal(fast.view(torch.int32), plain.view(torch.int32)) or torch.equal(
         torch.nan_to_num(fast, nan=7.0), torch.nan_to_num(plain, nan=7.0)
     )
-    if name in ("nan", "inf", "huge"):
+    if name in ("nan", "inf", "huge", "inf mask"):
         assert not bool(torch.isfinite(fast).all())  # the poisoned rows stay poisoned
     else:
         assert bool(torch.isfinite(fast).all())
@@ -140,7 +158,8 @@ def test_magnitudes_without_prepared_parts_prove_nothing() -> None:
 
 def test_row_scale_without_zero_count_is_the_counted_one() -> None:
     a = torch.rand(3, 40, 256) + 1e-30  # dense, as SDPA's P
-    assert torch.equal(fidelity._row_scale(a, no_zeros=True), fidelity._row_scale(a))
+    full = torch.full((3, 40, 1), 256.0)
+    assert torch.equal(fidelity._row_scale(a, full), fidelity._row_scale(a))
 
 
 @pytest.mark.parametrize(
@@ -169,3 +188,20 @@ def test_exp_reports_nothing_off_the_shortcut() -> None:
     y, low = sfpu.exp_(x.clone(), sfpu.Mode(approx=False, fp32_dest=False))
     assert low is None
     assert torch.equal(y, sfpu.apply(sfpu.exp, x, sfpu.Mode(approx=False, fp32_dest=False)))
+
+
+@pytest.mark.parametrize("at_most_one", [True, False])
+def test_nonzeros_of_p_are_the_counted_ones(at_most_one: bool) -> None:
+    g = torch.Generator().manual_seed(3)
+    p = torch.rand(2, 8, 40, generator=g)
+    p[p < 0.4] = 0.0
+    p[0, 0] = 0.0  # a row of zeros
+    p[1, 2, :5] = 1e-40  # denormals are not 0
+    if not at_most_one:
+        p[1, 3, 7] = float("inf")
+        p[1, 4, 2] = 3.0
+    counts = T._nonzeros_of_p(p, no_zeros=False, nan_free=True, at_most_one=at_most_one)
+    assert torch.equal(counts, fidelity._nonzeros_per_row(p))
+    assert T._nonzeros_of_p(p, no_zeros=False, nan_free=False, at_most_one=at_most_one) is None
+    dense = torch.rand(3, 5, 16, generator=g) + 0.5
+    assert torch.equal(T._nonzeros_of_p(dense, True, True, True), fidelity._nonzeros_per_row(dense))

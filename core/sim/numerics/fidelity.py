@@ -616,16 +616,16 @@ def _nonzeros_per_row(a: torch.Tensor) -> torch.Tensor:
     return full
 
 
-def _row_scale(a: torch.Tensor, no_zeros: bool = False) -> torch.Tensor:
+def _row_scale(a: torch.Tensor, nonzeros: torch.Tensor | None = None) -> torch.Tensor:
     """The row factor of the alignment noise of a @ b (_add_alignment_error) from a alone: the noise's standard
-    deviation is row factor x column factor (_column_scale). `no_zeros`: the caller knows a holds no 0 (SDPA's
-    P when every exponent is far above exp's underflow): the count of non-zeros is skipped."""
+    deviation is row factor x column factor (_column_scale). `nonzeros`: each row's count of non-zero entries
+    (float32 [..., 1]) when the caller knows it (SDPA's P), else counted here."""
     k = a.shape[-1]
     rows = torch.linalg.vector_norm(a, dim=-1, keepdim=True).square_()
     # Only the products below their group's largest lose bits: with P non-zero products (estimated from
     # a's non-zero count, b taken as dense) over ceil(K / 8) groups, a share 1 - groups / P of them (7/8
     # when dense, which the calibration includes). Fewer than one MVMUL's worth: modelled as exact.
-    products = torch.full((*a.shape[:-1], 1), float(k)) if no_zeros else _nonzeros_per_row(a)
+    products = _nonzeros_per_row(a) if nonzeros is None else nonzeros
     groups = float(-(-k // 8))
     share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
     share.masked_fill_(products < 16, 0.0)
@@ -748,10 +748,11 @@ def _prepare(
 
 
 def prepare_left(
-    a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics, *, no_zeros: bool = False
+    a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics, *, nonzeros: torch.Tensor | None = None
 ) -> Operand:
-    """The left operand (in0, srcB) of matmul_prepared. `no_zeros`: a is known to hold no 0 (_row_scale)."""
-    row_scale = (lambda x: _row_scale(x, no_zeros=True)) if no_zeros else _row_scale
+    """The left operand (in0, srcB) of matmul_prepared. `nonzeros`: the count of non-zero entries of each row
+    of a, when the caller knows it (_row_scale)."""
+    row_scale = _row_scale if nonzeros is None else (lambda x: _row_scale(x, nonzeros))
     return _prepare(a, a_dtype, numerics, _dst32_left_parts, _bf16_left_parts, row_scale)
 
 
