@@ -78,6 +78,10 @@ def _cases() -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, float,
     inf_k[0, 1, 40, 2] = float("inf")
     cases["inf"] = (q, inf_k, v, 0.125, None)
     cases["negative scale"] = (q, k, v, -0.125, None)
+    for value, tag in ((float("nan"), "nan v"), (3e38, "huge v"), (float("inf"), "inf v")):
+        bad_v = v.clone()
+        bad_v[0, 1, 50, 3] = value  # in the second K chunk: O's running bound turns unknown mid-loop
+        cases[tag] = (q, k, bad_v, 0.125, None)
     return cases
 
 
@@ -99,10 +103,18 @@ def test_hints_change_no_value(device: ttnn.Device, name: str, monkeypatch: pyte
 
     monkeypatch.setattr(T, "_scores_are_finite", record_scores)
     monkeypatch.setattr(fidelity, "prepare_left", record_p)
+    below_overflow, bounds = T._below_overflow, []
+    monkeypatch.setattr(
+        T, "_below_overflow", lambda bound: bounds.append(below_overflow(bound)) or bounds[-1]
+    )
     fast = _sdpa(device, q, k, v, scale, mask)
     monkeypatch.undo()
     # which hints fired: both on ordinary inputs, neither where their proof fails
     assert all(finite_scores) is (name not in ("nan", "inf", "huge"))
+    if name == "plain":
+        assert all(bounds)
+    if name in ("nan v", "inf v"):
+        assert not all(bounds)
     if name == "plain":
         assert dense_p[1:] and all(dense_p[1:])  # the first is Q (one block of query rows here)
     if name in ("underflow", "nan"):
@@ -110,11 +122,12 @@ def test_hints_change_no_value(device: ttnn.Device, name: str, monkeypatch: pyte
     monkeypatch.setattr(T, "_scores_are_finite", lambda *_: False)
     monkeypatch.setattr(T, "_NO_UNDERFLOW_ABOVE", math.inf)
     monkeypatch.setattr(T, "_nonzeros_of_p", lambda *_: None)
+    monkeypatch.setattr(T, "_below_overflow", lambda _: False)
     plain = _sdpa(device, q, k, v, scale, mask)
     assert torch.equal(fast.view(torch.int32), plain.view(torch.int32)) or torch.equal(
         torch.nan_to_num(fast, nan=7.0), torch.nan_to_num(plain, nan=7.0)
     )
-    if name in ("nan", "inf", "huge", "inf mask"):
+    if name in ("nan", "inf", "huge", "inf mask", "nan v", "huge v", "inf v"):
         assert not bool(torch.isfinite(fast).all())  # the poisoned rows stay poisoned
     else:
         assert bool(torch.isfinite(fast).all())

@@ -263,6 +263,7 @@ class _Chunk:
     key: fidelity.Operand
     value: fidelity.Operand
     key_size: tuple[tuple[float, ...], float] = ((math.inf,), math.inf)  # _magnitudes(key)
+    value_size: tuple[tuple[float, ...], float] = ((math.inf,), math.inf)  # _magnitudes(value)
 
 
 def _magnitudes(op: fidelity.Operand) -> tuple[tuple[float, ...], float]:
@@ -275,18 +276,30 @@ def _magnitudes(op: fidelity.Operand) -> tuple[tuple[float, ...], float]:
     return parts, noise
 
 
+def _product_bound(
+    a_size: tuple[tuple[float, ...], float], b_size: tuple[tuple[float, ...], float], depth: int
+) -> float:
+    """A bound on |a @ b| in default mode for operands with these _magnitudes (inf or NaN when none is known):
+    every term of a phase product is at most |a| |b|, a float32 sum of `depth` of them at most twice their
+    bound, and the alignment noise at most 1024 x row factor x column factor (fidelity._add_noise_)."""
+    (a_parts, a_noise), (b_parts, b_noise) = a_size, b_size
+    if len(a_parts) != len(b_parts):
+        return math.inf
+    products = sum(2.0 * depth * a * b for a, b in zip(a_parts, b_parts, strict=True))
+    return products + 1024.0 * a_noise * b_noise
+
+
 def _scores_are_finite(
     q_size: tuple[tuple[float, ...], float], k_size: tuple[tuple[float, ...], float], depth: int
 ) -> bool:
-    """Whether the default-mode Q K^T of operands with these _magnitudes is finite (so NaN-free) everywhere:
-    every term of a phase product is at most |a| |b|, a float32 sum of `depth` of them at most twice their
-    bound, and the alignment noise at most 1024 x row factor x column factor (fidelity._add_noise_)."""
-    (q_parts, q_noise), (k_parts, k_noise) = q_size, k_size
-    if len(q_parts) != len(k_parts):
-        return False
-    products = sum(2.0 * depth * a * b for a, b in zip(q_parts, k_parts, strict=True))
-    bound = products + 1024.0 * q_noise * k_noise
-    return bound < 1e37  # False for inf and NaN
+    """Whether the default-mode Q K^T of operands with these _magnitudes is finite (so NaN-free) everywhere."""
+    return _below_overflow(_product_bound(q_size, k_size, depth))
+
+
+def _below_overflow(bound: float) -> bool:
+    """A bound far enough below float32's largest value that sums and bfloat16 rounding of a few such values
+    stay finite (False for inf and NaN)."""
+    return bound < 1e37
 
 
 class _Buffers:
@@ -331,6 +344,7 @@ def _attend_rows(
     last_row = int(q_pos.max())
     q_size = _magnitudes(q_rows)
     m = denom = o = None
+    o_bound = 0.0  # of |O| so far (inf or NaN: unknown)
     for chunk in chunks:
         start, end = chunk.start, chunk.end
         if is_causal and start > last_row:
@@ -361,23 +375,29 @@ def _attend_rows(
         p, p_no_zeros = softmax.exp_(tile_math.to_dst(s.sub_(m_safe), softmax.kernel))
         p = _pack_bf16_(p.contiguous(), nan_free=p_nan_free)
         l_cur = round_sum(tile_math.reduce_row_sum(p, DataType.BFLOAT16, 1.0, softmax.kernel))
+        # P in [0, 1] and NaN-free unless a row's max is +inf (subtracted as 0 where masked) or not finite; then
+        # alpha = exp(scale (m - m_safe)) is in [0, 1] too
+        p_in_unit = p_nan_free and bool((m_new < math.inf).all())
         p_left = p.view(q_rows.values.shape[:-1] + (end - start,))
         p_rows = fidelity.prepare_left(
             p_left,
             DataType.BFLOAT16,
             numerics,
-            # P <= 1 unless a row's max is +inf (subtracted as 0 where masked)
-            nonzeros=_nonzeros_of_p(p_left, p_no_zeros, p_nan_free, bool((m_new < math.inf).all())),
+            nonzeros=_nonzeros_of_p(p_left, p_no_zeros, p_nan_free, p_in_unit),
         )
         o_cur = fidelity.matmul_prepared(p_rows, chunk.value, numerics, arch=softmax.kernel.arch)
-        o_cur = _pack_bf16_(o_cur.view(B, NKV, rows, -1))
+        o_bound = o_bound + (
+            _product_bound(_unit_magnitudes(p_rows), chunk.value_size, end - start) if p_in_unit else math.inf
+        )
+        o_finite = _below_overflow(o_bound)  # O's updates below: NaN-free, their rounding skips the NaN test
+        o_cur = _pack_bf16_(o_cur.view(B, NKV, rows, -1), nan_free=o_finite)
         tail_cur = _dead_columns_of_pv(p, m_new, m_safe) if dead_columns else None
         if m is None:
             denom, o, tail = l_cur, o_cur, tail_cur
         else:
             alpha = _pack_bf16_(softmax.exp(tile_math.to_dst(m - m_safe, softmax.kernel)).contiguous())
             round_sum(round_sum(denom.mul_(alpha)).add_(l_cur))
-            _pack_bf16_(_pack_bf16_(o.mul_(alpha)).add_(o_cur))
+            _pack_bf16_(_pack_bf16_(o.mul_(alpha), nan_free=o_finite).add_(o_cur), nan_free=o_finite)
             if dead_columns:
                 _pack_bf16_(_pack_bf16_(tail.mul_(alpha)).add_(tail_cur))
         m = m_new
@@ -385,6 +405,14 @@ def _attend_rows(
     if dead_columns:
         o = torch.cat([o, tail.expand(B, NKV, rows, dead_columns)], dim=-1)
     return _pack_bf16_(tile_math.mul(o, recip, DataType.BFLOAT16, softmax.kernel.im_dtype, softmax.kernel))
+
+
+def _unit_magnitudes(op: fidelity.Operand) -> tuple[tuple[float, ...], float]:
+    """_magnitudes of a prepared P whose values are in [0, 1] (its phase parts too), read from its noise alone."""
+    if not op.parts:
+        return (math.inf,), math.inf
+    noise = float(op.noise.amax()) if op.noise is not None and op.noise.numel() else 0.0
+    return (1.0,) * len(op.parts), noise
 
 
 def _nonzeros_of_p(p: torch.Tensor, no_zeros: bool, nan_free: bool, at_most_one: bool) -> torch.Tensor | None:
@@ -472,7 +500,9 @@ def _flash_attention(
         value = fidelity.prepare_right(operand(v[:, :, start : start + k_chunk]), v_dtype, numerics).narrowed(
             -1, v_live
         )
-        chunks.append(_Chunk(start, min(start + k_chunk, Sk), key, value, _magnitudes(key)))
+        chunks.append(
+            _Chunk(start, min(start + k_chunk, Sk), key, value, _magnitudes(key), _magnitudes(value))
+        )
     q5 = q.reshape(B, NKV, g, Sq, D)
     out = torch.empty(B, NKV, g, Sq, D)
     round_sum = _identity if numerics.fp32_dest_acc_en else _pack_bf16_
