@@ -187,6 +187,39 @@ def allocate_buffers(
     return buffers
 
 
+#: _common_info's results by (shape, tile, dtype, layout, id of the memory config); each entry keeps its memory
+#: config alive (so the id is not reused while the entry exists) and checks it is the same object
+_COMMON_INFO: dict[tuple, tuple[MemoryConfig, dict[str, Any]]] = {}
+_COMMON_INFO_MAX = 4096
+
+
+def _common_info(t: Tensor) -> dict[str, Any]:
+    """The TensorInfo fields every chip of `t` shares (padded shape, dtype, layout, memory, bytes). Every op
+    describes each operand and result (records.py): they are computed once per tensor spec, not per op."""
+    mc = t.memory_config()
+    tile = tuple(t._tile.tile_shape) if t._tile is not None else None
+    key = (tuple(t._chips[0].shape), tile, t._dtype, t._layout, id(mc))
+    hit = _COMMON_INFO.get(key)
+    if hit is not None and hit[0] is mc:
+        return hit[1]
+    shard = mc.shard_spec.shape if mc.is_sharded() and mc.shard_spec is not None else None
+    padded = t.padded_shape
+    num_pages, page_size = _pages(padded, t._dtype, t._layout)
+    common = dict(
+        padded_shape=tuple(padded),
+        dtype=t._dtype.name,
+        layout=t._layout.name,
+        buffer_type=mc.buffer_type.name,
+        memory_layout=mc.memory_layout.name,
+        shard_shape=tuple(shard) if shard is not None else None,
+        num_bytes=num_pages * page_size,
+    )
+    if len(_COMMON_INFO) >= _COMMON_INFO_MAX:
+        _COMMON_INFO.clear()
+    _COMMON_INFO[key] = (mc, common)
+    return common
+
+
 class Tensor:
     """ttnn.Tensor. Construct through ttnn.from_torch / ops; `ttnn.Tensor(torch_tensor, data_type, device,
     layout, mem_config, tile, ...)` works as real ttnn's torch constructor does (a from_torch)."""
@@ -275,19 +308,7 @@ class Tensor:
     def infos(self, chip_ids: Sequence[int]) -> list[TensorInfo]:
         """`info` of each of `chip_ids`, sharing what all chips have in common (every op records every
         operand on every chip)."""
-        mc = self.memory_config()
-        shard = mc.shard_spec.shape if mc.is_sharded() and mc.shard_spec is not None else None
-        padded = self.padded_shape
-        num_pages, page_size = _pages(padded, self._dtype, self._layout)
-        common = dict(
-            padded_shape=tuple(padded),
-            dtype=self._dtype.name,
-            layout=self._layout.name,
-            buffer_type=mc.buffer_type.name,
-            memory_layout=mc.memory_layout.name,
-            shard_shape=tuple(shard) if shard is not None else None,
-            num_bytes=num_pages * page_size,
-        )
+        common = _common_info(self)
         last = len(self._chips) - 1
         infos = []
         for chip in chip_ids:

@@ -176,7 +176,58 @@ def test_dense_test_agrees_with_counting() -> None:
         torch.tensor([float("nan"), 0.0]),
         torch.tensor([float("inf"), -float("inf")]),
         torch.empty(0, 3),
+        # the whole-tensor test is tried on the first value's side only
+        torch.tensor([[2.0, 3.0], [1.0, -1.0]]),  # positive first, a negative later
+        torch.tensor([[-2.0, -3.0], [-1.0, 1.0]]),  # negative first, a positive later
+        torch.tensor([[2.0, 3.0], [1.0, 0.0]]),  # positive first, a zero later
+        torch.tensor([[-2.0, -3.0], [-0.0, -1.0]]),  # negative first, -0.0 later
+        torch.tensor([[0.0, 3.0], [1.0, 2.0]]),  # zero first
+        torch.tensor([[-0.0, -3.0], [-1.0, -2.0]]),  # -0.0 first
+        torch.tensor([[float("nan"), 3.0], [1.0, 2.0]]),  # NaN first
+        torch.tensor([[float("nan"), 0.0], [1.0, 2.0]]),
+        torch.tensor([[1e-45, 3.0], [1.0, 2.0]]),  # denormal first
+        torch.tensor([[float("inf"), 3.0], [1.0, 0.0]]),
+        (torch.rand(4, 6) + 0.1).t(),  # non-contiguous, positive
+        torch.tensor([5.0]),
+        # a zero or NaN in the first or last row: every row counted at once (a.bool() sums)
+        torch.rand(3, 9, 9).tril(),  # causal P: zeros in every row but the last
+        torch.cat([torch.randn(2, 7, 5), torch.zeros(2, 2, 5)], dim=1),  # zero-padded rows of Q
+        torch.tensor([[1.0, -0.0, 1e-45], [2.0, 3.0, -1e-45]]),  # -0.0 is zero, denormals are not
+        torch.tensor([[float("nan"), 1.0], [0.0, 2.0], [3.0, 4.0]]),
+        torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, -0.0]]),  # -0.0 in the last row
+        torch.tensor([[1.0, 2.0], [3.0, 4.0], [float("inf"), float("nan")]]),
+        torch.rand(3, 9, 9).tril().transpose(-1, -2),  # non-contiguous
     ]
     for a in cases:
         expected = a.ne(0).sum(-1, keepdim=True, dtype=torch.float32)
         assert torch.equal(fidelity._nonzeros_per_row(a), expected)
+
+
+def _reference_row_scale(a: torch.Tensor) -> torch.Tensor:
+    """fidelity._row_scale as written before its dense shortcut: every row's share computed from its count."""
+    k = a.shape[-1]
+    rows = torch.linalg.vector_norm(a, dim=-1, keepdim=True).square_()
+    products = a.ne(0).sum(-1, keepdim=True, dtype=torch.float32)
+    groups = float(-(-k // 8))
+    share = (products - products.clamp(max=groups)).div_(products.clamp(min=1.0)).mul_(8.0 / 7.0)
+    share.masked_fill_(products < 16, 0.0)
+    return (rows * share).mul_(12.0 * fidelity._ALIGNMENT_VARIANCE * 2.0**-22).sqrt_()
+
+
+def test_row_scale_dense_shortcut_gives_the_per_row_bits() -> None:
+    """Dense rows take one cached share (fidelity._dense_share): the same bits as the per-row computation, for
+    every K (below one MVMUL, not a multiple of 8, long) and with zeros, NaN, inf and denormals present."""
+    torch.manual_seed(11)
+    cases = []
+    for k in (1, 8, 15, 16, 17, 45, 77, 1280, 5120):
+        cases += [torch.randn(7, k), torch.rand(3, 5, k) + 0.5, -(torch.rand(4, k) + 0.5)]
+    sparse = torch.randn(9, 300)
+    sparse[2, 4], sparse[5, 0] = 0.0, -0.0
+    sparse[3, 3] = float("nan")
+    sparse[6, 9] = float("inf")
+    sparse[7, 1] = 1e-45
+    cases += [sparse, sparse.t(), torch.zeros(3, 40), torch.empty(0, 64), torch.randn(5)]
+    for a in cases:
+        got, want = fidelity._row_scale(a), _reference_row_scale(a)
+        assert got.shape == want.shape
+        assert torch.equal(got.view(torch.int32), want.view(torch.int32)), tuple(a.shape)

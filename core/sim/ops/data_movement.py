@@ -55,9 +55,11 @@ def _apply(
     layout: Layout | None = None,
     dtype: DataType | None = None,
     moves_only: bool = True,
+    output_shapes: Callable[..., Any] | None = None,
 ) -> Tensor:
     """Run a single-input data-movement op on host values (host tensor) or as a device op. `moves_only`: fn
-    only rearranges values (no new ones, unlike pad's fill)."""
+    only rearranges values (no new ones, unlike pad's fill). `output_shapes`: as device_op takes it (ops that
+    know their output's shape spare device_op the run on meta tensors)."""
     layout = tensor.layout if layout is None else layout
     dtype = tensor.dtype if dtype is None else dtype
     if tensor.storage_type() == StorageType.HOST:
@@ -74,6 +76,7 @@ def _apply(
         memory_config=mc,
         stored_inputs=exact,
         rounding=formats.HOST if exact else formats.PACKER,
+        output_shapes=output_shapes,
     )
 
 
@@ -339,7 +342,14 @@ def slice(
     """ttnn.slice: python-style start/end/step per dim (negative indices count from the end)."""
     steps = list(slice_step) if slice_step is not None else [1] * len(slice_end)
     index = tuple(_slice_bounds(input_tensor.shape, list(slice_start), list(slice_end), steps))
-    return _apply("slice", input_tensor, lambda v: v[index].contiguous(), memory_config=memory_config)
+    shape = tuple(len(range(i.start, i.stop, i.step)) for i in index)
+    return _apply(
+        "slice",
+        input_tensor,
+        lambda v: v[index].contiguous(),
+        memory_config=memory_config,
+        output_shapes=lambda *_: shape,
+    )
 
 
 def getitem(tensor: Tensor, key: Any) -> Tensor:
@@ -402,7 +412,9 @@ def pad(
         raise TypeError(f"pad() takes at most 4 positional arguments ({len(args) + 1} given)")
     # the (output_padded_shape, input_tensor_start[, value]) overload: a flat shape of ints first, or a second
     # positional that is a start list rather than the value (pad(t, shape, start, value=0) as tt-metal's tests call it)
-    shape_first = bool(args) and isinstance(args[0], (list, tuple)) and all(isinstance(x, int) for x in args[0])
+    shape_first = (
+        bool(args) and isinstance(args[0], (list, tuple)) and all(isinstance(x, int) for x in args[0])
+    )
     if len(args) == 3 or output_padded_shape is not None or (len(args) == 2 and shape_first):
         names = ("output_padded_shape", "input_tensor_start", "value")
         given = {

@@ -145,6 +145,15 @@ def _binary(
     rules.check_output_dtype(dtype, output_tensor.dtype if output_tensor is not None else None)
     out_dtype = output_tensor.dtype if output_tensor is not None else (dtype or first.dtype)
     mc = memory_config or first.memory_config()
+    packed = _PACKED_BFLOAT16.get(fn)
+    rounding = formats.PACKER
+    if (
+        packed is not None
+        and out_dtype == DataType.BFLOAT16
+        and not (activations or a_activations or b_activations)
+    ):
+        # fn's result rounded by the packer, computed straight into bfloat16 storage (HOST keeps it as is)
+        fn, rounding = packed, formats.HOST
     result = device_op(
         name,
         inputs,
@@ -152,6 +161,7 @@ def _binary(
         dtype=out_dtype,
         layout=layout,
         memory_config=mc,
+        rounding=rounding,
         output_shapes=broadcast_shape,
         stack_chips=tuple(range(len(inputs))),  # elementwise
     )
@@ -270,8 +280,33 @@ def _multiply_bf16(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     bfloat16 nearest-even, and 0 * anything = 0 (tt_metal/hw/ckernels/{wormhole_b0,blackhole}/metal/llk_api/
     llk_sfpu/ckernel_sfpu_binary.h, calculate_sfpu_binary_mul: float32_to_bf16_rne "to match FPU behavior"
     when fp32_dest_acc_en is off). 87 * 3 = 261 is a tie: 260, not the packer's ties-away 262."""
-    out = formats.round_bfloat16(x * y, formats.HOST)
+    product = x * y
+    if bool(torch.isfinite(product.sum())):
+        # Finite products (no NaN to canonicalise): torch's float32 -> bfloat16 cast is the same nearest-even
+        # rounding on the bits (formats._pack_finite_bfloat16). A zero operand gives a product of +-0 here, so
+        # the masked fill below can only change a -0.0 into +0.0: without a -0.0 in the result it is skipped.
+        out = product.to(torch.bfloat16).to(torch.float32)
+        if not bool(out.view(torch.int32).eq(-(2**31)).any()):
+            return out
+    else:
+        out = formats.round_bfloat16(product, formats.HOST)
     return out.masked_fill_((x == 0) | (y == 0), 0.0)
+
+
+def _multiply_bf16_packed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The packer's bfloat16 storage of _multiply_bf16(x, y), in fewer passes: with finite products the
+    nearest-even bfloat16 of each is torch's cast (formats._pack_finite_bfloat16; overflow rounds into inf in
+    both) and the packer keeps a bfloat16 value as it is; the zeros are then set as _multiply_bf16 sets them.
+    Products with a NaN or inf take the unfused path (tests/sim/test_multiply_packed.py pins both)."""
+    product = x * y
+    if not bool(torch.isfinite(product.sum())):
+        return formats.pack_bfloat16(_multiply_bf16(x, y))
+    return product.to(torch.bfloat16).masked_fill_((x == 0) | (y == 0), 0.0)
+
+
+#: binary fns with a variant returning the packer's bfloat16 storage of their result (_binary uses it for a
+#: bfloat16 output without fused activations: the output skips the float32 round trip of the packing)
+_PACKED_BFLOAT16: dict[Fn, Fn] = {_multiply_bf16: _multiply_bf16_packed}
 
 
 def _multiply_fn(a: Tensor | float, b: Tensor | float, out_dtype: DataType) -> Fn:

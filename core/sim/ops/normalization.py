@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from .. import rules
-from ..numerics import sfpu, tile_math
+from ..numerics import fidelity, sfpu, tile_math
 from ..tensor import Tensor, device_op, same_shape
 from ..types import (
     BufferType,
@@ -189,6 +189,68 @@ def _norm_rows(
     return tile_math.mul(xmm, rstd, xmm_dtype, im, k), im
 
 
+_NARROW = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+
+
+def _fused_layer_norm_applies(
+    x_dtype: DataType, k: tile_math.KernelConfig, gamma_dtype: DataType | None, beta_dtype: DataType | None
+) -> bool:
+    """Whether _layer_norm_fp32_dst gives the general path's bits: a 32-bit Dst (float32 intermediates, no Dst
+    rounding), HiFi4, and bfloat16-based input and affine operands (what the source registers hold is the value
+    itself)."""
+    return (
+        k.fp32_dest_acc_en
+        and k.math_fidelity == MathFidelity.HiFi4
+        and x_dtype in _NARROW
+        and all(d is None or d in _NARROW for d in (gamma_dtype, beta_dtype))
+    )
+
+
+def _truncate_(x: torch.Tensor, keep_bits: int) -> torch.Tensor:
+    """fidelity.truncate_mantissa in place on a fresh contiguous float32 tensor."""
+    x.view(torch.int32).bitwise_and_(-(1 << (23 - keep_bits)))
+    return x
+
+
+def _layer_norm_fp32_dst(
+    v: torch.Tensor,
+    epsilon: float,
+    k: tile_math.KernelConfig,
+    gamma: torch.Tensor | None,
+    beta: torch.Tensor | None,
+) -> torch.Tensor:
+    """_norm_rows (layer_norm) then the gamma multiply and beta add of _norm's compute, where
+    _fused_layer_norm_applies: the same float32 operations on the same operands in the same order, without the
+    passes that cannot change a value (tests/sim/test_layer_norm_fused.py checks the bits against the general
+    path). With a 32-bit Dst every intermediate CB is float32 (pack_im and to_dst keep values); a float32
+    FPU operand passes the source registers as TF32 (10 mantissa bits), and at HiFi4 srcA (an elementwise
+    product's first operand) is read to 9: truncating to 10 then 9 bits is truncating to 9, so each tensor is
+    truncated once per width it is read at. Every product keeps the general path's operand order (srcB * srcA,
+    tile_math._product), as NaN payloads follow the first operand."""
+    scale = tile_math.bf16_scaler(1.0 / v.shape[-1])
+    scaler = torch.tensor(scale, dtype=torch.float32)
+    v = v.to(torch.float32)
+    # mean: reduce_row_sum of x * scaler (srcA = x holds all of a bfloat16-based value; a scaler of 1: x)
+    mean = (v if scale == 1.0 else torch.mul(scaler, v)).sum(dim=-1, keepdim=True)
+    xmm = v - fidelity.truncate_mantissa(mean, 10)
+    # sq = mul(xmm, xmm): srcB = TF32(xmm), srcA = 9 bits of it
+    srca = fidelity.truncate_mantissa(xmm, 9)
+    sq = fidelity.truncate_mantissa(xmm, 10).mul_(srca)  # TF32(xmm) * srcA, in that order
+    # var: reduce_row_sum of sq * scaler: srcB = the scaler, srcA = 9 bits of sq
+    var = torch.mul(scaler, _truncate_(sq, 9), out=sq).sum(dim=-1, keepdim=True)
+    eps = torch.tensor(epsilon, dtype=torch.float32)
+    d = fidelity.truncate_mantissa(var, 10) + fidelity.truncate_mantissa(eps, 10)
+    mode = k.sfpu_mode()
+    rstd = sfpu.apply(sfpu.reciprocal, sfpu.apply(sfpu.sqrt, d, mode), mode)
+    # y = mul(xmm, rstd): srcB = TF32(rstd), srcA = 9 bits of xmm (computed above; reused as the output)
+    y = torch.mul(fidelity.truncate_mantissa(rstd, 10), srca, out=srca)
+    if gamma is not None:  # mul(y, gamma): srcB = gamma (bfloat16-based), srcA = 9 bits of y
+        y = torch.mul(gamma.to(torch.float32), _truncate_(y, 9), out=y)
+    if beta is not None:  # add(y, beta): TF32(y) + beta
+        y = _truncate_(y, 10).add_(beta.to(torch.float32))
+    return y
+
+
 def _norm(
     name: str,
     rms: bool,
@@ -219,9 +281,20 @@ def _norm(
     k = tile_math.from_compute_config(compute_kernel_config, default, x.device().arch())
     post = activation(k) if activation is not None else None
 
+    fused = (
+        not rms
+        and not has_res
+        and post is None
+        and _fused_layer_norm_applies(x.dtype, k, weight.dtype if has_w else None, bias.dtype if has_b else None)
+    )
+
     def compute(v: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         it = iter(rest)
         x_dtype = x.dtype
+        if fused:
+            gamma = _affine_values(next(it), weight.layout, width) if has_w else None
+            beta = _affine_values(next(it), bias.layout, width) if has_b else None
+            return _layer_norm_fp32_dst(v, epsilon, k, gamma, beta)
         if has_res:
             res = next(it)
             v = tile_math.pack_im(tile_math.add(v, res, x_dtype, residual_input_tensor.dtype, k), k)

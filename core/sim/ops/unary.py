@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from .. import rules
-from ..tensor import Tensor, device_op
+from ..tensor import Tensor, device_op, same_shape
 from ..types import DataType, MemoryConfig
 from .eltwise import _float, _named, activation_fn, into_output, resolve_activation
 from .golden import attach_golden_function
@@ -41,6 +41,9 @@ class Unary:
     # a statistic over the whole tensor: its values mix the leading dim, so a mesh's chips never share one call
     # (tensor.py _compute_chips)
     global_statistic: bool = False
+    # the output's shape from the input's (device_op's `output_shapes`: without it the shape would come from
+    # running `fn` on meta tensors, about a millisecond per op)
+    output_shape: Callable[[tuple[int, ...]], tuple[int, ...]] = same_shape
 
 
 def _compare_zero(torch_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -82,6 +85,16 @@ def _glu(gate: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Te
         return a * gate(b)
 
     return fn
+
+
+def _glu_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A glu variant's output: the last dim halved."""
+    return (*shape[:-1], shape[-1] // 2)
+
+
+def _moments_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """var_hw / std_hw: one value per matrix (the last two dims reduced, kept as 1)."""
+    return (*shape[:-2], 1, 1)
 
 
 def _hw_moments(kind: str) -> Callable[..., torch.Tensor]:
@@ -141,6 +154,7 @@ UNARY_FNS: dict[str, Unary] = {
         keywords=(("variant", None),),
         output_tensor=False,
         sub_core_grids=False,
+        output_shape=_glu_shape,
     ),
     "gez": Unary(_compare_zero(torch.ge), "1.0 where x >= 0 else 0.0."),
     "glu": Unary(
@@ -149,6 +163,7 @@ UNARY_FNS: dict[str, Unary] = {
         positional=(("dim", -1),),
         output_tensor=False,
         sub_core_grids=False,
+        output_shape=_glu_shape,
     ),
     "gtz": Unary(_compare_zero(torch.gt), "1.0 where x > 0 else 0.0."),
     "hardmish": Unary(lambda x, **_: x * torch.clamp(x * 0.5 + 1.0, 0.0, 1.0), "x * clamp(x/2 + 1, 0, 1)."),
@@ -229,6 +244,7 @@ UNARY_FNS: dict[str, Unary] = {
         positional=(("dim", -1),),
         output_tensor=False,
         sub_core_grids=False,
+        output_shape=_glu_shape,
     ),
     "relu6": Unary(_plain(torch.nn.functional.relu6), "min(max(x, 0), 6)."),
     "relu_max": Unary(
@@ -287,6 +303,7 @@ UNARY_FNS: dict[str, Unary] = {
         "population std over the last two dims.",
         output_tensor=False,
         sub_core_grids=False,
+        output_shape=_moments_shape,
     ),
     "swiglu": Unary(
         _glu(torch.nn.functional.silu),
@@ -294,6 +311,7 @@ UNARY_FNS: dict[str, Unary] = {
         positional=(("dim", -1),),
         output_tensor=False,
         sub_core_grids=False,
+        output_shape=_glu_shape,
     ),
     "swish": Unary(_plain(torch.nn.functional.silu), "x * sigmoid(x)."),
     "tan": Unary(_plain(torch.tan), "tangent."),
@@ -323,6 +341,7 @@ UNARY_FNS: dict[str, Unary] = {
         "population variance over the last two dims.",
         output_tensor=False,
         sub_core_grids=False,
+        output_shape=_moments_shape,
     ),
     "xielu": Unary(_xielu, "xIELU.", keywords=(("alpha_p", 0.8), ("alpha_n", 0.8))),
 }
@@ -358,6 +377,7 @@ def _run(
         dtype=out_dtype,
         layout=x.layout,
         memory_config=mc,
+        output_shapes=spec.output_shape,
         stack_chips=() if spec.global_statistic else (0,),  # elementwise, or within the last dims
     )
     return into_output(result, out)
@@ -473,7 +493,13 @@ def bitcast(
 
     mc = memory_config or input_tensor.memory_config()
     result = device_op(
-        "bitcast", [input_tensor], fn, dtype=dtype, layout=input_tensor.layout, memory_config=mc
+        "bitcast",
+        [input_tensor],
+        fn,
+        dtype=dtype,
+        layout=input_tensor.layout,
+        memory_config=mc,
+        output_shapes=same_shape,
     )
     return into_output(result, output_tensor)
 
