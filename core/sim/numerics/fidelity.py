@@ -652,12 +652,13 @@ def _dense_share(k: int) -> torch.Tensor:
     return _product_share(torch.tensor(float(k)), k)
 
 
-def _row_scale(a: torch.Tensor) -> torch.Tensor:
+def _row_scale(a: torch.Tensor, nonzeros: torch.Tensor | None = None) -> torch.Tensor:
     """The row factor of the alignment noise of a @ b (_add_alignment_error) from a alone: the noise's standard
-    deviation is row factor x column factor (_column_scale)."""
+    deviation is row factor x column factor (_column_scale). `nonzeros`: each row's count of non-zero entries
+    (float32 [..., 1]) when the caller knows it (SDPA's P), else counted here."""
     k = a.shape[-1]
     rows = torch.linalg.vector_norm(a, dim=-1, keepdim=True).square_()
-    counts = _sparse_row_counts(a)
+    counts = _sparse_row_counts(a) if nonzeros is None else nonzeros
     # (every row dense, the common case: one share for all, without the per-row arithmetic)
     share = _dense_share(k) if counts is None else _product_share(counts, k)
     # Standard deviation of the noise = row factor x column factor; the dither's 2^-11 folded in.
@@ -778,9 +779,13 @@ def _prepare(
     return Operand(x, dtype, bf16_parts(x, bits, numerics.math_fidelity))
 
 
-def prepare_left(a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics) -> Operand:
-    """The left operand (in0, srcB) of matmul_prepared."""
-    return _prepare(a, a_dtype, numerics, _dst32_left_parts, _bf16_left_parts, _row_scale)
+def prepare_left(
+    a: torch.Tensor, a_dtype: DataType, numerics: MatmulNumerics, *, nonzeros: torch.Tensor | None = None
+) -> Operand:
+    """The left operand (in0, srcB) of matmul_prepared. `nonzeros`: the count of non-zero entries of each row
+    of a, when the caller knows it (_row_scale)."""
+    row_scale = _row_scale if nonzeros is None else (lambda x: _row_scale(x, nonzeros))
+    return _prepare(a, a_dtype, numerics, _dst32_left_parts, _bf16_left_parts, row_scale)
 
 
 def prepare_right(b: torch.Tensor, b_dtype: DataType, numerics: MatmulNumerics) -> Operand:

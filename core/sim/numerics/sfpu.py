@@ -48,6 +48,7 @@ Modelling choices (where this is not bit-exact with silicon):
 from __future__ import annotations
 
 import functools
+import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -820,14 +821,25 @@ def apply_(fn: Fn, x: torch.Tensor, mode: Mode = Mode(), *, scale: float | None 
     """apply() on a float32 tensor the caller gives up: the default fp32-Dst shortcut of exp (torch.exp, see
     _torch_fp32) runs in x's memory, the same values with no new buffer (SDPA's exp over every score);
     everything else is apply()."""
-    if fn is exp and x.dtype == torch.float32 and mode.fp32_dest and not mode.approx and not exact_numerics():
-        x = x if scale is None else x.mul_(scale)
-        # exp of anything below -103.98 is +0 in float32, as exp(-inf) is; the host's exp takes a slow path
-        # for such inputs (masked scores: 2x the time of ordinary ones), so they become -inf first
-        if bool(x.amin() < _EXP_SLOW_BELOW):
-            x.masked_fill_(x < _EXP_ZERO_BELOW, float("-inf"))
-        return x.exp_()
+    if fn is exp:
+        return exp_(x, mode, scale=scale)[0]
     return apply(fn, x, mode, scale=scale)
+
+
+def exp_(
+    x: torch.Tensor, mode: Mode = Mode(), *, scale: float | None = None
+) -> tuple[torch.Tensor, float | None]:
+    """apply_(exp, ...), also returning the smallest (scaled) input where the default fp32-Dst shortcut ran
+    (NaN if x holds one), else None: SDPA learns from it that P holds no 0 without another pass."""
+    if not (x.dtype == torch.float32 and mode.fp32_dest and not mode.approx and not exact_numerics()):
+        return apply(exp, x, mode, scale=scale), None
+    x = x if scale is None else x.mul_(scale)
+    # exp of anything below -103.98 is +0 in float32, as exp(-inf) is; the host's exp takes a slow path
+    # for such inputs (masked scores: 2x the time of ordinary ones), so they become -inf first
+    lowest = float(x.amin()) if x.numel() else math.inf
+    if lowest < _EXP_SLOW_BELOW:
+        x.masked_fill_(x < _EXP_ZERO_BELOW, float("-inf"))
+    return x.exp_(), lowest
 
 
 # float32 exp(x) is below the smallest normal for x < -87.34 and rounds to +0 for x <= -103.98

@@ -101,6 +101,10 @@ def _add_mask(s: torch.Tensor, mask: torch.Tensor, kernel: tile_math.KernelConfi
     return _pack_bf16_(tile_math.to_dst(s.add_(mask), kernel).contiguous())
 
 
+# exp(x) for x > -80 is at least 1.8e-35, a normal float32 that packs to a non-zero bfloat16: P then holds no 0.
+_NO_UNDERFLOW_ABOVE = -80.0
+
+
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
@@ -132,11 +136,13 @@ class _Softmax:
             return y if mode.fp32_dest else sfpu.store(y, mode)
         return sfpu.apply(sfpu.exp, d, mode, scale=self.scale)
 
-    def exp_(self, d: torch.Tensor) -> torch.Tensor:
-        """exp on Dst contents the caller gives up (the scores): computed in their memory where it can be."""
+    def exp_(self, d: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """exp on Dst contents the caller gives up (the scores): computed in their memory where it can be.
+        Also whether the result is known to hold no 0 (every exponent above _NO_UNDERFLOW_ABOVE)."""
         if self.exp_approx:
-            return self.exp(d)
-        return sfpu.apply_(sfpu.exp, d, self.kernel.sfpu_mode(approx=False), scale=self.scale)
+            return self.exp(d), False
+        p, lowest = sfpu.exp_(d, self.kernel.sfpu_mode(approx=False), scale=self.scale)
+        return p, lowest is not None and lowest > _NO_UNDERFLOW_ABOVE
 
     def recip(self, x: torch.Tensor) -> torch.Tensor:
         return sfpu.apply(sfpu.reciprocal, x, self.kernel.sfpu_mode())
@@ -256,6 +262,44 @@ class _Chunk:
     end: int
     key: fidelity.Operand
     value: fidelity.Operand
+    key_size: tuple[tuple[float, ...], float] = ((math.inf,), math.inf)  # _magnitudes(key)
+    value_size: tuple[tuple[float, ...], float] = ((math.inf,), math.inf)  # _magnitudes(value)
+
+
+def _magnitudes(op: fidelity.Operand) -> tuple[tuple[float, ...], float]:
+    """The largest |value| of each phase part of a prepared operand and of its noise factor (0 without one);
+    inf when nothing is prepared (exact mode) and NaN where a NaN is."""
+    if not op.parts:
+        return (math.inf,), math.inf
+    parts = tuple(float(part.abs().amax()) if part.numel() else 0.0 for part in op.parts)
+    noise = float(op.noise.amax()) if op.noise is not None and op.noise.numel() else 0.0
+    return parts, noise
+
+
+def _product_bound(
+    a_size: tuple[tuple[float, ...], float], b_size: tuple[tuple[float, ...], float], depth: int
+) -> float:
+    """A bound on |a @ b| in default mode for operands with these _magnitudes (inf or NaN when none is known):
+    every term of a phase product is at most |a| |b|, a float32 sum of `depth` of them at most twice their
+    bound, and the alignment noise at most 1024 x row factor x column factor (fidelity._add_noise_)."""
+    (a_parts, a_noise), (b_parts, b_noise) = a_size, b_size
+    if len(a_parts) != len(b_parts):
+        return math.inf
+    products = sum(2.0 * depth * a * b for a, b in zip(a_parts, b_parts, strict=True))
+    return products + 1024.0 * a_noise * b_noise
+
+
+def _scores_are_finite(
+    q_size: tuple[tuple[float, ...], float], k_size: tuple[tuple[float, ...], float], depth: int
+) -> bool:
+    """Whether the default-mode Q K^T of operands with these _magnitudes is finite (so NaN-free) everywhere."""
+    return _below_overflow(_product_bound(q_size, k_size, depth))
+
+
+def _below_overflow(bound: float) -> bool:
+    """A bound far enough below float32's largest value that sums and bfloat16 rounding of a few such values
+    stay finite (False for inf and NaN)."""
+    return bound < 1e37
 
 
 class _Buffers:
@@ -298,7 +342,9 @@ def _attend_rows(
     tail = None  # [B, NKV, R, 1]: the value of the dead columns of O
     masked = mask is not None or is_causal or bool(sliding_window)
     last_row = int(q_pos.max())
+    q_size = _magnitudes(q_rows)
     m = denom = o = None
+    o_bound = 0.0  # of |O| so far (inf or NaN: unknown)
     for chunk in chunks:
         start, end = chunk.start, chunk.end
         if is_causal and start > last_row:
@@ -306,7 +352,7 @@ def _attend_rows(
         out = buffers.get((*q_rows.values.shape[:-1], end - start))
         s = fidelity.matmul_prepared(q_rows, chunk.key, numerics, arch=softmax.kernel.arch, out=out)
         s = s.view(B, NKV, rows, end - start)
-        s = _pack_bf16_(s)
+        s = _pack_bf16_(s, nan_free=_scores_are_finite(q_size, chunk.key_size, q_rows.values.shape[-1]))
         if mask is not None:
             s = _add_mask(s, mask[..., start:end], softmax.kernel)
         if is_causal or sliding_window:
@@ -326,21 +372,32 @@ def _attend_rows(
         # With every row's subtracted max finite, S - max is NaN-free (a NaN score would make its row's max NaN)
         # and so is its exp for a finite scale > 0: P's rounding skips the NaN test.
         p_nan_free = softmax.scale_is_positive and bool(torch.isfinite(m_safe).all())
-        p = softmax.exp_(tile_math.to_dst(s.sub_(m_safe), softmax.kernel)).contiguous()
-        p = _pack_bf16_(p, nan_free=p_nan_free)
+        p, p_no_zeros = softmax.exp_(tile_math.to_dst(s.sub_(m_safe), softmax.kernel))
+        p = _pack_bf16_(p.contiguous(), nan_free=p_nan_free)
         l_cur = round_sum(tile_math.reduce_row_sum(p, DataType.BFLOAT16, 1.0, softmax.kernel))
+        # P in [0, 1] and NaN-free unless a row's max is +inf (subtracted as 0 where masked) or not finite; then
+        # alpha = exp(scale (m - m_safe)) is in [0, 1] too
+        p_in_unit = p_nan_free and bool((m_new < math.inf).all())
+        p_left = p.view(q_rows.values.shape[:-1] + (end - start,))
         p_rows = fidelity.prepare_left(
-            p.view(q_rows.values.shape[:-1] + (end - start,)), DataType.BFLOAT16, numerics
+            p_left,
+            DataType.BFLOAT16,
+            numerics,
+            nonzeros=_nonzeros_of_p(p_left, p_no_zeros, p_nan_free, p_in_unit),
         )
         o_cur = fidelity.matmul_prepared(p_rows, chunk.value, numerics, arch=softmax.kernel.arch)
-        o_cur = _pack_bf16_(o_cur.view(B, NKV, rows, -1))
+        o_bound = o_bound + (
+            _product_bound(_unit_magnitudes(p_rows), chunk.value_size, end - start) if p_in_unit else math.inf
+        )
+        o_finite = _below_overflow(o_bound)  # O's updates below: NaN-free, their rounding skips the NaN test
+        o_cur = _pack_bf16_(o_cur.view(B, NKV, rows, -1), nan_free=o_finite)
         tail_cur = _dead_columns_of_pv(p, m_new, m_safe) if dead_columns else None
         if m is None:
             denom, o, tail = l_cur, o_cur, tail_cur
         else:
             alpha = _pack_bf16_(softmax.exp(tile_math.to_dst(m - m_safe, softmax.kernel)).contiguous())
             round_sum(round_sum(denom.mul_(alpha)).add_(l_cur))
-            _pack_bf16_(_pack_bf16_(o.mul_(alpha)).add_(o_cur))
+            _pack_bf16_(_pack_bf16_(o.mul_(alpha), nan_free=o_finite).add_(o_cur), nan_free=o_finite)
             if dead_columns:
                 _pack_bf16_(_pack_bf16_(tail.mul_(alpha)).add_(tail_cur))
         m = m_new
@@ -348,6 +405,27 @@ def _attend_rows(
     if dead_columns:
         o = torch.cat([o, tail.expand(B, NKV, rows, dead_columns)], dim=-1)
     return _pack_bf16_(tile_math.mul(o, recip, DataType.BFLOAT16, softmax.kernel.im_dtype, softmax.kernel))
+
+
+def _unit_magnitudes(op: fidelity.Operand) -> tuple[tuple[float, ...], float]:
+    """_magnitudes of a prepared P whose values are in [0, 1] (its phase parts too), read from its noise alone."""
+    if not op.parts:
+        return (math.inf,), math.inf
+    noise = float(op.noise.amax()) if op.noise is not None and op.noise.numel() else 0.0
+    return (1.0,) * len(op.parts), noise
+
+
+def _nonzeros_of_p(p: torch.Tensor, no_zeros: bool, nan_free: bool, at_most_one: bool) -> torch.Tensor | None:
+    """The count of non-zero entries of each row of P ([..., 1], float32) where the step knows it cheaply, for
+    P's alignment-noise row factor: the width when P holds no 0; with P NaN-free, a sum of ceilings when P is
+    in [0, 1] (every subtracted max finite or -inf), else of signs (exp's results are >= +0, so either is 1
+    exactly where an entry is not 0: integer sums, exact in float32 below 2^24, float passes 3-8x faster than
+    a boolean count); None (count it there) otherwise."""
+    if no_zeros:
+        return torch.full((*p.shape[:-1], 1), float(p.shape[-1]))
+    if nan_free:
+        return (torch.ceil(p) if at_most_one else torch.sign(p)).sum(dim=-1, keepdim=True)
+    return None
 
 
 def _dead_columns_of_pv(p: torch.Tensor, m_new: torch.Tensor, m_safe: torch.Tensor) -> torch.Tensor:
@@ -414,19 +492,17 @@ def _flash_attention(
         if softmax.scale > 0:
             v_live = _live_prefix(v) or D
     kt = k.transpose(-1, -2)
-    chunks = [
-        _Chunk(
-            start,
-            min(start + k_chunk, Sk),
-            fidelity.prepare_right(operand(kt[..., start : start + k_chunk]), k_dtype, numerics).narrowed(
-                -2, qk_live
-            ),
-            fidelity.prepare_right(operand(v[:, :, start : start + k_chunk]), v_dtype, numerics).narrowed(
-                -1, v_live
-            ),
+    chunks = []
+    for start in range(0, Sk, k_chunk):
+        key = fidelity.prepare_right(operand(kt[..., start : start + k_chunk]), k_dtype, numerics).narrowed(
+            -2, qk_live
         )
-        for start in range(0, Sk, k_chunk)
-    ]
+        value = fidelity.prepare_right(operand(v[:, :, start : start + k_chunk]), v_dtype, numerics).narrowed(
+            -1, v_live
+        )
+        chunks.append(
+            _Chunk(start, min(start + k_chunk, Sk), key, value, _magnitudes(key), _magnitudes(value))
+        )
     q5 = q.reshape(B, NKV, g, Sq, D)
     out = torch.empty(B, NKV, g, Sq, D)
     round_sum = _identity if numerics.fp32_dest_acc_en else _pack_bf16_
