@@ -282,30 +282,29 @@ def _multiply_bf16(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     when fp32_dest_acc_en is off). 87 * 3 = 261 is a tie: 260, not the packer's ties-away 262."""
     product = x * y
     if bool(torch.isfinite(product.sum())):
-        # Finite products (no NaN to canonicalise): torch's float32 -> bfloat16 cast is the same nearest-even
-        # rounding on the bits (formats._pack_finite_bfloat16). A zero operand gives a product of +-0 here, so
-        # the masked fill below can only change a -0.0 into +0.0: without a -0.0 in the result it is skipped.
-        out = product.to(torch.bfloat16).to(torch.float32)
-        if not bool(out.view(torch.int32).eq(-(2**31)).any()):
-            return out
-    else:
-        out = formats.round_bfloat16(product, formats.HOST)
+        return _finite_product_bf16(product, x, y).to(torch.float32)
+    out = formats.round_bfloat16(product, formats.HOST)
     return out.masked_fill_((x == 0) | (y == 0), 0.0)
 
 
-def _multiply_bf16_packed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The packer's bfloat16 storage of _multiply_bf16(x, y), in fewer passes: with finite products the
-    nearest-even bfloat16 of each is torch's cast (formats._pack_finite_bfloat16; overflow rounds into inf in
-    both) and the packer keeps a bfloat16 value as it is; the zeros are then set as _multiply_bf16 sets them.
-    Products with a NaN or inf take the unfused path (tests/sim/test_multiply_packed.py pins both)."""
-    product = x * y
-    if not bool(torch.isfinite(product.sum())):
-        return formats.pack_bfloat16(_multiply_bf16(x, y))
+def _finite_product_bf16(product: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """_multiply_bf16 of finite products `product` = x * y, as torch.bfloat16: torch's float32 -> bfloat16 cast
+    is the same nearest-even rounding on the bits (formats._pack_finite_bfloat16; overflow rounds into inf).
+    A zero operand's product is +-0, so the zero fill can only turn -0.0 into +0.0: skipped without a -0.0."""
     out = product.to(torch.bfloat16)
-    # a zero operand's product is +-0: the fill can only turn -0.0 into +0.0 (skipped without a -0.0)
     if bool(out.view(torch.int16).eq(-(2**15)).any()):
         out.masked_fill_((x == 0) | (y == 0), 0.0)
     return out
+
+
+def _multiply_bf16_packed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The packer's bfloat16 storage of _multiply_bf16(x, y), in fewer passes: the packer keeps a bfloat16
+    value as it is. Products with a NaN or inf take the unfused path (tests/sim/test_multiply_packed.py pins
+    both)."""
+    product = x * y
+    if not bool(torch.isfinite(product.sum())):
+        return formats.pack_bfloat16(_multiply_bf16(x, y))
+    return _finite_product_bf16(product, x, y)
 
 
 #: binary fns with a variant returning the packer's bfloat16 storage of their result (_binary uses it for a
